@@ -1,0 +1,7 @@
+/** Exit codes: 1 runtime failure, 2 bad usage or configuration, 3 bad input file or bundle. */
+export function exitCodeOf(err: unknown): number {
+  const name = (err as { name?: string }).name ?? '';
+  if (name === 'ConfigError') return 2;
+  if (name === 'FileFormatError' || name === 'BundleError') return 3;
+  return 1;
+}

@@ -1,0 +1,115 @@
+/**
+ * The one place every configuration key lives: its type, its default and a one-line description.
+ * `config/default.yaml` is rendered from this schema (`npm run config:render`); a test fails when they differ.
+ */
+import { z } from 'zod';
+
+// Each section defaults to {} so its keys take their own defaults. (The cast: zod cannot prove {} fits a generic shape.)
+const section = <T extends z.ZodRawShape>(shape: T, description: string) =>
+  z.object(shape).strict().prefault({} as never).describe(description);
+
+export const IngestConfig = section(
+  {
+    endpoint: z.string().min(1).default('tcp://127.0.0.1:5555').describe('ZeroMQ endpoint the daemon listens on (bind) or dials (connect)'),
+    mode: z.enum(['bind', 'connect']).default('bind').describe('bind: producers connect to us; connect: we dial the producer'),
+    socket: z.enum(['pull', 'sub']).default('pull').describe('pull: lossless, the producer blocks when we fall behind; sub: monitor only, drops at the high-water mark'),
+    highWaterMark: z.number().int().positive().default(10000).describe('ZMQ_RCVHWM: messages queued in the socket before the producer blocks (pull) or messages drop (sub)'),
+    pendingLimit: z.number().int().positive().default(10000).describe('pixels held for scans whose start message has not arrived; beyond it they are refused'),
+    curve: z
+      .object({
+        serverSecretKey: z.string().default('').describe('Z85 CURVE secret key of this daemon; empty = no encryption'),
+        serverPublicKey: z.string().default('').describe('Z85 CURVE public key of this daemon (given to producers)'),
+      })
+      .strict()
+      .prefault({})
+      .describe('ZeroMQ CURVE encryption and authentication (docs/operations.md)'),
+  },
+  'live input over ZeroMQ (protocol v1, docs/protocol.md)',
+);
+
+export const ReplayConfig = section(
+  {
+    pace: z
+      .string()
+      .regex(/^(max|realtime|x[0-9]+(\.[0-9]+)?|[0-9]+(\.[0-9]+)?pxps)$/, 'max, realtime, xN (N times real time) or Npxps (pixels per second)')
+      .default('max')
+      .describe('replay pacing: max, realtime (from timestamps), xN (N times faster), or Npxps'),
+    roots: z.array(z.string()).default(['.']).describe('folders files may be replayed from by name (server requests are confined to them)'),
+  },
+  'replay of HDF5 files (own recordings, NSID, USID SHO fits)',
+);
+
+export const DataConfig = section(
+  {
+    dir: z.string().default('data').describe('folder for raw recordings and results files, one pair per scan'),
+    record: z.boolean().default(true).describe('append every raw pixel to the scan recording before processing'),
+    resultsFlushMs: z.number().int().positive().default(2000).describe('how often the results file is flushed while a scan runs'),
+  },
+  'where recordings and results go',
+);
+
+export const ModelConfig = section(
+  {
+    bundle: z.string().default('fixtures/models/edge-sim').describe('model bundle folder (model.onnx + preprocess.json + manifest.json)'),
+    engine: z.enum(['onnx', 'tfjs']).default('onnx').describe('inference engine: onnx (onnxruntime-node) or tfjs'),
+    provider: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu').describe('onnxruntime execution provider; cuda/webgpu need a GPU build (docs/operations.md)'),
+    threads: z.number().int().positive().default(2).describe('onnxruntime intraOpNumThreads'),
+  },
+  'the beta-VAE bundle and how it runs',
+);
+
+export const BatchConfig = section(
+  {
+    maxSize: z.number().int().positive().default(256).describe('pixels per inference call'),
+    maxWaitMs: z.number().positive().default(50).describe('longest a pixel waits for its batch to fill'),
+    maxQueue: z.number().int().positive().default(200000).describe('pixels allowed to wait for inference before ingest stops accepting'),
+  },
+  'micro-batching in front of inference',
+);
+
+export const ServerConfig = section(
+  {
+    enabled: z.boolean().default(true).describe('serve the dashboard, /metrics and /healthz'),
+    host: z.string().default('127.0.0.1').describe('bind address; anything beyond loopback requires a token'),
+    port: z.number().int().min(0).max(65535).default(8080).describe('HTTP port (0 = any free port)'),
+    token: z.string().default('').describe('access token for the dashboard and Socket.IO; required when host is not loopback'),
+    maxDeltaHz: z.number().positive().max(60).default(10).describe('most map updates per second sent to one client'),
+  },
+  'dashboard server (HTTP + Socket.IO)',
+);
+
+export const SimConfig = section(
+  {
+    rows: z.number().int().positive().default(60).describe('grid rows of the simulated scan'),
+    cols: z.number().int().positive().default(60).describe('grid columns of the simulated scan'),
+    seed: z.number().int().default(1).describe('random seed: the same seed gives the same scan'),
+    anomalies: z.number().int().min(0).default(3).describe('planted anomalous regions'),
+    ratePxPerSec: z.number().positive().default(200).describe('pixels per second when publishing live'),
+  },
+  'the built-in BEPS simulator (loopstream simulate, npm start)',
+);
+
+export const LogConfig = section(
+  {
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
+    pretty: z.boolean().default(false).describe('human-readable logs instead of JSON lines'),
+  },
+  'structured logging (pino)',
+);
+
+export const Config = z
+  .object({
+    ingest: IngestConfig,
+    replay: ReplayConfig,
+    data: DataConfig,
+    model: ModelConfig,
+    batch: BatchConfig,
+    server: ServerConfig,
+    sim: SimConfig,
+    log: LogConfig,
+  })
+  .strict();
+export type Config = z.infer<typeof Config>;
+
+/** Every default, from the schema itself. */
+export const DEFAULTS: Config = Config.parse({});

@@ -1,0 +1,204 @@
+/**
+ * ScanMaps: the authoritative per-scan state the pipeline fills and the dashboard, alerts and results read.
+ * Shaped like a LiberTEM UDF: buffers allocated at `start` (NaN until seen), updated per batch, deltas on demand.
+ * Every pixel carries the revision at which it last changed, so any reader can ask "what changed since r".
+ */
+import type { StartHeader } from '../protocol/messages.ts';
+import { pixelOfSeq } from './scan-order.ts';
+
+/** Per-pixel state codes stored in `ScanMaps.state`. */
+export const PIXEL_PENDING = 0;
+export const PIXEL_DONE = 1;
+export const PIXEL_MISSING = 2;
+/** Received and recorded but not yet encoded. */
+export const PIXEL_RECEIVED = 3;
+
+/** One encoded batch as the runtime returns it; arrays are row-major per pixel. */
+export interface EncodedBatch {
+  /** flat pixel indices (row * cols + col) */
+  index: ArrayLike<number>;
+  /** [n, latentDim] */
+  mu: Float32Array;
+  /** [n, latentDim] */
+  logVar: Float32Array;
+  /** [n] reconstruction MSE in scaled units */
+  error: Float32Array;
+  /** model version that encoded the batch */
+  version: number;
+}
+
+/** Everything a client needs to draw the maps from scratch. */
+export interface MapSnapshot {
+  scanId: string;
+  rows: number;
+  cols: number;
+  latentDim: number;
+  revision: number;
+  received: number;
+  encoded: number;
+  missing: number;
+  mu: Float32Array;
+  logVar: Float32Array;
+  error: Float32Array;
+  version: Int32Array;
+  state: Uint8Array;
+}
+
+/** The pixels that changed after `fromRevision`, up to `revision`. */
+export interface MapDelta {
+  scanId: string;
+  fromRevision: number;
+  revision: number;
+  received: number;
+  encoded: number;
+  missing: number;
+  index: Uint32Array;
+  mu: Float32Array;
+  error: Float32Array;
+  version: Int32Array;
+  state: Uint8Array;
+}
+
+export class ScanMaps {
+  readonly scanId: string;
+  readonly rows: number;
+  readonly cols: number;
+  readonly latentDim: number;
+  readonly mu: Float32Array;
+  readonly logVar: Float32Array;
+  readonly error: Float32Array;
+  readonly version: Int32Array;
+  readonly state: Uint8Array;
+  /** revision at which each pixel last changed */
+  private readonly changedAt: Uint32Array;
+  revision = 0;
+  received = 0;
+  encoded = 0;
+  missing = 0;
+
+  constructor(
+    readonly start: StartHeader,
+    latentDim = 16,
+  ) {
+    this.scanId = start.scanId;
+    this.rows = start.grid.rows;
+    this.cols = start.grid.cols;
+    this.latentDim = latentDim;
+    const n = this.rows * this.cols;
+    this.mu = new Float32Array(n * latentDim).fill(Number.NaN);
+    this.logVar = new Float32Array(n * latentDim).fill(Number.NaN);
+    this.error = new Float32Array(n).fill(Number.NaN);
+    this.version = new Int32Array(n).fill(-1);
+    this.state = new Uint8Array(n);
+    this.changedAt = new Uint32Array(n);
+  }
+
+  get size(): number {
+    return this.rows * this.cols;
+  }
+
+  /** Flat index of (row, col). */
+  indexOf(row: number, col: number): number {
+    return row * this.cols + col;
+  }
+
+  /** A pixel was received (and recorded); it shows as in-flight until encoded. */
+  markReceived(row: number, col: number): void {
+    const i = this.indexOf(row, col);
+    if (this.state[i] === PIXEL_MISSING) this.missing--;
+    if (this.state[i] !== PIXEL_DONE && this.state[i] !== PIXEL_RECEIVED) this.received++;
+    if (this.state[i] !== PIXEL_DONE) this.state[i] = PIXEL_RECEIVED;
+    this.touch(i);
+  }
+
+  /** Pixels with seqs fromSeq..toSeq never arrived; marked missing where the scan order locates them. */
+  markMissing(fromSeq: number, toSeq: number): number {
+    let marked = 0;
+    for (let seq = fromSeq; seq <= toSeq; seq++) {
+      const at = pixelOfSeq(seq, this.rows, this.cols, this.start.grid.order);
+      if (!at) continue;
+      const i = this.indexOf(at.row, at.col);
+      if (this.state[i] !== PIXEL_PENDING) continue;
+      this.state[i] = PIXEL_MISSING;
+      this.missing++;
+      marked++;
+      this.touch(i);
+    }
+    return marked;
+  }
+
+  /** Write one encoded batch into the maps. */
+  applyBatch(batch: EncodedBatch): void {
+    const d = this.latentDim;
+    for (let k = 0; k < batch.index.length; k++) {
+      const i = batch.index[k];
+      this.mu.set(batch.mu.subarray(k * d, (k + 1) * d), i * d);
+      this.logVar.set(batch.logVar.subarray(k * d, (k + 1) * d), i * d);
+      this.error[i] = batch.error[k];
+      this.version[i] = batch.version;
+      if (this.state[i] === PIXEL_MISSING) this.missing--;
+      if (this.state[i] === PIXEL_PENDING || this.state[i] === PIXEL_MISSING) this.received++;
+      if (this.state[i] !== PIXEL_DONE) this.encoded++;
+      this.state[i] = PIXEL_DONE;
+      this.touch(i);
+    }
+  }
+
+  private touch(i: number): void {
+    this.changedAt[i] = ++this.revision;
+  }
+
+  /** A copy of the whole state. */
+  snapshot(): MapSnapshot {
+    return {
+      scanId: this.scanId,
+      rows: this.rows,
+      cols: this.cols,
+      latentDim: this.latentDim,
+      revision: this.revision,
+      received: this.received,
+      encoded: this.encoded,
+      missing: this.missing,
+      mu: this.mu.slice(),
+      logVar: this.logVar.slice(),
+      error: this.error.slice(),
+      version: this.version.slice(),
+      state: this.state.slice(),
+    };
+  }
+
+  /** The pixels that changed after `fromRevision` (a client's last seen revision). */
+  deltaSince(fromRevision: number): MapDelta {
+    const d = this.latentDim;
+    let n = 0;
+    for (let i = 0; i < this.changedAt.length; i++) if (this.changedAt[i] > fromRevision) n++;
+    const index = new Uint32Array(n);
+    const mu = new Float32Array(n * d);
+    const error = new Float32Array(n);
+    const version = new Int32Array(n);
+    const state = new Uint8Array(n);
+    let k = 0;
+    for (let i = 0; i < this.changedAt.length; i++) {
+      if (this.changedAt[i] <= fromRevision) continue;
+      index[k] = i;
+      mu.set(this.mu.subarray(i * d, (i + 1) * d), k * d);
+      error[k] = this.error[i];
+      version[k] = this.version[i];
+      state[k] = this.state[i];
+      k++;
+    }
+    return {
+      scanId: this.scanId,
+      fromRevision,
+      revision: this.revision,
+      received: this.received,
+      encoded: this.encoded,
+      missing: this.missing,
+      index,
+      mu,
+      error,
+      version,
+      state,
+    };
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Multipart frames → typed header and buffers, validated. Pure: no sockets, no state.
+ * Every malformed input becomes a FrameError with a code and a message that names the values.
+ */
+import { FrameError } from './errors.ts';
+import {
+  DTYPE_BYTES,
+  Header,
+  LOOP_BUFFERS,
+  MAX_BUFFER_ELEMENTS,
+  MESSAGE_TYPES,
+  PROTOCOL_VERSION,
+  SHO_BUFFERS,
+  specElements,
+  type MessageType,
+  type PixelHeader,
+  type StartHeader,
+} from './messages.ts';
+
+/** A frame set whose header passed its schema; buffers are still raw bytes. */
+export interface DecodedFrames {
+  header: Header;
+  buffers: Buffer[];
+}
+
+const MAX_HEADER_BYTES = 1 << 20;
+
+function describeZodIssues(issues: { path: PropertyKey[]; message: string }[]): string {
+  return issues
+    .slice(0, 3)
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Decode and validate the type and header frames; buffers are passed through. */
+export function decodeFrames(parts: readonly Buffer[]): DecodedFrames | FrameError {
+  if (parts.length < 2) {
+    return new FrameError('LS_FRAME_PARTS', `message has ${parts.length} frame(s); expected [type][header JSON][buffers…]`);
+  }
+  const type = parts[0].toString('utf8');
+  if (!MESSAGE_TYPES.includes(type as MessageType)) {
+    return new FrameError('LS_FRAME_TYPE', `unknown message type "${type.slice(0, 40)}"; expected one of ${MESSAGE_TYPES.join(', ')}`);
+  }
+  if (parts[1].length > MAX_HEADER_BYTES) {
+    return new FrameError('LS_FRAME_JSON', `${type} header is ${parts[1].length} bytes; the limit is ${MAX_HEADER_BYTES}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(parts[1].toString('utf8'));
+  } catch (err) {
+    return new FrameError('LS_FRAME_JSON', `${type} header is not valid JSON: ${(err as Error).message}`);
+  }
+  const scanRef = refOf(json);
+  if (typeof json === 'object' && json !== null && (json as { type?: unknown }).type !== type) {
+    return new FrameError('LS_FRAME_HEADER', `type frame says "${type}" but the header says "${String((json as { type?: unknown }).type)}"`, scanRef);
+  }
+  if (type === 'start' && typeof json === 'object' && json !== null && 'protocol' in json && (json as { protocol: unknown }).protocol !== PROTOCOL_VERSION) {
+    return new FrameError('LS_FRAME_VERSION', `start declares protocol ${String((json as { protocol: unknown }).protocol)}; this daemon speaks protocol ${PROTOCOL_VERSION}`, scanRef);
+  }
+  const parsed = Header.safeParse(json);
+  if (!parsed.success) {
+    return new FrameError('LS_FRAME_HEADER', `invalid ${type} header: ${describeZodIssues(parsed.error.issues)}`, scanRef);
+  }
+  const header = parsed.data;
+  if (header.type === 'start') {
+    const layoutError = checkStartLayout(header);
+    if (layoutError) return layoutError;
+  }
+  if (header.type !== 'pixel' && parts.length > 2) {
+    return new FrameError('LS_FRAME_BUFFER_COUNT', `${type} message carries ${parts.length - 2} buffer(s); only pixel messages carry buffers`, scanRef);
+  }
+  return { header, buffers: parts.slice(2) as Buffer[] };
+}
+
+function refOf(json: unknown): { scanId?: string; seq?: number } {
+  if (typeof json !== 'object' || json === null) return {};
+  const o = json as { scanId?: unknown; seq?: unknown };
+  return {
+    ...(typeof o.scanId === 'string' ? { scanId: o.scanId.slice(0, 128) } : {}),
+    ...(typeof o.seq === 'number' ? { seq: o.seq } : {}),
+  };
+}
+
+/** The buffer layout a start header must declare for its kind (docs/protocol.md §Data kinds). */
+export function checkStartLayout(start: StartHeader): FrameError | undefined {
+  const at = { scanId: start.scanId };
+  const steps = start.dcVoltage.length;
+  const names = start.buffers.map((b) => b.name);
+  for (const spec of start.buffers) {
+    const n = specElements(spec);
+    if (n > MAX_BUFFER_ELEMENTS) {
+      return new FrameError('LS_FRAME_START_LAYOUT', `scan ${start.scanId}: buffer "${spec.name}" declares ${n} elements; the limit is ${MAX_BUFFER_ELEMENTS}`, at);
+    }
+  }
+  if (start.kind === 'sho') {
+    const expectedShape = [start.cycles, start.fields.length, steps];
+    if (names.join() !== SHO_BUFFERS.join()) {
+      return new FrameError('LS_FRAME_START_LAYOUT', `scan ${start.scanId}: sho buffers are [${names.join(', ')}]; expected [${SHO_BUFFERS.join(', ')}]`, at);
+    }
+    for (const spec of start.buffers) {
+      if (spec.shape.join() !== expectedShape.join()) {
+        return new FrameError('LS_FRAME_START_LAYOUT', `scan ${start.scanId}: sho buffer "${spec.name}" has shape [${spec.shape.join(', ')}]; expected [cycles, fields, steps] = [${expectedShape.join(', ')}]`, at);
+      }
+    }
+  } else {
+    const allowed = LOOP_BUFFERS.slice(0, names.length);
+    if (names.length > LOOP_BUFFERS.length || names.join() !== allowed.join()) {
+      return new FrameError('LS_FRAME_START_LAYOUT', `scan ${start.scanId}: loop buffers are [${names.join(', ')}]; expected [piezoresponse] or [piezoresponse, resonance]`, at);
+    }
+    for (const spec of start.buffers) {
+      if (spec.shape.join() !== String(steps)) {
+        return new FrameError('LS_FRAME_START_LAYOUT', `scan ${start.scanId}: loop buffer "${spec.name}" has shape [${spec.shape.join(', ')}]; expected [${steps}] (one value per DC step)`, at);
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Check a pixel's buffers against its scan's start header and convert them to Float32Array.
+ * NaN inside a buffer is kept (the preprocessing fills it, DOMAIN.md §2); a buffer with no finite value is refused.
+ */
+export function decodePixelData(header: PixelHeader, buffers: readonly Buffer[], start: StartHeader): Float32Array[] | FrameError {
+  const at = { scanId: header.scanId, seq: header.seq };
+  const where = `scan ${header.scanId} pixel seq ${header.seq}`;
+  if (header.row >= start.grid.rows || header.col >= start.grid.cols) {
+    return new FrameError('LS_FRAME_OUT_OF_GRID', `${where}: (row ${header.row}, col ${header.col}) is outside the ${start.grid.rows}x${start.grid.cols} grid`, at);
+  }
+  if (buffers.length !== start.buffers.length) {
+    return new FrameError('LS_FRAME_BUFFER_COUNT', `${where}: ${buffers.length} buffer(s); the start message declared ${start.buffers.length} (${start.buffers.map((b) => b.name).join(', ')})`, at);
+  }
+  const out: Float32Array[] = [];
+  for (let i = 0; i < buffers.length; i++) {
+    const spec = start.buffers[i];
+    const n = specElements(spec);
+    const bytes = n * DTYPE_BYTES[spec.dtype];
+    const buf = buffers[i];
+    if (buf.length !== bytes) {
+      return new FrameError('LS_FRAME_BUFFER_SIZE', `${where}: buffer ${i} ("${spec.name}") has ${buf.length} bytes; the start message declared ${spec.dtype}[${spec.shape.join('×')}] = ${bytes} bytes`, at);
+    }
+    const values = new Float32Array(n);
+    let finite = 0;
+    if (spec.dtype === 'float32') {
+      for (let k = 0; k < n; k++) {
+        const v = buf.readFloatLE(k * 4);
+        values[k] = v;
+        if (Number.isFinite(v)) finite++;
+      }
+    } else {
+      for (let k = 0; k < n; k++) {
+        const v = buf.readDoubleLE(k * 8);
+        values[k] = v;
+        if (Number.isFinite(values[k])) finite++;
+      }
+    }
+    if (finite === 0) {
+      return new FrameError('LS_FRAME_ALL_NONFINITE', `${where}: buffer ${i} ("${spec.name}") holds no finite value (all NaN/Inf)`, at);
+    }
+    out.push(values);
+  }
+  return out;
+}

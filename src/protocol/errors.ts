@@ -1,0 +1,41 @@
+/**
+ * Every way a frame can be refused, as one coded error class (docs/errors.md gives each code a fix).
+ * The message says what was wrong, where, and what was expected.
+ */
+
+/** Closed set of reasons a frame or scan event is refused. */
+export const FRAME_ERROR_CODES = [
+  'LS_FRAME_PARTS',
+  'LS_FRAME_TYPE',
+  'LS_FRAME_JSON',
+  'LS_FRAME_HEADER',
+  'LS_FRAME_VERSION',
+  'LS_FRAME_START_LAYOUT',
+  'LS_FRAME_BUFFER_COUNT',
+  'LS_FRAME_BUFFER_SIZE',
+  'LS_FRAME_ALL_NONFINITE',
+  'LS_FRAME_OUT_OF_GRID',
+  'LS_SCAN_UNKNOWN',
+  'LS_SCAN_STALE',
+  'LS_SEQ_DUPLICATE',
+  'LS_PENDING_OVERFLOW',
+] as const;
+export type FrameErrorCode = (typeof FRAME_ERROR_CODES)[number];
+
+/** Where in the stream a refused frame was. */
+export interface ScanRef {
+  scanId?: string;
+  seq?: number;
+}
+
+/** A refused frame: counted by `code` and logged, never the end of a stream. */
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+  constructor(
+    readonly code: FrameErrorCode,
+    message: string,
+    readonly at: ScanRef = {},
+  ) {
+    super(message);
+  }
+}

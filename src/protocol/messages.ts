@@ -1,0 +1,117 @@
+/**
+ * Wire protocol v1: the header of every multipart message, one zod schema per message type.
+ * Types are inferred from the schemas, never written twice (docs/protocol.md is the prose form).
+ *
+ * A message on the wire is `[type][header JSON][buffer 0][buffer 1]…`; buffers are little-endian and
+ * their dtype and shape are declared once, in the scan's `start` header.
+ */
+import { z } from 'zod';
+
+/** Protocol version spoken by this build; a `start` with another version is refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** The data kinds a scan may carry (DOMAIN.md §1–2). */
+export const DataKind = z.enum(['sho', 'loop']);
+export type DataKind = z.infer<typeof DataKind>;
+
+/** Element types a buffer may use; every one is decoded to Float32Array on the hot path. */
+export const Dtype = z.enum(['float32', 'float64']);
+export type Dtype = z.infer<typeof Dtype>;
+
+/** Bytes per element of each dtype. */
+export const DTYPE_BYTES: Record<Dtype, number> = { float32: 4, float64: 8 };
+
+/** Channel (buffer) names per kind, in the order buffers travel. */
+export const SHO_BUFFERS = ['amplitude', 'phase', 'frequency', 'quality'] as const;
+export const LOOP_BUFFERS = ['piezoresponse', 'resonance'] as const;
+
+/** Longest a pixel's buffer may be, in elements: a guard against huge declared shapes. */
+export const MAX_BUFFER_ELEMENTS = 1 << 20;
+/** Largest grid side accepted. */
+export const MAX_GRID_SIDE = 8192;
+
+const ScanId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
+
+export const BufferSpec = z
+  .object({
+    name: z.string().min(1),
+    dtype: Dtype,
+    shape: z.array(z.number().int().positive()).min(1).max(4),
+    unit: z.string().default(''),
+  })
+  .strict();
+export type BufferSpec = z.infer<typeof BufferSpec>;
+
+export const ScanOrder = z.enum(['raster', 'serpentine', 'custom']);
+export type ScanOrder = z.infer<typeof ScanOrder>;
+
+export const StartHeader = z
+  .object({
+    type: z.literal('start'),
+    protocol: z.literal(PROTOCOL_VERSION),
+    scanId: ScanId,
+    grid: z
+      .object({
+        rows: z.number().int().positive().max(MAX_GRID_SIDE),
+        cols: z.number().int().positive().max(MAX_GRID_SIDE),
+        order: ScanOrder.default('raster'),
+      })
+      .strict(),
+    kind: DataKind,
+    /** DC bias of each voltage step, volts, in acquisition order. */
+    dcVoltage: z.array(z.number()).min(2),
+    /** Field states in the order of the buffers' field axis (sho only), e.g. ['on', 'off']. */
+    fields: z.array(z.enum(['on', 'off'])).min(1).default(['off']),
+    /** Number of bias cycles in the buffers' cycle axis (sho only). */
+    cycles: z.number().int().positive().default(1),
+    /** Phase unit of sho data: DOMAIN.md warns that older files carry degrees. */
+    phaseUnit: z.enum(['rad', 'deg']).default('rad'),
+    buffers: z.array(BufferSpec).min(1).max(8),
+    metadata: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+export type StartHeader = z.infer<typeof StartHeader>;
+
+export const PixelHeader = z
+  .object({
+    type: z.literal('pixel'),
+    scanId: ScanId,
+    seq: z.number().int().min(0),
+    row: z.number().int().min(0),
+    col: z.number().int().min(0),
+    /** Acquisition time, seconds since the Unix epoch. */
+    t: z.number().finite(),
+  })
+  .strict();
+export type PixelHeader = z.infer<typeof PixelHeader>;
+
+export const StopHeader = z
+  .object({
+    type: z.literal('stop'),
+    scanId: ScanId,
+    status: z.enum(['completed', 'aborted', 'error']),
+    pixelsSent: z.number().int().min(0),
+    lastSeq: z.number().int().min(-1),
+  })
+  .strict();
+export type StopHeader = z.infer<typeof StopHeader>;
+
+export const HeartbeatHeader = z
+  .object({
+    type: z.literal('heartbeat'),
+    t: z.number().finite(),
+    scanId: ScanId.optional(),
+  })
+  .strict();
+export type HeartbeatHeader = z.infer<typeof HeartbeatHeader>;
+
+export const Header = z.discriminatedUnion('type', [StartHeader, PixelHeader, StopHeader, HeartbeatHeader]);
+export type Header = z.infer<typeof Header>;
+export type MessageType = Header['type'];
+export type HeaderOf<K extends MessageType> = Extract<Header, { type: K }>;
+export const MESSAGE_TYPES: readonly MessageType[] = ['start', 'pixel', 'stop', 'heartbeat'];
+
+/** Elements in one buffer of the given spec. */
+export function specElements(spec: Pick<BufferSpec, 'shape'>): number {
+  return spec.shape.reduce((a, b) => a * b, 1);
+}
