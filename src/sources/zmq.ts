@@ -1,0 +1,140 @@
+/**
+ * The live source: a ZeroMQ socket (PULL by default, SUB as an option) whose multipart messages become
+ * one Observable<ScanEvent>. Lossless by design with PULL: we stop receiving while the pipeline says it is
+ * full (`waitReady`), ZeroMQ's queue fills up to the high-water mark and then the producer blocks.
+ * Malformed frames are counted by code and logged; they never end the stream.
+ */
+import { Observable, Subject } from 'rxjs';
+import * as zmq from 'zeromq';
+import { FrameError, type FrameErrorCode } from '../protocol/errors.ts';
+import type { ScanEvent } from '../protocol/events.ts';
+import type { StartHeader } from '../protocol/messages.ts';
+import { ScanTracker } from '../protocol/scan-tracker.ts';
+import type { Logger } from '../util/log.ts';
+
+export interface ZmqSourceOptions {
+  endpoint: string;
+  mode: 'bind' | 'connect';
+  socket: 'pull' | 'sub';
+  highWaterMark: number;
+  pendingLimit: number;
+  curve?: { serverSecretKey: string; serverPublicKey: string };
+  /** awaited before each receive: the pipeline's backpressure (resolves at once when there is room) */
+  waitReady?: () => Promise<void> | undefined;
+  log: Logger;
+}
+
+/** Counts of refused frames by reason, plus totals. */
+export class RejectCounts {
+  readonly byCode = new Map<FrameErrorCode, number>();
+  total = 0;
+  add(code: FrameErrorCode): void {
+    this.byCode.set(code, (this.byCode.get(code) ?? 0) + 1);
+    this.total++;
+  }
+  toJSON(): Record<string, number> {
+    return Object.fromEntries(this.byCode);
+  }
+}
+
+export interface ZmqSource {
+  /** start | pixel | gap | stop events; subscribing opens the socket, unsubscribing closes it */
+  events$: Observable<ScanEvent>;
+  /** every refused frame, after it was counted and logged */
+  rejects$: Observable<FrameError>;
+  rejects: RejectCounts;
+  /** messages received (valid or not) */
+  readonly received: number;
+  /** resolves once the socket is bound or connected */
+  ready: Promise<string>;
+  /** continue a scan recorded before a restart */
+  resume(start: StartHeader, nextSeq: number): void;
+}
+
+/** Most log lines per second for refused frames; beyond it they are only counted (a fuzzer must not flood the log). */
+const REJECT_LOG_PER_SEC = 20;
+
+/** Create the live ZeroMQ source. */
+export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
+  const tracker = new ScanTracker({ pendingLimit: opts.pendingLimit });
+  const rejects = new RejectCounts();
+  const rejects$ = new Subject<FrameError>();
+  let received = 0;
+  let resolveReady!: (endpoint: string) => void;
+  let rejectReady!: (err: Error) => void;
+  const ready = new Promise<string>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  ready.catch(() => undefined);
+  let logWindowStart = 0;
+  let loggedInWindow = 0;
+
+  const onReject = (err: FrameError) => {
+    rejects.add(err.code);
+    const now = Date.now();
+    if (now - logWindowStart > 1000) {
+      logWindowStart = now;
+      loggedInWindow = 0;
+    }
+    if (loggedInWindow++ < REJECT_LOG_PER_SEC) opts.log.warn({ code: err.code, ...err.at }, err.message);
+    rejects$.next(err);
+  };
+
+  const events$ = new Observable<ScanEvent>((subscriber) => {
+    const sock = opts.socket === 'pull' ? new zmq.Pull({ receiveHighWaterMark: opts.highWaterMark, linger: 0 }) : new zmq.Subscriber({ receiveHighWaterMark: opts.highWaterMark, linger: 0 });
+    if (sock instanceof zmq.Subscriber) sock.subscribe();
+    if (opts.curve?.serverSecretKey) {
+      sock.curveServer = true;
+      sock.curveSecretKey = opts.curve.serverSecretKey;
+      if (opts.curve.serverPublicKey) sock.curvePublicKey = opts.curve.serverPublicKey;
+    }
+    let closed = false;
+    const run = async () => {
+      try {
+        if (opts.mode === 'bind') await sock.bind(opts.endpoint);
+        else sock.connect(opts.endpoint);
+      } catch (err) {
+        const e = new Error(`cannot ${opts.mode} ZeroMQ ${opts.socket} socket to ${opts.endpoint}: ${(err as Error).message}`);
+        rejectReady(e);
+        subscriber.error(e);
+        return;
+      }
+      const endpoint = sock.lastEndpoint ?? opts.endpoint;
+      opts.log.info({ endpoint, socket: opts.socket, mode: opts.mode, curve: Boolean(opts.curve?.serverSecretKey) }, 'listening for scans');
+      resolveReady(endpoint);
+      while (!closed) {
+        const wait = opts.waitReady?.();
+        if (wait) await wait;
+        let frames: Buffer[];
+        try {
+          frames = await sock.receive();
+        } catch (err) {
+          if (closed || (err as { code?: string }).code === 'EAGAIN') break;
+          subscriber.error(err);
+          return;
+        }
+        received++;
+        const { events, rejects: refused } = tracker.accept(frames);
+        for (const r of refused) onReject(r);
+        for (const e of events) subscriber.next(e);
+      }
+    };
+    void run();
+    return () => {
+      closed = true;
+      sock.close();
+    };
+  });
+
+  return {
+    events$,
+    rejects$: rejects$.asObservable(),
+    rejects,
+    get received() {
+      return received;
+    },
+    ready,
+    resume: (start, nextSeq) => tracker.resume(start, nextSeq),
+  };
+}
