@@ -89,6 +89,53 @@ export const SimConfig = section(
   'the built-in BEPS simulator (loopstream simulate, npm start)',
 );
 
+export const AlertsConfig = section(
+  {
+    enabled: z.boolean().default(true).describe('score every encoded pixel and raise alerts on anomalous regions'),
+    errorThreshold: z.number().positive().default(4.5).describe('robust z of ln(reconstruction error) at which a pixel is anomalous (against the training reference and the scan so far)'),
+    latentThreshold: z.number().nonnegative().default(6).describe('robust z of ln(Mahalanobis distance²) of the embedding to the training embeddings; 0 = latent score off'),
+    growFactor: z.number().positive().max(1).default(0.75).describe('hysteresis: a pixel touching a region joins it at this fraction of the thresholds'),
+    warmupPixels: z.number().int().min(0).default(256).describe('pixels of a scan seen before its running median/MAD is used; earlier pixels wait and are scored then'),
+    reservoirSize: z.number().int().min(16).default(4096).describe('samples kept for the running median/MAD of ln(error) (reservoir sampling)'),
+    minArea: z.number().int().positive().default(6).describe('pixels a connected region (8-neighbourhood) needs before it raises an alert'),
+    cooldownMs: z.number().int().min(0).default(1000).describe('least time between two updates of one alert; changes in between are sent together'),
+    sinks: z
+      .object({
+        dashboard: z.boolean().default(true).describe('push alerts to the dashboard (Socket.IO alert:raised)'),
+        zmq: z
+          .object({
+            endpoint: z.string().default('').describe('ZeroMQ PUB endpoint to bind, e.g. tcp://127.0.0.1:5557; empty = off'),
+            topic: z.string().min(1).default('alert').describe('first frame of every published alert'),
+          })
+          .strict()
+          .prefault({})
+          .describe('ZeroMQ PUB of alerts as [topic, JSON]'),
+        jsonl: z
+          .object({
+            path: z.string().default('').describe('file alerts are appended to, one JSON event a line; empty = off'),
+          })
+          .strict()
+          .prefault({})
+          .describe('JSON-lines alert log'),
+        webhook: z
+          .object({
+            url: z.string().default('').describe('HTTP(S) URL each alert event is POSTed to as JSON; empty = off'),
+            retries: z.number().int().min(0).default(3).describe('retries after a failed POST'),
+            timeoutMs: z.number().int().positive().default(5000).describe('per-attempt timeout'),
+            backoffMs: z.number().int().min(0).default(500).describe('first retry delay; doubles per retry'),
+            maxQueue: z.number().int().positive().default(1000).describe('events waiting to be posted; beyond it new events are dropped and counted'),
+          })
+          .strict()
+          .prefault({})
+          .describe('webhook (never blocks the pipeline)'),
+      })
+      .strict()
+      .prefault({})
+      .describe('where alert events go'),
+  },
+  'anomaly alerts on connected regions (docs/alerts.md)',
+);
+
 export const LogConfig = section(
   {
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
@@ -106,6 +153,7 @@ export const Config = z
     batch: BatchConfig,
     server: ServerConfig,
     sim: SimConfig,
+    alerts: AlertsConfig,
     log: LogConfig,
   })
   .strict();
