@@ -1,0 +1,122 @@
+/**
+ * The daemon's assembly: the model slot, the scan registry and the encoder, shared by every source that runs
+ * through it (the live ZeroMQ socket, replays, resumed recordings). `run(events$)` wires one source through the
+ * pipeline graph and resolves when the source completes. The dashboard reads it through pipeline/hub.ts.
+ */
+import { type Observable, lastValueFrom, defaultIfEmpty, tap } from 'rxjs';
+import type { Config } from '../config/schema.ts';
+import { loadBundle } from '../model/bundle.ts';
+import { createEngine } from '../model/runtime.ts';
+import type { ScanEvent } from '../protocol/events.ts';
+import type { Logger } from '../util/log.ts';
+import { encodeScans } from './graph.ts';
+import type { PipelineEvent } from './items.ts';
+import { ModelEncoder } from './model-encoder.ts';
+import { createModelSlot, type ModelSlot } from './model-slot.ts';
+import type { ScanContext } from './scan-context.ts';
+import { ScanRegistry, type OpenPlan } from './scan-registry.ts';
+
+/** What one finished source run reports (the replay summary builds on it). */
+export interface RunSummary {
+  scans: ScanContext[];
+  seconds: number;
+}
+
+export class Daemon {
+  private readonly runs = new Set<Promise<unknown>>();
+  private readonly eventListeners = new Set<(ev: PipelineEvent) => void>();
+  /** pixels per second over the last few seconds, updated by batches */
+  private readonly rateWindow: Array<{ t: number; n: number }> = [];
+
+  private constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    readonly slot: ModelSlot,
+    readonly registry: ScanRegistry,
+    readonly encoder: ModelEncoder,
+  ) {}
+
+  /** Load the configured bundle, open an inference engine and build the shared pipeline parts. */
+  static async create(config: Config, log: Logger, defaultPlan: OpenPlan = { source: 'live', record: true }): Promise<Daemon> {
+    const bundle = await loadBundle(config.model.bundle);
+    const engine = await createEngine(bundle, { engine: config.model.engine, provider: config.model.provider, threads: config.model.threads, version: bundle.manifest.version });
+    log.info({ bundle: bundle.dir, version: engine.version, engine: config.model.engine, provider: config.model.provider, threads: config.model.threads, T: bundle.T, C: bundle.C }, 'model loaded');
+    const slot = createModelSlot(engine, bundle);
+    const registry = new ScanRegistry(config, slot, log, defaultPlan);
+    const encoder = new ModelEncoder(slot, registry, log);
+    return new Daemon(config, log, slot, registry, encoder);
+  }
+
+  /** Pixels received but not yet encoded, over all running scans that the model can read. */
+  queueDepth(): number {
+    let n = 0;
+    for (const ctx of this.registry.list()) {
+      if (ctx.state === 'running' && ctx.encodable) n += ctx.counters.received - ctx.counters.encoded - ctx.counters.rejected;
+    }
+    return n;
+  }
+
+  /** Resolves when the queue is below `batch.maxQueue` (the live source awaits it before each receive). */
+  waitForRoom(): Promise<void> | undefined {
+    if (this.queueDepth() < this.config.batch.maxQueue) return undefined;
+    return new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (this.queueDepth() < this.config.batch.maxQueue) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 5);
+    });
+  }
+
+  /** Ingest rate over the last 5 s, px/s. */
+  ingestPxPerSec(): number {
+    const now = performance.now();
+    while (this.rateWindow.length && now - this.rateWindow[0].t > 5000) this.rateWindow.shift();
+    if (this.rateWindow.length === 0) return 0;
+    const n = this.rateWindow.reduce((s, r) => s + r.n, 0);
+    return n / Math.max(1, (now - this.rateWindow[0].t) / 1000);
+  }
+
+  /** Told about every pipeline event of every run. */
+  onEvent(fn: (ev: PipelineEvent) => void): () => void {
+    this.eventListeners.add(fn);
+    return () => this.eventListeners.delete(fn);
+  }
+
+  /** Run one source through the pipeline until it completes; `plan` says how its scans open. */
+  async run(events$: Observable<ScanEvent>, plan?: OpenPlan): Promise<RunSummary> {
+    const t0 = performance.now();
+    const touched = new Set<ScanContext>();
+    const planned = plan
+      ? events$.pipe(
+          tap((ev) => {
+            if (ev.type === 'start') this.registry.planFor(ev.header.scanId, plan);
+          }),
+        )
+      : events$;
+    const done = lastValueFrom(
+      encodeScans(planned, { scans: this.registry, encoder: this.encoder, batch: this.config.batch }).pipe(
+        tap((ev) => {
+          touched.add(ev.ctx);
+          if (ev.type === 'batch') this.rateWindow.push({ t: performance.now(), n: ev.pixels });
+          for (const fn of this.eventListeners) fn(ev);
+        }),
+        defaultIfEmpty(undefined),
+      ),
+    );
+    this.runs.add(done);
+    try {
+      await done;
+    } finally {
+      this.runs.delete(done);
+    }
+    return { scans: [...touched], seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Close recordings (running scans stay resumable), write results, release the engine. */
+  async close(): Promise<void> {
+    await this.registry.close();
+    await this.slot.engine.close();
+  }
+}

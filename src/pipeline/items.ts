@@ -1,0 +1,32 @@
+/** What flows through the pipeline between the source and the maps. */
+import type { GapEvent, PixelEvent, StartEvent, StopEvent } from '../protocol/events.ts';
+import type { ScanContext } from './scan-context.ts';
+
+/** A received pixel, bound to its scan and its flat map index. */
+export interface PixelItem {
+  kind: 'pixel';
+  ctx: ScanContext;
+  ev: PixelEvent;
+  /** row * cols + col */
+  index: number;
+  /** performance.now() when it entered the pipeline */
+  receivedAt: number;
+}
+
+/** start / gap / stop, bound to its scan; flushes the open batch and passes through in order. */
+export interface ControlItem {
+  kind: 'control';
+  ctx: ScanContext;
+  ev: StartEvent | GapEvent | StopEvent;
+}
+
+export type PipelineItem = PixelItem | ControlItem;
+
+/** Type guard used by microBatch. */
+export const isControl = (item: PipelineItem): item is ControlItem => item.kind === 'control';
+
+/** What the pipeline reports downstream (summaries, tests, the daemon's bookkeeping). */
+export type PipelineEvent =
+  | { type: 'scan:start'; ctx: ScanContext }
+  | { type: 'batch'; ctx: ScanContext; pixels: number; latencyMs: number }
+  | { type: 'scan:end'; ctx: ScanContext };

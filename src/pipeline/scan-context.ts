@@ -1,0 +1,69 @@
+/**
+ * ScanContext: everything the pipeline keeps for one running scan — its maps, its raw recording, its results
+ * file and its counters. Opened on `start`, closed on `stop`; no math here.
+ */
+import type { ScanMaps } from '../maps/scan-maps.ts';
+import type { StartHeader, StopHeader } from '../protocol/messages.ts';
+import type { ScanSource } from '../server/hub.ts';
+
+/** The raw-recording side the pipeline needs (src/store/scan-file.ts ScanRecorder satisfies it). */
+export interface RawRecorder {
+  append(pixels: readonly import('../protocol/events.ts').PixelEvent[]): void;
+  flush(): void;
+  writeStop(stop: StopHeader): void;
+  close(): void;
+}
+
+export interface ScanCounters {
+  /** pixels received from the source */
+  received: number;
+  /** pixels appended to the raw recording */
+  recorded: number;
+  /** pixels encoded into the maps */
+  encoded: number;
+  /** pixels the preprocessing refused (counted, logged; they stay recorded) */
+  rejected: number;
+  /** sum of reconstruction errors over encoded pixels (for the mean) */
+  errorSum: number;
+  /** highest seq received */
+  lastSeq: number;
+}
+
+export interface ScanContext {
+  readonly start: StartHeader;
+  readonly maps: ScanMaps;
+  readonly source: ScanSource;
+  /** replayed file name, for replays */
+  readonly file?: string;
+  readonly startedAt: number;
+  /** absent when recording is off or the scan is itself a replay of a recording */
+  recorder?: RawRecorder;
+  recordingPath?: string;
+  resultsPath: string;
+  counters: ScanCounters;
+  state: 'running' | 'completed' | 'aborted' | 'error';
+  stop?: StopHeader;
+  /** false when the model cannot read this scan (shape mismatch): pixels are recorded, not encoded */
+  encodable: boolean;
+  /** why the scan is not encodable */
+  notEncodableReason?: string;
+  /** pixels with a lower seq are already in the recording (a scan resumed after a restart) */
+  recordFromSeq: number;
+  /** the scan's alerts, when alerting is wired (pipeline/wire-alerts.ts) */
+  alerts?: ScanAlerts;
+  /** maps revision last written to the results file */
+  resultsRevision: number;
+}
+
+/** The alert side of a scan as the registry and the hub need it. */
+export interface ScanAlerts {
+  list(): readonly import('../alerts/types.ts').Alert[];
+  table(): import('../store/results-file.ts').AlertTable;
+  /** close every open alert (scan end) */
+  finish(): void;
+}
+
+/** Fresh counters. */
+export function newCounters(): ScanCounters {
+  return { received: 0, recorded: 0, encoded: 0, rejected: 0, errorSum: 0, lastSeq: -1 };
+}

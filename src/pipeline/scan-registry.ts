@@ -1,0 +1,184 @@
+/**
+ * ScanRegistry: opens, finds and closes ScanContexts. Opening makes the maps, the raw recording (live scans)
+ * and the results path; closing writes the stop into the recording and the final results file. Results of
+ * running scans are rewritten every `data.resultsFlushMs` while their maps change.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/schema.ts';
+import { ScanMaps } from '../maps/scan-maps.ts';
+import { checkBundleAgainstScan } from '../model/bundle.ts';
+import type { ScanEvent, StartEvent } from '../protocol/events.ts';
+import type { ScanSource } from '../server/hub.ts';
+import { writeResultsFile } from '../store/results-file.ts';
+import { ScanRecorder } from '../store/scan-file.ts';
+import type { Logger } from '../util/log.ts';
+import type { ControlItem, PipelineEvent } from './items.ts';
+import type { ModelSlot } from './model-slot.ts';
+import { newCounters, type ScanContext } from './scan-context.ts';
+
+/** How the next `start` of a scan id should be opened (set by the daemon before a replay or a resume). */
+export interface OpenPlan {
+  source: ScanSource;
+  file?: string;
+  /** record raw pixels (live scans) */
+  record: boolean;
+  /** an already-open recorder to continue (resume after a restart) */
+  recorder?: ScanRecorder;
+  recordingPath?: string;
+  recordFromSeq?: number;
+}
+
+export class ScanRegistry {
+  private readonly scans = new Map<string, ScanContext>();
+  private readonly plans = new Map<string, OpenPlan>();
+  private readonly listeners = new Set<(ctx: ScanContext, what: 'open' | 'close') => void>();
+  private flushTimer?: NodeJS.Timeout;
+  /** events that belonged to no open scan */
+  orphans = 0;
+
+  constructor(
+    private readonly config: Config,
+    private readonly model: ModelSlot,
+    private readonly log: Logger,
+    private readonly defaultPlan: OpenPlan,
+  ) {
+    mkdirSync(config.data.dir, { recursive: true });
+    this.flushTimer = setInterval(() => void this.flushRunning(), config.data.resultsFlushMs);
+    this.flushTimer.unref();
+  }
+
+  /** Open the next `start` of `scanId` with this plan instead of the default. */
+  planFor(scanId: string, plan: OpenPlan): void {
+    this.plans.set(scanId, plan);
+  }
+
+  /** Told when a scan opens and after it closed. */
+  onScan(fn: (ctx: ScanContext, what: 'open' | 'close') => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  get(scanId: string): ScanContext | undefined {
+    return this.scans.get(scanId);
+  }
+
+  /** All scans, newest first. */
+  list(): ScanContext[] {
+    return [...this.scans.values()].sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  orphan(ev: ScanEvent): void {
+    this.orphans++;
+    this.log.warn({ type: ev.type, scanId: ev.type === 'stop' ? ev.header.scanId : ev.type === 'start' ? ev.header.scanId : ev.scanId }, 'event for a scan that is not open; dropped');
+  }
+
+  async open(ev: StartEvent): Promise<ScanContext> {
+    const start = ev.header;
+    const existing = this.scans.get(start.scanId);
+    if (existing?.state === 'running') return existing;
+    const plan = this.plans.get(start.scanId) ?? this.defaultPlan;
+    this.plans.delete(start.scanId);
+    const bundle = this.model.bundle;
+    let encodable = true;
+    let notEncodableReason: string | undefined;
+    try {
+      checkBundleAgainstScan(bundle, start);
+    } catch (err) {
+      encodable = false;
+      notEncodableReason = (err as Error).message;
+      this.log.error({ scanId: start.scanId, code: (err as { code?: string }).code }, `${notEncodableReason}; pixels are recorded but not encoded`);
+    }
+    const base = join(this.config.data.dir, start.scanId);
+    let recorder = plan.recorder;
+    let recordingPath = plan.recordingPath;
+    if (!recorder && plan.record && this.config.data.record) {
+      recordingPath = `${base}.raw.h5`;
+      recorder = await ScanRecorder.create(recordingPath, start);
+    }
+    const ctx: ScanContext = {
+      start,
+      maps: new ScanMaps(start, this.model.engine.latentDim),
+      source: plan.source,
+      file: plan.file,
+      startedAt: Date.now(),
+      recorder,
+      recordingPath,
+      resultsPath: `${base}.results.h5`,
+      counters: newCounters(),
+      state: 'running',
+      encodable,
+      notEncodableReason,
+      recordFromSeq: plan.recordFromSeq ?? 0,
+      resultsRevision: -1,
+    };
+    this.scans.set(start.scanId, ctx);
+    this.log.info({ scanId: start.scanId, source: ctx.source, rows: start.grid.rows, cols: start.grid.cols, kind: start.kind, recording: recordingPath, results: ctx.resultsPath }, 'scan started');
+    for (const fn of this.listeners) fn(ctx, 'open');
+    return ctx;
+  }
+
+  /** start / gap / stop, in stream order. */
+  async control(item: ControlItem): Promise<PipelineEvent | undefined> {
+    const { ctx, ev } = item;
+    if (ev.type === 'start') return { type: 'scan:start', ctx };
+    if (ev.type === 'gap') {
+      const marked = ctx.maps.markMissing(ev.fromSeq, ev.toSeq);
+      this.log.warn({ scanId: ctx.start.scanId, fromSeq: ev.fromSeq, toSeq: ev.toSeq, marked }, `${ev.toSeq - ev.fromSeq + 1} pixel(s) missing (seq gap)`);
+      return undefined;
+    }
+    ctx.stop = ev.header;
+    ctx.state = ev.header.status === 'completed' ? 'completed' : ev.header.status;
+    ctx.alerts?.finish();
+    if (ctx.recorder) {
+      ctx.recorder.writeStop(ev.header);
+      ctx.recorder.close();
+      ctx.recorder = undefined;
+    }
+    await this.writeResults(ctx, true);
+    this.log.info({ scanId: ctx.start.scanId, status: ev.header.status, received: ctx.counters.received, encoded: ctx.counters.encoded, missing: ctx.maps.missing, results: ctx.resultsPath }, 'scan finished');
+    for (const fn of this.listeners) fn(ctx, 'close');
+    return { type: 'scan:end', ctx };
+  }
+
+  /** Rewrite the results file of a scan (atomically). */
+  async writeResults(ctx: ScanContext, complete: boolean): Promise<void> {
+    ctx.resultsRevision = ctx.maps.revision;
+    await writeResultsFile(ctx.resultsPath, {
+      maps: ctx.maps,
+      manifest: this.model.bundle.manifest,
+      complete,
+      alerts: ctx.alerts?.table(),
+      attrs: {
+        source: ctx.source,
+        ...(ctx.file ? { replayed_file: ctx.file } : {}),
+        ...(ctx.recordingPath ? { recording: ctx.recordingPath } : {}),
+        pixels_received: ctx.counters.received,
+        pixels_rejected: ctx.counters.rejected,
+        status: ctx.state,
+      },
+    });
+  }
+
+  private async flushRunning(): Promise<void> {
+    for (const ctx of this.scans.values()) {
+      if (ctx.state !== 'running' || ctx.maps.revision === ctx.resultsRevision) continue;
+      try {
+        await this.writeResults(ctx, false);
+      } catch (err) {
+        this.log.error({ scanId: ctx.start.scanId, err: (err as Error).message }, 'periodic results write failed');
+      }
+    }
+  }
+
+  /** Stop the flush timer and close open recordings (daemon shutdown; running scans stay resumable). */
+  async close(): Promise<void> {
+    clearInterval(this.flushTimer);
+    for (const ctx of this.scans.values()) {
+      if (ctx.state === 'running') await this.writeResults(ctx, false).catch(() => undefined);
+      ctx.recorder?.flush();
+      ctx.recorder?.close();
+      ctx.recorder = undefined;
+    }
+  }
+}
