@@ -1,0 +1,64 @@
+/**
+ * The alert reference of a bundle: `alerts-reference.json` next to manifest.json, holding the training error
+ * distribution and the embedding mean/covariance the scores compare against (types.ts `AlertsReference`).
+ * Written by `calibrateAlerts` (calibrate.ts); read when a scan starts.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { AlertsError } from './errors.ts';
+import type { AlertsReference } from './types.ts';
+
+/** File name of the alert reference inside a bundle folder. */
+export const ALERTS_REFERENCE_FILE = 'alerts-reference.json';
+
+const finite = z.number().finite();
+const ReferenceSchema = z.object({
+  format: z.literal(1),
+  source: z.object({ bundleVersion: z.union([z.string(), z.number()]).optional(), description: z.string(), pixels: z.number().int().positive(), createdAt: z.string() }),
+  error: z.object({
+    logMedian: finite,
+    logMad: finite.nonnegative(),
+    quantiles: z.object({ p: z.array(finite), value: z.array(finite) }),
+  }),
+  latent: z
+    .object({
+      dim: z.number().int().positive(),
+      mean: z.array(finite),
+      cov: z.array(finite),
+      shrinkage: finite.min(0).max(1),
+      logD2Median: finite,
+      logD2Mad: finite.nonnegative(),
+    })
+    .refine((l) => l.mean.length === l.dim && l.cov.length === l.dim * l.dim, { message: 'latent.mean must have dim values and latent.cov dim² values' }),
+});
+
+/** Read and check `<bundleDir>/alerts-reference.json`. Throws AlertsError saying how to make one. */
+export async function loadAlertsReference(bundleDir: string): Promise<AlertsReference> {
+  const path = join(bundleDir, ALERTS_REFERENCE_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new AlertsError('LS_ALERTS_REFERENCE_MISSING', `bundle ${bundleDir}: ${ALERTS_REFERENCE_FILE} is missing; run \`loopstream alerts-eval --calibrate --bundle ${bundleDir}\` to compute it from clean simulated scans`, path);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new AlertsError('LS_ALERTS_REFERENCE_INVALID', `${path} is not valid JSON (${(err as Error).message})`, path);
+  }
+  const parsed = ReferenceSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new AlertsError('LS_ALERTS_REFERENCE_INVALID', `${path}: ${issue.path.join('.') || '(root)'}: ${issue.message}; expected the AlertsReference format 1 (docs/alerts.md)`, path);
+  }
+  return parsed.data as AlertsReference;
+}
+
+/** Write the reference into the bundle folder (pretty JSON). */
+export async function saveAlertsReference(bundleDir: string, ref: AlertsReference): Promise<string> {
+  const path = join(bundleDir, ALERTS_REFERENCE_FILE);
+  await writeFile(path, `${JSON.stringify(ref, null, 2)}\n`);
+  return path;
+}

@@ -1,0 +1,243 @@
+/**
+ * Per-pixel anomaly scores, as pure functions on typed arrays.
+ *
+ * Reconstruction error: errors are positive and right-skewed, so they are compared in ln units with a robust
+ * z-score, z = (ln e − median) / (1.4826 · MAD) (Rousseeuw & Croux 1993: 1.4826 · MAD estimates σ of a normal).
+ * A pixel is compared twice — against the training reference and against the scan so far — and the smaller z
+ * counts: an anomaly must stand out from what the model was trained on AND from the rest of this sample, so a
+ * whole scan that sits a little off the training data (another sample, drift) does not light up everywhere.
+ *
+ * Latent distance: squared Mahalanobis distance d² = (μ − m)ᵀ Σ⁻¹ (μ − m) of the embedding to the training
+ * embeddings, with Σ shrunk toward (tr Σ / k) · I (Ledoit & Wolf 2004) because a β-VAE leaves most latent
+ * channels nearly constant and an unshrunk Σ⁻¹ would amplify their noise. d² is compared as a robust z of ln d².
+ */
+import { Matrix, inverse } from 'ml-matrix';
+import type { AlertsReference } from './types.ts';
+
+/** 1.4826 · MAD estimates the standard deviation of normal data. */
+export const MAD_TO_SIGMA = 1.4826;
+/** Floor on errors before ln(): an error of exactly 0 (a perfect reconstruction) must not give −∞. */
+export const ERROR_FLOOR = 1e-12;
+/** Floor on a MAD so a constant reference gives large, finite z. */
+const MAD_FLOOR = 1e-6;
+
+/** Robust z-score of `x` given a median and an unscaled MAD. */
+export function robustZ(x: number, median: number, mad: number): number {
+  return (x - median) / (MAD_TO_SIGMA * Math.max(mad, MAD_FLOOR));
+}
+
+/** Median of the first `n` values of a scratch array; the array is sorted in place. */
+export function medianInPlace(values: Float64Array, n = values.length): number {
+  if (n === 0) return Number.NaN;
+  const v = values.subarray(0, n).sort();
+  const h = n >> 1;
+  return n % 2 === 1 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+/** Median and unscaled MAD of values (copied; the input is not changed). NaN values are skipped. */
+export function medianMad(values: ArrayLike<number>): { median: number; mad: number } {
+  const tmp = new Float64Array(values.length);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) tmp[n++] = values[i];
+  const median = medianInPlace(tmp, n);
+  for (let i = 0; i < n; i++) tmp[i] = Math.abs(tmp[i] - median);
+  return { median, mad: medianInPlace(tmp, n) };
+}
+
+/** Quantiles (linear interpolation between order statistics, numpy's default) of the finite values. */
+export function quantiles(values: ArrayLike<number>, p: readonly number[]): number[] {
+  const tmp = new Float64Array(values.length);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) tmp[n++] = values[i];
+  const v = tmp.subarray(0, n).sort();
+  return p.map((q) => {
+    if (n === 0) return Number.NaN;
+    const pos = q * (n - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(lo + 1, n - 1);
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+  });
+}
+
+/**
+ * Running median and MAD of a stream, over a uniform reservoir sample (Vitter's algorithm R) of at most
+ * `capacity` values: exact while the stream is shorter than the reservoir, an unbiased sample after.
+ * The random choice uses a seeded xorshift so the same stream always gives the same statistics.
+ */
+export class RunningMedianMad {
+  private readonly sample: Float64Array;
+  private readonly scratch: Float64Array;
+  private stored = 0;
+  /** values pushed so far */
+  seen = 0;
+  private rng: number;
+  private cache: { median: number; mad: number } | undefined;
+
+  constructor(
+    readonly capacity: number,
+    seed = 0x9e3779b9,
+  ) {
+    this.sample = new Float64Array(capacity);
+    this.scratch = new Float64Array(capacity);
+    this.rng = seed >>> 0 || 1;
+  }
+
+  /** Add one value (non-finite values are ignored). */
+  push(x: number): void {
+    if (!Number.isFinite(x)) return;
+    this.seen++;
+    this.cache = undefined;
+    if (this.stored < this.capacity) {
+      this.sample[this.stored++] = x;
+      return;
+    }
+    const j = this.nextRandom() % this.seen;
+    if (j < this.capacity) this.sample[j] = x;
+  }
+
+  /** Median and unscaled MAD of the sample; NaN while empty. Cached until the next push. */
+  stats(): { median: number; mad: number } {
+    if (this.cache) return this.cache;
+    const n = this.stored;
+    this.scratch.set(this.sample.subarray(0, n));
+    const median = medianInPlace(this.scratch, n);
+    for (let i = 0; i < n; i++) this.scratch[i] = Math.abs(this.sample[i] - median);
+    this.cache = { median, mad: medianInPlace(this.scratch, n) };
+    return this.cache;
+  }
+
+  private nextRandom(): number {
+    // xorshift32: tiny, seeded, good enough to pick reservoir slots
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x >>> 0;
+    return this.rng;
+  }
+}
+
+/**
+ * Robust z of a reconstruction error against the training reference and, when given, the scan's running
+ * ln-error statistics; the smaller of the two (see the file comment). NaN for a non-finite error.
+ */
+export function errorZ(error: number, ref: { logMedian: number; logMad: number }, scan?: { median: number; mad: number }): number {
+  if (!Number.isFinite(error)) return Number.NaN;
+  const le = Math.log(Math.max(error, ERROR_FLOOR));
+  const zTrain = robustZ(le, ref.logMedian, ref.logMad);
+  if (!scan || !Number.isFinite(scan.median)) return zTrain;
+  return Math.min(zTrain, robustZ(le, scan.median, scan.mad));
+}
+
+/** Precomputed inverse of the shrunk training covariance, ready for `mahalanobis2`. */
+export interface LatentModel {
+  dim: number;
+  mean: Float64Array;
+  /** row-major dim × dim */
+  invCov: Float64Array;
+}
+
+/** Shrink a covariance toward (tr Σ / k)·I by `shrinkage` ∈ [0, 1] and invert it. */
+export function latentModel(mean: ArrayLike<number>, cov: ArrayLike<number>, shrinkage: number): LatentModel {
+  const k = mean.length;
+  if (cov.length !== k * k) throw new RangeError(`latent covariance has ${cov.length} values; a ${k}-d mean needs ${k * k}`);
+  let trace = 0;
+  for (let i = 0; i < k; i++) trace += cov[i * k + i];
+  const target = Math.max(trace / k, 1e-12);
+  const m = new Matrix(k, k);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) m.set(i, j, (1 - shrinkage) * cov[i * k + j] + (i === j ? shrinkage * target : 0));
+  }
+  const inv = inverse(m);
+  const invCov = new Float64Array(k * k);
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) invCov[i * k + j] = inv.get(i, j);
+  return { dim: k, mean: Float64Array.from(mean), invCov };
+}
+
+/** Squared Mahalanobis distance of mu[offset .. offset+dim) to the model; NaN if any component is not finite. */
+export function mahalanobis2(mu: ArrayLike<number>, offset: number, model: LatentModel, scratch: Float64Array = new Float64Array(model.dim)): number {
+  const k = model.dim;
+  for (let i = 0; i < k; i++) {
+    const v = mu[offset + i] - model.mean[i];
+    if (!Number.isFinite(v)) return Number.NaN;
+    scratch[i] = v;
+  }
+  let d2 = 0;
+  for (let i = 0; i < k; i++) {
+    let row = 0;
+    const base = i * k;
+    for (let j = 0; j < k; j++) row += model.invCov[base + j] * scratch[j];
+    d2 += scratch[i] * row;
+  }
+  return d2;
+}
+
+/** Robust z of ln d² against the reference's ln d² median and MAD. */
+export function latentZ(d2: number, ref: { logD2Median: number; logD2Mad: number }): number {
+  if (!Number.isFinite(d2)) return Number.NaN;
+  return robustZ(Math.log(Math.max(d2, ERROR_FLOOR)), ref.logD2Median, ref.logD2Mad);
+}
+
+/** Quantile levels stored in a reference. */
+export const REFERENCE_QUANTILES = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
+/** Default covariance shrinkage. */
+export const DEFAULT_SHRINKAGE = 0.1;
+
+/**
+ * Reference statistics from encodings of clean (training-like) pixels: error[n] in scaled units and mu[n·dim].
+ * Non-finite pixels are skipped.
+ */
+export function referenceFromEncodings(params: {
+  error: Float32Array;
+  mu: Float32Array;
+  dim: number;
+  shrinkage?: number;
+  description: string;
+  bundleVersion?: string | number;
+}): AlertsReference {
+  const { error, mu, dim } = params;
+  const shrinkage = params.shrinkage ?? DEFAULT_SHRINKAGE;
+  const n = error.length;
+  if (mu.length !== n * dim) throw new RangeError(`reference mu has ${mu.length} values; ${n} pixels × ${dim} needs ${n * dim}`);
+  const keep: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let ok = Number.isFinite(error[i]);
+    for (let j = 0; ok && j < dim; j++) ok = Number.isFinite(mu[i * dim + j]);
+    if (ok) keep.push(i);
+  }
+  if (keep.length < 2) throw new RangeError(`reference needs at least 2 finite pixels; got ${keep.length} of ${n}`);
+  const logErr = new Float64Array(keep.length);
+  keep.forEach((i, k) => (logErr[k] = Math.log(Math.max(error[i], ERROR_FLOOR))));
+  const le = medianMad(logErr);
+  const mean = new Float64Array(dim);
+  for (const i of keep) for (let j = 0; j < dim; j++) mean[j] += mu[i * dim + j];
+  for (let j = 0; j < dim; j++) mean[j] /= keep.length;
+  const cov = new Float64Array(dim * dim);
+  for (const i of keep) {
+    for (let a = 0; a < dim; a++) {
+      const da = mu[i * dim + a] - mean[a];
+      for (let b = a; b < dim; b++) cov[a * dim + b] += da * (mu[i * dim + b] - mean[b]);
+    }
+  }
+  for (let a = 0; a < dim; a++) {
+    for (let b = a; b < dim; b++) {
+      cov[a * dim + b] /= keep.length - 1;
+      cov[b * dim + a] = cov[a * dim + b];
+    }
+  }
+  const model = latentModel(mean, cov, shrinkage);
+  const logD2 = new Float64Array(keep.length);
+  const scratch = new Float64Array(dim);
+  keep.forEach((i, k) => (logD2[k] = Math.log(Math.max(mahalanobis2(mu, i * dim, model, scratch), ERROR_FLOOR))));
+  const ld = medianMad(logD2);
+  return {
+    format: 1,
+    source: { description: params.description, pixels: keep.length, createdAt: new Date().toISOString(), ...(params.bundleVersion !== undefined ? { bundleVersion: params.bundleVersion } : {}) },
+    error: {
+      logMedian: le.median,
+      logMad: le.mad,
+      quantiles: { p: REFERENCE_QUANTILES, value: quantiles(keep.map((i) => error[i]), REFERENCE_QUANTILES) },
+    },
+    latent: { dim, mean: Array.from(mean), cov: Array.from(cov), shrinkage, logD2Median: ld.median, logD2Mad: ld.mad },
+  };
+}
