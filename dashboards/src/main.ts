@@ -1,0 +1,327 @@
+/**
+ * The loopstream dashboard page: follows one scan's maps over Socket.IO (snapshot, then deltas it acks once drawn),
+ * draws them with perceptually uniform colormaps, outlines alert regions, inspects clicked pixels and decodes
+ * latent traversals. Event types come from src/server/events.ts, the wire decoding from src/server/map-wire.ts.
+ */
+import { io, type Socket } from 'socket.io-client';
+import type { AlertJson } from '../../src/alerts/types.ts';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../src/server/events.ts';
+import type { ModelInfo, PixelDetail, ScanInfo } from '../../src/server/hub.ts';
+import { applyDelta, fromWireDelta, fromWireSnapshot, type DecodedSnapshot } from '../../src/server/map-wire.ts';
+import { cssColor } from './colormap.ts';
+import { download, loopsCsv, mapsPng } from './export.ts';
+import { LoopChart } from './loop-chart.ts';
+import { MapView, fmt, type MapSpec, type Outline } from './map-view.ts';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+const token = new URLSearchParams(location.search).get('token') ?? undefined;
+const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({ auth: token ? { token } : {}, transports: ['websocket'] });
+
+/** Everything the page holds; one object so the tests can read it (window.loopstream). */
+const page = {
+  maps: undefined as DecodedSnapshot | undefined,
+  scans: [] as ScanInfo[],
+  model: undefined as ModelInfo | undefined,
+  alerts: [] as AlertJson[],
+  views: [] as MapView[],
+  selected: undefined as { row: number; col: number } | undefined,
+  pixel: undefined as PixelDetail | undefined,
+  snapshots: 0,
+  deltas: 0,
+  connects: 0,
+};
+(window as unknown as { loopstream: typeof page }).loopstream = page;
+
+const charts = [new LoopChart($<HTMLCanvasElement>('chart-0'), 'piezoresponse', ''), new LoopChart($<HTMLCanvasElement>('chart-1'), 'resonance', '')];
+const travCharts = [new LoopChart($<HTMLCanvasElement>('trav-0'), 'piezoresponse', ''), new LoopChart($<HTMLCanvasElement>('trav-1'), 'resonance', '')];
+
+function showError(message: string): void {
+  $('error-line').textContent = message;
+}
+
+// ---- connection ------------------------------------------------------------------------------------------------
+socket.on('connect', () => {
+  page.connects++;
+  $('conn').textContent = 'connected';
+  $('conn').className = '';
+  document.body.dataset.connects = String(page.connects);
+  showError('');
+  loadReplayFiles();
+});
+socket.on('disconnect', (reason) => {
+  $('conn').textContent = `disconnected (${reason}) – reconnecting`;
+  $('conn').className = 'down';
+});
+socket.on('connect_error', (err) => {
+  $('conn').textContent = `cannot connect: ${err.message}`;
+  $('conn').className = 'down';
+});
+socket.on('server:hello', (hello) => {
+  $('replay-start').toggleAttribute('disabled', !hello.replay);
+});
+
+// ---- maps ------------------------------------------------------------------------------------------------------
+/** Maps shown, in order: state, error, then latent channels by KL (active ones, or all on demand). */
+function mapSpecs(m: DecodedSnapshot): MapSpec[] {
+  const d = m.latentDim;
+  const specs: MapSpec[] = [
+    { key: 'state', title: 'scan progress', colormap: 'state', value: () => 0 },
+    { key: 'error', title: 'reconstruction error', colormap: 'magma', value: (i) => m.error[i] },
+  ];
+  const order = page.model && page.model.channelsByKl.length === d ? page.model.channelsByKl : Array.from({ length: d }, (_, k) => k);
+  const active = page.model && page.model.channelsByKl.length === d ? page.model.activeCount : d;
+  const showAll = $<HTMLInputElement>('show-all').checked;
+  order.slice(0, showAll ? d : Math.max(1, active)).forEach((ch, rank) => {
+    const kl = page.model?.klPerLatent[ch];
+    const tag = rank < active ? 'active' : 'inactive';
+    specs.push({
+      key: `mu${ch}`,
+      title: `μ${ch} (${tag}${kl !== undefined ? `, KL ${fmt(kl)}` : ''})`,
+      colormap: 'viridis',
+      value: (i) => m.mu[i * d + ch],
+    });
+  });
+  return specs;
+}
+
+function buildViews(): void {
+  const m = page.maps;
+  const box = $('maps');
+  box.replaceChildren();
+  page.views = [];
+  if (!m) return;
+  const scale = Math.max(2, Math.floor(220 / Math.max(m.rows, m.cols)));
+  for (const spec of mapSpecs(m)) {
+    const view = new MapView(spec, m.rows, m.cols, scale, inspect);
+    page.views.push(view);
+    box.append(view.root);
+  }
+}
+
+let drawPending = false;
+let pendingAcks: Array<() => void> = [];
+/** Draw at the next frame and ack what was applied then: a hidden or busy tab acks late, and the server drops to latest. */
+function scheduleDraw(ack?: () => void): void {
+  if (ack) pendingAcks.push(ack);
+  if (drawPending) return;
+  drawPending = true;
+  const run = () => {
+    if (!drawPending) return;
+    drawPending = false;
+    drawAll();
+    const acks = pendingAcks;
+    pendingAcks = [];
+    for (const a of acks) a();
+  };
+  requestAnimationFrame(run);
+  setTimeout(run, 250); // headless or background tabs may not run animation frames
+}
+
+function drawAll(): void {
+  const m = page.maps;
+  if (!m) return;
+  const outlines: Outline[] = page.alerts.filter((a) => a.scanId === m.scanId).map((a) => ({ id: a.id, pixels: a.pixels, closed: a.state === 'closed' }));
+  for (const v of page.views) v.draw(m.state, outlines, page.selected);
+  const n = m.rows * m.cols;
+  $('bar-received').style.width = `${(100 * m.received) / n}%`;
+  $('bar-encoded').style.width = `${(100 * m.encoded) / n}%`;
+  $('progress-text').textContent =
+    `${m.scanId}: ${m.encoded} encoded, ${m.received} received, ${m.missing} missing of ${n} pixels (${m.rows}×${m.cols}), revision ${m.revision}`;
+  document.body.dataset.encoded = String(m.encoded);
+  document.body.dataset.missing = String(m.missing);
+  document.body.dataset.revision = String(m.revision);
+}
+
+socket.on('map:snapshot', (wire, ack) => {
+  const m = fromWireSnapshot(wire);
+  const regrid = !page.maps || page.maps.scanId !== m.scanId || page.maps.rows !== m.rows || page.maps.cols !== m.cols;
+  if (page.maps?.scanId !== m.scanId) {
+    page.selected = undefined;
+    page.alerts = [];
+  }
+  page.maps = m;
+  page.snapshots++;
+  if (regrid || page.views.length === 0) buildViews();
+  syncScanSelect();
+  scheduleDraw(ack);
+});
+socket.on('map:delta', (wire, ack) => {
+  const m = page.maps;
+  if (!m) {
+    socket.emit('map:resync');
+    ack();
+    return;
+  }
+  const delta = fromWireDelta(wire, m.latentDim);
+  if (!applyDelta(m, delta)) {
+    // not on top of what we hold (a lost message, or another scan): start again from a snapshot
+    socket.emit('map:resync');
+    ack();
+    return;
+  }
+  page.deltas++;
+  scheduleDraw(ack);
+});
+
+// ---- scans, replays --------------------------------------------------------------------------------------------
+function syncScanSelect(): void {
+  const sel = $<HTMLSelectElement>('scan-select');
+  const current = page.maps?.scanId;
+  const options = page.scans.map((s) => {
+    const o = document.createElement('option');
+    o.value = s.id;
+    const n = s.rows * s.cols;
+    o.textContent = `${s.id} · ${s.source}${s.file ? ` ${s.file}` : ''} · ${s.state} · ${Math.round((100 * s.encoded) / n)}%`;
+    return o;
+  });
+  sel.replaceChildren(...options);
+  if (current) sel.value = current;
+}
+socket.on('scan:list', (scans) => {
+  page.scans = scans;
+  syncScanSelect();
+});
+$<HTMLSelectElement>('scan-select').addEventListener('change', (ev) => {
+  socket.emit('scan:select', (ev.target as HTMLSelectElement).value);
+});
+
+function loadReplayFiles(): void {
+  socket.emit('replay:list', (res) => {
+    const sel = $<HTMLSelectElement>('replay-file');
+    if (!res.ok) {
+      sel.replaceChildren();
+      sel.disabled = true;
+      return;
+    }
+    sel.disabled = false;
+    sel.replaceChildren(...res.value.map((f) => Object.assign(document.createElement('option'), { value: f, textContent: f })));
+  });
+}
+$('replay-start').addEventListener('click', () => {
+  const file = $<HTMLSelectElement>('replay-file').value;
+  if (!file) return;
+  socket.emit('replay:start', { file }, (res) => {
+    if (!res.ok) showError(`[${res.code}] ${res.message}`);
+  });
+});
+
+// ---- model, stats, alerts --------------------------------------------------------------------------------------
+socket.on('model:info', (info) => {
+  const reorder = !page.model || page.model.channelsByKl.join() !== info.channelsByKl.join() || page.model.activeCount !== info.activeCount;
+  page.model = info;
+  $('model-version').textContent = `v${info.version} · ${info.name} · ${info.activeCount} of ${info.latentDim} channels active`;
+  const pct = info.finetune.progress !== undefined ? ` ${Math.round(info.finetune.progress * 100)}%` : '';
+  $('finetune').textContent = `${info.finetune.state}${pct}${info.finetune.text ? ` – ${info.finetune.text}` : ''}`;
+  const sel = $<HTMLSelectElement>('trav-latent');
+  const keep = sel.value;
+  sel.replaceChildren(
+    ...info.channelsByKl.map((ch, rank) =>
+      Object.assign(document.createElement('option'), { value: String(ch), textContent: `μ${ch}${rank < info.activeCount ? ' (active)' : ''}` }),
+    ),
+  );
+  if (keep) sel.value = keep;
+  if (reorder && page.maps) {
+    buildViews();
+    scheduleDraw();
+  }
+});
+$('show-all').addEventListener('change', () => {
+  buildViews();
+  scheduleDraw();
+});
+
+socket.on('stats:update', (s) => {
+  $('stat-rate').textContent = `${s.ingestPxPerSec.toFixed(1)} px/s`;
+  $('stat-lag').textContent = `${s.lagSec.toFixed(2)} s`;
+  $('stat-queue').textContent = `${s.queueDepth} px`;
+  $('stat-batch').textContent = `${s.batchLatencyMs.toFixed(1)} ms`;
+  const rej = Object.entries(s.rejectedFrames);
+  $('stat-rejected').textContent = rej.length ? rej.map(([c, n]) => `${c} ${n}`).join(', ') : '0';
+});
+
+socket.on('alert:list', (list) => {
+  if (page.maps && list.scanId !== page.maps.scanId) return;
+  page.alerts = list.alerts;
+  const rows = list.alerts.map((a) => {
+    const tr = document.createElement('tr');
+    tr.className = a.state;
+    tr.dataset.alertId = String(a.id);
+    for (const cell of [a.id, a.state, a.reason, a.area, fmt(a.peakScore), `${a.bbox.rowMin}–${a.bbox.rowMax}`, `${a.bbox.colMin}–${a.bbox.colMax}`]) {
+      tr.append(Object.assign(document.createElement('td'), { textContent: String(cell) }));
+    }
+    tr.addEventListener('click', () => inspect(Math.round((a.bbox.rowMin + a.bbox.rowMax) / 2), Math.round((a.bbox.colMin + a.bbox.colMax) / 2)));
+    return tr;
+  });
+  $('alert-list').replaceChildren(...rows);
+  document.body.dataset.alerts = String(list.alerts.length);
+  scheduleDraw();
+});
+
+// ---- pixel inspection ------------------------------------------------------------------------------------------
+const INPUT_COLOR = '#4cc9f0';
+const RECON_COLOR = '#ff9f1c';
+
+function inspect(row: number, col: number): void {
+  const m = page.maps;
+  if (!m) return;
+  page.selected = { row, col };
+  scheduleDraw();
+  $('pixel-info').textContent = `pixel (${row}, ${col}) …`;
+  socket.emit('pixel:get', { scanId: m.scanId, row, col }, (res) => {
+    if (!res.ok) {
+      $('pixel-info').textContent = `pixel (${row}, ${col}): ${res.message}`;
+      return;
+    }
+    const p = res.value;
+    page.pixel = p;
+    const err = p.error === null ? 'not encoded yet' : `error ${fmt(p.error)}`;
+    $('pixel-info').textContent = `pixel (${p.row}, ${p.col}) · ${err} · model v${p.version} · μ = [${p.mu.map(fmt).join(', ')}]`;
+    p.channels.slice(0, 2).forEach((ch, k) => {
+      const curves = [{ label: 'input', x: p.voltage, y: ch.input, color: INPUT_COLOR, points: true }];
+      if (ch.reconstruction) curves.push({ label: 'reconstruction', x: p.voltage, y: ch.reconstruction, color: RECON_COLOR, points: false, dashed: true } as never);
+      charts[k].set(curves, `${ch.name} (${p.row}, ${p.col})`, `${ch.name} (${ch.unit})`);
+    });
+    $<HTMLButtonElement>('export-csv').disabled = false;
+    document.body.dataset.pixel = `${p.row},${p.col}`;
+    document.body.dataset.pixelCurves = String(charts[0].curveCount);
+  });
+}
+
+$('export-csv').addEventListener('click', () => {
+  const p = page.pixel;
+  if (p) download(new Blob([loopsCsv(p)], { type: 'text/csv' }), `loopstream-${p.scanId}-r${p.row}-c${p.col}.csv`);
+});
+$('export-png').addEventListener('click', async () => {
+  const m = page.maps;
+  if (!m || page.views.length === 0) return;
+  const blob = await mapsPng(page.views.map((v) => v.composite()), `${m.scanId} · revision ${m.revision} · ${m.encoded}/${m.rows * m.cols} encoded`);
+  download(blob, `loopstream-${m.scanId}-rev${m.revision}.png`);
+});
+
+// ---- latent traversal ------------------------------------------------------------------------------------------
+$('trav-go').addEventListener('click', () => {
+  const m = page.maps;
+  if (!m) return;
+  const latent = Number($<HTMLSelectElement>('trav-latent').value || 0);
+  const lo = Number($<HTMLInputElement>('trav-min').value);
+  const hi = Number($<HTMLInputElement>('trav-max').value);
+  const steps = Math.min(64, Math.max(2, Math.round(Number($<HTMLInputElement>('trav-steps').value))));
+  const values = Array.from({ length: steps }, (_, k) => lo + ((hi - lo) * k) / (steps - 1));
+  socket.emit('latent:traverse', { scanId: m.scanId, latent, values, base: page.selected }, (res) => {
+    if (!res.ok) {
+      $('trav-info').textContent = res.message;
+      return;
+    }
+    const t = res.value;
+    $('trav-info').textContent = `μ${t.latent} from ${fmt(lo)} to ${fmt(hi)}; others at ${page.selected ? `pixel (${page.selected.row}, ${page.selected.col})` : '0'} · model v${t.version}`;
+    t.channels.slice(0, 2).forEach((ch, k) => {
+      travCharts[k].set(
+        ch.curves.map((y, j) => ({ label: `μ${t.latent}=${fmt(t.values[j])}`, x: t.voltage, y, color: cssColor('cividis', j / Math.max(1, ch.curves.length - 1)) })),
+        `${ch.name} along μ${t.latent}`,
+        `${ch.name} (${ch.unit})`,
+      );
+    });
+    document.body.dataset.traversal = String(t.values.length);
+  });
+});

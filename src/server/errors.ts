@@ -1,0 +1,16 @@
+/** Errors of the dashboard server (a bad bind configuration is a ConfigError, src/server/access.ts). */
+
+/** Closed set of server error codes; the LS_SERVER_PIXEL/TRAVERSE/REPLAY/SCAN codes also travel in `Reply` answers. */
+export const SERVER_ERROR_CODES = ['LS_SERVER_LISTEN', 'LS_SERVER_TOKEN', 'LS_SERVER_SCAN', 'LS_SERVER_PIXEL', 'LS_SERVER_TRAVERSE', 'LS_SERVER_REPLAY'] as const;
+export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
+
+/** The dashboard server could not start or serve a request; the message names the address or request. */
+export class ServerError extends Error {
+  override readonly name = 'ServerError';
+  constructor(
+    readonly code: ServerErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
