@@ -45,7 +45,7 @@ export function describeIssues(issues: z.core.$ZodIssue[], input: unknown): stri
     const path = issue.path.map(String).join('.');
     const value = getDotted(input, issue.path);
     const def = getDotted(DEFAULTS, issue.path);
-    const expected = issue.message.replace(/^Invalid input: /, '');
+    const expected = issue.message.replace(/^(Invalid input|Invalid option|Too big|Too small): /, '');
     return `${path} is ${describeValue(value)}; ${expected}${def !== undefined ? ` (default ${JSON.stringify(def)})` : ''}`;
   });
 }
