@@ -3,7 +3,7 @@
  * through it (the live ZeroMQ socket, replays, resumed recordings). `run(events$)` wires one source through the
  * pipeline graph and resolves when the source completes. The dashboard reads it through pipeline/hub.ts.
  */
-import { type Observable, lastValueFrom, defaultIfEmpty, tap } from 'rxjs';
+import { type Observable, Subject, defaultIfEmpty, lastValueFrom, takeUntil, tap } from 'rxjs';
 import type { Config } from '../config/schema.ts';
 import { loadBundle } from '../model/bundle.ts';
 import { createEngine } from '../model/runtime.ts';
@@ -24,6 +24,8 @@ export interface RunSummary {
 
 export class Daemon {
   private readonly runs = new Set<Promise<unknown>>();
+  /** emits once on close: every running source is unsubscribed (its socket closed) */
+  private readonly closing$ = new Subject<void>();
   private readonly eventListeners = new Set<(ev: PipelineEvent) => void>();
   /** pixels per second over the last few seconds, updated by batches */
   private readonly rateWindow: Array<{ t: number; n: number }> = [];
@@ -88,13 +90,14 @@ export class Daemon {
   async run(events$: Observable<ScanEvent>, plan?: OpenPlan): Promise<RunSummary> {
     const t0 = performance.now();
     const touched = new Set<ScanContext>();
+    const stoppable = events$.pipe(takeUntil(this.closing$));
     const planned = plan
-      ? events$.pipe(
+      ? stoppable.pipe(
           tap((ev) => {
             if (ev.type === 'start') this.registry.planFor(ev.header.scanId, plan);
           }),
         )
-      : events$;
+      : stoppable;
     const done = lastValueFrom(
       encodeScans(planned, { scans: this.registry, encoder: this.encoder, batch: this.config.batch }).pipe(
         tap((ev) => {
@@ -116,6 +119,8 @@ export class Daemon {
 
   /** Close recordings (running scans stay resumable), write results, release the engine. */
   async close(): Promise<void> {
+    this.closing$.next();
+    await Promise.allSettled([...this.runs]);
     await this.registry.close();
     await this.slot.engine.close();
   }

@@ -54,15 +54,16 @@ export class ModelEncoder implements BatchEncoder {
       const out = await engine.encodeDecode(x.subarray(0, kept.length * stride), kept.length);
       this.lastBatchMs = performance.now() - t0;
       this.lastLagSec = Date.now() / 1000 - kept[kept.length - 1].ev.t;
-      this.apply(kept, out, engine.latentDim, engine.version);
+      this.apply(kept, x, stride, out, engine.latentDim, engine.version);
     });
   }
 
   /** Write one batch's outputs into the maps of each scan it touched. */
-  private apply(kept: PixelItem[], out: { mu: Float32Array; logVar: Float32Array; error: Float32Array }, d: number, version: number): void {
+  private apply(kept: PixelItem[], x: Float32Array, stride: number, out: { mu: Float32Array; logVar: Float32Array; error: Float32Array }, d: number, version: number): void {
     // Batches are usually one scan; interleaved producers give several, handled one scan at a time.
     const byScan = new Map<ScanContext, number[]>();
     kept.forEach((item, k) => {
+      item.ctx.inputs?.set(x.subarray(k * stride, (k + 1) * stride), item.index * stride);
       let list = byScan.get(item.ctx);
       if (!list) byScan.set(item.ctx, (list = []));
       list.push(k);

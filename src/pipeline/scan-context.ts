@@ -51,6 +51,8 @@ export interface ScanContext {
   recordFromSeq: number;
   /** the scan's alerts, when alerting is wired (pipeline/wire-alerts.ts) */
   alerts?: ScanAlerts;
+  /** the scaled model input of every encoded pixel [rows*cols][T*C], for pixel inspection and re-encoding */
+  inputs?: Float32Array;
   /** maps revision last written to the results file */
   resultsRevision: number;
 }

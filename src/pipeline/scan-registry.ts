@@ -110,6 +110,7 @@ export class ScanRegistry {
       encodable,
       notEncodableReason,
       recordFromSeq: plan.recordFromSeq ?? 0,
+      inputs: encodable ? new Float32Array(start.grid.rows * start.grid.cols * this.model.bundle.T * this.model.bundle.C) : undefined,
       resultsRevision: -1,
     };
     this.scans.set(start.scanId, ctx);

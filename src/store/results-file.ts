@@ -8,22 +8,11 @@
 import { renameSync, rmSync } from 'node:fs';
 import type { ScanMaps } from '../maps/scan-maps.ts';
 import { PIXEL_MISSING } from '../maps/scan-maps.ts';
+import type { AlertsTable } from '../alerts/alerts-table.ts';
 import { h5 } from './h5.ts';
 
-/** Alert rows as flat arrays (from alerts/alertsToTable); optional until a scan has alerts. */
-export interface AlertTable {
-  id: Int32Array;
-  rowMin: Int32Array;
-  rowMax: Int32Array;
-  colMin: Int32Array;
-  colMax: Int32Array;
-  area: Int32Array;
-  score: Float32Array;
-  /** JSON text of each alert (reason, state, timestamps) */
-  json: string[];
-  /** rows*cols: the alert id of each pixel, 0 = none */
-  pixelAlert: Int32Array;
-}
+/** Alerts as flat typed columns (alerts/alerts-table.ts); each column becomes one dataset under /alerts. */
+export type AlertTable = AlertsTable;
 
 export interface ResultsContent {
   maps: ScanMaps;
@@ -33,6 +22,15 @@ export interface ResultsContent {
   alerts?: AlertTable;
   /** free metadata (source, recording path, counts) stored as attributes */
   attrs?: Record<string, string | number>;
+}
+
+/** HDF5 dtype string of a typed array column. */
+function dtypeOf(a: unknown): string {
+  if (a instanceof Float64Array) return '<d';
+  if (a instanceof Float32Array) return '<f';
+  if (a instanceof Uint32Array) return '<I';
+  if (a instanceof Uint8Array) return '<B';
+  return '<i';
 }
 
 /** Write (or rewrite) the results file at `path` atomically. */
@@ -73,16 +71,13 @@ export async function writeResultsFile(path: string, content: ResultsContent): P
     const a = content.alerts;
     const g = f.create_group('alerts');
     g.create_attribute('count', a ? a.id.length : 0);
-    if (a && a.id.length > 0) {
-      const n = a.id.length;
-      g.create_dataset({ name: 'id', data: a.id, shape: [n], dtype: '<i' });
-      g.create_dataset({ name: 'row_min', data: a.rowMin, shape: [n], dtype: '<i' });
-      g.create_dataset({ name: 'row_max', data: a.rowMax, shape: [n], dtype: '<i' });
-      g.create_dataset({ name: 'col_min', data: a.colMin, shape: [n], dtype: '<i' });
-      g.create_dataset({ name: 'col_max', data: a.colMax, shape: [n], dtype: '<i' });
-      g.create_dataset({ name: 'area', data: a.area, shape: [n], dtype: '<i' });
-      g.create_dataset({ name: 'score', data: a.score, shape: [n], dtype: '<f' });
-      g.create_attribute('alerts_json', JSON.stringify(a.json));
+    g.create_attribute('description', 'one row per alert (ascending id); pixels of alert k are pixel_index[pixel_offset[k]:pixel_offset[k+1]]; reason bit 1 = error, bit 2 = latent');
+    if (a) {
+      for (const [key, column] of Object.entries(a) as Array<[string, ArrayLike<number> & { length: number }]>) {
+        if (key === 'pixelAlert') continue;
+        const name = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+        if (column.length > 0) g.create_dataset({ name, data: column as never, shape: [column.length], dtype: dtypeOf(column) });
+      }
     }
     g.create_dataset({ name: 'pixel_alert', data: a?.pixelAlert ?? new Int32Array(rows * cols), shape: [rows, cols], dtype: '<i' }).create_attribute('description', 'alert id of each pixel, 0 = none');
   } finally {

@@ -1,0 +1,217 @@
+/**
+ * PipelineHub: the daemon as the dashboard server sees it (the DashboardHub contract of src/server/hub.ts).
+ * Reads only: maps, scans, model info, stats; the two on-demand calls decode with the current model.
+ * Notifications only mark things dirty on the server side; nothing here waits on a browser.
+ */
+import { EventEmitter } from 'node:events';
+import { readdirSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { Alert } from '../alerts/types.ts';
+import { unscale } from '../preprocess/scale.ts';
+import type { DashboardHub, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
+import { parsePace, replayFile } from '../sources/hdf5/index.ts';
+import type { RejectCounts } from '../sources/zmq.ts';
+import type { Daemon } from './daemon.ts';
+
+const CHANNEL_UNITS: Record<string, string> = { piezoresponse: 'a.u.', resonance: 'kHz' };
+
+/** Refused when a dashboard asks to replay a file outside the configured folders. */
+export class ReplayPathError extends Error {
+  override readonly name = 'ReplayPathError';
+  readonly code = 'LS_REPLAY_PATH';
+}
+
+export class PipelineHub implements DashboardHub {
+  private readonly emitter = new EventEmitter();
+  private finetune: ModelInfo['finetune'] = { state: 'disabled', text: 'fine-tuning is off' };
+  private replays = 0;
+
+  constructor(
+    private readonly daemon: Daemon,
+    private readonly rejects?: RejectCounts,
+  ) {
+    daemon.registry.onScan((ctx) => this.emit('scan:change', ctx.start.scanId));
+    daemon.slot.onSwap(() => this.emit('model:change'));
+  }
+
+  private emit<E extends keyof HubEvents>(event: E, ...args: Parameters<HubEvents[E]>): void {
+    this.emitter.emit(event, ...args);
+  }
+
+  on<E extends keyof HubEvents>(event: E, listener: HubEvents[E]): () => void {
+    this.emitter.on(event, listener);
+    return () => this.emitter.off(event, listener);
+  }
+
+  /** Alerts wiring calls this when an alert of the scan changes. */
+  alertChanged(scanId: string): void {
+    this.emit('alert:change', scanId);
+  }
+
+  /** Fine-tuning calls this as it moves through its states. */
+  setFinetuneStatus(state: FinetuneState, text: string, progress?: number): void {
+    this.finetune = { state, text, ...(progress === undefined ? {} : { progress }) };
+    this.emit('model:change');
+  }
+
+  scans(): ScanInfo[] {
+    return this.daemon.registry.list().map((ctx) => ({
+      id: ctx.start.scanId,
+      source: ctx.source,
+      ...(ctx.file ? { file: ctx.file } : {}),
+      rows: ctx.maps.rows,
+      cols: ctx.maps.cols,
+      state: ctx.state,
+      startedAt: ctx.startedAt,
+      received: ctx.maps.received,
+      encoded: ctx.maps.encoded,
+      missing: ctx.maps.missing,
+    }));
+  }
+
+  maps(scanId: string) {
+    return this.daemon.registry.get(scanId)?.maps;
+  }
+
+  async pixel(scanId: string, row: number, col: number): Promise<PixelDetail | undefined> {
+    const ctx = this.daemon.registry.get(scanId);
+    if (!ctx || !ctx.inputs || row < 0 || col < 0 || row >= ctx.maps.rows || col >= ctx.maps.cols) return undefined;
+    const { maps } = ctx;
+    const i = maps.indexOf(row, col);
+    const bundle = this.daemon.slot.bundle;
+    const { T, C, latentDim: d } = bundle;
+    const spec = bundle.preprocess;
+    const encoded = maps.version[i] >= 0;
+    const input = unscale(ctx.inputs.subarray(i * T * C, (i + 1) * T * C), C, spec.mean, spec.std);
+    let recon: Float32Array | undefined;
+    if (encoded) {
+      const mu = maps.mu.slice(i * d, (i + 1) * d);
+      recon = unscale(await this.daemon.slot.run((engine) => engine.decode(mu, 1)), C, spec.mean, spec.std);
+    }
+    const channel = (data: Float32Array, c: number) => Array.from({ length: T }, (_, t) => data[t * C + c]);
+    return {
+      scanId,
+      row,
+      col,
+      state: maps.state[i],
+      voltage: spec.voltage.slice(),
+      channels: spec.channels.map((name, c) => ({
+        name,
+        unit: CHANNEL_UNITS[name] ?? '',
+        input: encoded ? channel(input, c) : [],
+        reconstruction: recon ? channel(recon, c) : null,
+      })),
+      mu: encoded ? Array.from(maps.mu.subarray(i * d, (i + 1) * d)) : [],
+      error: encoded ? maps.error[i] : null,
+      version: maps.version[i],
+    };
+  }
+
+  async traverse(req: TraversalRequest): Promise<TraversalResult> {
+    const bundle = this.daemon.slot.bundle;
+    const { T, C, latentDim: d } = bundle;
+    const spec = bundle.preprocess;
+    const ctx = this.daemon.registry.get(req.scanId);
+    const baseMu = new Float32Array(d);
+    if (req.base && ctx) {
+      const i = ctx.maps.indexOf(req.base.row, req.base.col);
+      if (ctx.maps.version[i] >= 0) baseMu.set(ctx.maps.mu.subarray(i * d, (i + 1) * d));
+    }
+    const n = req.values.length;
+    const z = new Float32Array(n * d);
+    req.values.forEach((v, k) => {
+      z.set(baseMu, k * d);
+      z[k * d + req.latent] = v;
+    });
+    const { recon, version } = await this.daemon.slot.run(async (engine) => ({ recon: await engine.decode(z, n), version: engine.version }));
+    const phys = unscale(recon, C, spec.mean, spec.std);
+    return {
+      latent: req.latent,
+      values: req.values.slice(),
+      voltage: spec.voltage.slice(),
+      baseMu: Array.from(baseMu),
+      channels: spec.channels.map((name, c) => ({
+        name,
+        unit: CHANNEL_UNITS[name] ?? '',
+        curves: req.values.map((_, k) => Array.from({ length: T }, (_, t) => phys[k * T * C + t * C + c])),
+      })),
+      version,
+    };
+  }
+
+  alerts(scanId: string): readonly Alert[] {
+    return this.daemon.registry.get(scanId)?.alerts?.list() ?? [];
+  }
+
+  model(): ModelInfo {
+    const { manifest, latentDim } = this.daemon.slot.bundle;
+    const kl = manifest.metrics.klPerLatent ?? [];
+    const channelsByKl = Array.from({ length: latentDim }, (_, i) => i).sort((a, b) => (kl[b] ?? 0) - (kl[a] ?? 0));
+    return {
+      version: this.daemon.slot.engine.version,
+      name: this.daemon.slot.bundle.dir,
+      latentDim,
+      channelsByKl,
+      activeCount: manifest.metrics.activeChannels?.length ?? 0,
+      klPerLatent: kl.slice(),
+      finetune: this.finetune,
+    };
+  }
+
+  stats(): LiveStats {
+    return {
+      ingestPxPerSec: this.daemon.ingestPxPerSec(),
+      queueDepth: this.daemon.queueDepth(),
+      lagSec: this.daemon.encoder.lastLagSec,
+      batchLatencyMs: this.daemon.encoder.lastBatchMs,
+      rejectedFrames: this.rejects?.toJSON() ?? {},
+    };
+  }
+
+  /** HDF5 files under the replay roots (one level deep), as names relative to their root. */
+  async replayFiles(): Promise<string[]> {
+    const out: string[] = [];
+    for (const root of this.daemon.config.replay.roots) {
+      const walk = (dir: string, depth: number) => {
+        let entries: string[];
+        try {
+          entries = readdirSync(dir);
+        } catch {
+          return;
+        }
+        for (const e of entries) {
+          if (e === 'node_modules' || e.startsWith('.')) continue;
+          const p = join(dir, e);
+          const st = statSync(p, { throwIfNoEntry: false });
+          if (st?.isDirectory() && depth < 2) walk(p, depth + 1);
+          else if (st?.isFile() && e.endsWith('.h5') && !e.endsWith('.results.h5')) out.push(relative(resolve(root), p) || e);
+        }
+      };
+      walk(resolve(root), 0);
+    }
+    return out.sort();
+  }
+
+  /** Resolve a replay name inside the configured roots; anything outside (../, absolute elsewhere) is refused. */
+  resolveReplayPath(file: string): string {
+    for (const root of this.daemon.config.replay.roots) {
+      const base = resolve(root);
+      const full = resolve(base, file);
+      const rel = relative(base, full);
+      if (!rel.startsWith('..') && !isAbsolute(rel) && statSync(full, { throwIfNoEntry: false })?.isFile()) return full;
+    }
+    throw new ReplayPathError(`replay of "${file}" refused: not a file inside the replay roots (${this.daemon.config.replay.roots.join(', ')})`);
+  }
+
+  async replay(file: string): Promise<string> {
+    const path = this.resolveReplayPath(file);
+    const { openScanFile } = await import('../sources/hdf5/index.ts');
+    const reader = await openScanFile(path);
+    const scanId = `${reader.start.scanId}-replay${++this.replays}`;
+    reader.close();
+    void this.daemon
+      .run(replayFile(path, { pace: parsePace(this.daemon.config.replay.pace), scanId }), { source: 'replay', file, record: false })
+      .catch((err) => this.daemon.log.error({ file, err: (err as Error).message }, 'replay failed'));
+    return scanId;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Resume after a crash: every raw recording in the data folder without a stop message belongs to a scan that
+ * was running when the daemon died. Its recorded pixels are re-encoded into fresh maps, the recording is
+ * reopened for appending, and the live source is told the next seq to expect — no recorded pixel is lost.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openScanFile, replayFile } from '../sources/hdf5/index.ts';
+import { ScanRecorder } from '../store/scan-file.ts';
+import type { Daemon } from './daemon.ts';
+
+export interface ResumedScan {
+  scanId: string;
+  path: string;
+  /** pixels found in the recording */
+  recorded: number;
+  /** the next seq the producer should send */
+  nextSeq: number;
+}
+
+/** Resume every unfinished recording in `config.data.dir`; `tell` gets each scan's start and next seq. */
+export async function resumeRecordings(daemon: Daemon, tell: (start: import('../protocol/messages.ts').StartHeader, nextSeq: number) => void): Promise<ResumedScan[]> {
+  const dir = daemon.config.data.dir;
+  const out: ResumedScan[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.raw.h5'));
+  } catch {
+    return out;
+  }
+  for (const name of names.sort()) {
+    const path = join(dir, name);
+    let reader;
+    try {
+      reader = await openScanFile(path);
+    } catch (err) {
+      daemon.log.error({ path, err: (err as Error).message }, 'cannot reopen recording; left as it is');
+      continue;
+    }
+    const finished = Boolean(reader.stop);
+    const start = reader.start;
+    reader.close();
+    if (finished) continue;
+    // Re-feed the recorded pixels (no recording: they are on disk already), then attach the reopened recorder.
+    await daemon.run(replayFile(path, { pace: { kind: 'max' } }), { source: 'live', record: false, recordingPath: path });
+    const { recorder, lastSeq, count } = await ScanRecorder.reopen(path);
+    const ctx = daemon.registry.get(start.scanId);
+    if (ctx) {
+      ctx.recorder = recorder;
+      ctx.recordFromSeq = lastSeq + 1;
+    }
+    tell(start, lastSeq + 1);
+    out.push({ scanId: start.scanId, path, recorded: count, nextSeq: lastSeq + 1 });
+    daemon.log.warn({ scanId: start.scanId, path, recorded: count, nextSeq: lastSeq + 1 }, 'resumed a scan interrupted by a restart; the producer should continue from nextSeq (earlier seqs are refused as duplicates, later ones leave a visible gap)');
+  }
+  return out;
+}

@@ -1,0 +1,47 @@
+/**
+ * Wire alerting into a daemon: one AlertEngine per scan (opened with the scan), fed after every encoded batch,
+ * finished at scan end; one set of sinks for the daemon. Without the bundle's alerts reference, alerting is
+ * off with a log line saying how to make one — the pipeline itself never depends on alerts.
+ */
+import { AlertEngine, alertsToTable, closeAlertSinks, createAlertSinks, loadAlertsReference, type AlertsReference } from '../alerts/index.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../util/log.ts';
+import type { Daemon } from './daemon.ts';
+import type { PipelineHub } from './hub.ts';
+
+export interface AlertsWiring {
+  /** alert engines' sinks are closed; engines stop with their scans */
+  close(): Promise<void>;
+}
+
+export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, config: Config, log: Logger): Promise<AlertsWiring> {
+  if (!config.alerts.enabled) return { close: async () => undefined };
+  let reference: AlertsReference;
+  try {
+    reference = await loadAlertsReference(daemon.slot.bundle.dir);
+  } catch (err) {
+    log.warn({ code: (err as { code?: string }).code }, `alerts off: ${(err as Error).message}`);
+    return { close: async () => undefined };
+  }
+  const sinks = await createAlertSinks(config.alerts.sinks, log);
+  sinks.dashboard?.on('alert', (ev) => hub?.alertChanged(ev.alert.scanId));
+  const engines = new Map<string, AlertEngine>();
+  const offScan = daemon.registry.onScan((ctx, what) => {
+    if (what !== 'open' || !ctx.encodable) return;
+    const engine = new AlertEngine(ctx.maps, reference, config.alerts, sinks.all, { log });
+    engines.set(ctx.start.scanId, engine);
+    ctx.alerts = {
+      list: () => engine.alerts(),
+      table: () => alertsToTable(engine.alerts({ includeMerged: true }), ctx.maps.size),
+      finish: () => void engine.finish(ctx.maps),
+    };
+  });
+  const offBatch = daemon.encoder.onEncoded((ctx, index) => engines.get(ctx.start.scanId)?.onBatch(ctx.maps, index));
+  return {
+    async close() {
+      offScan();
+      offBatch();
+      await closeAlertSinks(sinks);
+    },
+  };
+}
