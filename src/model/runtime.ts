@@ -1,0 +1,53 @@
+/**
+ * Inference: one interface, two engines (onnx via onnxruntime-node, the default; tfjs on the bundle's layers model).
+ * Inputs are [n][T][C] scaled floats, outputs μ and log σ² [n][L], reconstructions [n][T][C] and per-sample MSE.
+ */
+import type { Bundle } from './bundle.ts';
+
+/** A loaded model that encodes and decodes batches. */
+export interface InferenceEngine {
+  readonly latentDim: number;
+  readonly T: number;
+  readonly C: number;
+  /** model version (manifest.version unless overridden) */
+  readonly version: number;
+  /** μ and log σ², each n × latentDim */
+  encode(x: Float32Array, n: number): Promise<{ mu: Float32Array; logVar: Float32Array }>;
+  /** reconstruction n × T × C from latents n × latentDim */
+  decode(z: Float32Array, n: number): Promise<Float32Array>;
+  /** encoder, then decoder(μ); error = per-sample MSE in scaled units */
+  encodeDecode(x: Float32Array, n: number): Promise<{ mu: Float32Array; logVar: Float32Array; recon: Float32Array; error: Float32Array }>;
+  close(): Promise<void>;
+}
+
+/** How an engine runs. */
+export interface EngineOptions {
+  engine: 'onnx' | 'tfjs';
+  provider: 'cpu' | 'cuda' | 'webgpu';
+  threads: number;
+  version?: number;
+}
+
+/** Per-sample mean squared error between x and y ([n][stride]) into `out` (length n). */
+export function perSampleMse(x: Float32Array, y: Float32Array, n: number, stride: number, out = new Float32Array(n)): Float32Array {
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    const o = i * stride;
+    for (let j = 0; j < stride; j++) {
+      const d = x[o + j]! - y[o + j]!;
+      s += d * d;
+    }
+    out[i] = s / stride;
+  }
+  return out;
+}
+
+/** Create an inference engine for a bundle. */
+export async function createEngine(bundle: Bundle, opts: EngineOptions): Promise<InferenceEngine> {
+  if (opts.engine === 'tfjs') {
+    const { createTfjsEngine } = await import('./engine-tfjs.ts');
+    return createTfjsEngine(bundle, opts);
+  }
+  const { createOnnxEngine } = await import('./engine-onnx.ts');
+  return createOnnxEngine(bundle, opts);
+}

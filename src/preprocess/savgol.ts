@@ -1,0 +1,80 @@
+/**
+ * Savitzky–Golay smoothing and outlier removal (DOMAIN.md §2; Savitzky & Golay, Anal. Chem. 36, 1627, 1964).
+ * Smoothing matches `scipy.signal.savgol_filter(x, window, order, mode='interp')`: interior points use the centred
+ * least-squares polynomial, the first and last half-windows evaluate the polynomial fitted to the edge window.
+ */
+import { Matrix, inverse } from 'ml-matrix';
+import { fillNonFinite } from './fill-non-finite.ts';
+
+/** Precomputed smoothing weights for one (window, order): row p of the hat matrix gives the fit at window position p. */
+export interface SavgolKernel {
+  readonly window: number;
+  readonly order: number;
+  /** window × window, row-major: smoothed value at window position p = Σ_j hat[p·window + j] · y_j */
+  readonly hat: Float64Array;
+}
+
+/** Savitzky–Golay weights for an odd `window` and polynomial `order` < window (least-squares hat matrix). */
+export function savgolKernel(window = 7, order = 3): SavgolKernel {
+  if (window % 2 !== 1 || window < 3) throw new RangeError(`savgol window is ${window}; expected an odd number ≥ 3`);
+  if (order >= window) throw new RangeError(`savgol order is ${order}; expected < window (${window})`);
+  const half = (window - 1) / 2;
+  const a = new Matrix(window, order + 1);
+  for (let i = 0; i < window; i++) for (let k = 0; k <= order; k++) a.set(i, k, (i - half) ** k);
+  const at = a.transpose();
+  const h = a.mmul(inverse(at.mmul(a))).mmul(at); // H = A (AᵀA)⁻¹ Aᵀ
+  const hat = new Float64Array(window * window);
+  for (let p = 0; p < window; p++) for (let j = 0; j < window; j++) hat[p * window + j] = h.get(p, j);
+  return { window, order, hat };
+}
+
+/** Smooth `x` into `out` (same length ≥ window) with scipy's 'interp' edge mode. */
+export function savgolFilter(x: Float32Array, k: SavgolKernel, out: Float32Array): Float32Array {
+  const n = x.length;
+  const w = k.window;
+  const half = (w - 1) / 2;
+  if (n < w) {
+    out.set(x); // too short to fit: leave as is
+    return out;
+  }
+  const centre = half * w;
+  for (let i = half; i < n - half; i++) {
+    let s = 0;
+    for (let j = 0; j < w; j++) s += k.hat[centre + j]! * x[i - half + j]!;
+    out[i] = s;
+  }
+  for (let p = 0; p < half; p++) {
+    let s0 = 0;
+    let s1 = 0;
+    const q = w - half + p; // position within the last window
+    for (let j = 0; j < w; j++) {
+      s0 += k.hat[p * w + j]! * x[j]!;
+      s1 += k.hat[q * w + j]! * x[n - w + j]!;
+    }
+    out[p] = s0;
+    out[n - half + p] = s1;
+  }
+  return out;
+}
+
+/**
+ * Outlier removal of the reference code (`SG_filter_data`): `count` times, smooth, drop the point with the largest
+ * |residual| and re-interpolate it linearly. Works in place on `x`; `scratch` is a caller buffer of x.length.
+ */
+export function removeOutliers(x: Float32Array, k: SavgolKernel, count: number, scratch: Float32Array): void {
+  for (let r = 0; r < count; r++) {
+    savgolFilter(x, k, scratch);
+    let worst = -1;
+    let worstRes = -1;
+    for (let i = 0; i < x.length; i++) {
+      const res = Math.abs(scratch[i]! - x[i]!);
+      if (res > worstRes) {
+        worstRes = res;
+        worst = i;
+      }
+    }
+    if (worst < 0 || worstRes === 0) return;
+    x[worst] = Number.NaN;
+    fillNonFinite(x);
+  }
+}
