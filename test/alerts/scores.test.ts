@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import {
+  RunningMedianMad,
+  errorZ,
+  latentModel,
+  latentZ,
+  mahalanobis2,
+  medianMad,
+  quantiles,
+  referenceFromEncodings,
+  robustZ,
+} from '../../src/alerts/scores.ts';
+import { rng } from './synthetic.ts';
+
+describe('robust statistics', () => {
+  it('median and MAD by hand: [1, 2, 3, 4, 100] → median 3, MAD 1; NaN skipped', () => {
+    expect(medianMad(Float32Array.from([100, 2, NaN, 4, 1, 3]))).toEqual({ median: 3, mad: 1 });
+    expect(medianMad([1, 2, 3, 4])).toEqual({ median: 2.5, mad: 1 });
+  });
+
+  it('quantiles interpolate linearly like numpy.quantile', () => {
+    // numpy.quantile([1, 2, 3, 4], [0, 0.25, 0.5, 1]) = [1, 1.75, 2.5, 4]
+    expect(quantiles([4, 3, 2, 1], [0, 0.25, 0.5, 1])).toEqual([1, 1.75, 2.5, 4]);
+  });
+
+  it('robust z: (x − median) / (1.4826·MAD)', () => {
+    expect(robustZ(5, 3, 1)).toBeCloseTo(2 / 1.4826, 12);
+    expect(Number.isFinite(robustZ(5, 3, 0))).toBe(true);
+  });
+
+  it('running median/MAD is exact below the reservoir size', () => {
+    const r = new RunningMedianMad(16);
+    for (const x of [100, 2, 4, 1, 3]) r.push(x);
+    r.push(Number.NaN);
+    expect(r.seen).toBe(5);
+    expect(r.stats()).toEqual({ median: 3, mad: 1 });
+  });
+
+  it('running median/MAD over a long stream stays near the true values (uniform 0..1: median 0.5, MAD 0.25)', () => {
+    const r = new RunningMedianMad(2048);
+    const g = rng(7);
+    for (let i = 0; i < 100000; i++) r.push(g.uniform());
+    const { median, mad } = r.stats();
+    expect(Math.abs(median - 0.5)).toBeLessThan(0.04);
+    expect(Math.abs(mad - 0.25)).toBeLessThan(0.03);
+  });
+});
+
+describe('error score', () => {
+  const ref = { logMedian: Math.log(0.01), logMad: 0.2 };
+  it('is the robust z of ln(error) against the reference', () => {
+    expect(errorZ(0.01 * Math.E, ref)).toBeCloseTo(1 / (1.4826 * 0.2), 10);
+    expect(errorZ(Number.NaN, ref)).toBeNaN();
+  });
+  it('with scan statistics, the smaller of the two z-scores counts', () => {
+    const zTrain = errorZ(0.1, ref);
+    // a scan whose errors sit around 0.05: the pixel is less unusual there
+    const scan = { median: Math.log(0.05), mad: 0.2 };
+    const z = errorZ(0.1, ref, scan);
+    expect(z).toBeCloseTo(Math.log(2) / (1.4826 * 0.2), 10);
+    expect(z).toBeLessThan(zTrain);
+    // a scan that is cleaner than training: the training reference decides
+    expect(errorZ(0.1, ref, { median: Math.log(0.001), mad: 0.2 })).toBeCloseTo(zTrain, 10);
+  });
+});
+
+describe('latent distance', () => {
+  it('Mahalanobis² with a diagonal covariance by hand: diag(4, 1), x = (2, 3) → 4/4 + 9 = 10', () => {
+    const m = latentModel([0, 0], [4, 0, 0, 1], 0);
+    expect(mahalanobis2([2, 3], 0, m)).toBeCloseTo(10, 10);
+    expect(mahalanobis2([9, 2, 3], 1, m)).toBeCloseTo(10, 10);
+    expect(mahalanobis2([NaN, 3], 0, m)).toBeNaN();
+  });
+  it('shrinks toward (tr Σ / k)·I: diag(4, 1) with weight 0.5 → diag(3.25, 1.75)', () => {
+    const m = latentModel([1, 1], [4, 0, 0, 1], 0.5);
+    expect(mahalanobis2([2, 1], 0, m)).toBeCloseTo(1 / 3.25, 10);
+    expect(mahalanobis2([1, 2], 0, m)).toBeCloseTo(1 / 1.75, 10);
+  });
+  it('a correlated covariance: Σ = [[2, 1], [1, 2]], Σ⁻¹ = [[2, −1], [−1, 2]]/3; x = (1, 1) → 2/3', () => {
+    const m = latentModel([0, 0], [2, 1, 1, 2], 0);
+    expect(mahalanobis2([1, 1], 0, m)).toBeCloseTo(2 / 3, 10);
+    expect(mahalanobis2([1, -1], 0, m)).toBeCloseTo(2, 10);
+  });
+  it('latent z is the robust z of ln d²', () => {
+    expect(latentZ(Math.E, { logD2Median: 0, logD2Mad: 1 })).toBeCloseTo(1 / 1.4826, 10);
+  });
+});
+
+describe('referenceFromEncodings', () => {
+  it('recovers the error median and the embedding mean and covariance of Gaussian data', () => {
+    const n = 20000;
+    const dim = 3;
+    const g = rng(3);
+    const error = new Float32Array(n);
+    const mu = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      error[i] = Math.exp(Math.log(0.02) + 0.5 * g.normal());
+      const a = g.normal();
+      const b = g.normal();
+      // μ = (1 + a, 2 + a + b, −1 + 0.1·c): cov [[1, 1, 0], [1, 2, 0], [0, 0, 0.01]]
+      mu[i * dim] = 1 + a;
+      mu[i * dim + 1] = 2 + a + b;
+      mu[i * dim + 2] = -1 + 0.1 * g.normal();
+    }
+    error[5] = Number.NaN; // skipped
+    const ref = referenceFromEncodings({ error, mu, dim, description: 'gaussian', shrinkage: 0 });
+    expect(ref.source.pixels).toBe(n - 1);
+    expect(ref.error.logMedian).toBeCloseTo(Math.log(0.02), 1);
+    expect(ref.error.logMad * 1.4826).toBeCloseTo(0.5, 1);
+    expect(ref.latent.mean[0]).toBeCloseTo(1, 1);
+    expect(ref.latent.mean[1]).toBeCloseTo(2, 1);
+    expect(ref.latent.mean[2]).toBeCloseTo(-1, 1);
+    const want = [1, 1, 0, 1, 2, 0, 0, 0, 0.01];
+    ref.latent.cov.forEach((v, k) => expect(Math.abs(v - want[k]!)).toBeLessThan(0.06));
+    // d² of Gaussian data is chi-square(3): median 2.366
+    expect(Math.exp(ref.latent.logD2Median)).toBeCloseTo(2.366, 0);
+  });
+});
