@@ -1,0 +1,406 @@
+/**
+ * Synthetic BEPS scans with known ground truth (DOMAIN.md §5): a map of switching mechanisms in domain-like
+ * bands and blobs, per-pixel loops from the 9-parameter loop model, resonance softening near switching, noise,
+ * and planted anomalous regions. Output is protocol v1 kind `sho`, exactly what a live instrument would send.
+ *
+ * Every pixel draws its randomness from its own sub-stream of the seed, so `pixel(seq)` is random-access and
+ * `pixels()` can be iterated any number of times with identical results.
+ */
+import { PROTOCOL_VERSION, SHO_BUFFERS, type StartHeader } from '../protocol/messages.ts';
+import type { PixelEvent } from '../protocol/events.ts';
+import { pixelOfSeq } from '../maps/scan-order.ts';
+import { loopBranch, triangleWaveform, type LoopCoefs } from './loop-model.ts';
+import { subRng, type Rng } from './prng.ts';
+
+/** Switching mechanisms of the synthetic film (DOMAIN.md §5); truth indices follow this order. */
+export const MECHANISM_NAMES = ['classic180', 'twoStep', 'weak'] as const;
+export type MechanismName = (typeof MECHANISM_NAMES)[number];
+
+/** Kinds of planted anomalous region; truth value k means ANOMALY_KINDS[k - 1]. */
+export const ANOMALY_KINDS = ['imprint', 'pinched', 'noSwitching', 'noiseBurst'] as const;
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
+
+/** What to simulate. */
+export interface SimOptions {
+  rows: number;
+  cols: number;
+  seed: number;
+  /** planted anomalous regions (default 0) */
+  anomalies?: number;
+  /** DC steps per cycle (default 96) */
+  steps?: number;
+  /** bias cycles (default 2) */
+  cycles?: number;
+  /** noise multiplier (default 1; 0 = noiseless) */
+  noise?: number;
+  /** restrict the mechanisms used (e.g. a fine-tuning scan whose mechanisms differ from training) */
+  mechanisms?: MechanismName[];
+  /** anomaly kinds to plant, assigned in turn to the regions (default all four) */
+  anomalyKinds?: AnomalyKind[];
+  /** peak DC bias, V (default 16) */
+  vmax?: number;
+  /** nominal acquisition rate for pixel timestamps, px/s (default 200) */
+  pxPerSec?: number;
+  /** timestamp of the first pixel, s since the epoch (default 2026-01-01T00:00:00Z, fixed for determinism) */
+  t0?: number;
+  /** scan id (default `sim-s<seed>-<rows>x<cols>`) */
+  scanId?: string;
+}
+
+/** Ground truth of a simulated scan, row-major rows*cols maps. */
+export interface SimTruth {
+  /** index into mechanismNames per pixel */
+  mechanism: Uint8Array;
+  mechanismNames: string[];
+  /** 0 = none, k = anomalyNames[k - 1] */
+  anomaly: Uint8Array;
+  anomalyNames: string[];
+  /** 0 = none, else the id of the planted region covering the pixel */
+  region?: Uint16Array;
+  regions: Array<{ id: number; kind: AnomalyKind; rowMin: number; rowMax: number; colMin: number; colMax: number; pixels: number }>;
+}
+
+/** A simulated scan: the start header, its truth and its pixels in seq order. */
+export interface SimulatedScan {
+  start: StartHeader;
+  truth: SimTruth;
+  /** pixels in seq order; deterministic, may be iterated again */
+  pixels(): Iterable<PixelEvent>;
+  /** one pixel by seq (0 ≤ seq < rows*cols) */
+  pixel(seq: number): PixelEvent;
+}
+
+/** Fixed rotation between the lock-in phase and the polarization axis (DOMAIN.md §2): P = A·cos(φ + θ). */
+export const SIM_ROTATION_RAD = 0.3;
+/** Centre of the benchmark resonance (DOMAIN.md §2), Hz. */
+export const SIM_F0_HZ = 1324.8e3;
+/** Default first timestamp: 2026-01-01T00:00:00Z. */
+export const SIM_T0 = 1767225600;
+
+const PIEZO_NOISE = 4e-6; // complex response noise per component (benchmark loops span ~2e-4)
+const FREQ_NOISE_HZ = 300;
+const Q_NOISE = 4;
+const ES_SLOPE = 4e-6; // in-field electrostatic term per volt (DOMAIN.md §1: in-field carries the bias)
+const SOFTENING_HZ = 8e3; // resonance dip at switching: ~1317 kHz from ~1325 kHz
+const SOFTENING_WIDTH_V = 1.6;
+
+/** Build a deterministic synthetic scan. */
+export function simulateScan(opts: SimOptions): SimulatedScan {
+  const { rows, cols, seed } = opts;
+  if (!(Number.isInteger(rows) && rows > 0 && Number.isInteger(cols) && cols > 0)) {
+    throw new RangeError(`simulateScan: rows and cols must be positive integers; got ${rows}x${cols}`);
+  }
+  const steps = opts.steps ?? 96;
+  const cycles = opts.cycles ?? 2;
+  const noise = opts.noise ?? 1;
+  const vmax = opts.vmax ?? 16;
+  const pxPerSec = opts.pxPerSec ?? 200;
+  const t0 = opts.t0 ?? SIM_T0;
+  const anomalies = opts.anomalies ?? 0;
+  const kinds = opts.anomalyKinds?.length ? opts.anomalyKinds : [...ANOMALY_KINDS];
+  const allowed = opts.mechanisms?.length ? opts.mechanisms : [...MECHANISM_NAMES];
+  if (steps < 8 || steps % 4 !== 0) throw new RangeError(`simulateScan: steps must be a multiple of 4 and ≥ 8; got ${steps}`);
+  if (!(cycles >= 1)) throw new RangeError(`simulateScan: cycles must be ≥ 1; got ${cycles}`);
+  const scanId = opts.scanId ?? `sim-s${seed}-${rows}x${cols}`;
+
+  const fields = smoothFields(rows, cols, seed);
+  const mechanism = mechanismMap(rows, cols, fields, allowed);
+  const { anomaly, region, regions } = plantRegions(rows, cols, seed, anomalies, kinds);
+  const truth: SimTruth = {
+    mechanism,
+    mechanismNames: [...MECHANISM_NAMES],
+    anomaly,
+    anomalyNames: [...ANOMALY_KINDS],
+    region,
+    regions,
+  };
+
+  const wave = triangleWaveform(steps, vmax);
+  const shape = [cycles, 2, steps];
+  const units = { amplitude: 'V', phase: 'rad', frequency: 'Hz', quality: '' } as const;
+  const start: StartHeader = {
+    type: 'start',
+    protocol: PROTOCOL_VERSION,
+    scanId,
+    grid: { rows, cols, order: 'raster' },
+    kind: 'sho',
+    dcVoltage: Array.from(wave.volts, (v) => Math.round(v * 1e6) / 1e6),
+    fields: ['on', 'off'],
+    cycles,
+    phaseUnit: 'rad',
+    buffers: SHO_BUFFERS.map((name) => ({ name, dtype: 'float32' as const, shape, unit: units[name] })),
+    metadata: {
+      generator: 'loopstream-sim',
+      seed,
+      noise,
+      anomalies: regions.length,
+      rotationRad: SIM_ROTATION_RAD,
+      pxPerSec,
+      mechanisms: allowed,
+    },
+  };
+
+  const pixel = (seq: number): PixelEvent => {
+    const at = pixelOfSeq(seq, rows, cols, 'raster');
+    if (!at) throw new RangeError(`simulateScan: seq ${seq} is outside the ${rows}x${cols} grid`);
+    const i = at.row * cols + at.col;
+    const kind = anomaly[i] ? ANOMALY_KINDS[anomaly[i] - 1] : undefined;
+    const data = pixelData(subRng(seed, seq), {
+      mech: MECHANISM_NAMES[mechanism[i]],
+      anomaly: kind,
+      steps,
+      cycles,
+      noise,
+      wave,
+      amp: fields.amp[i],
+      coercive: fields.coercive[i],
+      stiff: fields.stiff[i],
+    });
+    return { type: 'pixel', scanId, seq, row: at.row, col: at.col, t: t0 + seq / pxPerSec, data };
+  };
+
+  return {
+    start,
+    truth,
+    pixel,
+    *pixels() {
+      for (let seq = 0; seq < rows * cols; seq++) yield pixel(seq);
+    },
+  };
+}
+
+/** Smooth spatial fields in [-1, 1]: band warping, weak-blob mask, amplitude, coercive and stiffness variation. */
+interface Fields {
+  band: Float32Array;
+  weak: Float32Array;
+  amp: Float32Array;
+  coercive: Float32Array;
+  stiff: Float32Array;
+}
+
+function smoothFields(rows: number, cols: number, seed: number): Fields {
+  const rng = subRng(seed, -1);
+  const size = Math.max(rows, cols);
+  const warp = valueNoise(rows, cols, Math.max(4, size / 4), rng);
+  const band = new Float32Array(rows * cols);
+  // a1/a2-like bands at a random angle, warped so they look grown rather than drawn.
+  const angle = Math.PI * (0.15 + 0.2 * rng());
+  const period = Math.max(6, size / 3.2);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      band[i] = Math.sin((2 * Math.PI * (r * Math.cos(angle) + c * Math.sin(angle))) / period + 2.2 * warp[i]);
+    }
+  }
+  return {
+    band,
+    weak: valueNoise(rows, cols, Math.max(3, size / 5), rng),
+    amp: valueNoise(rows, cols, Math.max(3, size / 6), rng),
+    coercive: valueNoise(rows, cols, Math.max(3, size / 6), rng),
+    stiff: valueNoise(rows, cols, Math.max(3, size / 8), rng),
+  };
+}
+
+/** Bilinear value noise on a lattice of spacing `cell`, smoothstep-interpolated, values in [-1, 1]. */
+function valueNoise(rows: number, cols: number, cell: number, rng: Rng): Float32Array {
+  const lr = Math.ceil(rows / cell) + 2;
+  const lc = Math.ceil(cols / cell) + 2;
+  const lattice = new Float32Array(lr * lc);
+  for (let i = 0; i < lattice.length; i++) lattice[i] = 2 * rng() - 1;
+  const out = new Float32Array(rows * cols);
+  const s = (x: number) => x * x * (3 - 2 * x);
+  for (let r = 0; r < rows; r++) {
+    const y = r / cell;
+    const y0 = Math.floor(y);
+    const fy = s(y - y0);
+    for (let c = 0; c < cols; c++) {
+      const x = c / cell;
+      const x0 = Math.floor(x);
+      const fx = s(x - x0);
+      const v00 = lattice[y0 * lc + x0];
+      const v01 = lattice[y0 * lc + x0 + 1];
+      const v10 = lattice[(y0 + 1) * lc + x0];
+      const v11 = lattice[(y0 + 1) * lc + x0 + 1];
+      out[r * cols + c] = (v00 * (1 - fx) + v01 * fx) * (1 - fy) + (v10 * (1 - fx) + v11 * fx) * fy;
+    }
+  }
+  return out;
+}
+
+function mechanismMap(rows: number, cols: number, f: Fields, allowed: readonly MechanismName[]): Uint8Array {
+  const out = new Uint8Array(rows * cols);
+  for (let i = 0; i < out.length; i++) {
+    let m: MechanismName = f.band[i] > 0.3 ? 'twoStep' : 'classic180';
+    if (f.weak[i] > 0.45) m = 'weak';
+    if (!allowed.includes(m)) {
+      // Restricted sets keep the same spatial pattern, relabelled onto what is allowed.
+      m = allowed[MECHANISM_NAMES.indexOf(m) % allowed.length];
+    }
+    out[i] = MECHANISM_NAMES.indexOf(m);
+  }
+  return out;
+}
+
+/** Compact, non-touching blobs grown from random centres, ~20–60 pixels each (less on small grids). */
+function plantRegions(rows: number, cols: number, seed: number, count: number, kinds: readonly AnomalyKind[]) {
+  const n = rows * cols;
+  const anomaly = new Uint8Array(n);
+  const region = new Uint16Array(n);
+  const blocked = new Uint8Array(n); // region pixels and their 1-pixel border
+  const regions: SimTruth['regions'] = [];
+  if (count <= 0) return { anomaly, region, regions };
+  const rng = subRng(seed, -2);
+  const maxSize = Math.min(60, Math.floor(n / (3 * count)));
+  const minSize = Math.min(20, maxSize);
+  if (minSize < 4) {
+    throw new RangeError(`simulateScan: ${count} anomalous region(s) do not fit a ${rows}x${cols} grid (each needs ≥ 4 pixels and a free border); use fewer anomalies or a larger grid`);
+  }
+  for (let id = 1; id <= count; id++) {
+    const target = minSize + Math.floor(rng() * (maxSize - minSize + 1));
+    let placed: number[] | undefined;
+    for (let attempt = 0; attempt < 200 && !placed; attempt++) {
+      const r0 = Math.floor(rng() * rows);
+      const c0 = Math.floor(rng() * cols);
+      if (blocked[r0 * cols + c0]) continue;
+      const blob = growBlob(rows, cols, r0, c0, target, blocked, rng);
+      if (blob.length === target) placed = blob;
+    }
+    if (!placed) {
+      throw new RangeError(`simulateScan: could not place anomalous region ${id} of ${count} (${target} px) in a ${rows}x${cols} grid without overlap; use fewer anomalies`);
+    }
+    const kind = kinds[(id - 1) % kinds.length];
+    const k = ANOMALY_KINDS.indexOf(kind) + 1;
+    let rowMin = rows, rowMax = -1, colMin = cols, colMax = -1;
+    for (const i of placed) {
+      anomaly[i] = k;
+      region[i] = id;
+      const r = Math.floor(i / cols);
+      const c = i % cols;
+      rowMin = Math.min(rowMin, r); rowMax = Math.max(rowMax, r);
+      colMin = Math.min(colMin, c); colMax = Math.max(colMax, c);
+      for (let dr = -1; dr <= 1; dr++) {
+        for (let dc = -1; dc <= 1; dc++) {
+          const rr = r + dr, cc = c + dc;
+          if (rr >= 0 && rr < rows && cc >= 0 && cc < cols) blocked[rr * cols + cc] = 1;
+        }
+      }
+    }
+    regions.push({ id, kind, rowMin, rowMax, colMin, colMax, pixels: placed.length });
+  }
+  return { anomaly, region, regions };
+}
+
+function growBlob(rows: number, cols: number, r0: number, c0: number, target: number, blocked: Uint8Array, rng: Rng): number[] {
+  const taken = new Set<number>([r0 * cols + c0]);
+  const frontier = new Map<number, number>(); // pixel → score (distance to centre + jitter), lowest grows first
+  const push = (r: number, c: number) => {
+    if (r < 0 || r >= rows || c < 0 || c >= cols) return;
+    const i = r * cols + c;
+    if (blocked[i] || taken.has(i) || frontier.has(i)) return;
+    frontier.set(i, Math.hypot(r - r0, (c - c0) * 0.85) + 0.9 * rng());
+  };
+  const neighbours = (i: number) => {
+    const r = Math.floor(i / cols), c = i % cols;
+    push(r - 1, c); push(r + 1, c); push(r, c - 1); push(r, c + 1);
+  };
+  neighbours(r0 * cols + c0);
+  while (taken.size < target && frontier.size > 0) {
+    let best = -1, bestScore = Infinity;
+    for (const [i, s] of frontier) if (s < bestScore) { best = i; bestScore = s; }
+    frontier.delete(best);
+    taken.add(best);
+    neighbours(best);
+  }
+  return [...taken].sort((a, b) => a - b);
+}
+
+interface PixelParams {
+  mech: MechanismName;
+  anomaly: AnomalyKind | undefined;
+  steps: number;
+  cycles: number;
+  noise: number;
+  wave: { volts: Float64Array; falling: Uint8Array };
+  amp: number;
+  coercive: number;
+  stiff: number;
+}
+
+/** Sub-loops whose sum is the pixel's loop: one for 180° switching, two for three-state or pinched loops. */
+function loopsFor(p: PixelParams, rng: Rng): LoopCoefs[] {
+  const j = () => 0.25 * rng.normal(); // per-pixel jitter, V
+  const h = 2.0e-4 * (1 + 0.15 * p.amp + 0.03 * rng.normal());
+  const vc = 1 + 0.12 * p.coercive;
+  const corner = () => 1.2 + 0.6 * rng();
+  const loop = (a1: number, a2: number, a3: number, a4 = 1e-7): LoopCoefs => ({
+    a0: -a1 / 2, a1, a2, a3, a4, b0: corner(), b1: corner(), b2: corner(), b3: corner(),
+  });
+  switch (p.anomaly) {
+    case 'imprint': // the whole loop shifted along the bias axis: a built-in field
+      return [loop(h, -4.5 * vc + 7 + j(), 4.0 * vc + 7 + j())];
+    case 'pinched': // two sub-loops centred at ±7 V: near-zero remanence at 0 V on both branches
+      return [loop(h / 2, 4 + j(), 10 + j()), loop(h / 2, -10 + j(), -4 + j())];
+    case 'noSwitching':
+      return [loop(1e-6, -4, 4, 1.2e-6)];
+    default:
+      break;
+  }
+  switch (p.mech) {
+    case 'classic180':
+      return [loop(h, -4.5 * vc + j(), 4.0 * vc + j())];
+    case 'twoStep': // ferroelastic a1/a2 switching: two steps, three states
+      return [loop(h / 2, -3 * vc + j(), 2.5 * vc + j()), loop(h / 2, -9.5 * vc + j(), 9 * vc + j())];
+    case 'weak':
+      return [loop(h * 0.15, -7 * vc + j(), 6.5 * vc + j(), 4e-7)];
+  }
+}
+
+function pixelData(rng: Rng, p: PixelParams): Float32Array[] {
+  const { steps, cycles, wave } = p;
+  const n = cycles * 2 * steps;
+  const amplitude = new Float32Array(n);
+  const phase = new Float32Array(n);
+  const frequency = new Float32Array(n);
+  const quality = new Float32Array(n);
+  const loops = loopsFor(p, rng);
+  const noiseScale = p.noise * (p.anomaly === 'noiseBurst' ? 20 : 1);
+  const stiffHz = { classic180: 1.5e3, twoStep: -2.5e3, weak: 4e3 }[p.mech];
+  const f0 = SIM_F0_HZ + stiffHz + 1.2e3 * p.stiff + 200 * rng.normal();
+  const q0 = p.mech === 'weak' ? 120 : 170;
+  const cosT = Math.cos(SIM_ROTATION_RAD);
+  const sinT = Math.sin(SIM_ROTATION_RAD);
+  for (let c = 0; c < cycles; c++) {
+    // The first cycle wakes the film up: slightly smaller and harder to switch than the ones after it.
+    const wake = c === 0 && cycles > 1 ? 0.92 : 1;
+    const cycleLoops = wake === 1 ? loops : loops.map((L) => ({ ...L, a1: L.a1 * wake, a0: L.a0 * wake, a2: L.a2 / wake, a3: L.a3 / wake }));
+    for (let f = 0; f < 2; f++) {
+      const inField = f === 0; // fields = ['on', 'off']
+      const base = (c * 2 + f) * steps;
+      for (let k = 0; k < steps; k++) {
+        const v = wave.volts[k];
+        const falling = wave.falling[k] === 1;
+        let P = 0;
+        let soft = 0;
+        for (const L of cycleLoops) {
+          P += loopBranch(v, falling, L);
+          const vc = falling ? L.a2 : L.a3;
+          // Resonance softens while domains switch (DOMAIN.md §5); the dip scales with the switched fraction.
+          soft += (Math.abs(L.a1) / 2e-4) * Math.exp(-(((v - vc) / SOFTENING_WIDTH_V) ** 2));
+        }
+        if (inField) P += ES_SLOPE * v;
+        // Complex response R = P·e^{-iθ} + noise, so A·cos(φ + θ) recovers P (DOMAIN.md §2).
+        const nr = PIEZO_NOISE * noiseScale * rng.normal();
+        const ni = PIEZO_NOISE * noiseScale * rng.normal();
+        const re = P * cosT + nr;
+        const im = -P * sinT + ni;
+        const i = base + k;
+        amplitude[i] = Math.hypot(re, im);
+        phase[i] = Math.atan2(im, re);
+        frequency[i] = f0 - SOFTENING_HZ * soft - (inField ? 600 : 0) + FREQ_NOISE_HZ * noiseScale * rng.normal();
+        quality[i] = q0 - 50 * Math.min(1, soft) + Q_NOISE * noiseScale * rng.normal();
+      }
+    }
+  }
+  return [amplitude, phase, frequency, quality];
+}
+

@@ -1,0 +1,30 @@
+/**
+ * Every way an HDF5 scan file is refused, as one coded error class (docs/formats.md lists what each layout needs).
+ * The message names the file, the object inside it, what was found and what was expected.
+ */
+
+/** Closed set of reasons a scan file is refused. */
+export const FILE_ERROR_CODES = [
+  'LS_FILE_NOT_FOUND',
+  'LS_FILE_NOT_HDF5',
+  'LS_FILE_UNREADABLE',
+  'LS_FILE_LAYOUT',
+  'LS_FILE_MISSING',
+  'LS_FILE_SHAPE',
+  'LS_FILE_FILTER',
+  'LS_FILE_VERSION',
+  'LS_FILE_EXISTS',
+] as const;
+export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
+
+/** A scan file that cannot be read (or written) as asked; never garbage returned in its place. */
+export class FileFormatError extends Error {
+  override readonly name = 'FileFormatError';
+  constructor(
+    readonly code: FileErrorCode,
+    message: string,
+    readonly path?: string,
+  ) {
+    super(message);
+  }
+}

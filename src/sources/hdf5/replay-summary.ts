@@ -1,0 +1,99 @@
+/**
+ * Counting a scan event stream into the replay summary `loopstream replay --summary-json` prints (the pipeline
+ * extends it with its own fields). Works on any ScanEvent stream, live or replayed.
+ */
+import { Observable, tap } from 'rxjs';
+import type { ScanEvent } from '../../protocol/events.ts';
+import type { DataKind } from '../../protocol/messages.ts';
+
+/** What a finished (or aborted) scan stream amounted to. */
+export interface ReplaySummary {
+  scanId: string;
+  kind: DataKind | null;
+  rows: number;
+  cols: number;
+  /** pixels received */
+  pixels: number;
+  /** pixels known missing (sum of gap events) */
+  missing: number;
+  gaps: number;
+  /** rows*cols of the grid */
+  expected: number;
+  stopStatus: string | null;
+  /** wall-clock seconds from subscription (or the first event) to the last event */
+  seconds: number;
+  pxPerSec: number;
+}
+
+/** Accumulates ScanEvents; `summary()` at any time. */
+export class ScanEventCounter {
+  private scanId = '';
+  private kind: DataKind | null = null;
+  private rows = 0;
+  private cols = 0;
+  private pixels = 0;
+  private missing = 0;
+  private gaps = 0;
+  private stopStatus: string | null = null;
+  private firstMs = NaN;
+  private lastMs = NaN;
+
+  constructor(private readonly clock: () => number = () => performance.now()) {}
+
+  /** Start the clock now (e.g. at subscription) rather than at the first event. */
+  markStart(): void {
+    this.firstMs = this.clock();
+  }
+
+  /** Count one event. */
+  observe(ev: ScanEvent): void {
+    const now = this.clock();
+    if (Number.isNaN(this.firstMs)) this.firstMs = now;
+    this.lastMs = now;
+    switch (ev.type) {
+      case 'start':
+        this.scanId = ev.header.scanId;
+        this.kind = ev.header.kind;
+        this.rows = ev.header.grid.rows;
+        this.cols = ev.header.grid.cols;
+        break;
+      case 'pixel':
+        this.pixels++;
+        break;
+      case 'gap':
+        this.gaps++;
+        this.missing += ev.toSeq - ev.fromSeq + 1;
+        break;
+      case 'stop':
+        this.stopStatus = ev.header.status;
+        break;
+    }
+  }
+
+  /** The counts so far. */
+  summary(): ReplaySummary {
+    const seconds = Number.isNaN(this.firstMs) ? 0 : (this.lastMs - this.firstMs) / 1000;
+    return {
+      scanId: this.scanId,
+      kind: this.kind,
+      rows: this.rows,
+      cols: this.cols,
+      pixels: this.pixels,
+      missing: this.missing,
+      gaps: this.gaps,
+      expected: this.rows * this.cols,
+      stopStatus: this.stopStatus,
+      seconds,
+      pxPerSec: seconds > 0 ? this.pixels / seconds : 0,
+    };
+  }
+}
+
+/** Run a stream to its end and summarise it. */
+export function summarizeEvents(events: Observable<ScanEvent>, clock?: () => number): Promise<ReplaySummary> {
+  const counter = new ScanEventCounter(clock);
+  return new Promise((resolve, reject) => {
+    counter.markStart();
+    events.pipe(tap((ev) => counter.observe(ev))).subscribe({ error: reject, complete: () => resolve(counter.summary()) });
+  });
+}

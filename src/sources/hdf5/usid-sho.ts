@@ -1,0 +1,189 @@
+/**
+ * Reader for pycroscopy/USID SHO-fit results (DOMAIN.md §6): `Raw_Data-SHO_Fit_NNN/Fit`, compound
+ * (num_pix, num_udvs_steps) with fields "Amplitude [V]", "Frequency [Hz]", "Quality Factor", "Phase [rad]".
+ * Which column is which (DC step, field state, cycle) is read from the group's Spectroscopic_Values rows by their
+ * labels, never assumed from column parity; pycroscopy writes Field 0 = out-of-field, 1 = in-field.
+ * The grid comes from Position_Indices (labels X → column, Y → row). Replayed as protocol kind `sho`.
+ */
+import { PROTOCOL_VERSION, SHO_BUFFERS, type StartHeader } from '../../protocol/messages.ts';
+import type { PixelEvent } from '../../protocol/events.ts';
+import { FileFormatError } from './errors.ts';
+import { attr, checkFilters, groupAt, stringList, type Dataset, type File, type Group } from './h5.ts';
+import { NOMINAL_PIXEL_SECONDS, iteratePixels, scanIdFromPath, type ScanFileReader } from './reader.ts';
+
+/** Compound fields of a SHO fit, in the order of the protocol's sho buffers. */
+export const SHO_FIELDS = ['Amplitude [V]', 'Phase [rad]', 'Frequency [Hz]', 'Quality Factor'] as const;
+
+const BLOCK = 64;
+
+/** Path of the SHO-fit group of a USID file, if any (beside Raw_Data, at the root, or anywhere). */
+export function findShoGroup(file: File): string | undefined {
+  for (const p of ['Measurement_000/Channel_000/Raw_Data-SHO_Fit_000', 'Raw_Data-SHO_Fit_000']) {
+    if (groupAt(file, p)?.get('Fit')) return p;
+  }
+  let paths: string[] = [];
+  try {
+    paths = file.paths();
+  } catch {
+    return undefined;
+  }
+  return paths.find((p) => /(^|\/)[^/]*-SHO_Fit_\d+$/.test(p) && groupAt(file, p)?.get('Fit'));
+}
+
+function need(g: Group, name: string, path: string, why: string): Dataset {
+  const obj = g.get(name) as { type?: string } | null;
+  if (!obj || obj.type !== 'Dataset') throw new FileFormatError('LS_FILE_MISSING', `${path}: ${g.path}/${name} is missing (${why})`, path);
+  checkFilters(obj as Dataset, path);
+  return obj as Dataset;
+}
+
+/** The rows of a USID ancillary dataset keyed by their labels. */
+function labelledRows(ds: Dataset, path: string): Map<string, Float64Array> {
+  const labels = stringList(attr(ds, 'labels'));
+  const shape = ds.shape ?? [];
+  if (!labels || shape.length !== 2 || labels.length !== shape[0]) {
+    throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${ds.path} [${shape.join(', ')}] needs a "labels" attribute with one label per row`, path);
+  }
+  const v = Float64Array.from(ds.value as unknown as ArrayLike<number>);
+  const n = shape[1];
+  return new Map(labels.map((l, r) => [l, v.subarray(r * n, (r + 1) * n)]));
+}
+
+/** Open a USID SHO-fit file that `openH5` already opened; `groupPath` from findShoGroup. */
+export function readUsidShoLayout(file: File, path: string, groupPath: string): ScanFileReader {
+  const g = groupAt(file, groupPath)!;
+  const fit = need(g, 'Fit', path, 'the SHO fit results');
+  const members = fit.metadata.compound_type?.members.map((m) => m.name) ?? [];
+  const fieldIdx = SHO_FIELDS.map((f) => members.indexOf(f));
+  if (fieldIdx.some((i) => i < 0)) {
+    throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${fit.path} has compound fields [${members.join(', ')}]; expected ${SHO_FIELDS.map((f) => `"${f}"`).join(', ')}`, path);
+  }
+  const [npix, ncol] = fit.shape ?? [];
+  if (!(npix > 0 && ncol > 0) || (fit.shape ?? []).length !== 2) {
+    throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${fit.path} has shape [${(fit.shape ?? []).join(', ')}]; expected (num_pix, num_udvs_steps)`, path);
+  }
+
+  // --- spectroscopic axes: which (cycle, field, step) each column holds
+  const spec = labelledRows(need(g, 'Spectroscopic_Values', path, 'spectroscopic axes of the SHO fit'), path);
+  const dc = spec.get('DC_Offset');
+  if (!dc) throw new FileFormatError('LS_FILE_MISSING', `${path}: ${groupPath}/Spectroscopic_Values has rows [${[...spec.keys()].join(', ')}]; a DC_Offset row is required`, path);
+  if (dc.length !== ncol) throw new FileFormatError('LS_FILE_SHAPE', `${path}: Spectroscopic_Values has ${dc.length} columns; Fit has ${ncol}`, path);
+  const fieldRow = spec.get('Field');
+  const cycleRow = spec.get('Cycle');
+  const fieldOf = (j: number): 'on' | 'off' => (fieldRow ? (fieldRow[j] === 1 ? 'on' : 'off') : 'off');
+  const present = new Set(Array.from({ length: ncol }, (_, j) => fieldOf(j)));
+  const fields = (['on', 'off'] as const).filter((f) => present.has(f));
+  const cycleValues = cycleRow ? [...new Set(cycleRow)].sort((a, b) => a - b) : [0];
+  const cycles = cycleValues.length;
+  const slots = new Int32Array(ncol); // column → flat index into [cycles, fields, steps]
+  const stepOf = new Int32Array(ncol); // column → DC step within its (cycle, field)
+  const fill = new Map<string, number>();
+  const dcVoltage: number[] = [];
+  for (let j = 0; j < ncol; j++) {
+    const c = cycleRow ? cycleValues.indexOf(cycleRow[j]) : 0;
+    const f = fields.indexOf(fieldOf(j));
+    const key = `${c},${f}`;
+    const k = fill.get(key) ?? 0;
+    fill.set(key, k + 1);
+    if (c === 0 && f === 0) dcVoltage.push(dc[j]);
+    slots[j] = c * fields.length + f; // finished below once steps is known
+    stepOf[j] = k;
+  }
+  const counts = [...fill.values()];
+  const steps = counts[0];
+  if (counts.length !== cycles * fields.length || counts.some((n) => n !== steps)) {
+    throw new FileFormatError(
+      'LS_FILE_SHAPE',
+      `${path}: the ${ncol} SHO columns do not split evenly into ${cycles} cycle(s) x ${fields.length} field state(s) (${[...fill].map(([k, n]) => `[cycle,field ${k}]: ${n}`).join(', ')})`,
+      path,
+    );
+  }
+  for (let j = 0; j < ncol; j++) slots[j] = slots[j] * steps + stepOf[j];
+
+  // --- grid: Position_Indices beside the SHO group, beside Raw_Data, or at the root
+  const parent = groupPath.includes('/') ? groupPath.slice(0, groupPath.lastIndexOf('/')) : '';
+  let posDs: Dataset | undefined;
+  for (const p of [groupPath, parent, ''].map((q) => (q ? `${q}/Position_Indices` : 'Position_Indices'))) {
+    const obj = file.get(p) as { type?: string } | null;
+    if (obj?.type === 'Dataset') {
+      posDs = obj as Dataset;
+      break;
+    }
+  }
+  if (!posDs) throw new FileFormatError('LS_FILE_MISSING', `${path}: no Position_Indices beside ${groupPath}, its parent or at the root; the grid is unknown`, path);
+  checkFilters(posDs, path);
+  const pshape = posDs.shape ?? [];
+  const plabels = stringList(attr(posDs, 'labels')) ?? ['X', 'Y'];
+  if (pshape.length !== 2 || pshape[0] !== npix || pshape[1] !== plabels.length || pshape[1] < 1 || pshape[1] > 2) {
+    throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${posDs.path} [${pshape.join(', ')}] does not match ${npix} pixels with 1 or 2 labelled position dimensions`, path);
+  }
+  const pos = Float64Array.from(posDs.value as unknown as ArrayLike<number>);
+  const ndim = pshape[1];
+  const yAt = plabels.findIndex((l) => /^y/i.test(l));
+  const xAt = ndim === 1 ? 0 : plabels.findIndex((l) => /^x/i.test(l)) >= 0 ? plabels.findIndex((l) => /^x/i.test(l)) : yAt === 0 ? 1 : 0;
+  const rowAt = ndim === 1 ? -1 : yAt >= 0 ? yAt : 1 - xAt;
+  let rows = 1;
+  let cols = 1;
+  const rowOf = new Int32Array(npix);
+  const colOf = new Int32Array(npix);
+  for (let i = 0; i < npix; i++) {
+    rowOf[i] = rowAt < 0 ? 0 : pos[i * ndim + rowAt];
+    colOf[i] = pos[i * ndim + xAt];
+    rows = Math.max(rows, rowOf[i] + 1);
+    cols = Math.max(cols, colOf[i] + 1);
+  }
+  // Replay in raster order whatever order the file stores pixels in.
+  const fileRowOfSeq = new Int32Array(rows * cols).fill(-1);
+  for (let i = 0; i < npix; i++) fileRowOfSeq[rowOf[i] * cols + colOf[i]] = i;
+  const order = Array.from(fileRowOfSeq).map((fileRow, seq) => ({ fileRow, seq })).filter((x) => x.fileRow >= 0);
+
+  const shape = [cycles, fields.length, steps];
+  const units = { amplitude: 'V', phase: 'rad', frequency: 'Hz', quality: '' } as const;
+  const scanId = scanIdFromPath(path);
+  const start: StartHeader = {
+    type: 'start',
+    protocol: PROTOCOL_VERSION,
+    scanId,
+    grid: { rows, cols, order: 'raster' },
+    kind: 'sho',
+    dcVoltage,
+    fields: [...fields],
+    cycles,
+    phaseUnit: 'rad',
+    buffers: SHO_BUFFERS.map((name) => ({ name, dtype: 'float32' as const, shape, unit: units[name] })),
+    metadata: { source: 'usid-sho', file: path.split('/').pop(), dataset: fit.path, spectroscopicRows: [...spec.keys()] },
+  };
+
+  let blockAt = -1;
+  let block: number[][] = []; // h5wasm returns a block of compound rows flat: one record per (pixel, column)
+  const pixel = (i: number): PixelEvent => {
+    if (!(i >= 0 && i < order.length)) throw new RangeError(`${path}: pixel ${i} is outside 0..${order.length - 1}`);
+    const { fileRow, seq } = order[i];
+    if (blockAt < 0 || fileRow < blockAt || fileRow >= blockAt + BLOCK) {
+      blockAt = Math.floor(fileRow / BLOCK) * BLOCK;
+      try {
+        block = fit.slice([[blockAt, Math.min(npix, blockAt + BLOCK)]]) as unknown as number[][];
+      } catch (err) {
+        throw new FileFormatError('LS_FILE_UNREADABLE', `${path}: reading ${fit.path} rows ${blockAt}.. failed (${(err as Error).message}); the file is damaged`, path);
+      }
+    }
+    const at = (fileRow - blockAt) * ncol;
+    const data = SHO_FIELDS.map(() => new Float32Array(ncol));
+    for (let j = 0; j < ncol; j++) {
+      const v = block[at + j];
+      const s = slots[j];
+      for (let b = 0; b < 4; b++) data[b][s] = v[fieldIdx[b]];
+    }
+    return { type: 'pixel', scanId, seq, row: Math.floor(seq / cols), col: seq % cols, t: seq * NOMINAL_PIXEL_SECONDS, data };
+  };
+  const reader: ScanFileReader = {
+    layout: 'usid-sho',
+    path,
+    start,
+    count: order.length,
+    pixel,
+    pixels: () => iteratePixels(reader),
+    close: () => file.close(),
+  };
+  return reader;
+}
