@@ -1,4 +1,6 @@
 /** Every subcommand of `loopstream`; only commands that work are listed. Add one line per new command file. */
 import type { Command } from 'commander';
+import { register as replay } from './replay.ts';
+import { register as simulate } from './simulate.ts';
 
-export const COMMANDS: Array<(program: Command) => void> = [];
+export const COMMANDS: Array<(program: Command) => void> = [simulate, replay];

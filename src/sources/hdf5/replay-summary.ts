@@ -97,3 +97,18 @@ export function summarizeEvents(events: Observable<ScanEvent>, clock?: () => num
     events.pipe(tap((ev) => counter.observe(ev))).subscribe({ error: reject, complete: () => resolve(counter.summary()) });
   });
 }
+
+/** Replay a file at `pace` and summarise it, with the file's layout (what `loopstream replay` prints). */
+export async function summarizeReplayFile(
+  path: string,
+  opts: { pace: import('./index.ts').Pace; scanId?: string },
+): Promise<ReplaySummary & { file: string; layout: string }> {
+  const { openScanFile, replayReader } = await import('./index.ts');
+  const reader = await openScanFile(path);
+  try {
+    const summary = await summarizeEvents(replayReader(reader, opts));
+    return { file: path, layout: reader.layout, ...summary };
+  } finally {
+    reader.close();
+  }
+}
