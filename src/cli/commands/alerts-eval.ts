@@ -1,0 +1,84 @@
+/**
+ * `loopstream alerts-eval`: alert quality on simulated scans through the bundle's model — region-level precision
+ * and recall per anomaly kind over several seeds, and false alerts on clean scans (docs/alerts.md).
+ * `--calibrate` first (re)writes the bundle's alerts-reference.json from clean simulated scans.
+ */
+import { writeFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { calibrateAlerts } from '../../alerts/calibrate.ts';
+import { encodeQualityScans, formatQualityReport, scoreQuality } from '../../alerts/quality.ts';
+import { loadAlertsReference } from '../../alerts/reference.ts';
+import { loadBundle } from '../../model/bundle.ts';
+import { createEngine } from '../../model/runtime.ts';
+import { simulateScan } from '../../sim/index.ts';
+import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be an integer ≥ 1; got "${v}"`);
+  return n;
+};
+
+/** Threshold grid tried by --sweep on the same encodings. */
+const SWEEP = { errorThreshold: [3, 3.5, 4, 4.5, 5, 6], latentThreshold: [0, 4, 5, 6, 8], minArea: [4, 6, 8] };
+
+export function register(program: Command): void {
+  withConfigOptions(
+    program
+      .command('alerts-eval')
+      .description('alert precision/recall per anomaly kind on simulated scans through the model bundle, and false alerts on clean scans')
+      .option('--bundle <dir>', 'model bundle (overrides model.bundle)')
+      .option('--seeds <n>', 'scans per anomaly kind, and clean scans', int('--seeds'), 5)
+      .option('--rows <n>', 'grid rows of each scan', int('--rows'), 48)
+      .option('--cols <n>', 'grid columns of each scan', int('--cols'), 48)
+      .option('--anomalies <n>', 'planted regions per scan', int('--anomalies'), 3)
+      .option('--calibrate', 'recompute the bundle\'s alerts-reference.json from clean simulated scans first')
+      .option('--calibration-scans <n>', 'clean scans (seeds 9001…) used by --calibrate', int('--calibration-scans'), 3)
+      .option('--sweep', 'also score a grid of errorThreshold × latentThreshold × minArea on the same encodings')
+      .option('--json <file>', 'write the report(s) as JSON'),
+  ).action(async (opts) => {
+    const config = configFromOptions(opts, opts.bundle ? { 'model.bundle': opts.bundle } : {});
+    const log = loggerFor(config);
+    const dir = config.model.bundle;
+    const t0 = performance.now();
+    if (opts.calibrate) {
+      const scans = Array.from({ length: opts.calibrationScans as number }, (_, k) => simulateScan({ rows: opts.rows, cols: opts.cols, seed: 9001 + k }));
+      const ref = await calibrateAlerts(dir, scans, { threads: config.model.threads });
+      log.info({ bundle: dir, pixels: ref.source.pixels, seconds: (performance.now() - t0) / 1000 }, `wrote ${dir}/alerts-reference.json`);
+    }
+    const ref = await loadAlertsReference(dir);
+    const bundle = await loadBundle(dir);
+    const engine = await createEngine(bundle, { engine: config.model.engine, provider: config.model.provider, threads: config.model.threads });
+    const t1 = performance.now();
+    const plan = { rows: opts.rows, cols: opts.cols, seeds: opts.seeds, anomalies: opts.anomalies };
+    const scans = await encodeQualityScans(bundle, engine, plan, (done, total) => log.debug({ done, total }, 'encoded'));
+    await engine.close();
+    const encodeSec = (performance.now() - t1) / 1000;
+    const report = scoreQuality(scans, ref, config.alerts);
+    const a = config.alerts;
+    const out: unknown[] = [{ config: a, report }];
+    process.stdout.write(
+      `bundle ${dir} (version ${bundle.manifest.version}); ${plan.seeds} seeds per kind, ${plan.rows}×${plan.cols} scans, ${plan.anomalies} planted regions each\n` +
+        `alerts: errorThreshold ${a.errorThreshold}, latentThreshold ${a.latentThreshold}, growFactor ${a.growFactor}, minArea ${a.minArea}, warmupPixels ${a.warmupPixels}\n\n` +
+        `${formatQualityReport(report)}\nencoded ${scans.length} scans in ${encodeSec.toFixed(1)} s (${((scans.length * plan.rows * plan.cols) / encodeSec).toFixed(0)} px/s)\n`,
+    );
+    if (opts.sweep) {
+      process.stdout.write('\nsweep (min over kinds of precision / recall; false alerts per clean scan):\n');
+      for (const errorThreshold of SWEEP.errorThreshold) {
+        for (const latentThreshold of SWEEP.latentThreshold) {
+          for (const minArea of SWEEP.minArea) {
+            const cfg = { ...a, errorThreshold, latentThreshold, minArea };
+            const r = scoreQuality(scans, ref, cfg);
+            out.push({ config: cfg, report: r });
+            const minP = Math.min(...r.kinds.map((k) => k.precision));
+            const minR = Math.min(...r.kinds.map((k) => k.recall));
+            process.stdout.write(
+              `err ${errorThreshold} lat ${latentThreshold} area ${minArea}: P ${minP.toFixed(2)} R ${minR.toFixed(2)} clean ${r.clean.alertsPerScan.toFixed(2)} | ${r.kinds.map((k) => `${k.kind} ${k.precision.toFixed(2)}/${k.recall.toFixed(2)}`).join(' ')}\n`,
+            );
+          }
+        }
+      }
+    }
+    if (opts.json) writeFileSync(opts.json, JSON.stringify(out, null, 2));
+  });
+}
