@@ -143,6 +143,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   }
   const clients = new Set<Client>();
   let scansDirty = false;
+  let lastScanList = '';
   let modelDirty = false;
   const alertsDirty = new Set<string>();
 
@@ -293,7 +294,13 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   const statsTimer = setInterval(() => {
     if (clients.size === 0) return;
     io.volatile.emit('stats:update', hub.stats());
-    io.volatile.emit('scan:list', hub.scans());
+    // progress counts change all the time; send the list when it differs from the last one sent (small, reliable)
+    const scans = hub.scans();
+    const text = JSON.stringify(scans);
+    if (text !== lastScanList) {
+      lastScanList = text;
+      io.emit('scan:list', scans);
+    }
   }, 1000);
   feedTimer.unref();
   statsTimer.unref();
@@ -322,7 +329,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       clearInterval(feedTimer);
       clearInterval(statsTimer);
       for (const off of unsubscribe) off();
-      io.disconnectSockets(true);
+      // no disconnect packet: clients see the transport close and keep reconnecting (a restarted daemon takes them back)
       await new Promise<void>((done) => {
         io.close(() => done());
         http.closeAllConnections();
