@@ -136,6 +136,24 @@ export const AlertsConfig = section(
   'anomaly alerts on connected regions (docs/alerts.md)',
 );
 
+export const TrainConfig = section(
+  {
+    preset: z.enum(['edge', 'paper']).default('edge').describe('model size: edge (16 units, 1 block, CPU-friendly) or paper (128 units, 3 blocks, 5.0 M parameters)'),
+    epochs: z.number().int().positive().default(60).describe('training epochs (passes over the training pixels)'),
+    batch: z.number().int().positive().default(64).describe('pixels per training batch (the paper: 300)'),
+    learningRate: z.number().positive().default(1e-3).describe('Adam learning rate (the paper: 3e-5 over 20,000+ epochs on GPUs)'),
+    primingEpochs: z.number().int().min(0).default(20).describe('epochs at beta = 0 before the beta steps start'),
+    betaStep: z.number().min(0).default(0.0025).describe('beta increase per step (the paper: 0.0025 real data, 0.005 toy data)'),
+    betaEvery: z.number().int().positive().default(5).describe('epochs between beta steps'),
+    betaMax: z.number().min(0).default(0.02).describe('largest beta reached'),
+    checkpointEvery: z.number().int().positive().default(5).describe('epochs between checkpoints (weights + optimizer state, for --resume)'),
+    seed: z.number().int().default(1).describe('random seed for weights, shuffling and sampling'),
+    valFraction: z.number().min(0).max(0.5).default(0.1).describe('fraction of pixels held out to measure reconstruction error'),
+    maxMinutes: z.number().min(0).default(0).describe('stop after this many minutes and save what was learned (0 = no limit)'),
+  },
+  'training the beta-VAE (loopstream train)',
+);
+
 export const LogConfig = section(
   {
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
@@ -154,6 +172,7 @@ export const Config = z
     server: ServerConfig,
     sim: SimConfig,
     alerts: AlertsConfig,
+    train: TrainConfig,
     log: LogConfig,
   })
   .strict();

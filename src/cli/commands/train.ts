@@ -1,0 +1,83 @@
+/** `loopstream train FILE.h5… --preset edge|paper [--epochs N] --out BUNDLE_DIR`: train a β-VAE bundle from scan files. */
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { trainBundleFromFiles } from '../../model/train-bundle.ts';
+import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
+
+/** The command line as typed (recorded in the bundle manifest). */
+function commandLine(): string {
+  return ['loopstream', ...process.argv.slice(2)].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+export function register(program: Command): void {
+  withConfigOptions(
+    program
+      .command('train')
+      .description('train a beta-VAE bundle on replayable scan files (loopstream, NSID or USID SHO HDF5)')
+      .argument('<files...>', 'scan files of one layout')
+      .requiredOption('--out <dir>', 'bundle folder to write')
+      .option('--preset <name>', 'edge or paper (overrides train.preset)')
+      .option('--epochs <n>', 'epochs (overrides train.epochs)', Number)
+      .option('--batch <n>', 'batch size (overrides train.batch)', Number)
+      .option('--lr <x>', 'Adam learning rate (overrides train.learningRate)', Number)
+      .option('--seed <n>', 'random seed (overrides train.seed)', Number)
+      .option('--max-minutes <m>', 'stop after this many minutes and save (overrides train.maxMinutes)', Number)
+      .option('--resume', 'continue from the checkpoint in OUT/checkpoint if there is one')
+      .option('--resonance-range <lo,hi>', 'resonance values outside [lo, hi] kHz become NaN (sho), e.g. 1300,1340')
+      .option('--no-progress', 'no progress bar (log lines only)'),
+  ).action(async (files: string[], opts) => {
+    const config = configFromOptions(opts, {
+      'train.preset': opts.preset,
+      'train.epochs': opts.epochs,
+      'train.batch': opts.batch,
+      'train.learningRate': opts.lr,
+      'train.seed': opts.seed,
+      'train.maxMinutes': opts.maxMinutes,
+    });
+    const log = loggerFor(config);
+    const t = config.train;
+    const showBar = opts.progress !== false && process.stderr.isTTY;
+    const bar = new cliProgress.SingleBar(
+      { format: 'epoch {epoch}/{epochs} |{bar}| {percentage}% batch {value}/{total} loss {loss} mse {mse} kl {kl} β {beta}', stream: process.stderr, hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    let barEpoch = -1;
+    const range = typeof opts.resonanceRange === 'string' ? (opts.resonanceRange.split(',').map(Number) as [number, number]) : undefined;
+    await trainBundleFromFiles(
+      {
+        files,
+        out: opts.out,
+        preset: t.preset,
+        epochs: t.epochs,
+        batch: t.batch,
+        learningRate: t.learningRate,
+        schedule: { primingEpochs: t.primingEpochs, step: t.betaStep, every: t.betaEvery, max: t.betaMax },
+        checkpointEvery: t.checkpointEvery,
+        seed: t.seed,
+        valFraction: t.valFraction,
+        maxMinutes: t.maxMinutes,
+        resume: opts.resume === true,
+        ...(range ? { preprocess: { resonanceRangeKHz: range } } : {}),
+        command: commandLine(),
+        onBatch: (p) => {
+          if (!showBar) return;
+          const payload = { epoch: p.epoch + 1, epochs: t.epochs, loss: p.loss.toFixed(4), mse: p.mse.toFixed(4), kl: p.kl.toFixed(3), beta: p.beta.toFixed(4) };
+          if (p.epoch !== barEpoch) {
+            if (barEpoch >= 0) bar.stop();
+            bar.start(p.batches, 0, payload);
+            barEpoch = p.epoch;
+          }
+          bar.update(p.batch + 1, payload);
+        },
+        onEpoch: (m) => {
+          if (showBar) {
+            bar.stop();
+            barEpoch = -1;
+          }
+          log.info({ epoch: m.epoch + 1, beta: m.beta, loss: +m.loss.toPrecision(5), mse: +m.mse.toPrecision(5), kl: +m.kl.toPrecision(5), samplesPerSec: +m.samplesPerSec.toFixed(1) }, 'epoch done');
+        },
+      },
+      log,
+    );
+  });
+}

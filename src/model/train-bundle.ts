@@ -1,0 +1,203 @@
+/**
+ * Train a bundle from scan files end to end (what `loopstream train` runs): read every pixel through
+ * openScanFile, fit the preprocessing, train the VAE with checkpoints, measure, and save the bundle with ONNX.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Logger } from 'pino';
+import { openScanFile } from '../sources/hdf5/index.ts';
+import { fitPreprocess, type FitPreprocessOptions, type TrainingScan } from '../preprocess/fit.ts';
+import type { PreprocessSpec } from '../preprocess/index.ts';
+import { initBackend, type BackendChoice } from './backend.ts';
+import type { BundleManifest } from './bundle.ts';
+import { BundleError } from './errors.ts';
+import { saveBundle, saveCheckpoint, loadCheckpoint, removeCheckpoint } from './save-bundle.ts';
+import { encodeAll, klPerLatent, mulberry32, reconstructionErrors, trainVae, type BetaSchedule, type EpochMetrics, type TrainOptions } from './train.ts';
+import { buildVae, countParams, presetDims, type PresetName } from './vae.ts';
+
+/** Settings of a training run (the config's `train` section plus the command's own). */
+export interface TrainBundleOptions {
+  files: string[];
+  out: string;
+  preset: PresetName;
+  epochs: number;
+  batch: number;
+  learningRate: number;
+  schedule: BetaSchedule;
+  checkpointEvery: number;
+  seed: number;
+  valFraction: number;
+  maxMinutes: number;
+  resume: boolean;
+  backend?: BackendChoice;
+  preprocess?: FitPreprocessOptions;
+  /** the exact command line, recorded in the manifest */
+  command: string;
+  onBatch?: TrainOptions['onBatch'];
+  onEpoch?: (m: EpochMetrics) => void;
+}
+
+/** sha256 of a file, hex. */
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Read scans for training: every pixel's buffers (copied), per file. */
+export async function readTrainingScans(files: string[]): Promise<TrainingScan[]> {
+  const scans: TrainingScan[] = [];
+  for (const f of files) {
+    const reader = await openScanFile(f);
+    try {
+      const pixels: Float32Array[][] = [];
+      for (const px of reader.pixels()) pixels.push(px.data.map((d) => Float32Array.from(d)));
+      scans.push({ start: reader.start, pixels });
+    } finally {
+      reader.close();
+    }
+  }
+  const first = scans[0]!.start;
+  for (let i = 1; i < scans.length; i++) {
+    const s = scans[i]!.start;
+    if (s.kind !== first.kind || s.dcVoltage.length !== first.dcVoltage.length || s.buffers.length !== first.buffers.length) {
+      throw new BundleError('LS_BUNDLE_MISMATCH', `training files differ in layout: ${files[0]} is ${first.kind} with T = ${first.dcVoltage.length} and ${first.buffers.length} buffers, ${files[i]} is ${s.kind} with T = ${s.dcVoltage.length} and ${s.buffers.length} buffers; train one layout per bundle`);
+    }
+  }
+  return scans;
+}
+
+/** Split sample indices into train/validation (seeded) and copy them into two tensors. */
+export function splitSamples(data: Float32Array, n: number, stride: number, valFraction: number, seed: number): { train: Float32Array; nTrain: number; val: Float32Array; nVal: number } {
+  const rnd = mulberry32(seed ^ 0x5eed);
+  const nVal = valFraction > 0 ? Math.max(1, Math.round(n * valFraction)) : 0;
+  const isVal = new Uint8Array(n);
+  let k = 0;
+  while (k < nVal) {
+    const i = Math.floor(rnd() * n);
+    if (!isVal[i]) {
+      isVal[i] = 1;
+      k++;
+    }
+  }
+  const train = new Float32Array((n - nVal) * stride);
+  const val = new Float32Array(nVal * stride);
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < n; i++) {
+    const src = data.subarray(i * stride, (i + 1) * stride);
+    if (isVal[i]) val.set(src, b++ * stride);
+    else train.set(src, a++ * stride);
+  }
+  return { train, nTrain: n - nVal, val, nVal };
+}
+
+function mean(a: Float32Array): number {
+  let s = 0;
+  for (const v of a) s += v;
+  return a.length ? s / a.length : Number.NaN;
+}
+
+/** Train a bundle from files and write it to `opts.out`; returns the manifest. */
+export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger): Promise<BundleManifest> {
+  const backend = await initBackend(opts.backend ?? 'auto');
+  log.info({ backend, tfjs: tf.version.tfjs }, `tfjs backend: ${backend}${backend === 'wasm' ? ' (single-threaded; install @tensorflow/tfjs-node-gpu for CUDA)' : ''}`);
+  const scans = await readTrainingScans(opts.files);
+  const { spec, data, n } = fitPreprocess(scans, opts.preprocess);
+  log.info({ samples: n, T: spec.T, C: spec.C, channels: spec.channels, thetaRad: spec.thetaRad, mean: spec.mean, std: spec.std }, 'preprocessing fitted');
+  const stride = spec.T * spec.C;
+  const { train, nTrain, val, nVal } = splitSamples(data, n, stride, opts.valFraction, opts.seed);
+  const dims = presetDims(opts.preset, spec.T, spec.C);
+  const ckptDir = join(opts.out, 'checkpoint');
+  let vae = buildVae(dims, { seed: opts.seed });
+  let optimizer: tf.Optimizer | undefined;
+  let startEpoch = 0;
+  let history: EpochMetrics[] = [];
+  let priorSeconds = 0;
+  let priorSamples = 0;
+  if (opts.resume) {
+    try {
+      await access(join(ckptDir, 'state.json'));
+      const ck = await loadCheckpoint(ckptDir, dims, opts.learningRate);
+      vae = ck.vae;
+      optimizer = ck.optimizer;
+      startEpoch = ck.state.nextEpoch;
+      history = ck.state.history as EpochMetrics[];
+      priorSeconds = ck.state.seconds;
+      priorSamples = ck.state.samplesSeen;
+      log.info({ checkpoint: ckptDir, nextEpoch: startEpoch }, 'resuming from checkpoint');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      log.info({ checkpoint: ckptDir }, 'no checkpoint to resume from; starting fresh');
+    }
+  }
+  log.info({ preset: opts.preset, dims, params: countParams(vae), nTrain, nVal, epochs: opts.epochs, batch: opts.batch }, 'training');
+  let samplesSeen = priorSamples;
+  const t0 = performance.now();
+  const result = await trainVae(vae, train, nTrain, {
+    epochs: opts.epochs,
+    batch: opts.batch,
+    learningRate: opts.learningRate,
+    schedule: opts.schedule,
+    seed: opts.seed,
+    startEpoch,
+    ...(optimizer ? { optimizer } : {}),
+    maxSeconds: opts.maxMinutes > 0 ? Math.max(1, opts.maxMinutes * 60 - priorSeconds) : 0,
+    ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
+    onEpoch: async (m, opt) => {
+      history.push(m);
+      samplesSeen += nTrain;
+      opts.onEpoch?.(m);
+      if ((m.epoch + 1) % opts.checkpointEvery === 0 && m.epoch + 1 < opts.epochs) {
+        await saveCheckpoint(ckptDir, vae, opt, { nextEpoch: m.epoch + 1, history, seconds: priorSeconds + (performance.now() - t0) / 1000, samplesSeen });
+      }
+    },
+  });
+  const seconds = priorSeconds + result.seconds;
+  const last = history[history.length - 1];
+  const probe = Math.min(nTrain, 4000);
+  const { mu, logVar } = encodeAll(vae, train, probe);
+  const { kl, active } = klPerLatent(mu, logVar, probe, dims.latentDim);
+  const valMse = nVal > 0 ? mean(reconstructionErrors(vae, val, nVal)) : undefined;
+  const files = await Promise.all(opts.files.map(async (f, i) => ({ path: relative(process.cwd(), resolve(f)), sha256: await sha256File(f), pixels: scans[i]!.pixels.length })));
+  const lastEpoch = last?.epoch ?? startEpoch - 1;
+  const manifest: BundleManifest = {
+    format: 'loopstream-bundle',
+    formatVersion: 1,
+    version: 1,
+    parent: null,
+    preset: opts.preset,
+    dims,
+    beta: last?.beta ?? 0,
+    created: new Date().toISOString(),
+    data: { description: `${opts.files.length} file(s), ${scans[0]!.start.kind} T=${spec.T} C=${spec.C} [${spec.channels.join(', ')}], ${n} pixels (${nTrain} train, ${nVal} validation)`, files, samples: n },
+    metrics: {
+      loss: last?.loss ?? Number.NaN,
+      mse: last?.mse ?? Number.NaN,
+      kl: last?.kl ?? Number.NaN,
+      ...(valMse !== undefined ? { valMse } : {}),
+      klPerLatent: kl,
+      activeChannels: active,
+      epochs: lastEpoch + 1,
+      samples: samplesSeen,
+      seconds,
+      samplesPerSec: samplesSeen / Math.max(seconds, 1e-9),
+    },
+    training: {
+      command: opts.command,
+      seed: opts.seed,
+      backend,
+      epochs: lastEpoch + 1,
+      batch: opts.batch,
+      learningRate: opts.learningRate,
+      schedule: { ...opts.schedule, history: history.map((h) => ({ epoch: h.epoch, beta: h.beta, loss: +h.loss.toPrecision(5), mse: +h.mse.toPrecision(5), kl: +h.kl.toPrecision(5), seconds: +h.seconds.toFixed(1) })) },
+    },
+  };
+  const written = await saveBundle(opts.out, vae, spec as PreprocessSpec, manifest);
+  await removeCheckpoint(ckptDir);
+  log.info({ out: opts.out, valMse, activeChannels: active, epochs: lastEpoch + 1, seconds: Math.round(seconds) }, 'bundle written');
+  return written;
+}

@@ -1,0 +1,240 @@
+/**
+ * β-VAE training (DOMAIN.md §3): Adam on loss = MSE(x, x̂) + β·KL + λ·L1, λ = 1e−5·10^β, where
+ * KL = −½·mean(1 + log σ² − μ² − σ²) over batch and latents and L1 = Σ|embedding activations| per sample (encoder
+ * and decoder Dense(L)+ReLU layers, batch-averaged as Keras activity regularisers are). β follows a schedule: a
+ * priming stage at 0, then steps of `step` every `every` epochs up to `max`.
+ *
+ * `trainVae` is a plain async function over a Float32Array [n][T][C], so a worker thread (fine-tuning) can call it.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Vae } from './vae.ts';
+
+/** β schedule: 0 for `primingEpochs`, then +`step` every `every` epochs, capped at `max`. */
+export interface BetaSchedule {
+  primingEpochs: number;
+  step: number;
+  every: number;
+  max: number;
+}
+
+/** β at a given (0-based) epoch. */
+export function betaAt(epoch: number, s: BetaSchedule): number {
+  if (epoch < s.primingEpochs) return 0;
+  const k = Math.floor((epoch - s.primingEpochs) / Math.max(1, s.every)) + 1;
+  return Math.min(s.max, k * s.step);
+}
+
+/** λ of the L1 activity penalty for a given β (the paper ties both to one knob). */
+export function lambdaFor(beta: number): number {
+  return 1e-5 * 10 ** beta;
+}
+
+/** Metrics of one epoch (means over its batches, scaled units). */
+export interface EpochMetrics {
+  epoch: number;
+  beta: number;
+  loss: number;
+  mse: number;
+  kl: number;
+  l1: number;
+  seconds: number;
+  samplesPerSec: number;
+}
+
+/** Progress callback payload after every batch. */
+export interface BatchProgress {
+  epoch: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  mse: number;
+  kl: number;
+  beta: number;
+}
+
+/** What `trainVae` needs besides the model and data. */
+export interface TrainOptions {
+  epochs: number;
+  batch: number;
+  learningRate: number;
+  schedule: BetaSchedule;
+  seed: number;
+  /** first epoch (resume); default 0 */
+  startEpoch?: number;
+  /** an optimizer to continue with (resume); default a fresh Adam */
+  optimizer?: tf.Optimizer;
+  /** stop (after the current epoch) once this many seconds have passed; 0 = no limit */
+  maxSeconds?: number;
+  onBatch?: (p: BatchProgress) => void;
+  onEpoch?: (m: EpochMetrics, optimizer: tf.Optimizer) => void | Promise<void>;
+  /** checked between batches: stop early (e.g. a fine-tuning worker asked to quit) */
+  shouldStop?: () => boolean;
+}
+
+/** Result of a training run. */
+export interface TrainResult {
+  history: EpochMetrics[];
+  last: EpochMetrics | undefined;
+  optimizer: tf.Optimizer;
+  epochsRun: number;
+  samplesSeen: number;
+  seconds: number;
+}
+
+/** Small seeded PRNG (mulberry32) for shuffling; returns floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle(idx: Uint32Array, rnd: () => number): void {
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    const t = idx[i]!;
+    idx[i] = idx[j]!;
+    idx[j] = t;
+  }
+}
+
+/** Trainable variables of encoder and decoder. */
+export function trainableVariables(vae: Vae): tf.Variable[] {
+  return [...vae.encoder.trainableWeights, ...vae.decoder.trainableWeights].map((w) => w.read() as tf.Variable);
+}
+
+/** Train `vae` on `n` samples of `data` ([n][T][C], scaled). Returns per-epoch metrics. */
+export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: TrainOptions): Promise<TrainResult> {
+  const { T, C, latentDim: L } = vae.dims;
+  const stride = T * C;
+  if (data.length < n * stride) throw new RangeError(`trainVae: data has ${data.length} floats; expected n × T × C = ${n} × ${T} × ${C}`);
+  const optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
+  const vars = trainableVariables(vae);
+  const rnd = mulberry32(opts.seed);
+  const idx = Uint32Array.from({ length: n }, (_, i) => i);
+  const B = Math.min(opts.batch, n);
+  const batches = Math.ceil(n / B);
+  const buf = new Float32Array(B * stride);
+  const history: EpochMetrics[] = [];
+  const t0 = performance.now();
+  const startEpoch = opts.startEpoch ?? 0;
+  // Advance the shuffle stream past earlier epochs so a resumed run sees the same batches as an unbroken one.
+  for (let e = 0; e < startEpoch; e++) shuffle(idx, rnd);
+  let samplesSeen = 0;
+  let epoch = startEpoch;
+  for (; epoch < opts.epochs; epoch++) {
+    const beta = betaAt(epoch, opts.schedule);
+    const lambda = lambdaFor(beta);
+    const te = performance.now();
+    shuffle(idx, rnd);
+    let sLoss = 0;
+    let sMse = 0;
+    let sKl = 0;
+    let sL1 = 0;
+    let count = 0;
+    for (let b = 0; b < batches; b++) {
+      if (opts.shouldStop?.()) break;
+      const from = b * B;
+      const m = Math.min(B, n - from);
+      for (let i = 0; i < m; i++) buf.set(data.subarray(idx[from + i]! * stride, idx[from + i]! * stride + stride), i * stride);
+      const xb = tf.tensor3d(buf.subarray(0, m * stride), [m, T, C]);
+      let parts: tf.Scalar[] = [];
+      const epsSeed = (opts.seed * 1000003 + epoch * 7919 + b) % 2147483647;
+      const lossT = optimizer.minimize(
+        () => {
+          const [mu, logVar, emb] = vae.encoder.apply(xb, { training: true }) as tf.Tensor[];
+          const eps = tf.randomNormal(mu!.shape, 0, 1, 'float32', epsSeed);
+          const z = mu!.add(tf.exp(logVar!.mul(0.5)).mul(eps));
+          const [xh, demb] = vae.decoder.apply(z, { training: true }) as tf.Tensor[];
+          const mse = tf.mean(tf.squaredDifference(xb, xh!)) as tf.Scalar;
+          const kl = tf.mean(tf.add(1, logVar!).sub(tf.square(mu!)).sub(tf.exp(logVar!))).mul(-0.5) as tf.Scalar;
+          const l1 = tf.add(tf.sum(tf.abs(emb!)), tf.sum(tf.abs(demb!))).div(m) as tf.Scalar;
+          parts = [tf.keep(mse), tf.keep(kl), tf.keep(l1)];
+          return mse.add(kl.mul(beta)).add(l1.mul(lambda)) as tf.Scalar;
+        },
+        true,
+        vars,
+      );
+      const [loss, mse, kl, l1] = [lossT!, ...parts].map((t) => t.dataSync()[0]!) as [number, number, number, number];
+      tf.dispose([lossT!, ...parts, xb]);
+      sLoss += loss * m;
+      sMse += mse * m;
+      sKl += kl * m;
+      sL1 += l1 * m;
+      count += m;
+      samplesSeen += m;
+      opts.onBatch?.({ epoch, batch: b, batches, loss, mse, kl, beta });
+    }
+    if (count === 0) break;
+    const seconds = (performance.now() - te) / 1000;
+    const metrics: EpochMetrics = { epoch, beta, loss: sLoss / count, mse: sMse / count, kl: sKl / count, l1: sL1 / count, seconds, samplesPerSec: count / seconds };
+    history.push(metrics);
+    await opts.onEpoch?.(metrics, optimizer);
+    if (opts.shouldStop?.()) {
+      epoch++;
+      break;
+    }
+    if (opts.maxSeconds && (performance.now() - t0) / 1000 >= opts.maxSeconds) {
+      epoch++;
+      break;
+    }
+  }
+  return { history, last: history[history.length - 1], optimizer, epochsRun: epoch - startEpoch, samplesSeen, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** μ, log σ² for all samples, computed in batches. */
+export function encodeAll(vae: Vae, data: Float32Array, n: number, batch = 256): { mu: Float32Array; logVar: Float32Array } {
+  const { T, C, latentDim: L } = vae.dims;
+  const mu = new Float32Array(n * L);
+  const logVar = new Float32Array(n * L);
+  for (let from = 0; from < n; from += batch) {
+    const m = Math.min(batch, n - from);
+    const outs = tf.tidy(() => vae.encoder.predict(tf.tensor3d(data.subarray(from * T * C, (from + m) * T * C), [m, T, C])) as tf.Tensor[]);
+    mu.set(outs[0]!.dataSync(), from * L);
+    logVar.set(outs[1]!.dataSync(), from * L);
+    tf.dispose(outs);
+  }
+  return { mu, logVar };
+}
+
+/** Per-sample reconstruction MSE through μ (deterministic), scaled units, in batches. */
+export function reconstructionErrors(vae: Vae, data: Float32Array, n: number, batch = 256): Float32Array {
+  const { T, C } = vae.dims;
+  const stride = T * C;
+  const err = new Float32Array(n);
+  for (let from = 0; from < n; from += batch) {
+    const m = Math.min(batch, n - from);
+    const e = tf.tidy(() => {
+      const x = tf.tensor3d(data.subarray(from * stride, (from + m) * stride), [m, T, C]);
+      const [mu] = vae.encoder.predict(x) as tf.Tensor[];
+      const [xh] = vae.decoder.predict(mu!) as tf.Tensor[];
+      return tf.mean(tf.squaredDifference(x, xh!), [1, 2]);
+    });
+    err.set(e.dataSync(), from);
+    e.dispose();
+  }
+  return err;
+}
+
+/**
+ * KL divergence per latent channel (mean over samples, nats) and the active channels: those whose KL exceeds
+ * `threshold` (default 0.1 nats); the rest are close to the N(0, 1) prior and carry no structure (the paper's
+ * "active channels").
+ */
+export function klPerLatent(mu: Float32Array, logVar: Float32Array, n: number, L: number, threshold = 0.1): { kl: number[]; active: number[] } {
+  const kl = new Array<number>(L).fill(0);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < L; j++) {
+      const m = mu[i * L + j]!;
+      const lv = logVar[i * L + j]!;
+      kl[j]! += -0.5 * (1 + lv - m * m - Math.exp(lv));
+    }
+  }
+  for (let j = 0; j < L; j++) kl[j] = kl[j]! / Math.max(1, n);
+  const active = kl.flatMap((v, j) => (v > threshold ? [j] : []));
+  return { kl, active };
+}
