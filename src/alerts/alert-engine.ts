@@ -14,7 +14,7 @@
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
 import { RegionLabeler } from './regions.ts';
-import { RunningMedianMad, errorZ, latentModel, latentZ, mahalanobis2, ERROR_FLOOR, type LatentModel } from './scores.ts';
+import { RunningMedianMad, errorZ, knnDistance, knnModel, knnZ, latentModel, latentZ, mahalanobis2, ERROR_FLOOR, type KnnModel, type LatentModel } from './scores.ts';
 import { FLAG_ERROR, FLAG_LATENT, type Alert, type AlertEvent, type AlertReason, type AlertSink, type BBox, type AlertsConfig, type AlertsReference } from './types.ts';
 
 /** The scan an engine watches: a ScanMaps satisfies this. */
@@ -76,6 +76,7 @@ export class AlertEngine {
   private readonly regions: RegionLabeler;
   private readonly running: RunningMedianMad;
   private readonly latent: LatentModel | undefined;
+  private readonly knn: KnnModel | undefined;
   private readonly latentScratch: Float64Array;
   private readonly dim: number;
   private readonly minStrong: number;
@@ -111,12 +112,18 @@ export class AlertEngine {
     this.now = opts.now ?? Date.now;
     this.log = (opts.log ?? silentLogger).child({ scanId: scan.scanId, stage: 'alerts' });
     this.minStrong = minStrongFor(config.minArea);
+    const knnRef = reference.latent.knn;
     if (config.latentThreshold > 0 && reference.latent.dim === scan.latentDim) {
-      this.latent = latentModel(reference.latent.mean, reference.latent.cov, reference.latent.shrinkage);
+      if (config.latentMethod === 'knn' && knnRef) {
+        this.knn = knnModel(knnRef.sample, reference.latent.dim, reference.latent.mean, knnRef.scale, knnRef.k);
+      } else {
+        if (config.latentMethod === 'knn') this.log.warn({ code: 'LS_ALERTS_REFERENCE_INVALID' }, 'alert reference has no kNN sample (recalibrate the bundle); using the Mahalanobis distance');
+        this.latent = latentModel(reference.latent.mean, reference.latent.cov, reference.latent.shrinkage);
+      }
     } else if (config.latentThreshold > 0) {
       this.log.warn({ referenceDim: reference.latent.dim, latentDim: scan.latentDim }, `alert reference has ${reference.latent.dim} latent dims, the scan ${scan.latentDim}; latent score off`);
     }
-    this.latentScratch = new Float64Array(scan.latentDim);
+    this.latentScratch = new Float64Array(scan.latentDim + (knnRef?.k ?? 0));
   }
 
   /** Score the pixels of one encoded batch (flat indices) and send what changed. Returns at once. */
@@ -184,7 +191,11 @@ export class AlertEngine {
       const e = maps.error[i];
       if (!Number.isFinite(e)) continue;
       const zErr = errorZ(e, this.reference.error, scan);
-      const zLat = this.latent ? latentZ(mahalanobis2(maps.mu, i * d, this.latent, this.latentScratch), this.reference.latent) : Number.NaN;
+      const zLat = this.knn
+        ? knnZ(knnDistance(maps.mu, i * d, this.knn, this.latentScratch), this.reference.latent.knn!)
+        : this.latent
+          ? latentZ(mahalanobis2(maps.mu, i * d, this.latent, this.latentScratch), this.reference.latent)
+          : Number.NaN;
       const { ratio, flags } = thresholdRatio(zErr, zLat, cfg.errorThreshold, cfg.latentThreshold);
       const cls = ratio >= 1 ? 2 : ratio >= memberLevel ? 1 : 0;
       const was = this.scored[i] ? this.cls[i] : 0;

@@ -29,8 +29,20 @@ const ReferenceSchema = z.object({
       shrinkage: finite.min(0).max(1),
       logD2Median: finite,
       logD2Mad: finite.nonnegative(),
+      knn: z
+        .object({
+          k: z.number().int().positive(),
+          scale: z.array(finite.positive()),
+          sample: z.array(finite),
+          logDkMedian: finite,
+          logDkMad: finite.nonnegative(),
+        })
+        .optional(),
     })
-    .refine((l) => l.mean.length === l.dim && l.cov.length === l.dim * l.dim, { message: 'latent.mean must have dim values and latent.cov dim² values' }),
+    .refine((l) => l.mean.length === l.dim && l.cov.length === l.dim * l.dim, { message: 'latent.mean must have dim values and latent.cov dim² values' })
+    .refine((l) => !l.knn || (l.knn.scale.length === l.dim && l.knn.sample.length % l.dim === 0 && l.knn.sample.length / l.dim >= l.knn.k), {
+      message: 'latent.knn.scale must have dim values and latent.knn.sample a multiple of dim values with at least k rows',
+    }),
 });
 
 /** Read and check `<bundleDir>/alerts-reference.json`. Throws AlertsError saying how to make one. */

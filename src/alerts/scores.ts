@@ -178,6 +178,79 @@ export function latentZ(d2: number, ref: { logD2Median: number; logD2Mad: number
   return robustZ(Math.log(Math.max(d2, ERROR_FLOOR)), ref.logD2Median, ref.logD2Mad);
 }
 
+/**
+ * k-nearest-neighbour latent model: a sample of training embeddings in standardised coordinates. The training
+ * embeddings of a multi-mechanism film form several clusters, which one Gaussian (Mahalanobis) covers badly: a
+ * point between clusters looks normal to it. The distance to the k-th nearest training embedding does not
+ * (a density estimate; Loftsgaarden & Quesenberry 1965).
+ */
+export interface KnnModel {
+  dim: number;
+  k: number;
+  /** sample size */
+  n: number;
+  /** n × dim, already centred and scaled */
+  sample: Float32Array;
+  mean: Float64Array;
+  /** 1 / scale per dimension */
+  invScale: Float64Array;
+}
+
+/** Build a kNN model from a sample (n × dim, raw μ), the mean and per-dimension scales. */
+export function knnModel(sample: ArrayLike<number>, dim: number, mean: ArrayLike<number>, scale: ArrayLike<number>, k: number): KnnModel {
+  const n = Math.floor(sample.length / dim);
+  if (k < 1 || k > n) throw new RangeError(`kNN needs 1 ≤ k ≤ sample size; got k = ${k} with ${n} samples`);
+  const invScale = Float64Array.from(scale, (s) => 1 / Math.max(s, 1e-12));
+  const m = Float64Array.from(mean);
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) out[i * dim + j] = (sample[i * dim + j] - m[j]) * invScale[j];
+  return { dim, k, n, sample: out, mean: m, invScale };
+}
+
+/**
+ * Euclidean distance (standardised units) from mu[offset..offset+dim) to its k-th nearest sample point, skipping
+ * sample index `skip` (leave-one-out). `scratch` holds dim + k values. NaN if μ is not finite.
+ */
+export function knnDistance(mu: ArrayLike<number>, offset: number, model: KnnModel, scratch: Float64Array = new Float64Array(model.dim + model.k), skip = -1): number {
+  const { dim, k, n, sample } = model;
+  for (let j = 0; j < dim; j++) {
+    const v = (mu[offset + j] - model.mean[j]) * model.invScale[j];
+    if (!Number.isFinite(v)) return Number.NaN;
+    scratch[j] = v;
+  }
+  // the k smallest squared distances, kept sorted ascending in scratch[dim .. dim+k)
+  const best = dim;
+  for (let t = 0; t < k; t++) scratch[best + t] = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    if (i === skip) continue;
+    let d2 = 0;
+    const base = i * dim;
+    const worst = scratch[best + k - 1];
+    for (let j = 0; j < dim && d2 < worst; j++) {
+      const d = sample[base + j] - scratch[j];
+      d2 += d * d;
+    }
+    if (d2 >= worst) continue;
+    let t = k - 1;
+    while (t > 0 && scratch[best + t - 1] > d2) {
+      scratch[best + t] = scratch[best + t - 1];
+      t--;
+    }
+    scratch[best + t] = d2;
+  }
+  return Math.sqrt(scratch[best + k - 1]);
+}
+
+/** Robust z of ln(kNN distance) against the reference's ln-distance median and MAD. */
+export function knnZ(dk: number, ref: { logDkMedian: number; logDkMad: number }): number {
+  if (!Number.isFinite(dk)) return Number.NaN;
+  return robustZ(Math.log(Math.max(dk, ERROR_FLOOR)), ref.logDkMedian, ref.logDkMad);
+}
+
+/** Largest kNN sample stored in a reference, and the neighbour rank used. */
+export const KNN_SAMPLE = 1024;
+export const KNN_K = 8;
+
 /** Quantile levels stored in a reference. */
 export const REFERENCE_QUANTILES = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
 /** Default covariance shrinkage. */
@@ -230,6 +303,22 @@ export function referenceFromEncodings(params: {
   const scratch = new Float64Array(dim);
   keep.forEach((i, k) => (logD2[k] = Math.log(Math.max(mahalanobis2(mu, i * dim, model, scratch), ERROR_FLOOR))));
   const ld = medianMad(logD2);
+  // kNN: every other kept pixel (up to KNN_SAMPLE) is the sample, the pixels between them give the reference
+  // distribution of the k-th neighbour distance (held out, so a point never finds itself)
+  const stride = Math.max(2, Math.floor(keep.length / KNN_SAMPLE));
+  const sampleIdx = keep.filter((_, k) => k % stride === 0).slice(0, KNN_SAMPLE);
+  const heldIdx = keep.filter((_, k) => k % stride === 1).slice(0, 4 * KNN_SAMPLE);
+  const k = Math.min(KNN_K, Math.max(1, sampleIdx.length - 1));
+  const scale = new Array<number>(dim);
+  let meanVar = 0;
+  for (let j = 0; j < dim; j++) meanVar += cov[j * dim + j] / dim;
+  for (let j = 0; j < dim; j++) scale[j] = Math.sqrt((1 - shrinkage) * cov[j * dim + j] + shrinkage * meanVar);
+  const sample = new Float32Array(sampleIdx.length * dim);
+  sampleIdx.forEach((i, r) => sample.set(mu.subarray(i * dim, (i + 1) * dim), r * dim));
+  const knn = knnModel(sample, dim, mean, scale, k);
+  const kScratch = new Float64Array(dim + k);
+  const logDk = Float64Array.from(heldIdx, (i) => Math.log(Math.max(knnDistance(mu, i * dim, knn, kScratch), ERROR_FLOOR)));
+  const lk = medianMad(logDk);
   return {
     format: 1,
     source: { description: params.description, pixels: keep.length, createdAt: new Date().toISOString(), ...(params.bundleVersion !== undefined ? { bundleVersion: params.bundleVersion } : {}) },
@@ -238,6 +327,14 @@ export function referenceFromEncodings(params: {
       logMad: le.mad,
       quantiles: { p: REFERENCE_QUANTILES, value: quantiles(keep.map((i) => error[i]), REFERENCE_QUANTILES) },
     },
-    latent: { dim, mean: Array.from(mean), cov: Array.from(cov), shrinkage, logD2Median: ld.median, logD2Mad: ld.mad },
+    latent: {
+      dim,
+      mean: Array.from(mean),
+      cov: Array.from(cov),
+      shrinkage,
+      logD2Median: ld.median,
+      logD2Mad: ld.mad,
+      knn: { k, scale, sample: Array.from(sample), logDkMedian: lk.median, logDkMad: lk.mad },
+    },
   };
 }

@@ -128,5 +128,16 @@ export interface AlertsReference {
     /** median and MAD of ln(Mahalanobis distance²) over the reference pixels */
     logD2Median: number;
     logD2Mad: number;
+    /** k-nearest-neighbour model (latentMethod 'knn'): a sample of μ and the held-out k-th-neighbour distances */
+    knn?: {
+      k: number;
+      /** per-dimension scale (shrunk standard deviation) the distances are measured in */
+      scale: number[];
+      /** sample × dim, raw μ, row-major */
+      sample: number[];
+      /** median and MAD of ln(k-th neighbour distance) over held-out reference pixels */
+      logDkMedian: number;
+      logDkMad: number;
+    };
   };
 }

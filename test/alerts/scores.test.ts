@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   RunningMedianMad,
   errorZ,
+  knnDistance,
+  knnModel,
+  knnZ,
   latentModel,
   latentZ,
   mahalanobis2,
@@ -114,5 +117,39 @@ describe('referenceFromEncodings', () => {
     ref.latent.cov.forEach((v, k) => expect(Math.abs(v - want[k]!)).toBeLessThan(0.06));
     // d² of Gaussian data is chi-square(3): median 2.366
     expect(Math.exp(ref.latent.logD2Median)).toBeCloseTo(2.366, 0);
+  });
+});
+
+describe('kNN latent distance', () => {
+  it('k-th nearest neighbour by hand: sample (0,0), (1,0), (3,0); from the origin the 2nd is at 1, leaving the origin out at 3', () => {
+    const m = knnModel([0, 0, 1, 0, 3, 0], 2, [0, 0], [1, 1], 2);
+    expect(knnDistance([0, 0], 0, m)).toBe(1);
+    expect(knnDistance([0, 0], 0, m, undefined, 0)).toBe(3);
+    // scales divide: with scale 2 on x, (3, 0) sits at 1.5
+    const s = knnModel([0, 0, 1, 0, 3, 0], 2, [0, 0], [2, 1], 3);
+    expect(knnDistance([0, 0], 0, s)).toBe(1.5);
+    expect(knnDistance([NaN, 0], 0, s)).toBeNaN();
+  });
+
+  it('a point between two clusters: far for kNN, ordinary for one Gaussian', () => {
+    const n = 4000;
+    const g = rng(11);
+    const mu = new Float32Array(n * 2);
+    const error = new Float32Array(n).fill(0.01);
+    for (let i = 0; i < n; i++) {
+      mu[i * 2] = (i % 2 ? 5 : -5) + 0.3 * g.normal();
+      mu[i * 2 + 1] = 0.3 * g.normal();
+    }
+    const ref = referenceFromEncodings({ error, mu, dim: 2, description: 'two clusters' });
+    const knnRef = ref.latent.knn!;
+    expect(knnRef.k).toBe(8);
+    expect(knnRef.sample.length).toBe(1024 * 2);
+    const knn = knnModel(knnRef.sample, 2, ref.latent.mean, knnRef.scale, knnRef.k);
+    const gauss = latentModel(ref.latent.mean, ref.latent.cov, ref.latent.shrinkage);
+    const between = [0, 0];
+    expect(knnZ(knnDistance(between, 0, knn), knnRef)).toBeGreaterThan(6);
+    expect(latentZ(mahalanobis2(between, 0, gauss), ref.latent)).toBeLessThan(0);
+    // a point inside a cluster is ordinary for both
+    expect(Math.abs(knnZ(knnDistance([5, 0], 0, knn), knnRef))).toBeLessThan(2);
   });
 });
