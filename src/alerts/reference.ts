@@ -6,6 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { Logger } from '../util/log.ts';
 import { AlertsError } from './errors.ts';
 import type { AlertsReference } from './types.ts';
 
@@ -66,6 +67,20 @@ export async function loadAlertsReference(bundleDir: string): Promise<AlertsRefe
     throw new AlertsError('LS_ALERTS_REFERENCE_INVALID', `${path}: ${issue.path.join('.') || '(root)'}: ${issue.message}; expected the AlertsReference format 1 (docs/alerts.md)`, path);
   }
   return parsed.data as AlertsReference;
+}
+
+/**
+ * The bundle's reference, or undefined (logged as a warning with its code) when it is missing or invalid: the
+ * daemon then runs without alerts instead of refusing the scan.
+ */
+export async function tryLoadAlertsReference(bundleDir: string, log: Logger): Promise<AlertsReference | undefined> {
+  try {
+    return await loadAlertsReference(bundleDir);
+  } catch (err) {
+    if (!(err instanceof AlertsError)) throw err;
+    log.warn({ code: err.code, bundle: bundleDir }, `alerts off: ${err.message}`);
+    return undefined;
+  }
 }
 
 /** Write the reference into the bundle folder (pretty JSON). */

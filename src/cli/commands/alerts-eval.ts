@@ -20,7 +20,7 @@ const int = (name: string) => (v: string) => {
 };
 
 /** Threshold grid tried by --sweep on the same encodings. */
-const SWEEP = { errorThreshold: [3, 3.5, 4, 4.5, 5, 6], latentThreshold: [0, 4, 5, 6, 8], minArea: [4, 6, 8] };
+const SWEEP = { latentMethod: ['mahalanobis', 'knn'] as const, errorThreshold: [3, 3.5, 4, 4.5, 5, 6], latentThreshold: [0, 3, 4, 5, 6, 8], minArea: [4, 6, 8] };
 
 export function register(program: Command): void {
   withConfigOptions(
@@ -54,26 +54,30 @@ export function register(program: Command): void {
     const scans = await encodeQualityScans(bundle, engine, plan, (done, total) => log.debug({ done, total }, 'encoded'));
     await engine.close();
     const encodeSec = (performance.now() - t1) / 1000;
+    const t2 = performance.now();
     const report = scoreQuality(scans, ref, config.alerts);
+    const scoreSec = (performance.now() - t2) / 1000;
     const a = config.alerts;
     const out: unknown[] = [{ config: a, report }];
     process.stdout.write(
       `bundle ${dir} (version ${bundle.manifest.version}); ${plan.seeds} seeds per kind, ${plan.rows}×${plan.cols} scans, ${plan.anomalies} planted regions each\n` +
         `alerts: errorThreshold ${a.errorThreshold}, latentThreshold ${a.latentThreshold}, growFactor ${a.growFactor}, minArea ${a.minArea}, warmupPixels ${a.warmupPixels}\n\n` +
-        `${formatQualityReport(report)}\nencoded ${scans.length} scans in ${encodeSec.toFixed(1)} s (${((scans.length * plan.rows * plan.cols) / encodeSec).toFixed(0)} px/s)\n`,
+        `${formatQualityReport(report)}\nencoded ${scans.length} scans in ${encodeSec.toFixed(1)} s (${((scans.length * plan.rows * plan.cols) / encodeSec).toFixed(0)} px/s); ` +
+        `alert engine ${((scans.length * plan.rows * plan.cols) / scoreSec).toFixed(0)} px/s\n`,
     );
     if (opts.sweep) {
       process.stdout.write('\nsweep (min over kinds of precision / recall; false alerts per clean scan):\n');
-      for (const errorThreshold of SWEEP.errorThreshold) {
+      for (const latentMethod of SWEEP.latentMethod) for (const errorThreshold of SWEEP.errorThreshold) {
         for (const latentThreshold of SWEEP.latentThreshold) {
           for (const minArea of SWEEP.minArea) {
-            const cfg = { ...a, errorThreshold, latentThreshold, minArea };
+            if (latentThreshold === 0 && latentMethod === 'knn') continue;
+            const cfg = { ...a, latentMethod, errorThreshold, latentThreshold, minArea };
             const r = scoreQuality(scans, ref, cfg);
             out.push({ config: cfg, report: r });
             const minP = Math.min(...r.kinds.map((k) => k.precision));
             const minR = Math.min(...r.kinds.map((k) => k.recall));
             process.stdout.write(
-              `err ${errorThreshold} lat ${latentThreshold} area ${minArea}: P ${minP.toFixed(2)} R ${minR.toFixed(2)} clean ${r.clean.alertsPerScan.toFixed(2)} | ${r.kinds.map((k) => `${k.kind} ${k.precision.toFixed(2)}/${k.recall.toFixed(2)}`).join(' ')}\n`,
+              `${latentMethod} err ${errorThreshold} lat ${latentThreshold} area ${minArea}: P ${minP.toFixed(2)} R ${minR.toFixed(2)} clean ${r.clean.alertsPerScan.toFixed(2)} | ${r.kinds.map((k) => `${k.kind} ${k.precision.toFixed(2)}/${k.recall.toFixed(2)}`).join(' ')}\n`,
             );
           }
         }
