@@ -126,8 +126,10 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     serveClient: false,
     // clients only send small requests; maps flow the other way
     maxHttpBufferSize: 64 * 1024,
-    pingInterval: 10_000,
-    pingTimeout: 10_000,
+    // Socket.IO's defaults (ping every 25 s, 20 s to answer): a client stalled for up to ~45 s stays connected and
+    // catches up through drop-to-latest; one that stays silent longer is disconnected and gets a snapshot on return
+    pingInterval: 25_000,
+    pingTimeout: 20_000,
   });
   io.use((socket, next) => {
     const presented = tokenOf(socket.request, (socket.handshake.auth as { token?: unknown }).token);

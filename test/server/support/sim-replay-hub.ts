@@ -83,6 +83,11 @@ export class SimReplayHub implements DashboardHub {
     this.timer = undefined;
   }
 
+  /** Start over from the first pixel (the maps keep their values and are overwritten again: endless ingest for benches). */
+  rewind(): void {
+    this.next = 0;
+  }
+
   /** Encode the next batch now. */
   step(): void {
     const stopAt = Math.min(this.opts.stopAt ?? Number.POSITIVE_INFINITY, this.scanMaps.size);
@@ -96,8 +101,7 @@ export class SimReplayHub implements DashboardHub {
     const error = new Float32Array(n);
     for (let k = 0; k < n; k++) {
       const seq = this.next + k;
-      const px = this.sim.pixel(seq);
-      index[k] = px.row * this.scanMaps.cols + px.col;
+      index[k] = seq; // the simulator scans in raster order: seq is the flat index
       this.encodeOne(seq, mu.subarray(k * d, (k + 1) * d));
       this.decodeOne(mu.subarray(k * d, (k + 1) * d), recon.subarray(k * this.spec.T * this.spec.C));
       error[k] = this.mse(seq, recon.subarray(k * this.spec.T * this.spec.C));
