@@ -135,6 +135,49 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     }
   }
   log.info({ preset: opts.preset, dims, params: countParams(vae), nTrain, nVal, epochs: opts.epochs, batch: opts.batch }, 'training');
+
+  const files = await Promise.all(opts.files.map(async (f, i) => ({ path: relative(process.cwd(), resolve(f)), sha256: await sha256File(f), pixels: scans[i]!.pixels.length })));
+  /** The manifest for the current weights: KL per latent on up to `probe` training samples, validation MSE. */
+  const buildManifest = (seconds: number, probe: number): BundleManifest => {
+    const last = history[history.length - 1];
+    const p = Math.min(nTrain, probe);
+    const { mu, logVar } = encodeAll(vae, train, p);
+    const { kl, active } = klPerLatent(mu, logVar, p, dims.latentDim);
+    const valMse = nVal > 0 ? mean(reconstructionErrors(vae, val, nVal)) : undefined;
+    const lastEpoch = last?.epoch ?? startEpoch - 1;
+    return {
+      format: 'loopstream-bundle',
+      formatVersion: 1,
+      version: 1,
+      parent: null,
+      preset: opts.preset,
+      dims,
+      beta: last?.beta ?? 0,
+      created: new Date().toISOString(),
+      data: { description: `${opts.files.length} file(s), ${scans[0]!.start.kind} T=${spec.T} C=${spec.C} [${spec.channels.join(', ')}], ${n} pixels (${nTrain} train, ${nVal} validation)`, files, samples: n },
+      metrics: {
+        loss: last?.loss ?? Number.NaN,
+        mse: last?.mse ?? Number.NaN,
+        kl: last?.kl ?? Number.NaN,
+        ...(valMse !== undefined ? { valMse } : {}),
+        klPerLatent: kl,
+        activeChannels: active,
+        epochs: lastEpoch + 1,
+        samples: samplesSeen,
+        seconds,
+        samplesPerSec: samplesSeen / Math.max(seconds, 1e-9),
+      },
+      training: {
+        command: opts.command,
+        seed: opts.seed,
+        backend,
+        epochs: lastEpoch + 1,
+        batch: opts.batch,
+        learningRate: opts.learningRate,
+        schedule: { ...opts.schedule, history: history.map((h) => ({ epoch: h.epoch, beta: h.beta, loss: +h.loss.toPrecision(5), mse: +h.mse.toPrecision(5), kl: +h.kl.toPrecision(5), seconds: +h.seconds.toFixed(1) })) },
+      },
+    };
+  };
   let samplesSeen = priorSamples;
   const t0 = performance.now();
   const result = await trainVae(vae, train, nTrain, {
@@ -152,52 +195,19 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
       samplesSeen += nTrain;
       opts.onEpoch?.(m);
       if ((m.epoch + 1) % opts.checkpointEvery === 0 && m.epoch + 1 < opts.epochs) {
-        await saveCheckpoint(ckptDir, vae, opt, { nextEpoch: m.epoch + 1, history, seconds: priorSeconds + (performance.now() - t0) / 1000, samplesSeen });
+        const elapsed = priorSeconds + (performance.now() - t0) / 1000;
+        await saveCheckpoint(ckptDir, vae, opt, { nextEpoch: m.epoch + 1, history, seconds: elapsed, samplesSeen });
+        // The output folder is a usable bundle from the first checkpoint on (interim metrics on a small probe).
+        await saveBundle(opts.out, vae, spec as PreprocessSpec, buildManifest(elapsed, 500));
+        log.info({ out: opts.out, epoch: m.epoch + 1 }, 'checkpoint and interim bundle written');
       }
     },
   });
   const seconds = priorSeconds + result.seconds;
-  const last = history[history.length - 1];
-  const probe = Math.min(nTrain, 4000);
-  const { mu, logVar } = encodeAll(vae, train, probe);
-  const { kl, active } = klPerLatent(mu, logVar, probe, dims.latentDim);
-  const valMse = nVal > 0 ? mean(reconstructionErrors(vae, val, nVal)) : undefined;
-  const files = await Promise.all(opts.files.map(async (f, i) => ({ path: relative(process.cwd(), resolve(f)), sha256: await sha256File(f), pixels: scans[i]!.pixels.length })));
-  const lastEpoch = last?.epoch ?? startEpoch - 1;
-  const manifest: BundleManifest = {
-    format: 'loopstream-bundle',
-    formatVersion: 1,
-    version: 1,
-    parent: null,
-    preset: opts.preset,
-    dims,
-    beta: last?.beta ?? 0,
-    created: new Date().toISOString(),
-    data: { description: `${opts.files.length} file(s), ${scans[0]!.start.kind} T=${spec.T} C=${spec.C} [${spec.channels.join(', ')}], ${n} pixels (${nTrain} train, ${nVal} validation)`, files, samples: n },
-    metrics: {
-      loss: last?.loss ?? Number.NaN,
-      mse: last?.mse ?? Number.NaN,
-      kl: last?.kl ?? Number.NaN,
-      ...(valMse !== undefined ? { valMse } : {}),
-      klPerLatent: kl,
-      activeChannels: active,
-      epochs: lastEpoch + 1,
-      samples: samplesSeen,
-      seconds,
-      samplesPerSec: samplesSeen / Math.max(seconds, 1e-9),
-    },
-    training: {
-      command: opts.command,
-      seed: opts.seed,
-      backend,
-      epochs: lastEpoch + 1,
-      batch: opts.batch,
-      learningRate: opts.learningRate,
-      schedule: { ...opts.schedule, history: history.map((h) => ({ epoch: h.epoch, beta: h.beta, loss: +h.loss.toPrecision(5), mse: +h.mse.toPrecision(5), kl: +h.kl.toPrecision(5), seconds: +h.seconds.toFixed(1) })) },
-    },
-  };
+  const manifest = buildManifest(seconds, 4000);
+  const { valMse, activeChannels: active, epochs } = manifest.metrics;
   const written = await saveBundle(opts.out, vae, spec as PreprocessSpec, manifest);
   await removeCheckpoint(ckptDir);
-  log.info({ out: opts.out, valMse, activeChannels: active, epochs: lastEpoch + 1, seconds: Math.round(seconds) }, 'bundle written');
+  log.info({ out: opts.out, valMse, activeChannels: active, epochs, seconds: Math.round(seconds) }, 'bundle written');
   return written;
 }

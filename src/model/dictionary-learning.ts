@@ -1,0 +1,197 @@
+/**
+ * Dictionary-learning baseline (DOMAIN.md §4; the paper's linear, non-ordinal comparison), on ml-matrix.
+ *
+ * Minimises ½‖X − U·D‖²_F + α‖U‖₁ with codes U ≥ 0 (positive codes) and atoms ‖D_k‖₂ ≤ 1, like scikit-learn's
+ * DictionaryLearning(positive_code=True): codes by coordinate descent on the Gram matrix (sklearn's lasso_cd with
+ * positive=True solves the same problem), atoms by sklearn's block coordinate descent (`_update_dict`). Atoms start
+ * from k-means centroids (as the paper's baseline does).
+ */
+import { Matrix } from 'ml-matrix';
+import { mulberry32 } from './train.ts';
+
+/** Options of the baseline. */
+export interface DictionaryLearningOptions {
+  components?: number;
+  alpha?: number;
+  maxIter?: number;
+  tol?: number;
+  seed?: number;
+  /** initial dictionary (components × features); default k-means centroids */
+  init?: Matrix;
+}
+
+/** A fitted dictionary and the codes of the training data. */
+export interface DictionaryFit {
+  dictionary: Matrix;
+  codes: Matrix;
+  iterations: number;
+  objective: number;
+}
+
+/** k-means (k-means++ seeding, Lloyd iterations) centroids of the rows of X. */
+export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Matrix {
+  const n = X.rows;
+  const d = X.columns;
+  const rnd = mulberry32(seed + 1);
+  const C = new Matrix(k, d);
+  const dist = new Float64Array(n).fill(Infinity);
+  let pick = Math.floor(rnd() * n);
+  for (let c = 0; c < k; c++) {
+    C.setRow(c, X.getRow(pick));
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += (X.get(i, j) - C.get(c, j)) ** 2;
+      dist[i] = Math.min(dist[i]!, s);
+      total += dist[i]!;
+    }
+    let r = rnd() * total;
+    pick = n - 1;
+    for (let i = 0; i < n; i++) {
+      r -= dist[i]!;
+      if (r <= 0) {
+        pick = i;
+        break;
+      }
+    }
+  }
+  const assign = new Int32Array(n);
+  for (let it = 0; it < iters; it++) {
+    let moved = 0;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      let bestD = Infinity;
+      for (let c = 0; c < k; c++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += (X.get(i, j) - C.get(c, j)) ** 2;
+        if (s < bestD) {
+          bestD = s;
+          best = c;
+        }
+      }
+      if (assign[i] !== best) moved++;
+      assign[i] = best;
+    }
+    const sums = new Matrix(k, d);
+    const counts = new Float64Array(k);
+    for (let i = 0; i < n; i++) {
+      counts[assign[i]!]!++;
+      for (let j = 0; j < d; j++) sums.set(assign[i]!, j, sums.get(assign[i]!, j) + X.get(i, j));
+    }
+    for (let c = 0; c < k; c++) if (counts[c]! > 0) for (let j = 0; j < d; j++) C.set(c, j, sums.get(c, j) / counts[c]!);
+    if (moved === 0 && it > 0) break;
+  }
+  return C;
+}
+
+/**
+ * Positive sparse codes of the rows of X on `dictionary`: argmin_U ½‖X − U·D‖² + α‖U‖₁, U ≥ 0, by coordinate
+ * descent on G = D·Dᵀ and X·Dᵀ. `warm` starts from given codes.
+ */
+export function sparseEncodePositive(X: Matrix, dictionary: Matrix, alpha: number, opts: { maxIter?: number; tol?: number; warm?: Matrix } = {}): Matrix {
+  const k = dictionary.rows;
+  const n = X.rows;
+  const G = dictionary.mmul(dictionary.transpose());
+  const XD = X.mmul(dictionary.transpose()); // n × k
+  const U = opts.warm ? opts.warm.clone() : new Matrix(n, k);
+  const maxIter = opts.maxIter ?? 1000;
+  const tol = opts.tol ?? 1e-10;
+  const u = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < k; c++) u[c] = U.get(i, c);
+    for (let it = 0; it < maxIter; it++) {
+      let maxDelta = 0;
+      for (let c = 0; c < k; c++) {
+        const gcc = G.get(c, c);
+        if (gcc <= 0) continue;
+        let r = XD.get(i, c);
+        for (let j = 0; j < k; j++) if (j !== c) r -= G.get(c, j) * u[j]!;
+        const next = Math.max(0, (r - alpha) / gcc);
+        maxDelta = Math.max(maxDelta, Math.abs(next - u[c]!));
+        u[c] = next;
+      }
+      if (maxDelta < tol) break;
+    }
+    for (let c = 0; c < k; c++) U.set(i, c, u[c]!);
+  }
+  return U;
+}
+
+function objective(X: Matrix, U: Matrix, D: Matrix, alpha: number): number {
+  const R = X.clone().sub(U.mmul(D));
+  let s = 0;
+  for (let i = 0; i < R.rows; i++) for (let j = 0; j < R.columns; j++) s += R.get(i, j) ** 2;
+  let l1 = 0;
+  for (let i = 0; i < U.rows; i++) for (let j = 0; j < U.columns; j++) l1 += Math.abs(U.get(i, j));
+  return 0.5 * s + alpha * l1;
+}
+
+/** Fit the dictionary on the rows of X (samples × features). */
+export function fitDictionary(X: Matrix, opts: DictionaryLearningOptions = {}): DictionaryFit {
+  const k = opts.components ?? 5;
+  const alpha = opts.alpha ?? 1;
+  const maxIter = opts.maxIter ?? 100;
+  const tol = opts.tol ?? 1e-6;
+  const D = (opts.init ?? kMeansCentroids(X, k, opts.seed ?? 0)).clone();
+  for (let c = 0; c < k; c++) {
+    const norm = Math.hypot(...D.getRow(c));
+    if (norm > 1) for (let j = 0; j < D.columns; j++) D.set(c, j, D.get(c, j) / norm);
+  }
+  let U = sparseEncodePositive(X, D, alpha);
+  let prev = objective(X, U, D, alpha);
+  let it = 0;
+  for (; it < maxIter; it++) {
+    // Block coordinate descent on the atoms (sklearn `_update_dict`): A = UᵀU, B = XᵀU.
+    const A = U.transpose().mmul(U);
+    const B = X.transpose().mmul(U);
+    for (let c = 0; c < k; c++) {
+      const acc = A.get(c, c);
+      if (acc > 1e-6) {
+        const ad = A.getRowVector(c).mmul(D); // 1 × d
+        for (let j = 0; j < D.columns; j++) D.set(c, j, D.get(c, j) + (B.get(j, c) - ad.get(0, j)) / acc);
+      }
+      const norm = Math.hypot(...D.getRow(c));
+      if (norm > 1) for (let j = 0; j < D.columns; j++) D.set(c, j, D.get(c, j) / norm);
+    }
+    U = sparseEncodePositive(X, D, alpha, { warm: U });
+    const obj = objective(X, U, D, alpha);
+    if (Math.abs(prev - obj) < tol * Math.max(1, Math.abs(prev))) {
+      prev = obj;
+      it++;
+      break;
+    }
+    prev = obj;
+  }
+  return { dictionary: D, codes: U, iterations: it, objective: prev };
+}
+
+/** Mean squared reconstruction error per element of X ≈ U·D. */
+export function reconstructionMse(X: Matrix, U: Matrix, D: Matrix): number {
+  const R = X.clone().sub(U.mmul(D));
+  let s = 0;
+  for (let i = 0; i < R.rows; i++) for (let j = 0; j < R.columns; j++) s += R.get(i, j) ** 2;
+  return s / (R.rows * R.columns);
+}
+
+/**
+ * The dictionary-learning baseline error on model inputs ([n][stride], scaled units, as the VAE sees them):
+ * each sample's mean is removed (the paper's preprocessing for this baseline), a 5-component dictionary with
+ * positive codes (α = 1) is fitted, and the mean per-sample MSE of mean + U·D against the input is returned —
+ * directly comparable with the engine's per-sample `error`. At most `maxSamples` samples (evenly spaced) are used.
+ */
+export function dictionaryBaselineError(inputs: Float32Array, n: number, stride: number, opts: DictionaryLearningOptions & { maxSamples?: number; removeMean?: boolean } = {}): number {
+  const maxSamples = opts.maxSamples ?? 2000;
+  const m = Math.min(n, maxSamples);
+  const X = new Matrix(m, stride);
+  for (let r = 0; r < m; r++) {
+    const i = Math.floor((r * n) / m);
+    let mean = 0;
+    if (opts.removeMean ?? true) {
+      for (let j = 0; j < stride; j++) mean += inputs[i * stride + j]!;
+      mean /= stride;
+    }
+    for (let j = 0; j < stride; j++) X.set(r, j, inputs[i * stride + j]! - mean);
+  }
+  const fit = fitDictionary(X, { components: 5, alpha: 1, ...opts });
+  return reconstructionMse(X, fit.codes, fit.dictionary);
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { Matrix } from 'ml-matrix';
+import { fitDictionary, kMeansCentroids, reconstructionMse, sparseEncodePositive, dictionaryBaselineError } from '../../src/model/dictionary-learning.ts';
+import { randomRgb, toySpectra } from '../../src/sim/toy-rgb.ts';
+
+/** Toy spectra (DOMAIN.md §4), standardised per time step: n × 25. */
+function toyData(n: number, seed: number): Matrix {
+  const s = toySpectra(randomRgb(n, seed));
+  const X = new Matrix(n, 25);
+  for (let j = 0; j < 25; j++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += s[i * 25 + j]!;
+    m /= n;
+    let v = 0;
+    for (let i = 0; i < n; i++) v += (s[i * 25 + j]! - m) ** 2;
+    const sd = Math.sqrt(v / n) || 1;
+    for (let i = 0; i < n; i++) X.set(i, j, (s[i * 25 + j]! - m) / sd);
+  }
+  return X;
+}
+
+function sklearn(script: string, input: unknown): any {
+  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 64 << 20 }));
+}
+
+describe('dictionary learning vs scikit-learn', () => {
+  const X = toyData(300, 4);
+  const D0 = kMeansCentroids(X, 5, 0);
+
+  it('positive sparse codes equal sklearn (sparse_encode lasso_cd, positive, alpha=1, solved to tol 1e-12)', () => {
+    const D = D0.clone();
+    for (let c = 0; c < 5; c++) {
+      const norm = Math.hypot(...D.getRow(c));
+      for (let j = 0; j < 25; j++) D.set(c, j, D.get(c, j) / norm);
+    }
+    const py = `
+import sys, json, numpy as np
+from sklearn.linear_model import Lasso
+d = json.load(sys.stdin)
+X = np.array(d['X']); D = np.array(d['D'])
+# sparse_encode(algorithm='lasso_cd', alpha=1, positive=True) is this Lasso (alpha / n_features), here with a tight tol
+lasso = Lasso(alpha=1.0 / X.shape[1], fit_intercept=False, positive=True, tol=1e-12, max_iter=100000).fit(D.T, X.T)
+print(json.dumps(lasso.coef_.tolist()))`;
+    const ref = sklearn(py, { X: X.to2DArray(), D: D.to2DArray() }) as number[][];
+    const U = sparseEncodePositive(X, D, 1);
+    let maxDiff = 0;
+    let nonzero = 0;
+    for (let i = 0; i < X.rows; i++) {
+      for (let c = 0; c < 5; c++) {
+        maxDiff = Math.max(maxDiff, Math.abs(U.get(i, c) - ref[i]![c]!));
+        if (U.get(i, c) > 0) nonzero++;
+        expect(U.get(i, c)).toBeGreaterThanOrEqual(0);
+      }
+    }
+    expect(maxDiff).toBeLessThan(1e-5);
+    expect(nonzero).toBeGreaterThan(X.rows); // codes are not all zero: the comparison means something
+  });
+
+  it('a fitted dictionary reconstructs as well as sklearn DictionaryLearning from the same k-means start (within 10%)', () => {
+    const py = `
+import sys, json, numpy as np
+from sklearn.decomposition import DictionaryLearning
+d = json.load(sys.stdin)
+X = np.array(d['X']); D0 = np.array(d['D0'])
+D0 = D0 / np.maximum(np.linalg.norm(D0, axis=1, keepdims=True), 1)
+dl = DictionaryLearning(n_components=5, alpha=1.0, fit_algorithm='cd', transform_algorithm='lasso_cd', transform_alpha=1.0, positive_code=True, dict_init=D0, max_iter=100, tol=1e-6, random_state=0)
+U = dl.fit_transform(X)
+print(json.dumps({'mse': float(np.mean((X - U @ dl.components_)**2))}))`;
+    const ref = sklearn(py, { X: X.to2DArray(), D0: D0.to2DArray() }) as { mse: number };
+    const fit = fitDictionary(X, { components: 5, alpha: 1, init: D0, maxIter: 100 });
+    const mse = reconstructionMse(X, fit.codes, fit.dictionary);
+    expect(ref.mse).toBeGreaterThan(0.01);
+    expect(Math.abs(mse - ref.mse) / ref.mse).toBeLessThan(0.1);
+  });
+
+  it('dictionaryBaselineError is the mean per-sample MSE after removing each sample mean', () => {
+    const flat = new Float32Array(X.to1DArray());
+    const err = dictionaryBaselineError(flat, 300, 25, { maxIter: 30 });
+    expect(err).toBeGreaterThan(0.01);
+    expect(err).toBeLessThan(1); // far better than predicting the mean of standardised data (MSE ≈ 1)
+  });
+});
