@@ -55,7 +55,9 @@ export async function openScanFile(path: string): Promise<ScanFileReader> {
     } catch {
       /* already closed by the failing reader */
     }
-    throw err;
+    if (err instanceof FileFormatError) throw err;
+    // HDF5 failing inside a damaged file throws bare errors ("error - name not defined!"): say what that means.
+    throw new FileFormatError('LS_FILE_UNREADABLE', `${path}: HDF5 failed while reading the file's structure (${(err as Error).message}); the file is truncated or damaged`, path);
   }
 }
 
