@@ -23,7 +23,7 @@ describe('simulator process → serve process over ZeroMQ', () => {
     const rows = 12;
     const cols = 12;
     const skipped = 20;
-    const sim = runCli(['simulate', '--rows', `${rows}`, '--cols', `${cols}`, '--seed', '3', '--zmq', endpoint, '--rate', '3000', '--skip-seq', `${skipped}`, '--malformed', '50', '--scan-id', 'e2e-zmq']);
+    const sim = runCli(['simulate', '--rows', `${rows}`, '--cols', `${cols}`, '--seed', '3', '--anomalies', '0', '--zmq', endpoint, '--rate', '3000', '--skip-seq', `${skipped}`, '--malformed', '50', '--scan-id', 'e2e-zmq']);
     expect(await sim.exited).toBe(0);
     const finished = await daemon.waitForLog((l) => l.msg === 'scan finished' && l.scanId === 'e2e-zmq', 'the end of the scan');
     expect(finished).toMatchObject({ received: rows * cols - 1, encoded: rows * cols - 1, missing: 1 });
