@@ -4,5 +4,10 @@ import { register as alertsEval } from './alerts-eval.ts';
 import { register as replay } from './replay.ts';
 import { register as simulate } from './simulate.ts';
 import { register as train } from './train.ts';
+import { register as exportOnnx } from './export.ts';
+import { register as validate } from './validate.ts';
 
-export const COMMANDS: Array<(program: Command) => void> = [simulate, replay, train, alertsEval];
+import { register as serve } from './serve.ts';
+import { register as demo } from './demo.ts';
+
+export const COMMANDS: Array<(program: Command) => void> = [simulate, replay, serve, demo, train, exportOnnx, validate, alertsEval];
