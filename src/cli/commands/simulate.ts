@@ -76,7 +76,14 @@ export function register(program: Command): void {
     if (opts.socket !== 'push' && opts.socket !== 'pub') {
       throw Object.assign(new Error(`simulate: --socket is "${opts.socket}"; expected push or pub`), { name: 'ConfigError', code: 'LS_CONFIG_INVALID' });
     }
-    const { rows, cols, seed, anomalies, ratePxPerSec } = config.sim;
+    const { rows, cols, seed, ratePxPerSec } = config.sim;
+    let { anomalies } = config.sim;
+    // The configured default (3 regions) does not fit tiny grids; an explicit --anomalies is never changed.
+    const fits = Math.floor((rows * cols) / 12);
+    if (opts.anomalies === undefined && anomalies > fits) {
+      log.warn({ rows, cols, configured: anomalies, used: fits }, 'grid too small for the configured anomalies; planting fewer');
+      anomalies = fits;
+    }
     const scan = simulateScan({
       rows,
       cols,
