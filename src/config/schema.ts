@@ -155,6 +155,41 @@ export const TrainConfig = section(
   'training the beta-VAE (loopstream train)',
 );
 
+export const FinetuneConfig = section(
+  {
+    enabled: z.boolean().default(false).describe('fine-tune the model in a background worker while scans run (replay: --finetune)'),
+    everyPixels: z.number().int().positive().default(2000).describe('start a round after this many newly encoded pixels'),
+    everyMinutes: z.number().positive().default(10).describe('or after this many minutes, when at least minPixels new pixels arrived'),
+    minPixels: z.number().int().positive().default(256).describe('fewest new pixels a time-triggered round needs'),
+    maxRounds: z.number().int().min(0).default(0).describe('most rounds per daemon run (0 = no limit)'),
+    bufferPixels: z.number().int().positive().default(4096).describe('recent encoded pixels kept in the replay buffer'),
+    holdoutFraction: z.number().gt(0).lt(1).default(0.15).describe('share of recent pixels never trained on; the gate measures candidates on them'),
+    referencePixels: z.number().int().min(0).default(2048).describe("pixels of the bundle's training data kept against forgetting (train-sample.bin, else re-read from the manifest's files)"),
+    referenceMix: z.number().min(0).default(0.5).describe('reference pixels mixed in per recent training pixel'),
+    referenceHoldout: z.number().gt(0).lt(1).default(0.25).describe('share of the reference sample kept out of training as the gate\'s reference slice'),
+    epochs: z.number().int().min(0).default(3).describe('epochs per round over its training pixels'),
+    batch: z.number().int().positive().default(128).describe('pixels per training batch'),
+    learningRate: z.number().positive().default(3e-4).describe('Adam learning rate of a round (fresh optimizer each round)'),
+    beta: z.number().min(0).nullable().default(null).describe("β of the KL term; null = the bundle's β"),
+    seed: z.number().int().default(1).describe('random seed for shuffling and sampling'),
+    maxRoundMinutes: z.number().positive().default(10).describe('a round stops training after this long and is gated with what it learned'),
+    cpuShare: z.number().gt(0).max(1).default(0.5).describe('share of one CPU core the training thread may compute (it sleeps the rest)'),
+    pauseQueueDepth: z.number().int().positive().default(1024).describe('training pauses while more pixels than this wait for inference'),
+    backend: z.enum(['auto', 'wasm', 'cpu']).default('auto').describe('tfjs backend of the worker: auto = tfjs-node-gpu when installed, else wasm'),
+    dir: z.string().default('').describe('folder of accepted versions v<N>/; empty = <data.dir>/models/<bundle folder name>'),
+    continueFromLatest: z.boolean().default(true).describe('on start, load the latest accepted version of the configured bundle'),
+    gate: z
+      .object({
+        minImprovement: z.number().min(0).lt(1).default(0.02).describe('relative drop of held-out MSE a candidate needs (0.02 = 2 %)'),
+        maxReferenceWorsening: z.number().min(0).default(0.05).describe('relative rise of reference-slice MSE tolerated (0.05 = 5 %)'),
+      })
+      .strict()
+      .prefault({})
+      .describe('when a candidate replaces the model'),
+  },
+  'background fine-tuning with a validation gate and hot swap (docs/finetune.md)',
+);
+
 export const LogConfig = section(
   {
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
@@ -174,6 +209,7 @@ export const Config = z
     sim: SimConfig,
     alerts: AlertsConfig,
     train: TrainConfig,
+    finetune: FinetuneConfig,
     log: LogConfig,
   })
   .strict();

@@ -1,0 +1,97 @@
+/**
+ * Every message between the daemon (main thread) and the fine-tuning worker, as one union discriminated on
+ * `type` (STYLE.md: events as a union; the two directions are derived, never retyped).
+ *
+ *   main → worker   train      one round: start from the bundle in `bundleDir`, train on `data`, write `outDir`
+ *   worker → main   progress   after every training batch (dashboard progress bar)
+ *                   epoch      after every epoch (log line)
+ *                   trained    the candidate is written (tfjs + ONNX + provisional manifest) in `outDir`
+ *                   failed     the round could not run; `message` says why
+ *
+ * Pausing and stopping do not travel as messages: the worker is busy inside a training loop, so the main thread
+ * flips flags in a SharedArrayBuffer (train-control.ts) that the worker reads between batches.
+ */
+import type { EpochMetrics } from '../model/train.ts';
+
+/** One fine-tuning round for the worker. `data` is [n][T][C] scaled model input, transferred (not copied). */
+export interface TrainRequest {
+  type: 'train';
+  round: number;
+  /** incumbent bundle folder: its tfjs models are the starting point, its preprocess.json is kept */
+  bundleDir: string;
+  /** folder the candidate bundle is written into (created) */
+  outDir: string;
+  /** model version the candidate will carry if accepted */
+  version: number;
+  data: Float32Array;
+  n: number;
+  epochs: number;
+  batch: number;
+  learningRate: number;
+  /** fixed β for the whole round (the bundle's β by default) */
+  beta: number;
+  seed: number;
+  /** longest training time, s; the candidate is written with what it learned by then (0 = no limit) */
+  maxSeconds: number;
+  /** tfjs backend choice */
+  backend: 'auto' | 'wasm' | 'cpu';
+  /** the TrainControl's shared memory (CPU share, pause and stop flags; train-control.ts) */
+  control: SharedArrayBuffer;
+}
+
+/** Training progress after one batch. */
+export interface TrainProgress {
+  type: 'progress';
+  round: number;
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  mse: number;
+}
+
+/** One finished epoch. */
+export interface TrainEpoch {
+  type: 'epoch';
+  round: number;
+  metrics: EpochMetrics;
+}
+
+/** The candidate is on disk. */
+export interface TrainDone {
+  type: 'trained';
+  round: number;
+  outDir: string;
+  history: EpochMetrics[];
+  epochsRun: number;
+  samplesSeen: number;
+  /** wall time of the round in the worker, s */
+  seconds: number;
+  /** time spent inside training batches, s (wall; the thread's share of one core is at most busySeconds / seconds) */
+  busySeconds: number;
+  /** time slept to keep to the configured CPU share, s */
+  throttledSeconds: number;
+  /** time spent paused because ingest lagged, s */
+  pausedSeconds: number;
+  /** tfjs backend the worker trained on */
+  backend: string;
+  /** true when the round was stopped before its epochs were done (stop flag or maxSeconds) */
+  cut: boolean;
+}
+
+/** The round failed. */
+export interface TrainFailed {
+  type: 'failed';
+  round: number;
+  message: string;
+  code?: string;
+}
+
+/** Every message either way. */
+export type FinetuneMessage = TrainRequest | TrainProgress | TrainEpoch | TrainDone | TrainFailed;
+/** Messages the main thread sends. */
+export type ToWorker = Extract<FinetuneMessage, { type: 'train' }>;
+/** Messages the worker sends. */
+export type FromWorker = Exclude<FinetuneMessage, ToWorker>;
+/** A message of one type. */
+export type MessageOf<K extends FinetuneMessage['type']> = Extract<FinetuneMessage, { type: K }>;
