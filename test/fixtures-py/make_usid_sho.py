@@ -7,7 +7,7 @@ Values encode their slot so a reader's mapping can be checked exactly (float32-e
   Phase [rad]     = (0.5 if in_field else -0.5)
 where pixel = row*cols + col.
 
-Usage: make_usid_sho.py OUT --rows R --cols C --steps S --cycles N [--variant a|b] [--lzf]
+Usage: make_usid_sho.py OUT --rows R --cols C --steps S --cycles N [--variant a|b] [--lzf] [--no-positions]
   variant a: SHO group under /Measurement_000/Channel_000 beside Raw_Data, Spectroscopic rows DC_Offset, Field,
              Cycle, Field fastest with value 0 (out-of-field) in even columns, positions with X fastest.
   variant b: SHO group at the root, rows Field, Cycle, DC_Offset (labels say which), Field value 1 (in-field)
@@ -27,6 +27,7 @@ p.add_argument("--steps", type=int, default=8)
 p.add_argument("--cycles", type=int, default=2)
 p.add_argument("--variant", choices=["a", "b"], default="a")
 p.add_argument("--lzf", action="store_true")
+p.add_argument("--no-positions", action="store_true", help="omit Position_Indices (grid from Measurement_000 attrs)")
 a = p.parse_args()
 
 rows, cols, steps, cycles = a.rows, a.cols, a.steps, a.cycles
@@ -73,9 +74,10 @@ with h5py.File(a.out, "w") as h:
     chan = meas.create_group("Channel_000")
     chan.create_dataset("Raw_Data", data=np.zeros((rows * cols, 2), dtype=np.complex64))
     pos_parent = chan if a.variant == "a" else h
-    pi = pos_parent.create_dataset("Position_Indices", data=pos)
-    pi.attrs["labels"] = np.array([b"X", b"Y"])
-    pi.attrs["units"] = np.array([b"m", b"m"])
+    if not a.no_positions:
+        pi = pos_parent.create_dataset("Position_Indices", data=pos)
+        pi.attrs["labels"] = np.array([b"X", b"Y"])
+        pi.attrs["units"] = np.array([b"m", b"m"])
     grp = chan.create_group("Raw_Data-SHO_Fit_000") if a.variant == "a" else h.create_group("Raw_Data-SHO_Fit_000")
     if a.variant == "a":
         vals, labels = np.vstack([dcv, field, cyc]), ["DC_Offset", "Field", "Cycle"]

@@ -110,15 +110,36 @@ export function readUsidShoLayout(file: File, path: string, groupPath: string): 
       break;
     }
   }
-  if (!posDs) throw new FileFormatError('LS_FILE_MISSING', `${path}: no Position_Indices beside ${groupPath}, its parent or at the root; the grid is unknown`, path);
-  checkFilters(posDs, path);
-  const pshape = posDs.shape ?? [];
-  const plabels = stringList(attr(posDs, 'labels')) ?? ['X', 'Y'];
-  if (pshape.length !== 2 || pshape[0] !== npix || pshape[1] !== plabels.length || pshape[1] < 1 || pshape[1] > 2) {
-    throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${posDs.path} [${pshape.join(', ')}] does not match ${npix} pixels with 1 or 2 labelled position dimensions`, path);
+  let pos: Float64Array;
+  let plabels: string[];
+  if (posDs) {
+    checkFilters(posDs, path);
+    const pshape = posDs.shape ?? [];
+    plabels = stringList(attr(posDs, 'labels')) ?? ['X', 'Y'];
+    if (pshape.length !== 2 || pshape[0] !== npix || pshape[1] !== plabels.length || pshape[1] < 1 || pshape[1] > 2) {
+      throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${posDs.path} [${pshape.join(', ')}] does not match ${npix} pixels with 1 or 2 labelled position dimensions`, path);
+    }
+    pos = Float64Array.from(posDs.value as unknown as ArrayLike<number>);
+  } else {
+    // No Position_Indices: BE acquisitions record the grid on the measurement group; pixels are then raster order.
+    const meas = groupAt(file, 'Measurement_000');
+    const gr = Number(meas ? attr(meas, 'grid_num_rows') : NaN);
+    const gc = Number(meas ? attr(meas, 'grid_num_cols') : NaN);
+    if (!(gr > 0 && gc > 0 && gr * gc === npix)) {
+      throw new FileFormatError(
+        'LS_FILE_MISSING',
+        `${path}: no Position_Indices beside ${groupPath}, its parent or at the root, and Measurement_000 grid_num_rows x grid_num_cols (${gr} x ${gc}) does not give the ${npix} pixels of Fit; the grid is unknown`,
+        path,
+      );
+    }
+    plabels = ['X', 'Y'];
+    pos = new Float64Array(npix * 2);
+    for (let i = 0; i < npix; i++) {
+      pos[2 * i] = i % gc;
+      pos[2 * i + 1] = Math.floor(i / gc);
+    }
   }
-  const pos = Float64Array.from(posDs.value as unknown as ArrayLike<number>);
-  const ndim = pshape[1];
+  const ndim = plabels.length;
   const yAt = plabels.findIndex((l) => /^y/i.test(l));
   const xAt = ndim === 1 ? 0 : plabels.findIndex((l) => /^x/i.test(l)) >= 0 ? plabels.findIndex((l) => /^x/i.test(l)) : yAt === 0 ? 1 : 0;
   const rowAt = ndim === 1 ? -1 : yAt >= 0 ? yAt : 1 - xAt;

@@ -222,10 +222,10 @@ describe('USID SHO fit written by h5py', () => {
     phase: Math.fround(on ? 0.5 : -0.5),
   });
 
-  for (const variant of ['a', 'b']) {
-    it(`variant ${variant}: every value lands in its (cycle, field, step) slot, whatever the column parity and row order`, async () => {
-      const path = join(dir, `usid-${variant}.h5`);
-      await run('/usr/bin/python3', [MAKE_USID, path, '--rows', '3', '--cols', '4', '--steps', '8', '--cycles', '2', '--variant', variant]);
+  for (const [variant, extra] of [['a', []], ['b', []], ['a', ['--no-positions']]] as const) {
+    it(`variant ${variant} ${extra.join(' ')}: every value lands in its (cycle, field, step) slot, whatever the column parity and row order`, async () => {
+      const path = join(dir, `usid-${variant}${extra.length}.h5`);
+      await run('/usr/bin/python3', [MAKE_USID, path, '--rows', '3', '--cols', '4', '--steps', '8', '--cycles', '2', '--variant', variant, ...extra]);
       const r = await openScanFile(path);
       try {
         expect(r.layout).toBe('usid-sho');
