@@ -10,6 +10,8 @@ import type { PixelEvent } from '../protocol/events.ts';
 import type { SimTruth } from '../sim/index.ts';
 import { FileFormatError } from '../sources/hdf5/errors.ts';
 import { attr, groupAt, h5, needDataset, openH5, type Dataset, type File, type Group } from '../sources/hdf5/h5.ts';
+import { Module } from 'h5wasm/node';
+import { diagnoseWriteFailure } from './write-failure.ts';
 
 /** Value of the `/scan` `format` attribute that marks our layout. */
 export const SCAN_FORMAT = 'loopstream-scan';
@@ -76,6 +78,11 @@ export class ScanRecorder {
       unlinkSync(path);
     }
     const file = new lib.File(path, 'w');
+    // h5wasm reports a file it could not create with an id of -1 instead of throwing.
+    if (file.file_id < 0n) {
+      const why = diagnoseWriteFailure(path);
+      throw Object.assign(new FileFormatError('LS_FILE_WRITE', `${path}: cannot create the recording: ${why.detail}`, path), { errno: why.errno });
+    }
     try {
       const root = file.create_group(SCAN_PATHS.root);
       root.create_attribute('format', SCAN_FORMAT);
@@ -125,7 +132,7 @@ export class ScanRecorder {
       const start = readStartAttrs(file, path);
       const names = [...INDEX_DATASETS, ...start.buffers.map((b) => b.name)];
       const lengths = names.map((name) => needDataset(file, `${SCAN_PATHS.pixels}/${name}`, path).shape?.[0] ?? 0);
-      const count = Math.min(...lengths);
+      const count = completeRows(file, path, start);
       names.forEach((name, i) => {
         if (lengths[i] > count) {
           const ds = needDataset(file, `${SCAN_PATHS.pixels}/${name}`, path);
@@ -136,7 +143,7 @@ export class ScanRecorder {
       recorder.stopWritten = file.get(SCAN_PATHS.root) !== null && attr(groupAt(file, SCAN_PATHS.root)!, 'stop') !== undefined;
       let lastSeq = -1;
       if (count > 0) {
-        const seqs = needDataset(file, `${SCAN_PATHS.pixels}/seq`, path).value as Int32Array;
+        const seqs = needDataset(file, `${SCAN_PATHS.pixels}/seq`, path).slice([[0, count]]) as Int32Array;
         for (let i = 0; i < count; i++) lastSeq = Math.max(lastSeq, seqs[i]);
       }
       file.flush();
@@ -190,7 +197,13 @@ export class ScanRecorder {
 
   /** Push everything appended so far to disk (HDF5 H5Fflush). */
   flush(): void {
-    if (!this.closed) this.file.flush();
+    if (this.closed) return;
+    // h5wasm's File.flush() drops H5Fflush's status, and a failed write (disk full, file-size limit) surfaces only
+    // here: check it, or the recording would silently miss pixels.
+    if (Module.flush(this.file.file_id) < 0) {
+      const why = diagnoseWriteFailure(this.path);
+      throw Object.assign(new FileFormatError('LS_FILE_WRITE', `${this.path}: writing the recording failed after ${this.n} pixel(s): ${why.detail}`, this.path), { errno: why.errno });
+    }
   }
 
   /** Record the scan's stop message (once) and flush. */
@@ -232,6 +245,23 @@ function writeTruth(file: File, start: StartHeader, truth: SimTruth): void {
   const a = g.create_dataset({ name: 'anomaly', data: truth.anomaly, shape: [rows, cols], dtype: '<B' });
   a.create_attribute('names', JSON.stringify(['none', ...truth.anomalyNames]));
   if (truth.region) g.create_dataset({ name: 'region', data: truth.region, shape: [rows, cols], dtype: '<H' });
+}
+
+/**
+ * Rows of a recording that every per-pixel dataset holds and that were really written. A crash can leave
+ * datasets at different lengths (a batch cut short), or rows whose extent reached the disk but whose data did
+ * not (HDF5 evicted metadata before the chunks): those read as the fill value 0. seq is written last in a batch
+ * and t is never 0 after row 0, so trailing rows past the first with seq = 0 and t = 0 are not counted.
+ */
+export function completeRows(file: File, path: string, start: StartHeader): number {
+  const names = [...INDEX_DATASETS, ...start.buffers.map((b) => b.name)];
+  let count = Math.min(...names.map((name) => needDataset(file, `${SCAN_PATHS.pixels}/${name}`, path).shape?.[0] ?? 0));
+  if (count > 1) {
+    const seqs = needDataset(file, `${SCAN_PATHS.pixels}/seq`, path).slice([[0, count]]) as Int32Array;
+    const ts = needDataset(file, `${SCAN_PATHS.pixels}/t`, path).slice([[0, count]]) as Float64Array;
+    while (count > 1 && seqs[count - 1] === 0 && ts[count - 1] === 0) count--;
+  }
+  return count;
 }
 
 /** The start header stored in an own-layout file, validated; FileFormatError when the file is not ours. */

@@ -110,6 +110,32 @@ describe('ScanRecorder', () => {
     r.close();
   });
 
+  it('drops rows a crash left unwritten (extent on disk, data still the fill value) and rows only some datasets hold', async () => {
+    const scan = simulateScan({ rows: 4, cols: 4, seed: 6 });
+    const path = join(dir, 'torn.h5');
+    const rec = await ScanRecorder.create(path, scan.start);
+    rec.append([0, 1, 2, 3, 4].map((s) => scan.pixel(s)));
+    rec.close();
+    // Emulate the torn write with h5py: every per-pixel dataset grown by 2 rows of fill value, the buffers by a third.
+    const script = [
+      'import h5py, sys',
+      'f = h5py.File(sys.argv[1], "a")',
+      'for name, ds in f["scan/pixels"].items():',
+      '    ds.resize(ds.shape[0] + (3 if name in ("amplitude", "phase", "frequency", "quality") else 2), axis=0)',
+    ].join('\n');
+    expect((await run('/usr/bin/python3', ['-c', script, path])).code).toBe(0);
+    const torn = await openScanFile(path); // replay sees only the complete rows too
+    expect(torn.count).toBe(5);
+    torn.close();
+    const { recorder, lastSeq, count } = await ScanRecorder.reopen(path);
+    expect([count, lastSeq]).toEqual([5, 4]);
+    recorder.append([scan.pixel(5)]);
+    recorder.close();
+    const r = await openScanFile(path);
+    expect([...r.pixels()]).toEqual([0, 1, 2, 3, 4, 5].map((s) => scan.pixel(s)));
+    r.close();
+  });
+
   it('reopens after the writing process was killed with SIGKILL and finds every flushed pixel', async () => {
     const path = join(dir, 'killed.h5');
     const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'record-child.ts'), path, '7'], { stdio: ['ignore', 'pipe', 'pipe'] });

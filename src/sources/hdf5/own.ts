@@ -1,5 +1,5 @@
 /** Reader for loopstream's own scan files (src/store/scan-file.ts, docs/formats.md "Scan files"). */
-import { INDEX_DATASETS, SCAN_PATHS, readStartAttrs, readStopAttr, readTruth } from '../../store/scan-file.ts';
+import { INDEX_DATASETS, SCAN_PATHS, completeRows, readStartAttrs, readStopAttr, readTruth } from '../../store/scan-file.ts';
 import { specElements } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
 import { FileFormatError } from './errors.ts';
@@ -23,8 +23,8 @@ export function readOwnLayout(file: File, path: string): ScanFileReader {
       throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${ds.path} has shape [${shape.join(', ')}]; the start header declares [N, ${start.buffers[b].shape.join(', ')}]`, path);
     }
   });
-  // A recording cut short mid-batch may hold datasets of different lengths; only rows every dataset has count.
-  const count = Math.min(...[...idx, ...bufs].map((ds) => ds.shape?.[0] ?? 0));
+  // A recording cut short by a crash may hold torn rows; only complete ones are replayed.
+  const count = completeRows(file, path, start);
 
   let blockAt = -1;
   let seq: ArrayLike<number> = [];
