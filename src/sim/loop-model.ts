@@ -8,6 +8,8 @@
  */
 export function erf(x: number): number {
   const z = Math.abs(x);
+  // Beyond 6, 1 − erf is below 3e-17: the loop model's erf((V − a)·1000) lands here almost always.
+  if (z > 6) return x > 0 ? 1 : -1;
   const t = 1 / (1 + 0.5 * z);
   const r =
     t *
