@@ -52,6 +52,8 @@ socket.on('connect', () => {
 socket.on('disconnect', (reason) => {
   $('conn').textContent = `disconnected (${reason}) – reconnecting`;
   $('conn').className = 'down';
+  // a server-side disconnect is not retried by Socket.IO on its own; the daemon may be back in a moment
+  if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 1000);
 });
 socket.on('connect_error', (err) => {
   $('conn').textContent = `cannot connect: ${err.message}`;
@@ -72,9 +74,10 @@ function mapSpecs(m: DecodedSnapshot): MapSpec[] {
   const order = page.model && page.model.channelsByKl.length === d ? page.model.channelsByKl : Array.from({ length: d }, (_, k) => k);
   const active = page.model && page.model.channelsByKl.length === d ? page.model.activeCount : d;
   const showAll = $<HTMLInputElement>('show-all').checked;
-  order.slice(0, showAll ? d : Math.max(1, active)).forEach((ch, rank) => {
+  // a bundle whose manifest names no active channels: show them all, by KL
+  order.slice(0, showAll || active === 0 ? d : active).forEach((ch, rank) => {
     const kl = page.model?.klPerLatent[ch];
-    const tag = rank < active ? 'active' : 'inactive';
+    const tag = active === 0 ? `#${rank + 1}` : rank < active ? 'active' : 'inactive';
     specs.push({
       key: `mu${ch}`,
       title: `μ${ch} (${tag}${kl !== undefined ? `, KL ${fmt(kl)}` : ''})`,

@@ -16,6 +16,9 @@ const EMPTY_RGB = [30, 30, 36];
 const RECEIVED_RGB = [70, 70, 96];
 const MISSING_RGB = [230, 36, 94];
 const NAN_RGB = [110, 110, 110];
+/** Outline colours of open and closed alert regions. */
+export const OPEN_OUTLINE = '#ff9f1c';
+export const CLOSED_OUTLINE = '#e0e0e0';
 
 /** What a card shows: per-pixel values (NaN = none) or the state map. */
 export interface MapSpec {
@@ -194,11 +197,10 @@ export class MapView {
         if (c === 0 || !mask[i - 1]) (ctx.moveTo(x, y), ctx.lineTo(x, y + sy));
         if (c === this.cols - 1 || !mask[i + 1]) (ctx.moveTo(x + sx, y), ctx.lineTo(x + sx, y + sy));
       }
-      ctx.strokeStyle = o.closed ? 'rgba(255,159,28,0.6)' : '#ff9f1c';
+      // solid and opaque, so the outline reads the same over any colormap (and a test can find its colour)
+      ctx.strokeStyle = o.closed ? CLOSED_OUTLINE : OPEN_OUTLINE;
       ctx.lineWidth = 2;
-      ctx.setLineDash(o.closed ? [4, 3] : []);
       ctx.stroke();
-      ctx.setLineDash([]);
     }
   }
 

@@ -71,7 +71,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   const { hub, logger } = opts;
   const cfg = opts.config.server;
   checkBind(cfg);
-  const log = logger.child({ stage: 'server' });
+  const log = logger; // the caller binds its context (the daemon passes a child with stage: 'server')
   const metrics = opts.metrics ?? createDashboardMetrics();
   metrics.readFrom(hub);
   const files: Map<string, StaticFile> = await buildDashboard();
@@ -95,6 +95,10 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       // open without a token: liveness probes carry none, and it reveals only counts
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify({ status: 'ok', uptimeSec: (Date.now() - startedAt) / 1000, scans: hub.scans().length, clients: io.engine.clientsCount }));
+      return;
+    }
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204).end();
       return;
     }
     const presented = tokenOf(req);

@@ -1,0 +1,162 @@
+/**
+ * The dashboard against the real daemon: `node bin/loopstream.js demo` (live daemon + the simulator publishing a scan
+ * over ZeroMQ, the model bundle encoding it, the alert engine watching it) as a child process, and Debian's chromium
+ * driven by playwright-core. The maps fill in, a clicked pixel shows its loops and the model's reconstruction, an
+ * alert region is outlined, and the page reconnects when the daemon is restarted on the same port.
+ *
+ * Uses the configured bundle (config model.bundle, or LOOPSTREAM_E2E_BUNDLE); extra `--set` overrides may be given
+ * in LOOPSTREAM_E2E_SET (space-separated key=value), e.g. lower alert thresholds for a barely trained bundle.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { DEFAULTS } from '../../src/config/schema.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARTIFACTS = 'test-artifacts';
+const BUNDLE = process.env.LOOPSTREAM_E2E_BUNDLE ?? DEFAULTS.model.bundle;
+const EXTRA_SET = (process.env.LOOPSTREAM_E2E_SET ?? '').split(' ').filter(Boolean);
+const ROWS = 24;
+const COLS = 24;
+
+interface Daemon {
+  child: ChildProcess;
+  url: string;
+  exited: Promise<number | null>;
+}
+
+/** Start `loopstream demo` and resolve with the dashboard URL from its pino log line (field `url`) on stderr. */
+function startDaemon(dataDir: string, port: number, seed: number): Promise<Daemon> {
+  const args = [
+    'bin/loopstream.js',
+    'demo',
+    '--rows',
+    String(ROWS),
+    '--cols',
+    String(COLS),
+    '--rate',
+    '40',
+    '--port',
+    String(port),
+    '--set',
+    `model.bundle=${BUNDLE}`,
+    '--set',
+    'ingest.endpoint=tcp://127.0.0.1:*',
+    '--set',
+    `data.dir=${dataDir}`,
+    '--set',
+    `sim.seed=${seed}`,
+    '--set',
+    'sim.anomalies=2',
+    ...EXTRA_SET.flatMap((kv) => ['--set', kv]),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines: string[] = [];
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stderr! });
+    rl.on('line', (line) => {
+      lines.push(line);
+      try {
+        const rec = JSON.parse(line) as { url?: string };
+        if (rec.url) resolve({ child, url: rec.url, exited });
+      } catch {
+        // not a log line (a stack trace): kept for the failure message
+      }
+    });
+    void exited.then((code) => reject(new Error(`loopstream demo exited (${code}) before serving:\n${lines.slice(-20).join('\n')}`)));
+  });
+}
+
+async function stopDaemon(d: Daemon | undefined): Promise<void> {
+  if (!d || d.child.exitCode !== null) return;
+  d.child.kill('SIGTERM');
+  const timer = setTimeout(() => d.child.kill('SIGKILL'), 10_000);
+  await d.exited;
+  clearTimeout(timer);
+}
+
+const haveBundle = existsSync(join(BUNDLE, 'manifest.json'));
+let browser: Browser;
+let page: Page;
+let daemon: Daemon | undefined;
+let dataDir: string;
+
+describe.skipIf(!haveBundle)(`dashboard against the daemon (bundle ${BUNDLE})`, () => {
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    dataDir = mkdtempSync(join(tmpdir(), 'loopstream-dash-'));
+    daemon = await startDaemon(dataDir, 0, 11);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    page = await browser.newPage({ viewport: { width: 1500, height: 1250 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stopDaemon(daemon);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('fills the maps in while the scan streams, and shows a clicked pixel’s loops with the reconstruction', async () => {
+    await page.goto(daemon!.url);
+    await page.waitForFunction(() => Number(document.body.dataset.encoded) > 0, undefined, { timeout: 60_000 });
+    const first = Number(await page.evaluate(() => document.body.dataset.encoded));
+    await page.waitForFunction((n) => Number(document.body.dataset.encoded) >= n, (ROWS * COLS) / 2, { timeout: 60_000 });
+    const half = Number(await page.evaluate(() => document.body.dataset.encoded));
+    expect(half).toBeGreaterThan(first); // it grew while we watched
+    expect(half).toBeLessThan(ROWS * COLS);
+    const box = (await (await page.$('figure[data-key="error"] canvas.map'))!.boundingBox())!;
+    await page.mouse.click(box.x + ((1 + 0.5) * box.width) / COLS, box.y + ((2 + 0.5) * box.height) / ROWS);
+    await page.waitForFunction(() => document.body.dataset.pixel === '2,1' && document.body.dataset.pixelCurves === '2');
+    const shown = await page.evaluate(
+      () => (window as unknown as { loopstream: { pixel: { voltage: number[]; channels: Array<{ input: number[]; reconstruction: number[] | null }> } } }).loopstream.pixel,
+    );
+    expect(shown.channels).toHaveLength(2);
+    for (const ch of shown.channels) {
+      expect(ch.input).toHaveLength(shown.voltage.length);
+      expect(ch.reconstruction).toHaveLength(shown.voltage.length);
+      expect(ch.input.every(Number.isFinite)).toBe(true);
+    }
+    // the docs picture: a half-finished scan with an alert outline, when one is up before the scan ends
+    await page.waitForFunction((n) => document.querySelectorAll('#alert-list tr').length > 0 || Number(document.body.dataset.encoded) === n, ROWS * COLS, {
+      timeout: 60_000,
+    });
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-daemon-half-scan.png`, fullPage: true });
+    const state = await page.evaluate(() => ({ alerts: document.querySelectorAll('#alert-list tr').length, encoded: Number(document.body.dataset.encoded) }));
+    if (process.env.LOOPSTREAM_DOCS_IMG === '1' && state.alerts > 0 && state.encoded < ROWS * COLS) {
+      mkdirSync('docs/img', { recursive: true });
+      copyFileSync(`${ARTIFACTS}/dashboard-daemon-half-scan.png`, 'docs/img/dashboard-half-scan.png');
+    }
+  });
+
+  it('outlines an alert region raised by the daemon', async () => {
+    await page.waitForFunction(() => document.querySelectorAll('#alert-list tr').length > 0, undefined, { timeout: 60_000 });
+    await page.waitForFunction((n) => Number(document.body.dataset.encoded) === n, ROWS * COLS, { timeout: 60_000 });
+    const alerts = await page.evaluate(() => (window as unknown as { loopstream: { alerts: Array<{ pixels: number[] }> } }).loopstream.alerts);
+    const top = alerts[0].pixels[0];
+    const scale = await page.$eval('figure[data-key="error"] canvas.map', (el) => (el as HTMLCanvasElement).width / 24);
+    const rgb = await page.$eval(
+      'figure[data-key="error"] canvas.map',
+      (el, [x, y]) => Array.from((el as HTMLCanvasElement).getContext('2d')!.getImageData(x, y, 1, 1).data.slice(0, 3)),
+      [(top % COLS) * scale + scale / 2, Math.floor(top / COLS) * scale] as const,
+    );
+    expect([[255, 159, 28], [224, 224, 224]]).toContainEqual(rgb); // an open (orange) or closed (light grey) outline
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-daemon-complete.png`, fullPage: true });
+  });
+
+  it('reconnects when the daemon is restarted on the same port and follows its new scan', async () => {
+    const port = Number(new URL(daemon!.url).port);
+    await stopDaemon(daemon);
+    await page.waitForSelector('#conn.down');
+    daemon = await startDaemon(dataDir, port, 12);
+    await page.waitForFunction(() => document.body.dataset.connects === '2', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => (document.getElementById('progress-text')?.textContent ?? '').startsWith('sim-s12-'), undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => Number(document.body.dataset.encoded) > 0, undefined, { timeout: 60_000 });
+  });
+});
