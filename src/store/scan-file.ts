@@ -308,13 +308,13 @@ export function readTruth(file: File, start: StartHeader, path: string): SimTrut
     return v;
   };
   const json = <T>(name: string): T => JSON.parse(String(attr(g, name) ?? 'null')) as T;
-  const regionObj = file.get(`${SCAN_PATHS.truth}/region`);
+  const regionObj = file.get(`${SCAN_PATHS.truth}/region`) ? needDataset(file, `${SCAN_PATHS.truth}/region`, path) : undefined;
   return {
     mechanism: u8('mechanism'),
     mechanismNames: json<string[]>('mechanismNames') ?? [],
     anomaly: u8('anomaly'),
     anomalyNames: json<string[]>('anomalyNames') ?? [],
-    ...(regionObj ? { region: (regionObj as Dataset).value as Uint16Array } : {}),
+    ...(regionObj ? { region: regionObj.value as Uint16Array } : {}),
     regions: json<SimTruth['regions']>('regions') ?? [],
   };
 }
