@@ -13,7 +13,7 @@ import { encodeScans } from './graph.ts';
 import type { PipelineEvent } from './items.ts';
 import { ModelEncoder } from './model-encoder.ts';
 import { createModelSlot, type ModelSlot } from './model-slot.ts';
-import type { ScanContext } from './scan-context.ts';
+import type { RecordingFailure, ScanContext } from './scan-context.ts';
 import { ScanRegistry, type OpenPlan } from './scan-registry.ts';
 
 /** What one finished source run reports (the replay summary builds on it). */
@@ -30,13 +30,20 @@ export class Daemon {
   /** pixels per second over the last few seconds, updated by batches */
   private readonly rateWindow: Array<{ t: number; n: number }> = [];
 
+  /** set when a recording could not be written: the live source stops receiving (lossless: nothing is dropped) */
+  ingestHalted?: RecordingFailure & { scanId: string };
+
   private constructor(
     readonly config: Config,
     readonly log: Logger,
     readonly slot: ModelSlot,
     readonly registry: ScanRegistry,
     readonly encoder: ModelEncoder,
-  ) {}
+  ) {
+    registry.onRecordingFailure((ctx, failure) => {
+      this.ingestHalted ??= { ...failure, scanId: ctx.start.scanId };
+    });
+  }
 
   /** Load the configured bundle, open an inference engine and build the shared pipeline parts. */
   static async create(config: Config, log: Logger, defaultPlan: OpenPlan = { source: 'live', record: true }): Promise<Daemon> {
@@ -60,6 +67,8 @@ export class Daemon {
 
   /** Resolves when the queue is below `batch.maxQueue` (the live source awaits it before each receive). */
   waitForRoom(): Promise<void> | undefined {
+    // Halted (a recording failed): never ready again, so producers block instead of their pixels going unrecorded.
+    if (this.ingestHalted) return new Promise(() => undefined);
     if (this.queueDepth() < this.config.batch.maxQueue) return undefined;
     return new Promise((resolve) => {
       const poll = setInterval(() => {

@@ -11,10 +11,10 @@ import { isControl, type ControlItem, type PipelineEvent, type PixelItem } from 
 import { encodeBatches, type BatchEncoder } from './operators/encode-batches.ts';
 import { microBatch } from './operators/micro-batch.ts';
 import { openScans, type ScanDirectory } from './operators/open-scans.ts';
-import { recordRaw } from './operators/record-raw.ts';
+import { recordRaw, type RecordFailureHandler } from './operators/record-raw.ts';
 
 export interface GraphDeps {
-  scans: ScanDirectory;
+  scans: ScanDirectory & { recordingFailed?: RecordFailureHandler };
   encoder: BatchEncoder;
   batch: { maxSize: number; maxWaitMs: number };
 }
@@ -24,7 +24,7 @@ export function encodeScans(events$: Observable<ScanEvent>, d: GraphDeps): Obser
   return events$.pipe(
     openScans(d.scans), //                                 start opens the scan; pixels are bound to it
     microBatch<PixelItem, ControlItem>(d.batch.maxSize, d.batch.maxWaitMs, isControl), // one inference call per batch
-    recordRaw(), //                                        lossless: on disk before it waits for inference
+    recordRaw(d.scans.recordingFailed?.bind(d.scans)), //  lossless: on disk before it waits for inference
     encodeBatches(d.encoder), //                           onnxruntime → maps → alerts; control in order
     share(),
   );

@@ -55,6 +55,18 @@ export interface ScanContext {
   inputs?: Float32Array;
   /** maps revision last written to the results file */
   resultsRevision: number;
+  /** set when the raw recording could not be created or written (the scan is then in state 'error') */
+  recordingError?: RecordingFailure;
+}
+
+/** Why a scan's recording failed, and how many received pixels are therefore not on disk. */
+export interface RecordingFailure {
+  path: string;
+  /** errno name of the cause (ENOSPC, EROFS, EACCES, EFBIG, EIO…) */
+  errno: string;
+  message: string;
+  /** received pixels not recorded (still encoded into the maps) */
+  unrecorded: number;
 }
 
 /** The alert side of a scan as the registry and the hub need it. */

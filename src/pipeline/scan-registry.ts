@@ -15,7 +15,8 @@ import { ScanRecorder } from '../store/scan-file.ts';
 import type { Logger } from '../util/log.ts';
 import type { ControlItem, PipelineEvent } from './items.ts';
 import type { ModelSlot } from './model-slot.ts';
-import { newCounters, type ScanContext } from './scan-context.ts';
+import type { PixelEvent } from '../protocol/events.ts';
+import { newCounters, type RecordingFailure, type ScanContext } from './scan-context.ts';
 
 /** How the next `start` of a scan id should be opened (set by the daemon before a replay or a resume). */
 export interface OpenPlan {
@@ -33,6 +34,7 @@ export class ScanRegistry {
   private readonly scans = new Map<string, ScanContext>();
   private readonly plans = new Map<string, OpenPlan>();
   private readonly listeners = new Set<(ctx: ScanContext, what: 'open' | 'close') => void>();
+  private readonly failureListeners = new Set<(ctx: ScanContext, failure: RecordingFailure) => void>();
   private flushTimer?: NodeJS.Timeout;
   /** events that belonged to no open scan */
   orphans = 0;
@@ -57,6 +59,34 @@ export class ScanRegistry {
   onScan(fn: (ctx: ScanContext, what: 'open' | 'close') => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Told when a scan's recording cannot be created or written (the daemon stops receiving). */
+  onRecordingFailure(fn: (ctx: ScanContext, failure: RecordingFailure) => void): () => void {
+    this.failureListeners.add(fn);
+    return () => this.failureListeners.delete(fn);
+  }
+
+  /**
+   * A recording could not be created or appended to (disk full, read-only folder, file-size limit): log it with the
+   * path and errno, mark the scan 'error', drop the broken recorder and tell the listeners. The pixels of the failed
+   * batch still go to the maps; they and every later pixel of the scan are counted in `recordingError.unrecorded`.
+   */
+  recordingFailed(ctx: ScanContext, err: unknown, pixels: readonly PixelEvent[]): void {
+    const e = err as Error & { errno?: string; code?: string };
+    const path = ctx.recordingPath ?? `${join(this.config.data.dir, ctx.start.scanId)}.raw.h5`;
+    if (!ctx.recordingError) {
+      ctx.recordingError = { path, errno: e.errno ?? (e.code?.startsWith('E') ? e.code : 'EIO'), message: e.message, unrecorded: 0 };
+      this.log.error(
+        { scanId: ctx.start.scanId, path, errno: ctx.recordingError.errno, code: 'LS_FILE_WRITE', recorded: ctx.counters.recorded, firstUnrecordedSeq: pixels[0]?.seq },
+        `recording failed: ${e.message}; scan ${ctx.start.scanId} marked 'error' and ingest stopped (nothing more is accepted until the cause is fixed and the daemon restarted)`,
+      );
+    }
+    ctx.recordingError.unrecorded += pixels.length;
+    ctx.state = 'error';
+    // Dropped without close(): closing would try to write the failed metadata again over the last good flush.
+    ctx.recorder = undefined;
+    for (const fn of this.failureListeners) fn(ctx, ctx.recordingError);
   }
 
   get(scanId: string): ScanContext | undefined {
@@ -92,9 +122,14 @@ export class ScanRegistry {
     const base = join(this.config.data.dir, start.scanId);
     let recorder = plan.recorder;
     let recordingPath = plan.recordingPath;
+    let recordingFailure: unknown;
     if (!recorder && plan.record && this.config.data.record) {
       recordingPath = `${base}.raw.h5`;
-      recorder = await ScanRecorder.create(recordingPath, start);
+      try {
+        recorder = await ScanRecorder.create(recordingPath, start);
+      } catch (err) {
+        recordingFailure = err; // reported below, once the scan exists to be marked 'error'
+      }
     }
     const ctx: ScanContext = {
       start,
@@ -114,6 +149,7 @@ export class ScanRegistry {
       resultsRevision: -1,
     };
     this.scans.set(start.scanId, ctx);
+    if (recordingFailure) this.recordingFailed(ctx, recordingFailure, []);
     this.log.info({ scanId: start.scanId, source: ctx.source, rows: start.grid.rows, cols: start.grid.cols, kind: start.kind, recording: recordingPath, results: ctx.resultsPath }, 'scan started');
     for (const fn of this.listeners) fn(ctx, 'open');
     return ctx;
@@ -129,14 +165,19 @@ export class ScanRegistry {
       return undefined;
     }
     ctx.stop = ev.header;
-    ctx.state = ev.header.status === 'completed' ? 'completed' : ev.header.status;
+    ctx.state = ctx.recordingError ? 'error' : ev.header.status === 'completed' ? 'completed' : ev.header.status;
     ctx.alerts?.finish();
     if (ctx.recorder) {
       ctx.recorder.writeStop(ev.header);
       ctx.recorder.close();
       ctx.recorder = undefined;
     }
-    await this.writeResults(ctx, true);
+    try {
+      await this.writeResults(ctx, true);
+    } catch (err) {
+      // An unwritable results folder must not end the pipeline (other scans go on); the maps stay in memory.
+      this.log.error({ scanId: ctx.start.scanId, path: ctx.resultsPath, err: (err as Error).message }, 'final results write failed');
+    }
     this.log.info({ scanId: ctx.start.scanId, status: ev.header.status, received: ctx.counters.received, encoded: ctx.counters.encoded, missing: ctx.maps.missing, results: ctx.resultsPath }, 'scan finished');
     for (const fn of this.listeners) fn(ctx, 'close');
     return { type: 'scan:end', ctx };
@@ -157,6 +198,7 @@ export class ScanRegistry {
         pixels_received: ctx.counters.received,
         pixels_rejected: ctx.counters.rejected,
         status: ctx.state,
+        ...(ctx.recordingError ? { recording_error: `${ctx.recordingError.errno}: ${ctx.recordingError.message}`, pixels_unrecorded: ctx.recordingError.unrecorded } : {}),
       },
     });
   }
@@ -176,7 +218,8 @@ export class ScanRegistry {
   async close(): Promise<void> {
     clearInterval(this.flushTimer);
     for (const ctx of this.scans.values()) {
-      if (ctx.state === 'running') await this.writeResults(ctx, false).catch(() => undefined);
+      // 'error' without a stop: a scan whose recording failed; its results say so (status, recording_error).
+      if (ctx.state === 'running' || (ctx.state === 'error' && !ctx.stop)) await this.writeResults(ctx, false).catch(() => undefined);
       ctx.recorder?.flush();
       ctx.recorder?.close();
       ctx.recorder = undefined;

@@ -14,6 +14,8 @@ export const FILE_ERROR_CODES = [
   'LS_FILE_FILTER',
   'LS_FILE_VERSION',
   'LS_FILE_EXISTS',
+  // a recording could not be created or written (disk full, read-only folder, file-size limit): src/store/write-failure.ts
+  'LS_FILE_WRITE',
 ] as const;
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 

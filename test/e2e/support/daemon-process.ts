@@ -38,6 +38,11 @@ export interface DaemonProcessOptions {
   config?: Record<string, unknown>;
   /** extra CLI arguments after `serve` */
   args?: string[];
+  /** RLIMIT_FSIZE of the daemon in KiB (`ulimit -f`, SIGXFSZ ignored): writes past it fail with EFBIG, like a full disk */
+  fileSizeLimitKb?: number;
+  /** run the daemon as this user and group (tests started as root, where permission bits do not bind) */
+  uid?: number;
+  gid?: number;
 }
 
 /** `serve` registered in the CLI? Until it is, the same command runs through a thin shim. */
@@ -114,7 +119,14 @@ export class DaemonProcess {
     );
     const configPath = join(dataDir, `config-${Date.now()}.yaml`);
     writeFileSync(configPath, stringify(config));
-    const child = spawn(process.execPath, [...serveArgs(), '--config', configPath, ...(opts.args ?? [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOOPSTREAM_DEBUG: '1' } });
+    let cmd = process.execPath;
+    let argv = [...serveArgs(), '--config', configPath, ...(opts.args ?? [])];
+    if (opts.fileSizeLimitKb !== undefined) {
+      // An ignored signal stays ignored across exec, so the write returns EFBIG instead of killing the process.
+      argv = ['-c', `trap '' XFSZ; ulimit -f ${opts.fileSizeLimitKb}; exec "$@"`, 'bash', cmd, ...argv];
+      cmd = '/bin/bash';
+    }
+    const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOOPSTREAM_DEBUG: '1' }, uid: opts.uid, gid: opts.gid });
     const d = new DaemonProcess(child, dataDir, endpoint, configPath);
     await d.waitForLog((l) => typeof l.endpoint === 'string' && l.msg.startsWith('loopstream serving'), 60_000);
     return d;
