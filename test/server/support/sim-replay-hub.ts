@@ -39,6 +39,8 @@ export interface SimReplayOptions {
   tickMs: number;
   /** stop after this many pixels (a half-finished scan); default all */
   stopAt?: number;
+  /** seqs never sent: marked missing instead of encoded */
+  skip?: number[];
 }
 
 /** See the file comment. */
@@ -106,9 +108,25 @@ export class SimReplayHub implements DashboardHub {
       this.decodeOne(mu.subarray(k * d, (k + 1) * d), recon.subarray(k * this.spec.T * this.spec.C));
       error[k] = this.mse(seq, recon.subarray(k * this.spec.T * this.spec.C));
     }
+    // seqs the "instrument" never sent become a gap: marked missing, not encoded
+    const skip = this.opts.skip ?? [];
+    let kept = 0;
+    for (let k = 0; k < n; k++) {
+      const seq = this.next + k;
+      if (skip.includes(seq)) {
+        this.scanMaps.markMissing(seq, seq);
+        continue;
+      }
+      if (kept !== k) {
+        index[kept] = index[k];
+        mu.copyWithin(kept * d, k * d, (k + 1) * d);
+        error[kept] = error[k];
+      }
+      kept++;
+    }
     this.next += n;
-    this.scanMaps.applyBatch({ index, mu, logVar: new Float32Array(n * d), error, version: 1 });
-    this.encodedTotal += n;
+    this.scanMaps.applyBatch({ index: index.subarray(0, kept), mu: mu.subarray(0, kept * d), logVar: new Float32Array(kept * d), error: error.subarray(0, kept), version: 1 });
+    this.encodedTotal += kept;
     this.lastBatchMs = performance.now() - t0;
     this.raiseCompletedRegions();
     const now = performance.now();
