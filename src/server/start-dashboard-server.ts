@@ -63,6 +63,10 @@ function fail<T>(code: string, message: string): Reply<T> {
   return { ok: false, code, message };
 }
 
+function busy<T>(): Reply<T> {
+  return fail('LS_SERVER_BUSY', 'the previous pixel or traversal request of this page is still decoding; try again when it answers');
+}
+
 /**
  * Start the dashboard server on `config.server.host:port` (port 0 = any free port).
  * @throws ConfigError when binding beyond loopback without `server.token`; ServerError LS_SERVER_LISTEN when the port cannot be bound
@@ -146,6 +150,8 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     feed: MapFeed;
     /** follows the newest scan until the user picks one */
     followNewest: boolean;
+    /** a pixel or traversal request is running: decoding shares the inference engine, so one at a time per client */
+    decoding: boolean;
   }
   const clients = new Set<Client>();
   let scansDirty = false;
@@ -165,6 +171,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     const client: Client = {
       socket,
       followNewest: true,
+      decoding: false,
       feed: new MapFeed({
         maps: (id) => hub.maps(id),
         minIntervalMs: 1000 / cfg.maxDeltaHz,
@@ -209,12 +216,16 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       if (!Number.isInteger(row) || !Number.isInteger(col) || row < 0 || col < 0 || row >= maps.rows || col >= maps.cols) {
         return reply(fail('LS_SERVER_PIXEL', `pixel (${String(row)}, ${String(col)}) is outside scan ${scanId}'s ${maps.rows}x${maps.cols} grid`));
       }
+      if (client.decoding) return reply(busy());
+      client.decoding = true;
       try {
         const detail = await hub.pixel(scanId, row, col);
         reply(detail ? { ok: true, value: detail } : fail('LS_SERVER_PIXEL', `pixel (${row}, ${col}) of scan ${scanId} has not been received yet`));
       } catch (err) {
         log.warn({ err, scanId, row, col }, 'pixel inspection failed');
         reply(fail('LS_SERVER_PIXEL', `pixel (${row}, ${col}) of scan ${scanId}: ${(err as Error).message}`));
+      } finally {
+        client.decoding = false;
       }
     });
     socket.on('latent:traverse', async (req, reply) => {
@@ -227,11 +238,15 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       if (!Array.isArray(values) || values.length < 1 || values.length > 64 || !values.every((v) => Number.isFinite(v))) {
         return reply(fail('LS_SERVER_TRAVERSE', `traversal values must be 1 to 64 finite numbers; got ${Array.isArray(values) ? values.length : typeof values}`));
       }
+      if (client.decoding) return reply(busy());
+      client.decoding = true;
       try {
         reply({ ok: true, value: await hub.traverse(req) });
       } catch (err) {
         log.warn({ err, latent: req.latent }, 'latent traversal failed');
         reply(fail('LS_SERVER_TRAVERSE', `latent ${req.latent} traversal: ${(err as Error).message}`));
+      } finally {
+        client.decoding = false;
       }
     });
     socket.on('replay:list', async (reply) => {

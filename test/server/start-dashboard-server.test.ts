@@ -174,6 +174,19 @@ describe('dashboard server over Socket.IO', () => {
     });
     expect(await c.emitWithAck('pixel:get', { scanId: 'zz', row: 0, col: 0 })).toEqual({ ok: false, code: 'LS_SERVER_SCAN', message: 'scan zz is not known to this daemon' });
 
+    // one decode at a time per page: a second request while the first runs is refused, not queued
+    let open!: () => void;
+    hub.gate = new Promise((resolve) => (open = resolve));
+    const slow = c.emitWithAck('pixel:get', { scanId: 's1', row: 0, col: 0 });
+    expect(await c.emitWithAck('latent:traverse', { scanId: 's1', latent: 0, values: [0] })).toEqual({
+      ok: false,
+      code: 'LS_SERVER_BUSY',
+      message: 'the previous pixel or traversal request of this page is still decoding; try again when it answers',
+    });
+    open();
+    expect((await slow).ok).toBe(true);
+    hub.gate = undefined;
+
     const tr = await c.emitWithAck('latent:traverse', { scanId: 's1', latent: 2, values: [-1, 0, 2] });
     expect(tr.ok && tr.value.channels[0].curves[2]).toEqual(TEST_VOLTAGE.map((v) => 2 * v));
     expect(await c.emitWithAck('latent:traverse', { scanId: 's1', latent: 4, values: [0] })).toEqual({

@@ -27,6 +27,8 @@ export class TestHub implements DashboardHub {
   live: LiveStats = { ingestPxPerSec: 123.5, queueDepth: 7, lagSec: 0.25, batchLatencyMs: 12, rejectedFrames: { LS_FRAME_JSON: 2 } };
   files = ['a.h5', 'sub/b.h5'];
   replays: string[] = [];
+  /** when set, pixel() waits for it (a slow decode) */
+  gate: Promise<void> | undefined;
 
   add(maps: ScanMaps): void {
     this.all.set(maps.scanId, maps);
@@ -58,6 +60,7 @@ export class TestHub implements DashboardHub {
 
   /** Input loop = (row + 1) · V, reconstruction = input + error of the pixel. */
   async pixel(scanId: string, row: number, col: number): Promise<PixelDetail | undefined> {
+    await this.gate;
     const m = this.all.get(scanId);
     if (!m) return undefined;
     const i = m.indexOf(row, col);
