@@ -21,8 +21,8 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const ARTIFACTS = 'test-artifacts';
 const BUNDLE = process.env.LOOPSTREAM_E2E_BUNDLE ?? DEFAULTS.model.bundle;
 const EXTRA_SET = (process.env.LOOPSTREAM_E2E_SET ?? '').split(' ').filter(Boolean);
-const ROWS = 24;
-const COLS = 24;
+const ROWS = 32;
+const COLS = 32;
 
 interface Daemon {
   child: ChildProcess;
@@ -40,7 +40,7 @@ function startDaemon(dataDir: string, port: number, seed: number): Promise<Daemo
     '--cols',
     String(COLS),
     '--rate',
-    '40',
+    '80',
     '--port',
     String(port),
     '--set',
@@ -52,7 +52,7 @@ function startDaemon(dataDir: string, port: number, seed: number): Promise<Daemo
     '--set',
     `sim.seed=${seed}`,
     '--set',
-    'sim.anomalies=2',
+    'sim.anomalies=3',
     ...EXTRA_SET.flatMap((kv) => ['--set', kv]),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -140,7 +140,7 @@ describe.skipIf(!haveBundle)(`dashboard against the daemon (bundle ${BUNDLE})`, 
     await page.waitForFunction((n) => Number(document.body.dataset.encoded) === n, ROWS * COLS, { timeout: 60_000 });
     const alerts = await page.evaluate(() => (window as unknown as { loopstream: { alerts: Array<{ pixels: number[] }> } }).loopstream.alerts);
     const top = alerts[0].pixels[0];
-    const scale = await page.$eval('figure[data-key="error"] canvas.map', (el) => (el as HTMLCanvasElement).width / 24);
+    const scale = await page.$eval('figure[data-key="error"] canvas.map', (el, cols) => (el as HTMLCanvasElement).width / cols, COLS);
     const rgb = await page.$eval(
       'figure[data-key="error"] canvas.map',
       (el, [x, y]) => Array.from((el as HTMLCanvasElement).getContext('2d')!.getImageData(x, y, 1, 1).data.slice(0, 3)),
