@@ -1,7 +1,7 @@
 /**
  * The model bundle the end-to-end tests run the daemon with: the shipped `fixtures/models/edge-sim` when it is
- * there, otherwise a tiny random-weight bundle built once per machine (sho, T = 96, C = 2, latent 16) through the
- * real ONNX export — the tests check transport and bookkeeping, not embedding quality, so any real bundle works.
+ * there, otherwise an untrained bundle of the same `edge` dims built once per machine (sho, T = 96, C = 2,
+ * latent 16) through the real ONNX export — the tests check transport and bookkeeping, not embedding quality.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -38,7 +38,7 @@ export function testBundle(): Promise<Bundle> {
   cached ??= (async () => {
     const shipped = resolve(SHIPPED_BUNDLE);
     if (existsSync(join(shipped, BUNDLE_FILES.encoderOnnx))) return loadBundle(shipped);
-    const dir = join(tmpdir(), 'loopstream-e2e-tiny-bundle-v1');
+    const dir = join(tmpdir(), 'loopstream-e2e-edge-untrained-v1');
     if (!existsSync(join(dir, BUNDLE_FILES.decoderOnnx))) await buildTinyBundle(dir);
     return loadBundle(dir);
   })();
@@ -53,10 +53,11 @@ async function buildTinyBundle(dir: string): Promise<void> {
   // Units of the benchmark data (DOMAIN.md §2), so scaled inputs are O(1).
   spec.mean = [0, 1320];
   spec.std = [1e-4, 10];
-  const vae = buildVae({ units: 4, blocks: 1, latentDim: 16, T, C: 2 }, { seed: 7, fastInit: true });
+  // The `edge` preset's dims: the same inference cost as the shipped model, so soak and fuzz numbers mean something.
+  const vae = buildVae({ preset: 'edge', T, C: 2 }, { seed: 7, fastInit: true });
   const { encoder, decoder } = exportOnnx(vae);
   const manifest: BundleManifest = {
-    format: 'loopstream-bundle', formatVersion: 1, version: 1, parent: null, preset: 'e2e-tiny', dims: vae.dims, beta: 0,
+    format: 'loopstream-bundle', formatVersion: 1, version: 1, parent: null, preset: 'edge', dims: vae.dims, beta: 0,
     created: new Date().toISOString(),
     data: { description: 'untrained random weights for end-to-end transport tests', files: [], samples: 0 },
     metrics: { loss: 0, mse: 0, kl: 0, klPerLatent: [], activeChannels: [], epochs: 0, samples: 0, seconds: 0 },
