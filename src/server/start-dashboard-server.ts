@@ -5,20 +5,22 @@
  * (≤ server.maxDeltaHz, drop-to-latest), stats once a second (volatile), and scan lists, alerts and model info
  * when a hub notification marked them dirty. Hub notifications only set flags, so the pipeline never waits here.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { alertEventToJson } from '../alerts/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../util/log.ts';
-import { TOKEN_COOKIE, checkBind, tokenMatches, tokenOf } from './access.ts';
+import { checkBind, tokenMatches, tokenOf } from './access.ts';
 import { buildDashboard, type StaticFile } from './dashboard-bundle.ts';
 import { ServerError } from './errors.ts';
-import { DASHBOARD_PROTOCOL, type ClientToServerEvents, type Reply, type ServerToClientEvents } from './events.ts';
+import { DASHBOARD_PROTOCOL, type ClientToServerEvents, type ServerToClientEvents } from './events.ts';
+import { httpRoutes } from './http-routes.ts';
 import type { DashboardHub } from './hub.ts';
 import { MapFeed, type FeedMessage } from './map-feed.ts';
 import { toWireDelta, toWireSnapshot } from './map-wire.ts';
 import { createDashboardMetrics, type DashboardMetrics } from './metrics.ts';
+import { answerRequests } from './requests.ts';
 
 /** What `startDashboardServer` needs. */
 export interface DashboardServerOptions {
@@ -59,14 +61,6 @@ function mapBytes(m: FeedMessage): number {
   return d.index.byteLength + d.mu.byteLength + d.error.byteLength + d.version.byteLength + d.state.byteLength;
 }
 
-function fail<T>(code: string, message: string): Reply<T> {
-  return { ok: false, code, message };
-}
-
-function busy<T>(): Reply<T> {
-  return fail('LS_SERVER_BUSY', 'the previous pixel or traversal request of this page is still decoding; try again when it answers');
-}
-
 /**
  * Start the dashboard server on `config.server.host:port` (port 0 = any free port).
  * @throws ConfigError when binding beyond loopback without `server.token`; ServerError LS_SERVER_LISTEN when the port cannot be bound
@@ -81,6 +75,12 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   const files: Map<string, StaticFile> = await buildDashboard();
   const startedAt = Date.now();
 
+  const handleHttp = httpRoutes({
+    token: cfg.token,
+    files,
+    metrics,
+    health: () => ({ status: 'ok', uptimeSec: (Date.now() - startedAt) / 1000, scans: hub.scans().length, clients: clients.size }),
+  });
   const http = createServer((req, res) => {
     handleHttp(req, res).catch((err: Error) => {
       log.error({ err, url: req.url }, 'dashboard request failed');
@@ -88,47 +88,6 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       res.end('internal error\n');
     });
   });
-
-  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('GET only\n');
-      return;
-    }
-    if (url.pathname === '/healthz') {
-      // open without a token: liveness probes carry none, and it reveals only counts
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify({ status: 'ok', uptimeSec: (Date.now() - startedAt) / 1000, scans: hub.scans().length, clients: io.engine.clientsCount }));
-      return;
-    }
-    if (url.pathname === '/favicon.ico') {
-      res.writeHead(204).end();
-      return;
-    }
-    const presented = tokenOf(req);
-    if (!tokenMatches(presented, cfg.token)) {
-      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="loopstream"' });
-      res.end('401: this dashboard needs its access token (?token=…, Authorization: Bearer …, or the loopstream_token cookie)\n');
-      return;
-    }
-    const headers: Record<string, string> = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
-    if (cfg.token && url.searchParams.get('token')) {
-      // the page was opened with ?token=: keep it in a cookie so its scripts and socket need not repeat it
-      headers['set-cookie'] = `${TOKEN_COOKIE}=${encodeURIComponent(cfg.token)}; Path=/; HttpOnly; SameSite=Strict`;
-    }
-    if (url.pathname === '/metrics') {
-      const body = await metrics.registry.metrics();
-      res.writeHead(200, { ...headers, 'content-type': metrics.registry.contentType }).end(body);
-      return;
-    }
-    const file = files.get(url.pathname === '/index.html' ? '/' : url.pathname);
-    if (!file) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`404: ${url.pathname}\n`);
-      return;
-    }
-    res.writeHead(200, { ...headers, 'content-type': file.contentType, 'content-length': String(file.body.length) });
-    res.end(req.method === 'HEAD' ? undefined : file.body);
-  }
 
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(http, {
     serveClient: false,
@@ -150,8 +109,6 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     feed: MapFeed;
     /** follows the newest scan until the user picks one */
     followNewest: boolean;
-    /** a pixel or traversal request is running: decoding shares the inference engine, so one at a time per client */
-    decoding: boolean;
   }
   const clients = new Set<Client>();
   let scansDirty = false;
@@ -171,7 +128,6 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     const client: Client = {
       socket,
       followNewest: true,
-      decoding: false,
       feed: new MapFeed({
         maps: (id) => hub.maps(id),
         minIntervalMs: 1000 / cfg.maxDeltaHz,
@@ -208,70 +164,11 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       client.feed.resync();
       client.feed.tick(Date.now());
     });
-    socket.on('pixel:get', async (req, reply) => {
-      if (typeof reply !== 'function') return;
-      const { scanId, row, col } = req ?? ({} as never);
-      const maps = typeof scanId === 'string' ? hub.maps(scanId) : undefined;
-      if (!maps) return reply(fail('LS_SERVER_SCAN', `scan ${String(scanId)} is not known to this daemon`));
-      if (!Number.isInteger(row) || !Number.isInteger(col) || row < 0 || col < 0 || row >= maps.rows || col >= maps.cols) {
-        return reply(fail('LS_SERVER_PIXEL', `pixel (${String(row)}, ${String(col)}) is outside scan ${scanId}'s ${maps.rows}x${maps.cols} grid`));
-      }
-      if (client.decoding) return reply(busy());
-      client.decoding = true;
-      try {
-        const detail = await hub.pixel(scanId, row, col);
-        reply(detail ? { ok: true, value: detail } : fail('LS_SERVER_PIXEL', `pixel (${row}, ${col}) of scan ${scanId} has not been received yet`));
-      } catch (err) {
-        log.warn({ err, scanId, row, col }, 'pixel inspection failed');
-        reply(fail('LS_SERVER_PIXEL', `pixel (${row}, ${col}) of scan ${scanId}: ${(err as Error).message}`));
-      } finally {
-        client.decoding = false;
-      }
-    });
-    socket.on('latent:traverse', async (req, reply) => {
-      if (typeof reply !== 'function') return;
-      const info = hub.model();
-      const values = req?.values;
-      if (!Number.isInteger(req?.latent) || req.latent < 0 || req.latent >= info.latentDim) {
-        return reply(fail('LS_SERVER_TRAVERSE', `latent ${String(req?.latent)} is not a channel of the ${info.latentDim}-d model`));
-      }
-      if (!Array.isArray(values) || values.length < 1 || values.length > 64 || !values.every((v) => Number.isFinite(v))) {
-        return reply(fail('LS_SERVER_TRAVERSE', `traversal values must be 1 to 64 finite numbers; got ${Array.isArray(values) ? values.length : typeof values}`));
-      }
-      if (client.decoding) return reply(busy());
-      client.decoding = true;
-      try {
-        reply({ ok: true, value: await hub.traverse(req) });
-      } catch (err) {
-        log.warn({ err, latent: req.latent }, 'latent traversal failed');
-        reply(fail('LS_SERVER_TRAVERSE', `latent ${req.latent} traversal: ${(err as Error).message}`));
-      } finally {
-        client.decoding = false;
-      }
-    });
-    socket.on('replay:list', async (reply) => {
-      if (typeof reply !== 'function') return;
-      if (!hub.replayFiles) return reply(fail('LS_SERVER_REPLAY', 'this daemon does not offer replays'));
-      try {
-        reply({ ok: true, value: await hub.replayFiles() });
-      } catch (err) {
-        reply(fail('LS_SERVER_REPLAY', (err as Error).message));
-      }
-    });
-    socket.on('replay:start', async (req, reply) => {
-      if (typeof reply !== 'function') return;
-      if (!hub.replay) return reply(fail('LS_SERVER_REPLAY', 'this daemon does not offer replays'));
-      if (typeof req?.file !== 'string' || req.file.length === 0) return reply(fail('LS_SERVER_REPLAY', 'replay:start needs a file name'));
-      try {
-        const scanId = await hub.replay(req.file);
-        log.info({ file: req.file, scanId, client: socket.id }, 'replay started from the dashboard');
+    answerRequests(socket, hub, log, {
+      onReplay: (scanId) => {
         client.followNewest = false;
         select(client, scanId);
-        reply({ ok: true, value: scanId });
-      } catch (err) {
-        const e = err as Error & { code?: string };
-        reply(fail(e.code ?? 'LS_SERVER_REPLAY', e.message));
-      }
+      },
     });
     socket.on('disconnect', (reason) => {
       clients.delete(client);
