@@ -1,0 +1,269 @@
+/**
+ * End to end through the real pipeline, with one connected dashboard client (socket.io-client):
+ *
+ * - replay: a simulated scan written to an HDF5 scan file, replayed at `max` pace by replayThroughPipeline (what
+ *   `loopstream replay --dashboard` runs: preprocessing, inference, maps, results file, alerts, dashboard). Wall
+ *   time from the call to the summary, the pipeline's own run time, px/s, and when the client held every pixel.
+ * - live: startLive (ZeroMQ PULL, recording on) fed by publishScan at a fixed rate; per pixel, the latency from
+ *   its acquisition timestamp `t` (the simulator's clock is set to the wall clock just before publishing, so `t`
+ *   is when publishScan was due to send it; a late send only adds to the latency) to the moment the client
+ *   received the map message that first shows it encoded. Same machine, same clock.
+ * Both sample RSS every 100 ms. Each scenario runs in a child process (`node --import tsx bench/e2e.ts '<json>'`)
+ * so RSS and the event loop are the pipeline's, not the rest of the benchmark's.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io as connect, type Socket } from 'socket.io-client';
+import { writeSimulatedScan } from '../src/cli/commands/simulate.ts';
+import { parseConfig, type Config } from '../src/config/index.ts';
+import { PIXEL_DONE } from '../src/maps/scan-maps.ts';
+import { replayThroughPipeline } from '../src/pipeline/replay-run.ts';
+import { startLive } from '../src/pipeline/live.ts';
+import type { ServerToClientEvents, WireDelta, WireSnapshot } from '../src/server/events.ts';
+import { fromWireDelta, fromWireSnapshot } from '../src/server/map-wire.ts';
+import { simulateScan } from '../src/sim/index.ts';
+import { publishScan } from '../src/sim/publish.ts';
+import { silentLogger } from '../src/util/log.ts';
+import { loadNow } from './machine.ts';
+import { quantile } from './timing.ts';
+
+/** One scenario (what the child process is told). */
+export interface E2eScenario {
+  kind: 'replay' | 'live';
+  rows: number;
+  cols: number;
+  bundle: string;
+  threads: number;
+  /** live: pixels per second */
+  rate?: number;
+  /** live: publish only the first N pixels */
+  limit?: number;
+  /** config overrides (batch.maxSize, batch.maxWaitMs, server.maxDeltaHz) */
+  batch?: { maxSize?: number; maxWaitMs?: number };
+  maxDeltaHz?: number;
+  label?: string;
+}
+
+/** RSS samples, MiB. */
+export interface RssSeries {
+  startMiB: number;
+  peakMiB: number;
+  endMiB: number;
+  /** [seconds since start, MiB] every ~0.5 s */
+  series: Array<[number, number]>;
+}
+
+/** What a scenario measured. */
+export interface E2eResult {
+  scenario: E2eScenario;
+  pixels: number;
+  /** replay: from the replayThroughPipeline call until its summary and results file are done (model load, server start, replay, results) */
+  wallSeconds?: number;
+  /** replay: the pipeline's own run time (summary.seconds) */
+  runSeconds?: number;
+  pxPerSec?: number;
+  /** seconds from the call until the client held every pixel */
+  clientAllSeconds?: number | null;
+  encoded?: number;
+  /** live: latency from acquisition timestamp to client receipt, ms */
+  latencyMs?: { n: number; p50: number; p90: number; p99: number; max: number };
+  publisher?: { seconds: number; pixels: number };
+  clientMessages: { snapshots: number; deltas: number };
+  rss: RssSeries;
+  load1: [number, number];
+  error?: string;
+}
+
+function configFor(s: E2eScenario, dataDir: string): Config {
+  return parseConfig(
+    {
+      model: { bundle: s.bundle, threads: s.threads },
+      data: { dir: dataDir },
+      server: { port: 0, ...(s.maxDeltaHz ? { maxDeltaHz: s.maxDeltaHz } : {}) },
+      ingest: { endpoint: 'tcp://127.0.0.1:*' },
+      batch: { ...(s.batch ?? {}) },
+    },
+    'bench/e2e.ts',
+  );
+}
+
+function rssSampler(): { stop(): RssSeries } {
+  const t0 = performance.now();
+  const mib = () => process.memoryUsage().rss / 2 ** 20;
+  const all: Array<[number, number]> = [[0, mib()]];
+  const timer = setInterval(() => all.push([(performance.now() - t0) / 1000, mib()]), 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      all.push([(performance.now() - t0) / 1000, mib()]);
+      const series = all.filter((_, i) => i % 5 === 0 || i === all.length - 1).map(([t, m]) => [+t.toFixed(2), +m.toFixed(1)] as [number, number]);
+      return { startMiB: +all[0]![1].toFixed(1), peakMiB: +Math.max(...all.map((a) => a[1])).toFixed(1), endMiB: +all[all.length - 1]![1].toFixed(1), series };
+    },
+  };
+}
+
+/**
+ * A dashboard client that acks every map message and records, per flat pixel index, when it first saw the pixel
+ * encoded (PIXEL_DONE), as Date.now() ms.
+ */
+function dashboardClient(url: string, total: number): { socket: Socket<ServerToClientEvents>; seenAt: Float64Array; counts: { snapshots: number; deltas: number }; all: Promise<number>; connected: Promise<void> } {
+  const socket: Socket<ServerToClientEvents> = connect(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  const seenAt = new Float64Array(total).fill(Number.NaN);
+  const counts = { snapshots: 0, deltas: 0 };
+  let seen = 0;
+  let resolveAll!: (t: number) => void;
+  const all = new Promise<number>((r) => (resolveAll = r));
+  // index undefined: a snapshot, whose k-th entry is pixel k
+  const mark = (index: Uint32Array | undefined, state: Uint8Array, now: number) => {
+    for (let k = 0; k < state.length; k++) {
+      const i = index ? index[k]! : k;
+      if (state[k] === PIXEL_DONE && i < total && Number.isNaN(seenAt[i]!)) {
+        seenAt[i] = now;
+        if (++seen === total) resolveAll(now);
+      }
+    }
+  };
+  socket.on('map:snapshot', (w: WireSnapshot, ack: () => void) => {
+    const now = Date.now();
+    counts.snapshots++;
+    mark(undefined, fromWireSnapshot(w).state, now);
+    ack();
+  });
+  socket.on('map:delta', (w: WireDelta, ack: () => void) => {
+    const now = Date.now();
+    counts.deltas++;
+    const n = w.index.byteLength / 4;
+    const d = fromWireDelta(w, n > 0 ? w.mu.byteLength / 4 / n : 0);
+    mark(d.index, d.state, now);
+    ack();
+  });
+  const connected = new Promise<void>((res, rej) => {
+    socket.once('connect', () => res());
+    socket.once('connect_error', (err) => rej(err));
+  });
+  return { socket, seenAt, counts, all, connected };
+}
+
+const timeout = <T>(p: Promise<T>, ms: number, fallback: T) => Promise.race([p, new Promise<T>((r) => setTimeout(() => r(fallback), ms).unref())]);
+
+/** Replay a simulated scan at max pace through the pipeline with one dashboard client. */
+export async function runReplay(s: E2eScenario): Promise<E2eResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'loopstream-bench-e2e-'));
+  const load0 = loadNow()[0];
+  try {
+    const scan = simulateScan({ rows: s.rows, cols: s.cols, seed: 1, anomalies: 3 });
+    const file = join(dir, 'scan.h5');
+    await writeSimulatedScan(scan, file);
+    const total = s.rows * s.cols;
+    const config = configFor(s, join(dir, 'data'));
+    let client: ReturnType<typeof dashboardClient> | undefined;
+    const rss = rssSampler();
+    const t0 = Date.now();
+    let doneAt = 0;
+    const summary = await replayThroughPipeline(config, silentLogger, file, {
+      pace: { kind: 'max' },
+      dashboard: true,
+      onServing: (url) => {
+        client = dashboardClient(url, total);
+      },
+      // keep the server up until the client holds every pixel (at most 30 s), so "client has it all" is measured
+      keepServing: () => {
+        doneAt = Date.now();
+        return timeout(client ? client.all : Promise.resolve(0), 30_000, 0);
+      },
+    });
+    const wallSeconds = ((doneAt || Date.now()) - t0) / 1000;
+    const allAt = client ? await timeout(client.all, 0, 0) : 0;
+    client?.socket.close();
+    return {
+      scenario: s,
+      pixels: summary.pixels,
+      wallSeconds: +wallSeconds.toFixed(3),
+      runSeconds: +summary.seconds.toFixed(3),
+      pxPerSec: +(summary.pixels / wallSeconds).toFixed(1),
+      clientAllSeconds: allAt ? +((allAt - t0) / 1000).toFixed(3) : null,
+      encoded: summary.encoded,
+      clientMessages: client?.counts ?? { snapshots: 0, deltas: 0 },
+      rss: rss.stop(),
+      load1: [load0, loadNow()[0]],
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Publish a simulated scan at a fixed rate into the live daemon and measure per-pixel latency to the client. */
+export async function runLive(s: E2eScenario): Promise<E2eResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'loopstream-bench-live-'));
+  const load0 = loadNow()[0];
+  const rss = rssSampler();
+  const live = await startLive(configFor(s, join(dir, 'data')), silentLogger);
+  try {
+    if (!live.url) throw new Error('the live daemon started without its dashboard server');
+    const total = s.rows * s.cols;
+    const client = dashboardClient(live.url, total);
+    await client.connected;
+    const rate = s.rate ?? 100;
+    const t0 = Date.now() / 1000;
+    const scan = simulateScan({ rows: s.rows, cols: s.cols, seed: 2, anomalies: 3, pxPerSec: rate, t0 });
+    const sent = await publishScan(scan, { endpoint: live.endpoint, ratePxPerSec: rate, ...(s.limit ? { limit: s.limit } : {}) });
+    const n = Math.min(total, s.limit ?? total);
+    // wait until the client has every sent pixel (raster order: indices 0 … n-1), at most 10 s
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      let k = 0;
+      while (k < n && !Number.isNaN(client.seenAt[k]!)) k++;
+      if (k === n) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const lat: number[] = [];
+    for (let seq = 0; seq < n; seq++) {
+      const px = scan.pixel(seq);
+      const i = px.row * s.cols + px.col;
+      const at = client.seenAt[i]!;
+      if (!Number.isNaN(at)) lat.push(at - px.t * 1000);
+    }
+    lat.sort((a, b) => a - b);
+    client.socket.close();
+    const r = (v: number) => +v.toFixed(2);
+    return {
+      scenario: s,
+      pixels: n,
+      latencyMs: { n: lat.length, p50: r(quantile(lat, 0.5)), p90: r(quantile(lat, 0.9)), p99: r(quantile(lat, 0.99)), max: r(lat[lat.length - 1] ?? Number.NaN) },
+      publisher: { seconds: +sent.seconds.toFixed(3), pixels: sent.pixels },
+      clientMessages: client.counts,
+      rss: rss.stop(),
+      load1: [load0, loadNow()[0]],
+    };
+  } finally {
+    await live.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Run one scenario in a child process and return its result (RSS and event loop of the pipeline alone). */
+export async function runScenarioIsolated(s: E2eScenario, timeoutMs = 600_000): Promise<E2eResult> {
+  const { execFile } = await import('node:child_process');
+  const self = fileURLToPath(import.meta.url);
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', self, JSON.stringify(s)], { maxBuffer: 1 << 24, timeout: timeoutMs }, (err, stdout, stderr) => {
+      const line = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as E2eResult);
+      } catch {
+        const why = (stderr || (err as Error | null)?.message || 'no output').trim().split('\n').slice(-4).join(' | ');
+        resolve({ scenario: s, pixels: 0, clientMessages: { snapshots: 0, deltas: 0 }, rss: { startMiB: 0, peakMiB: 0, endMiB: 0, series: [] }, load1: [0, 0], error: why });
+      }
+    });
+  });
+}
+
+// Child-process entry: `node --import tsx bench/e2e.ts '<scenario json>'` prints the result as one JSON line.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const s = JSON.parse(process.argv[2] ?? '{}') as E2eScenario;
+  const result = s.kind === 'live' ? await runLive(s) : await runReplay(s);
+  process.stdout.write(JSON.stringify(result) + '\n');
+  process.exit(0);
+}
