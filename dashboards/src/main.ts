@@ -23,7 +23,10 @@ const page = {
   maps: undefined as DecodedSnapshot | undefined,
   scans: [] as ScanInfo[],
   model: undefined as ModelInfo | undefined,
+  /** alerts of the followed scan (drawn and listed) */
   alerts: [] as AlertJson[],
+  /** latest alert list per scan: a list can arrive before the snapshot of a newly selected scan */
+  alertsByScan: new Map<string, AlertJson[]>(),
   views: [] as MapView[],
   selected: undefined as { row: number; col: number } | undefined,
   pixel: undefined as PixelDetail | undefined,
@@ -139,11 +142,12 @@ function drawAll(): void {
 socket.on('map:snapshot', (wire, ack) => {
   const m = fromWireSnapshot(wire);
   const regrid = !page.maps || page.maps.scanId !== m.scanId || page.maps.rows !== m.rows || page.maps.cols !== m.cols;
-  if (page.maps?.scanId !== m.scanId) {
-    page.selected = undefined;
-    page.alerts = [];
-  }
+  const newScan = page.maps?.scanId !== m.scanId;
   page.maps = m;
+  if (newScan) {
+    page.selected = undefined;
+    showAlerts(page.alertsByScan.get(m.scanId) ?? []);
+  }
   page.snapshots++;
   if (regrid || page.views.length === 0) buildViews();
   syncScanSelect();
@@ -244,9 +248,13 @@ socket.on('stats:update', (s) => {
 });
 
 socket.on('alert:list', (list) => {
-  if (page.maps && list.scanId !== page.maps.scanId) return;
-  page.alerts = list.alerts;
-  const rows = list.alerts.map((a) => {
+  page.alertsByScan.set(list.scanId, list.alerts);
+  if (!page.maps || list.scanId === page.maps.scanId) showAlerts(list.alerts);
+});
+
+function showAlerts(alerts: AlertJson[]): void {
+  page.alerts = alerts;
+  const rows = alerts.map((a) => {
     const tr = document.createElement('tr');
     tr.className = a.state;
     tr.dataset.alertId = String(a.id);
@@ -257,9 +265,9 @@ socket.on('alert:list', (list) => {
     return tr;
   });
   $('alert-list').replaceChildren(...rows);
-  document.body.dataset.alerts = String(list.alerts.length);
+  document.body.dataset.alerts = String(alerts.length);
   scheduleDraw();
-});
+}
 
 // ---- pixel inspection ------------------------------------------------------------------------------------------
 const INPUT_COLOR = '#4cc9f0';
