@@ -91,7 +91,7 @@ def main() -> None:
                     freq = 1.31e6 + 15e3 * u + 3e3 * pr + rng.normal(0, 300)
                     q = 200.0 + 20.0 * v + rng.normal(0, 5)
                     fit[i, j] = (abs(resp), freq, q, 0.0 if resp >= 0 else np.pi, 0.98)
-    fit[5, 17]["Amplitude [V]"] = np.nan  # a failed fit: the daemon interpolates it
+    fit[min(5, num_pix - 1), 17]["Amplitude [V]"] = np.nan  # a failed fit: the daemon interpolates it
 
     with h5py.File(a.out, "w") as h:
         h.attrs["file_format_version"] = "1.0"

@@ -4,8 +4,8 @@
  * Notifications only mark things dirty on the server side; nothing here waits on a browser.
  */
 import { EventEmitter } from 'node:events';
-import { readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Alert } from '../alerts/types.ts';
 import { unscale } from '../preprocess/scale.ts';
 import type { DashboardHub, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
@@ -168,7 +168,7 @@ export class PipelineHub implements DashboardHub {
     };
   }
 
-  /** HDF5 files under the replay roots (one level deep), as names relative to their root. */
+  /** HDF5 files under the replay roots (one level deep), as names relative to their root; only names resolveReplayPath accepts. */
   async replayFiles(): Promise<string[]> {
     const out: string[] = [];
     for (const root of this.daemon.config.replay.roots) {
@@ -184,7 +184,11 @@ export class PipelineHub implements DashboardHub {
           const p = join(dir, e);
           const st = statSync(p, { throwIfNoEntry: false });
           if (st?.isDirectory() && depth < 2) walk(p, depth + 1);
-          else if (st?.isFile() && e.endsWith('.h5') && !e.endsWith('.results.h5')) out.push(relative(resolve(root), p) || e);
+          else if (st?.isFile() && e.endsWith('.h5') && !e.endsWith('.results.h5')) {
+            const name = relative(resolve(root), p) || e;
+            // symlinks that lead out of the roots are not offered (they would be refused anyway)
+            if (this.confined(name) !== undefined) out.push(name);
+          }
         }
       };
       walk(resolve(root), 0);
@@ -192,15 +196,30 @@ export class PipelineHub implements DashboardHub {
     return out.sort();
   }
 
-  /** Resolve a replay name inside the configured roots; anything outside (../, absolute elsewhere) is refused. */
-  resolveReplayPath(file: string): string {
+  /** The real path of `file` if it names a regular file inside one of the replay roots, else undefined. */
+  private confined(file: string): string | undefined {
+    if (file.includes('\0')) return undefined; // fs calls throw on NUL; refuse it like any other bad name
     for (const root of this.daemon.config.replay.roots) {
-      const base = resolve(root);
-      const full = resolve(base, file);
+      let base: string;
+      let full: string;
+      try {
+        // Compare real paths: a symlink inside a root may point anywhere (security: docs/operations.md).
+        base = realpathSync(resolve(root));
+        full = realpathSync(resolve(base, file));
+      } catch {
+        continue; // missing root or file
+      }
       const rel = relative(base, full);
-      if (!rel.startsWith('..') && !isAbsolute(rel) && statSync(full, { throwIfNoEntry: false })?.isFile()) return full;
+      if (rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel) && statSync(full, { throwIfNoEntry: false })?.isFile()) return full;
     }
-    throw new ReplayPathError(`replay of "${file}" refused: not a file inside the replay roots (${this.daemon.config.replay.roots.join(', ')})`);
+    return undefined;
+  }
+
+  /** Resolve a replay name inside the configured roots; anything outside (../, absolute elsewhere, symlinks out) is refused. */
+  resolveReplayPath(file: string): string {
+    const full = this.confined(file);
+    if (full === undefined) throw new ReplayPathError(`replay of "${file.replace(/\0/g, '\\0')}" refused: not a file inside the replay roots (${this.daemon.config.replay.roots.join(', ')})`);
+    return full;
   }
 
   async replay(file: string): Promise<string> {
