@@ -4,6 +4,7 @@
  * reopened for appending, and the live source is told the next seq to expect — no recorded pixel is lost.
  */
 import { readdirSync } from 'node:fs';
+import { filter } from 'rxjs';
 import { join } from 'node:path';
 import { openScanFile, replayFile } from '../sources/hdf5/index.ts';
 import { ScanRecorder } from '../store/scan-file.ts';
@@ -42,7 +43,9 @@ export async function resumeRecordings(daemon: Daemon, tell: (start: import('../
     reader.close();
     if (finished) continue;
     // Re-feed the recorded pixels (no recording: they are on disk already), then attach the reopened recorder.
-    await daemon.run(replayFile(path, { pace: { kind: 'max' } }), { source: 'live', record: false, recordingPath: path });
+    // The replay of an unfinished recording ends with a synthesised 'aborted' stop: drop it, the scan goes on.
+    const recorded$ = replayFile(path, { pace: { kind: 'max' } }).pipe(filter((ev) => ev.type !== 'stop'));
+    await daemon.run(recorded$, { source: 'live', record: false, recordingPath: path });
     const { recorder, lastSeq, count } = await ScanRecorder.reopen(path);
     const ctx = daemon.registry.get(start.scanId);
     if (ctx) {

@@ -24,7 +24,7 @@ describe('resume after SIGKILL', () => {
 
     const rows = 16;
     const cols = 16;
-    const sim = runCli(['simulate', '--rows', `${rows}`, '--cols', `${cols}`, '--seed', '5', '--anomalies', '0', '--zmq', endpoint, '--rate', '150', '--scan-id', 'e2e-resume']);
+    const sim = runCli(['simulate', '--rows', `${rows}`, '--cols', `${cols}`, '--seed', '5', '--anomalies', '0', '--zmq', endpoint, '--rate', '150', '--linger-ms', '300000', '--scan-id', 'e2e-resume']);
     procs.push(sim);
     await first.waitForLog((l) => l.msg === 'scan started' && l.scanId === 'e2e-resume', 'the scan start');
     // let part of the scan arrive (the kill point only needs to be mid-scan, not exact)

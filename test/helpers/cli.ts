@@ -77,6 +77,8 @@ export function daemonConfig(overrides: Record<string, unknown> = {}): { dir: st
     data: { dir: dataDir, resultsFlushMs: 500 },
     server: { port: 0 },
     log: { level: 'info' },
+    // LOOPSTREAM_TEST_BUNDLE runs the process tests against another bundle than the configured default
+    ...(process.env.LOOPSTREAM_TEST_BUNDLE ? { model: { bundle: process.env.LOOPSTREAM_TEST_BUNDLE } } : {}),
     ...overrides,
   };
   const configPath = join(dir, 'loopstream.yaml');

@@ -3,9 +3,6 @@
  * publishing a scan to it over ZeroMQ at a live-like rate, through the full pipeline with the bundled model.
  */
 import type { Command } from 'commander';
-import { startLive } from '../../pipeline/live.ts';
-import { simulateScan } from '../../sim/index.ts';
-import { publishScan } from '../../sim/publish.ts';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
 import { untilSignal } from './serve.ts';
 
@@ -20,6 +17,10 @@ export function register(program: Command): void {
       .option('--port <port>', 'dashboard HTTP port (overrides server.port)', Number)
       .option('--exit-when-done', 'stop once the scan is complete instead of serving the dashboard until Ctrl-C'),
   ).action(async (opts) => {
+    // heavy modules (onnxruntime, h5wasm, zeromq) load only when the command runs: `--help` stays fast
+    const { startLive } = await import('../../pipeline/live.ts');
+    const { simulateScan } = await import('../../sim/index.ts');
+    const { publishScan } = await import('../../sim/publish.ts');
     const config = configFromOptions(opts, { 'sim.rows': opts.rows, 'sim.cols': opts.cols, 'sim.ratePxPerSec': opts.rate, 'server.port': opts.port });
     const log = loggerFor(config);
     const live = await startLive(config, log);

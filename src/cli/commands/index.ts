@@ -9,5 +9,6 @@ import { register as validate } from './validate.ts';
 
 import { register as serve } from './serve.ts';
 import { register as demo } from './demo.ts';
+import { register as models } from './models.ts';
 
-export const COMMANDS: Array<(program: Command) => void> = [simulate, replay, serve, demo, train, exportOnnx, validate, alertsEval];
+export const COMMANDS: Array<(program: Command) => void> = [simulate, replay, serve, demo, train, exportOnnx, validate, alertsEval, models];

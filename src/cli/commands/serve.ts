@@ -1,6 +1,5 @@
 /** `loopstream serve`: the live daemon — ZeroMQ in, pipeline, results files, dashboard — until Ctrl-C. */
 import type { Command } from 'commander';
-import { startLive } from '../../pipeline/live.ts';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
 
 /** Resolve on SIGINT or SIGTERM. */
@@ -21,6 +20,8 @@ export function register(program: Command): void {
       .option('--bundle <dir>', 'model bundle (overrides model.bundle)')
       .option('--data <dir>', 'folder for recordings and results (overrides data.dir)'),
   ).action(async (opts) => {
+    // heavy modules (onnxruntime, h5wasm, zeromq) load only when the command runs: `--help` stays fast
+    const { startLive } = await import('../../pipeline/live.ts');
     const config = configFromOptions(opts, { 'ingest.endpoint': opts.endpoint, 'server.port': opts.port, 'model.bundle': opts.bundle, 'data.dir': opts.data });
     const log = loggerFor(config);
     const live = await startLive(config, log);

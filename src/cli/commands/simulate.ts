@@ -66,7 +66,8 @@ export function register(program: Command): void {
       .option('--bind', 'bind the endpoint instead of connecting to it')
       .option('--skip-seq <seq>', 'never send this seq (repeatable; forces a gap)', (v: string, acc: number[] = []) => [...acc, int('--skip-seq')(v)])
       .option('--malformed <n>', 'after every n pixels also send one malformed frame', int('--malformed'))
-      .option('--limit <n>', 'publish only the first n pixels (stop status aborted)', int('--limit')),
+      .option('--limit <n>', 'publish only the first n pixels (stop status aborted)', int('--limit'))
+      .option('--linger-ms <ms>', 'how long to keep undelivered messages after the last send, e.g. while the daemon restarts (default 10000)', int('--linger-ms')),
   ).action(async (opts) => {
     const config = configFromOptions(opts, { 'sim.rows': opts.rows, 'sim.cols': opts.cols, 'sim.seed': opts.seed, 'sim.anomalies': opts.anomalies, 'sim.ratePxPerSec': opts.rate });
     const log = loggerFor(config);
@@ -117,6 +118,7 @@ export function register(program: Command): void {
         skipSeqs: opts.skipSeq ?? [],
         ...(opts.malformed ? { malformedEvery: opts.malformed } : {}),
         ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+        ...(opts.lingerMs !== undefined ? { lingerMs: opts.lingerMs } : {}),
         signal: abort.signal,
       });
       log.info({ endpoint: opts.zmq, ...r }, 'published');
