@@ -10,6 +10,7 @@ import { Daemon } from './daemon.ts';
 import { PipelineHub } from './hub.ts';
 import { resumeRecordings, type ResumedScan } from './resume.ts';
 import { wireAlerts } from './wire-alerts.ts';
+import { wireFinetune } from '../finetune/wire-finetune.ts';
 
 export interface LiveDaemon {
   daemon: Daemon;
@@ -31,6 +32,8 @@ export async function startLive(config: Config, log: Logger): Promise<LiveDaemon
   const source = zmqSource({ ...config.ingest, log: log.child({ stage: 'ingest' }), waitReady: () => daemon.waitForRoom() });
   const hub = new PipelineHub(daemon, source.rejects);
   const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }));
+  // Background fine-tuning (src/finetune), before resumed or live pixels flow: continues from the latest accepted version.
+  const finetune = config.finetune.enabled ? await wireFinetune(daemon, hub, config, log.child({ stage: 'finetune' })) : undefined;
   const resumed = await resumeRecordings(daemon, (start, nextSeq) => source.resume(start, nextSeq));
   const server = config.server.enabled ? await startDashboardServer({ config, hub, logger: log.child({ stage: 'server' }) }) : undefined;
   if (server) log.info({ url: server.url }, `dashboard at ${server.url}`);
@@ -47,6 +50,7 @@ export async function startLive(config: Config, log: Logger): Promise<LiveDaemon
     done,
     async close() {
       await server?.close();
+      await finetune?.close();
       await alerts.close();
       await daemon.close();
     },

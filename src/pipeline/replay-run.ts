@@ -12,6 +12,8 @@ import type { Logger } from '../util/log.ts';
 import { Daemon } from './daemon.ts';
 import { PipelineHub } from './hub.ts';
 import { wireAlerts } from './wire-alerts.ts';
+import { wireFinetune } from '../finetune/wire-finetune.ts';
+import type { FinetuneSummary } from '../finetune/finetuner.ts';
 
 export interface PipelineReplaySummary extends ReplaySummary {
   file: string;
@@ -29,6 +31,9 @@ export interface PipelineReplaySummary extends ReplaySummary {
   modelVersion: number;
 }
 
+/** The summary with fine-tuning on: modelVersions, errorBeforeFinetune, errorAfterFinetune (src/finetune). */
+export type FinetunedReplaySummary = PipelineReplaySummary & FinetuneSummary;
+
 export interface ReplayRunOptions {
   pace: Pace;
   scanId?: string;
@@ -38,24 +43,33 @@ export interface ReplayRunOptions {
   keepServing?: () => Promise<unknown>;
   /** called with the dashboard URL once it listens */
   onServing?: (url: string) => void;
+  /** fine-tune while replaying (as finetune.enabled); the summary waits for the rounds the replay triggered */
+  finetune?: boolean;
 }
 
-export async function replayThroughPipeline(config: Config, log: Logger, path: string, opts: ReplayRunOptions): Promise<PipelineReplaySummary> {
-  const daemon = await Daemon.create(config, log, { source: 'replay', file: path, record: false });
+export async function replayThroughPipeline(config: Config, log: Logger, path: string, opts: ReplayRunOptions): Promise<PipelineReplaySummary | FinetunedReplaySummary> {
+  // The file first: a broken or unknown file is refused before the model loads.
+  const reader = await openScanFile(path);
+  const daemon = await Daemon.create(config, log, { source: 'replay', file: path, record: false }).catch((err) => {
+    reader.close();
+    throw err;
+  });
   const hub = new PipelineHub(daemon);
   const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }));
+  // Background fine-tuning (src/finetune): wired before the source runs so a stored later version is used from the start.
+  const finetune = opts.finetune || config.finetune.enabled ? await wireFinetune(daemon, hub, config, log.child({ stage: 'finetune' })) : undefined;
   const server = opts.dashboard ? await startDashboardServer({ config, hub, logger: log.child({ stage: 'server' }) }) : undefined;
   if (server) {
     log.info({ url: server.url }, `dashboard at ${server.url}`);
     opts.onServing?.(server.url);
   }
-  const reader = await openScanFile(path);
   const layout = reader.layout;
   const counter = new ScanEventCounter();
   try {
     counter.markStart();
     const run = await daemon.run(replayReader(reader, { pace: opts.pace, scanId: opts.scanId }).pipe(tap((ev) => counter.observe(ev))));
     const ctx = run.scans[0];
+    await finetune?.settle(); // the rounds this replay triggered finish (gate, swap, re-encode) before the summary
     const source = counter.summary();
     const summary: PipelineReplaySummary = {
       ...source,
@@ -72,10 +86,11 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
     };
     if (ctx && ctx.state === 'running') await daemon.registry.writeResults(ctx, false);
     if (server && opts.keepServing) await opts.keepServing();
-    return summary;
+    return finetune ? { ...summary, ...(await finetune.summary(ctx)) } : summary;
   } finally {
     reader.close();
     await server?.close();
+    await finetune?.close();
     await alerts.close();
     await daemon.close();
   }

@@ -1,30 +1,57 @@
-/** `loopstream replay FILE`: replay an HDF5 scan file (own, NSID or USID SHO fit) as a live scan and summarise it. */
+/**
+ * `loopstream replay FILE`: replay an HDF5 scan file (own recording, NSID loops, USID SHO fit) through the full
+ * pipeline — the same graph a live scan takes — and summarise it (with `--ingest-only`, just the source).
+ */
 import type { Command } from 'commander';
-import { parsePace } from '../../sources/hdf5/index.ts';
-import { summarizeReplayFile } from '../../sources/hdf5/replay-summary.ts';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
+import { untilSignal } from './serve.ts';
 
 export function register(program: Command): void {
   withConfigOptions(
     program
       .command('replay')
-      .description('replay an HDF5 scan file (loopstream scan file, NSID loops, USID SHO fit) as a live scan')
+      .description('replay an HDF5 scan file (loopstream scan file, NSID loops, USID SHO fit) through the pipeline as a live scan')
       .argument('<file>', 'HDF5 file to replay')
       .option('--pace <pace>', 'max, realtime, xN (N times real time) or Npxps (overrides replay.pace)')
       .option('--scan-id <id>', 'replay under this scan id')
-      .option('--summary-json', 'print the summary as one JSON object on the last stdout line'),
+      .option('--bundle <dir>', 'model bundle (overrides model.bundle)')
+      .option('--data <dir>', 'folder for the results file (overrides data.dir)')
+      .option('--summary-json', 'print the summary as one JSON object on the last stdout line')
+      .option('--ingest-only', 'only read and pace the file (no model): counts pixels and missing')
+      .option('--dashboard', 'serve the dashboard while replaying (URL on stderr)')
+      .option('--keep-serving', 'with --dashboard: keep serving after the replay until Ctrl-C')
+      .option('--finetune', 'fine-tune in the background while replaying; the summary adds modelVersions, errorBeforeFinetune, errorAfterFinetune'),
   ).action(async (file: string, opts) => {
-    const config = configFromOptions(opts, { 'replay.pace': opts.pace });
+    const config = configFromOptions(opts, { 'replay.pace': opts.pace, 'model.bundle': opts.bundle, 'data.dir': opts.data });
     const log = loggerFor(config);
+    // heavy modules (onnxruntime, h5wasm) load only when the command runs: `--help` stays fast
+    const { parsePace } = await import('../../sources/hdf5/index.ts');
     const pace = parsePace(config.replay.pace);
-    const summary = await summarizeReplayFile(file, { pace, ...(opts.scanId ? { scanId: opts.scanId } : {}) });
+    const scanId = opts.scanId ? { scanId: opts.scanId as string } : {};
+    let summary: { file: string; layout: string; kind: string | null; rows: number; cols: number; pixels: number; missing: number; seconds: number; pxPerSec: number; stopStatus: string | null };
+    let modelText = '';
+    if (opts.ingestOnly) {
+      const { summarizeReplayFile } = await import('../../sources/hdf5/replay-summary.ts');
+      summary = await summarizeReplayFile(file, { pace, ...scanId });
+    } else {
+      const { replayThroughPipeline } = await import('../../pipeline/replay-run.ts');
+      const s = await replayThroughPipeline(config, log, file, {
+        pace,
+        ...scanId,
+        dashboard: Boolean(opts.dashboard),
+        finetune: Boolean(opts.finetune),
+        ...(opts.keepServing ? { keepServing: untilSignal } : {}),
+      });
+      modelText = `, ${s.encoded} encoded, mean error ${s.meanError?.toFixed(4) ?? 'n/a'}, ${s.alerts} alert(s), results ${s.results}`;
+      summary = s;
+    }
     log.info(summary, 'replay finished');
     if (opts.summaryJson) {
       process.stdout.write(`${JSON.stringify(summary)}\n`);
     } else {
       process.stdout.write(
         `${summary.file}: ${summary.layout} ${summary.kind} ${summary.rows}x${summary.cols}, ${summary.pixels} pixels, ${summary.missing} missing, ` +
-          `${summary.seconds.toFixed(3)} s (${Math.round(summary.pxPerSec)} px/s), stop ${summary.stopStatus}\n`,
+          `${summary.seconds.toFixed(3)} s (${Math.round(summary.pxPerSec)} px/s), stop ${summary.stopStatus}${modelText}\n`,
       );
     }
   });

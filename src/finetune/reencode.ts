@@ -1,0 +1,65 @@
+/**
+ * Re-encode already-seen pixels with a newly swapped-in model, in the background: batches of pixels whose
+ * version is older than the new one go through the slot (so live batches interleave between them), and their
+ * μ, log σ², error and version are written into the maps — the dashboard gets them as ordinary deltas, which
+ * amounts to a full refresh once every pixel is done. Scans no longer running get their results file rewritten.
+ */
+import { PIXEL_DONE } from '../maps/scan-maps.ts';
+import type { ModelSlot } from '../pipeline/model-slot.ts';
+import type { ScanContext } from '../pipeline/scan-context.ts';
+
+/** What re-encoding needs besides the slot. */
+export interface ReencodeOptions {
+  /** the version just swapped in; re-encoding stops early if the slot moves past it */
+  version: number;
+  batchSize: number;
+  onProgress?: (done: number, total: number) => void;
+  /** rewrite the results file of a scan that is no longer running */
+  writeResults?: (ctx: ScanContext) => Promise<void>;
+}
+
+/** Pixels of `ctx` encoded by a version older than `version` (flat indices). */
+export function stalePixels(ctx: ScanContext, version: number): Uint32Array {
+  const { state, version: v } = ctx.maps;
+  let n = 0;
+  for (let i = 0; i < state.length; i++) if (state[i] === PIXEL_DONE && v[i] < version) n++;
+  const out = new Uint32Array(n);
+  let k = 0;
+  for (let i = 0; i < state.length; i++) if (state[i] === PIXEL_DONE && v[i] < version) out[k++] = i;
+  return out;
+}
+
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Re-encode every stale pixel of `scans` with the slot's model; returns the number of pixels rewritten. */
+export async function reencodeScans(slot: ModelSlot, scans: readonly ScanContext[], opts: ReencodeOptions): Promise<number> {
+  const work = scans.filter((ctx) => ctx.encodable && ctx.inputs).map((ctx) => ({ ctx, index: stalePixels(ctx, opts.version) }));
+  const total = work.reduce((s, w) => s + w.index.length, 0);
+  let done = 0;
+  for (const { ctx, index } of work) {
+    const inputs = ctx.inputs!;
+    const stride = inputs.length / ctx.maps.size;
+    const x = new Float32Array(Math.min(opts.batchSize, index.length) * stride);
+    for (let from = 0; from < index.length; from += opts.batchSize) {
+      const batch = index.subarray(from, Math.min(from + opts.batchSize, index.length));
+      for (let k = 0; k < batch.length; k++) x.set(inputs.subarray(batch[k] * stride, (batch[k] + 1) * stride), k * stride);
+      const out = await slot.run(async (engine) => (engine.version === opts.version ? engine.encodeDecode(x.subarray(0, batch.length * stride), batch.length) : undefined));
+      if (!out) return done; // a newer model was swapped in; its own re-encode takes over
+      // Keep only pixels still older than this version (nothing else should have touched them, but be exact).
+      const d = ctx.maps.latentDim;
+      const keep: number[] = [];
+      for (let k = 0; k < batch.length; k++) if (ctx.maps.version[batch[k]] < opts.version) keep.push(k);
+      const pick = (src: Float32Array, w: number) => (keep.length === batch.length ? src : Float32Array.from(keep.flatMap((k) => Array.from(src.subarray(k * w, (k + 1) * w)))));
+      const idx = keep.length === batch.length ? batch : Uint32Array.from(keep, (k) => batch[k]);
+      const error = pick(out.error, 1);
+      // The scan's error sum follows the map, so its mean error is the mean of what the map shows.
+      for (let j = 0; j < idx.length; j++) ctx.counters.errorSum += error[j] - ctx.maps.error[idx[j]];
+      ctx.maps.applyBatch({ index: idx, mu: pick(out.mu, d), logVar: pick(out.logVar, d), error, version: opts.version });
+      done += idx.length;
+      opts.onProgress?.(done, total);
+      await yieldToIo(); // let live batches and socket I/O run between re-encode batches
+    }
+    if (ctx.state !== 'running' && opts.writeResults) await opts.writeResults(ctx);
+  }
+  return done;
+}
