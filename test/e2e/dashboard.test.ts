@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { DEFAULTS } from '../../src/config/schema.ts';
 import { startDashboardServer, type DashboardServer } from '../../src/server/index.ts';
 import { silentLogger } from '../../src/util/log.ts';
-import { SimReplayHub } from '../server/support/sim-replay-hub.ts';
+import { MultiReplayHub, SimReplayHub } from '../server/support/sim-replay-hub.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -25,9 +25,10 @@ let browser: Browser;
 let page: Page;
 let server: DashboardServer;
 let hub: SimReplayHub;
+let multi: MultiReplayHub;
 
 async function start(port = 0): Promise<DashboardServer> {
-  return startDashboardServer({ config: { server: { ...DEFAULTS.server, port, maxDeltaHz: 10 } }, hub, logger: silentLogger });
+  return startDashboardServer({ config: { server: { ...DEFAULTS.server, port, maxDeltaHz: 10 } }, hub: multi, logger: silentLogger });
 }
 
 /** RGB of the map canvas of card `key` at canvas coordinates (x, y). */
@@ -45,6 +46,8 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does`);
   mkdirSync(ARTIFACTS, { recursive: true });
   hub = new SimReplayHub({ rows: ROWS, cols: COLS, seed: 3, anomalies: 2, batch: 12, tickMs: 40, stopAt: HALF, skip: MISSING });
+  // replays started from the page are further simulated scans of the same size
+  multi = new MultiReplayHub(hub, { rows: ROWS, cols: COLS, anomalies: 2, batch: 24, tickMs: 40 });
   server = await start();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
   page = await browser.newPage({ viewport: { width: 1500, height: 1250 }, acceptDownloads: true });
@@ -54,7 +57,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  hub?.pause();
+  multi?.pauseAll();
   await browser?.close();
   await server?.close();
 });
@@ -153,5 +156,23 @@ describe('dashboard in chromium', () => {
     await page.waitForFunction(() => document.querySelectorAll('#alert-list tr').length === 2);
     expect(await page.getAttribute('figure[data-key="error"]', 'data-filled')).toBe(String(ROWS * COLS - MISSING.length));
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-complete.png`, fullPage: true });
+  });
+
+  it('starts a replay from the page, follows it, and goes back to the first scan from the picker', async () => {
+    await page.waitForFunction(() => document.querySelectorAll('#replay-file option').length === 2);
+    await page.selectOption('#replay-file', 'sim-7.h5');
+    await page.click('#replay-start');
+    const progressStarts = (prefix: string) => page.waitForFunction((p) => (document.getElementById('progress-text')?.textContent ?? '').startsWith(p), prefix);
+    await progressStarts('sim-s7-24x24:');
+    await page.waitForFunction(() => Number(document.body.dataset.encoded) > 0);
+    await page.waitForFunction(() => document.querySelectorAll('#scan-select option').length === 2);
+    expect(await page.$$eval('#scan-select option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['sim-s7-24x24', 'sim-s3-24x24']);
+    expect(await page.inputValue('#scan-select')).toBe('sim-s7-24x24');
+
+    await page.selectOption('#scan-select', 'sim-s3-24x24');
+    await progressStarts('sim-s3-24x24:');
+    await page.waitForFunction((n) => Number(document.body.dataset.encoded) === n, ROWS * COLS - MISSING.length);
+    // its alerts come back with it
+    expect(await page.$$eval('#alert-list tr', (rows) => rows.length)).toBe(2);
   });
 });

@@ -284,3 +284,81 @@ export class SimReplayHub implements DashboardHub {
     return () => this.emitter.off(event, listener);
   }
 }
+
+/**
+ * Several simulated replays behind one hub, newest first, with replays startable by file name (`sim-<seed>.h5`
+ * names a simulated scan of that seed): what the scan and replay pickers of the page need.
+ */
+export class MultiReplayHub implements DashboardHub {
+  readonly hubs: SimReplayHub[] = [];
+  private readonly emitter = new EventEmitter();
+
+  constructor(
+    first: SimReplayHub,
+    private readonly template: Omit<SimReplayOptions, 'seed'>,
+  ) {
+    this.add(first);
+  }
+
+  private add(h: SimReplayHub): void {
+    this.hubs.unshift(h);
+    h.on('scan:change', (id) => this.emitter.emit('scan:change', id));
+    h.on('alert:change', (id) => this.emitter.emit('alert:change', id));
+  }
+
+  private of(scanId: string): SimReplayHub | undefined {
+    return this.hubs.find((h) => h.scanMaps.scanId === scanId);
+  }
+
+  scans(): ScanInfo[] {
+    return this.hubs.flatMap((h) => h.scans());
+  }
+
+  maps(scanId: string) {
+    return this.of(scanId)?.scanMaps;
+  }
+
+  async pixel(scanId: string, row: number, col: number) {
+    return this.of(scanId)?.pixel(scanId, row, col);
+  }
+
+  async traverse(req: TraversalRequest) {
+    const h = this.of(req.scanId);
+    if (!h) throw new Error(`scan ${req.scanId} is not known`);
+    return h.traverse(req);
+  }
+
+  alerts(scanId: string): readonly Alert[] {
+    return this.of(scanId)?.alerts(scanId) ?? [];
+  }
+
+  model(): ModelInfo {
+    return this.hubs[this.hubs.length - 1].model();
+  }
+
+  stats(): LiveStats {
+    return this.hubs[0].stats();
+  }
+
+  async replayFiles(): Promise<string[]> {
+    return ['sim-7.h5', 'sim-8.h5'];
+  }
+
+  async replay(file: string): Promise<string> {
+    const m = /^sim-(\d+)\.h5$/.exec(file);
+    if (!m) throw Object.assign(new Error(`replay of "${file}" refused: not a file inside the replay roots`), { code: 'LS_REPLAY_PATH' });
+    const h = new SimReplayHub({ ...this.template, seed: Number(m[1]) });
+    this.add(h);
+    h.play();
+    return h.scanMaps.scanId;
+  }
+
+  on<E extends keyof HubEvents>(event: E, listener: HubEvents[E]): () => void {
+    this.emitter.on(event, listener);
+    return () => this.emitter.off(event, listener);
+  }
+
+  pauseAll(): void {
+    for (const h of this.hubs) h.pause();
+  }
+}
