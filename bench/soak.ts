@@ -33,6 +33,10 @@ const cols = Number(a.cols);
 const bundle = a.bundle ? { dir: a.bundle, T: 96 } : await testBundle();
 const d = await DaemonProcess.start({ bundle: bundle.dir });
 const url = String(d.logs.find((l) => typeof l.url === 'string')?.url ?? '');
+void d.exited.then(() => {
+  if (!stopping) process.stderr.write(`soak: the daemon exited unexpectedly (code ${d.exitCode}, signal ${d.exitSignal}); last output:\n${d.tail(30)}\n`);
+});
+let stopping = false;
 process.stderr.write(`soak: daemon pid ${d.pid}, ${d.endpoint}, ${url}; ${rate} px/s for ${minutes} min, ${rows}x${cols} scans, bundle ${bundle.dir}\n`);
 
 /** Gauges and counters from the daemon's /metrics (Prometheus text). */
@@ -118,6 +122,7 @@ push.close();
 await d.waitForLog(() => finished().length >= scans.length, 120_000).catch(() => undefined);
 const last = await sample();
 const alive = d.alive;
+stopping = true;
 await d.stop();
 
 const fin = new Map(finished().map((l) => [String(l.scanId), l]));
