@@ -1,7 +1,7 @@
 /**
- * The dashboard against the real daemon: `node bin/loopstream.js demo` (live daemon + the simulator publishing a scan
- * over ZeroMQ, the model bundle encoding it, the alert engine watching it) as a child process, and Debian's chromium
- * driven by playwright-core. The maps fill in, a clicked pixel shows its loops and the model's reconstruction, an
+ * The dashboard against the real daemon: `node bin/loopstream.js replay FILE --dashboard` replaying a simulated scan
+ * file at 80 px/s through the pipeline (the model bundle encoding it, the alert engine watching it) as a child process,
+ * and Debian's chromium driven by playwright-core. The maps fill in, a clicked pixel shows its loops and the model's reconstruction, an
  * alert region is outlined, and the page reconnects when the daemon is restarted on the same port.
  *
  * Runs with the e2e bundle (test/e2e/support/test-bundle.ts: the shipped fixtures/models/edge-sim, else an untrained
@@ -36,30 +36,36 @@ interface Daemon {
   exited: Promise<number | null>;
 }
 
-/** Start `loopstream demo` and resolve with the dashboard URL from its pino log line (field `url`) on stderr. */
-function startDaemon(dataDir: string, port: number, seed: number): Promise<Daemon> {
-  const BUNDLE = bundleDir;
+/** Write a simulated scan file with the simulate command (the same code path a user takes). */
+async function simulateFile(path: string, seed: number): Promise<void> {
+  const child = spawn(process.execPath, ['bin/loopstream.js', 'simulate', '--rows', String(ROWS), '--cols', String(COLS), '--seed', String(seed), '--anomalies', '3', '--out', path, '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`loopstream simulate exited ${code}`);
+}
+
+/**
+ * Start `loopstream replay FILE --dashboard --keep-serving` at 80 px/s and resolve with the dashboard URL from its pino
+ * log line (field `url`) on stderr.
+ */
+function startDaemon(file: string, port: number, scanId: string): Promise<Daemon> {
   const args = [
     'bin/loopstream.js',
-    'demo',
-    '--rows',
-    String(ROWS),
-    '--cols',
-    String(COLS),
-    '--rate',
-    '80',
-    '--port',
-    String(port),
+    'replay',
+    file,
+    '--dashboard',
+    '--keep-serving',
+    '--pace',
+    '80pxps',
+    '--scan-id',
+    scanId,
+    '--bundle',
+    bundleDir,
+    '--data',
+    dataDir,
     '--set',
-    `model.bundle=${BUNDLE}`,
-    '--set',
-    'ingest.endpoint=tcp://127.0.0.1:*',
-    '--set',
-    `data.dir=${dataDir}`,
-    '--set',
-    `sim.seed=${seed}`,
-    '--set',
-    'sim.anomalies=3',
+    `server.port=${port}`,
     ...EXTRA_SET.flatMap((kv) => ['--set', kv]),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -76,7 +82,7 @@ function startDaemon(dataDir: string, port: number, seed: number): Promise<Daemo
         // not a log line (a stack trace): kept for the failure message
       }
     });
-    void exited.then((code) => reject(new Error(`loopstream demo exited (${code}) before serving:\n${lines.slice(-20).join('\n')}`)));
+    void exited.then((code) => reject(new Error(`loopstream replay exited (${code}) before serving:\n${lines.slice(-20).join('\n')}`)));
   });
 }
 
@@ -92,6 +98,7 @@ let browser: Browser;
 let page: Page;
 let daemon: Daemon | undefined;
 let dataDir: string;
+let scanFile: string;
 
 describe('dashboard against the daemon', () => {
   beforeAll(async () => {
@@ -99,7 +106,9 @@ describe('dashboard against the daemon', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does`);
     mkdirSync(ARTIFACTS, { recursive: true });
     dataDir = mkdtempSync(join(tmpdir(), 'loopstream-dash-'));
-    daemon = await startDaemon(dataDir, 0, 11);
+    scanFile = join(dataDir, 'scan.h5');
+    await simulateFile(scanFile, 11);
+    daemon = await startDaemon(scanFile, 0, 'dash-e2e-1');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
     page = await browser.newPage({ viewport: { width: 1500, height: 1250 } });
   });
@@ -157,13 +166,13 @@ describe('dashboard against the daemon', () => {
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-daemon-complete.png`, fullPage: true });
   });
 
-  it('reconnects when the daemon is restarted on the same port and follows its new scan', async () => {
+  it('reconnects when the daemon is restarted on the same port and follows its new replay', async () => {
     const port = Number(new URL(daemon!.url).port);
     await stopDaemon(daemon);
     await page.waitForSelector('#conn.down');
-    daemon = await startDaemon(dataDir, port, 12);
+    daemon = await startDaemon(scanFile, port, 'dash-e2e-2');
     await page.waitForFunction(() => document.body.dataset.connects === '2', undefined, { timeout: 30_000 });
-    await page.waitForFunction(() => (document.getElementById('progress-text')?.textContent ?? '').startsWith('sim-s12-'), undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => (document.getElementById('progress-text')?.textContent ?? '').startsWith('dash-e2e-2:'), undefined, { timeout: 60_000 });
     await page.waitForFunction(() => Number(document.body.dataset.encoded) > 0, undefined, { timeout: 60_000 });
   });
 });
