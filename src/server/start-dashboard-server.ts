@@ -61,6 +61,10 @@ function mapBytes(m: FeedMessage): number {
   return d.index.byteLength + d.mu.byteLength + d.error.byteLength + d.version.byteLength + d.state.byteLength;
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 /**
  * Start the dashboard server on `config.server.host:port` (port 0 = any free port).
  * @throws ConfigError when binding beyond loopback without `server.token`; ServerError LS_SERVER_LISTEN when the port cannot be bound
@@ -72,7 +76,12 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   const log = logger; // the caller binds its context (the daemon passes a child with stage: 'server')
   const metrics = opts.metrics ?? createDashboardMetrics();
   metrics.readFrom(hub);
-  const files: Map<string, StaticFile> = await buildDashboard();
+  const files = await buildDashboard().catch((err: Error): Map<string, StaticFile> => {
+    // a broken page must not take the daemon down: /metrics, /healthz and Socket.IO still work
+    log.error({ err: err.message }, 'dashboard page could not be built; serving an error page');
+    const body = Buffer.from(`<!doctype html><title>loopstream</title><p>The dashboard page could not be built: ${escapeHtml(err.message)}</p>\n`);
+    return new Map([['/', { contentType: 'text/html; charset=utf-8', body }]]);
+  });
   const startedAt = Date.now();
 
   const handleHttp = httpRoutes({
