@@ -39,12 +39,12 @@ export async function trainRound(req: TrainRequest, post: (m: FromWorker) => voi
       maxSeconds: req.maxSeconds,
       shouldStop: () => control.stopped,
       onBatch: (p) => {
-        control.afterBatch();
         const now = performance.now();
         if (now - lastPost > 250 || p.batch === p.batches - 1) {
           lastPost = now;
           post({ type: 'progress', round: req.round, epoch: p.epoch, epochs: req.epochs, batch: p.batch, batches: p.batches, mse: p.mse });
         }
+        control.afterBatch(); // after posting: a paused worker has told the main thread how far it got
       },
       onEpoch: (metrics) => post({ type: 'epoch', round: req.round, metrics }),
     });

@@ -13,6 +13,7 @@ import { writeSimulatedScan } from '../../src/cli/commands/simulate.ts';
 import { Config } from '../../src/config/schema.ts';
 import { reencodeScans } from '../../src/finetune/reencode.ts';
 import { PIXEL_DONE } from '../../src/maps/scan-maps.ts';
+import { initBackend } from '../../src/model/backend.ts';
 import { BUNDLE_FILES, loadBundle, writeBundleJson } from '../../src/model/bundle.ts';
 import { exportOnnx } from '../../src/model/export-onnx.ts';
 import { createEngine } from '../../src/model/runtime.ts';
@@ -33,6 +34,7 @@ beforeAll(async () => {
   bundleDir = await pretrainedTestBundle();
   // A second, different model for the same inputs: random weights, the pretrained bundle's preprocessing, version 7.
   const base = await loadBundle(bundleDir);
+  await initBackend('wasm');
   otherDir = join(work, 'other');
   await mkdir(otherDir, { recursive: true });
   const vae = buildVae(base.manifest.dims, { seed: 99, fastInit: true });

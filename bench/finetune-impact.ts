@@ -1,0 +1,119 @@
+/**
+ * Ingest latency with and without background fine-tuning (docs/finetune.md §Budget). Prints numbers; asserts none.
+ *
+ * A simulated scan unlike the bundle's training data (two-step + weak switching, 12 V) is replayed through the
+ * real pipeline (Daemon: micro-batches, onnxruntime, maps) at a fixed acquisition rate, once with fine-tuning off
+ * and once per CPU share with it on (rounds every `--every` pixels, so training runs during most of the scan).
+ * Latency of a pixel = time from the source emitting it to its μ/error being in the maps. Also reported: how
+ * long training ran during the window, its busy/throttled/paused seconds and the rounds' outcomes.
+ *
+ *   node --import tsx bench/finetune-impact.ts [--bundle DIR] [--rows 40 --cols 40] [--pace 200pxps]
+ *                                              [--shares 0.5,1] [--every 400] [--epochs 2]
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { tap } from 'rxjs';
+import { writeSimulatedScan } from '../src/cli/commands/simulate.ts';
+import { Config } from '../src/config/schema.ts';
+import { wireFinetune } from '../src/finetune/wire-finetune.ts';
+import { versionsRoot, type RoundRecord } from '../src/finetune/versions.ts';
+import { loadBundle } from '../src/model/bundle.ts';
+import { Daemon } from '../src/pipeline/daemon.ts';
+import { PipelineHub } from '../src/pipeline/hub.ts';
+import { parsePace, replayFile } from '../src/sources/hdf5/index.ts';
+import { simulateScan } from '../src/sim/index.ts';
+import { silentLogger } from '../src/util/log.ts';
+import { quantile } from './timing.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    bundle: { type: 'string', default: 'fixtures/models/edge-sim' },
+    rows: { type: 'string', default: '40' },
+    cols: { type: 'string', default: '40' },
+    pace: { type: 'string', default: '200pxps' },
+    shares: { type: 'string', default: '0.5,1' },
+    every: { type: 'string', default: '400' },
+    epochs: { type: 'string', default: '2' },
+    batch: { type: 'string', default: '64' },
+  },
+});
+
+let bundleDir = args.bundle!;
+if (!existsSync(join(bundleDir, 'manifest.json'))) {
+  // No shipped bundle yet: the fine-tuning tests' small pretrained bundle (T = 32) stands in, and says so.
+  const { pretrainedTestBundle } = await import('../test/finetune/support/small-bundle.ts');
+  bundleDir = await pretrainedTestBundle();
+  console.log(`(${args.bundle} not found; using the fine-tuning test bundle ${bundleDir})`);
+}
+const bundle = await loadBundle(bundleDir);
+const rows = Number(args.rows);
+const cols = Number(args.cols);
+const work = mkdtempSync(join(tmpdir(), 'loopstream-bench-finetune-'));
+const file = join(work, 'scan.h5');
+await writeSimulatedScan(simulateScan({ rows, cols, seed: 31, steps: bundle.T, mechanisms: ['twoStep', 'weak'], vmax: 12, scanId: 'bench' }), file);
+
+interface RunResult {
+  label: string;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  pxPerSec: number;
+  seconds: number;
+  rounds: RoundRecord[];
+  load: number;
+}
+
+async function run(label: string, finetune: Record<string, unknown> | undefined): Promise<RunResult> {
+  const dataDir = join(work, label.replace(/[^a-z0-9]+/gi, '-'));
+  const config = Config.parse({
+    model: { bundle: bundleDir, threads: 1 },
+    data: { dir: dataDir },
+    alerts: { enabled: false },
+    server: { enabled: false },
+    finetune: { enabled: Boolean(finetune), ...(finetune ?? {}) },
+  });
+  const daemon = await Daemon.create(config, silentLogger, { source: 'replay', record: false });
+  const hub = new PipelineHub(daemon);
+  const ft = finetune ? await wireFinetune(daemon, hub, config, silentLogger) : undefined;
+  const emitted = new Float64Array(rows * cols);
+  const latency: number[] = [];
+  daemon.encoder.onEncoded((_ctx, index) => {
+    const now = performance.now();
+    for (const i of index) latency.push(now - emitted[i]!); // raster scan: pixel index = seq
+  });
+  const t0 = performance.now();
+  await daemon.run(
+    replayFile(file, { pace: parsePace(args.pace!) }).pipe(
+      tap((ev) => {
+        if (ev.type === 'pixel') emitted[ev.seq] = performance.now();
+      }),
+    ),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const load = loadavg()[0]!;
+  await ft?.close(); // the round still running when ingest ends is dropped: only the ingest window counts
+  await daemon.close();
+  const roundsFile = join(versionsRoot(config), 'rounds.jsonl');
+  const rounds = existsSync(roundsFile) ? readFileSync(roundsFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RoundRecord) : [];
+  const sorted = Float64Array.from(latency).sort();
+  return { label, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]!, pxPerSec: latency.length / seconds, seconds, rounds, load };
+}
+
+console.log(`bundle ${bundleDir} (T=${bundle.T}, ${bundle.manifest.preset}); scan ${rows}x${cols} = ${rows * cols} px, pace ${args.pace}; rounds every ${args.every} px, ${args.epochs} epochs, batch ${args.batch}`);
+const results: RunResult[] = [await run('fine-tuning off', undefined)];
+for (const share of args.shares!.split(',').map(Number)) {
+  results.push(await run(`fine-tuning on, cpuShare ${share}`, { cpuShare: share, everyPixels: Number(args.every), epochs: Number(args.epochs), batch: Number(args.batch), learningRate: 1e-3 }));
+}
+console.log('\n| run | ingest px/s | latency p50 ms | p95 ms | p99 ms | max ms | rounds finished in window | training busy / throttled / paused s | load avg |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const r of results) {
+  const busy = r.rounds.reduce((s, x) => s + x.busySeconds, 0);
+  const thr = r.rounds.reduce((s, x) => s + x.throttledSeconds, 0);
+  const paused = r.rounds.reduce((s, x) => s + x.pausedSeconds, 0);
+  const outcome = r.rounds.map((x) => (x.accepted ? `v${x.version}✓` : '✗')).join(' ') || '–';
+  console.log(`| ${r.label} | ${r.pxPerSec.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${r.rounds.length} (${outcome}) | ${busy.toFixed(1)} / ${thr.toFixed(1)} / ${paused.toFixed(1)} | ${r.load.toFixed(1)} |`);
+}
+rmSync(work, { recursive: true, force: true });
