@@ -116,7 +116,10 @@ class Decoder(nn.Module):
 
 
 def timed(fn, min_seconds, min_reps=2):
+    w = time.perf_counter()
     fn()  # warm-up
+    if time.perf_counter() - w > 2.0:
+        min_reps = 1  # a call of seconds is past any warm-up effect (same rule as bench/timing.ts)
     times = []
     c0 = time.process_time()
     t0 = time.perf_counter()

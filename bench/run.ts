@@ -1,0 +1,208 @@
+/**
+ * `npm run bench [-- --quick] [-- --sections sgemm,inference,peer,e2e,training]`: the benchmark suite (issue 8).
+ * Prints tables on stdout and writes everything measured, with the machine and its load, to
+ * bench/results/bench-<UTC time>[-quick].json. docs/performance.md explains the sections and holds the numbers.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { benchBundle, type BenchBundle } from './bundles.ts';
+import { runScenarioIsolated, type E2eResult, type E2eScenario } from './e2e.ts';
+import { vaeFlops, vaeParams } from './flops.ts';
+import { benchInference, type InferenceRow } from './inference.ts';
+import { loadNow, machineInfo } from './machine.ts';
+import { benchPeer, bestPeer, type PeerResult } from './peer.ts';
+import { measureSgemm, type SgemmResult } from './sgemm.ts';
+import { benchTraining, finetuneAvailable, type TrainingRow } from './training.ts';
+
+const SECTIONS = ['sgemm', 'inference', 'peer', 'e2e', 'training'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    sections: { type: 'string', default: SECTIONS.join(',') },
+    out: { type: 'string' },
+  },
+});
+const quick = args.quick!;
+const sections = new Set(args.sections!.split(',').map((s) => s.trim()) as Section[]);
+for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`--sections: unknown section "${s}"; expected some of ${SECTIONS.join(',')}`);
+
+/** Print rows as an aligned text table. */
+function table(title: string, rows: Array<Record<string, unknown>>): void {
+  console.log(`\n## ${title}`);
+  if (rows.length === 0) {
+    console.log('(nothing measured)');
+    return;
+  }
+  const cols = Object.keys(rows[0]!);
+  const cell = (v: unknown) => (v === undefined || v === null ? '-' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2)) : String(v));
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  console.log(cols.map((c, i) => c.padStart(widths[i]!)).join('  '));
+  for (const r of rows) console.log(cols.map((c, i) => cell(r[c]).padStart(widths[i]!)).join('  '));
+}
+
+const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)} load ${loadNow()[0]}] ${msg}\n`);
+
+const started = new Date();
+const machine = machineInfo();
+const result: Record<string, unknown> = { started: started.toISOString(), quick, sections: [...sections], machine, loadAtStart: loadNow() };
+console.log(`# loopstream bench${quick ? ' --quick' : ''} — ${machine.cpuModel}, ${machine.logicalCores} logical cores, SIMD ${machine.simdFlags.join(' ')}, node ${machine.node}, onnxruntime-node ${machine.onnxruntime}, load ${loadNow().join(' ')}`);
+
+const presets = quick ? (['edge'] as const) : (['edge', 'paper'] as const);
+const bundles = new Map<string, BenchBundle>();
+for (const p of ['edge', 'paper'] as const) {
+  if (p === 'paper' && quick && !sections.has('inference')) continue;
+  bundles.set(p, await benchBundle(p));
+}
+result.bundles = [...bundles.values()].map((b) => ({ preset: b.preset, origin: b.origin, dir: b.bundle.dir, dims: b.bundle.manifest.dims, params: vaeParams(b.bundle.manifest.dims), flopsPerSeq: vaeFlops(b.bundle.manifest.dims) }));
+table('models (matmul FLOPs per sequence, bench/flops.ts)', (result.bundles as Array<{ preset: string; origin: string; params: number; flopsPerSeq: { encoder: number; decoder: number; total: number } }>).map((b) => ({ preset: b.preset, weights: b.origin, params: b.params, 'encoder MFLOP': b.flopsPerSeq.encoder / 1e6, 'decoder MFLOP': b.flopsPerSeq.decoder / 1e6, 'total MFLOP': b.flopsPerSeq.total / 1e6 })));
+
+// 1. SGEMM peak ---------------------------------------------------------------------------------------------------
+let sgemm: SgemmResult[] = [];
+if (sections.has('sgemm') || sections.has('inference')) {
+  log('SGEMM peak (OpenBLAS)');
+  try {
+    sgemm = measureSgemm([1, 2], { n: 1024, seconds: quick ? 0.6 : 1.5 });
+  } catch (err) {
+    result.sgemmError = (err as Error).message;
+    log((err as Error).message);
+  }
+  result.sgemm = sgemm;
+  table('SGEMM peak (cblas_sgemm 1024³, best round)', sgemm.map((s) => ({ threads: s.threads, kernel: s.core, OPENBLAS_CORETYPE: s.coreTypeEnv ?? '(detected)', 'peak GFLOP/s': s.gflops, 'mean GFLOP/s': s.meanGflops })));
+}
+const peakAt = (threads: number) => sgemm.find((s) => s.threads === threads)?.gflops;
+
+// 2. inference ----------------------------------------------------------------------------------------------------
+const inference: InferenceRow[] = [];
+if (sections.has('inference')) {
+  for (const preset of presets) {
+    const bb = bundles.get(preset)!;
+    const plan =
+      preset === 'edge'
+        ? { threads: [1, 2], parts: ['encoder', 'decoder', 'both'] as const, batches: quick ? [1, 16, 256] : [1, 4, 16, 64, 256, 1024], minSeconds: quick ? 0.2 : 0.5 }
+        : { threads: quick ? [1] : [1, 2], parts: quick ? (['both'] as const) : (['encoder', 'decoder', 'both'] as const), batches: quick ? [1, 16] : [1, 8, 64, 256], minSeconds: quick ? 0.2 : 0.5 };
+    log(`inference ${preset} (${bb.origin} weights): threads ${plan.threads} × ${plan.parts} × batch ${plan.batches}`);
+    const rows = await benchInference(bb, { ...plan, parts: [...plan.parts] });
+    for (const r of rows) {
+      const peak = peakAt(r.threads);
+      if (peak) r.pctPeak = +((100 * r.gflops) / peak).toFixed(1);
+      inference.push(r);
+    }
+  }
+  result.inference = inference;
+  table('inference (onnxruntime-node via createEngine; seq/s from the median call)', inference.map((r) => ({ preset: r.preset, part: r.part, threads: r.threads, batch: r.batch, 'median ms': r.medianMs, 'seq/s': r.seqPerSec, 'GFLOP/s': r.gflops, '% SGEMM peak': r.pctPeak, 'cpu ms': r.cpuMs, load: r.load1 })));
+}
+
+// 3. PyTorch peer -------------------------------------------------------------------------------------------------
+const peers: PeerResult[] = [];
+if (sections.has('peer')) {
+  for (const preset of presets) {
+    const bb = bundles.get(preset)!;
+    const plan =
+      preset === 'edge'
+        ? { threads: [1, 2], parts: quick ? (['both'] as const) : (['encoder', 'decoder', 'both'] as const), batches: quick ? [1, 16, 256] : [1, 4, 16, 64, 256, 1024], minSeconds: quick ? 0.2 : 0.5 }
+        : { threads: [1, 2], parts: ['both'] as const, batches: [1, 8, 64], minSeconds: 0.5 };
+    log(`PyTorch peer ${preset}: threads ${plan.threads} × ${plan.parts} × batch ${plan.batches}`);
+    const peer = await benchPeer(bb, { ...plan, parts: [...plan.parts] });
+    peers.push(peer);
+    if (peer.error) log(`peer ${preset}: ${peer.error}`);
+  }
+  result.peer = peers;
+  for (const peer of peers) {
+    console.log(`\nPyTorch ${peer.torch ?? '?'} (${peer.python}) ${peer.preset}: parity with onnxruntime on ${peer.check?.n ?? '?'} inputs: max |Δμ| ${peer.check?.muMaxAbsDiff.toExponential(1) ?? '?'}, max |Δx̂| ${peer.check?.reconMaxAbsDiff.toExponential(1) ?? '?'} (tolerance 1e-4: ${peer.check?.ok ? 'ok' : 'FAILED'})${peer.error ? ` — ${peer.error}` : ''}`);
+  }
+  const ratios = peers.flatMap((peer) =>
+    [...new Set(peer.rows.map((r) => `${r.part}|${r.batch}`))].map((key) => {
+      const [part, b] = key.split('|') as [InferenceRow['part'], string];
+      const batch = Number(b);
+      const torch = bestPeer(peer.rows, part, batch)!;
+      const ours = inference.filter((r) => r.preset === peer.preset && r.part === part && r.batch === batch).sort((x, y) => y.seqPerSec - x.seqPerSec)[0];
+      return { preset: peer.preset, part, batch, 'torch threads': torch.threads, 'torch seq/s': torch.seqPerSec, 'ours threads': ours?.threads, 'ours seq/s': ours?.seqPerSec, ratio: ours ? +(ours.seqPerSec / torch.seqPerSec).toFixed(2) : undefined };
+    }),
+  );
+  result.peerRatios = ratios;
+  table('PyTorch peer (each at its best thread count; ratio = ours ÷ PyTorch)', peers.flatMap((p) => p.rows.map((r) => ({ preset: p.preset, part: r.part, threads: r.threads, batch: r.batch, 'median ms': r.medianMs, 'seq/s': r.seqPerSec, 'cpu ms': r.cpuMs, load: r.load1 }))));
+  table('onnxruntime ÷ PyTorch', ratios);
+}
+
+// 4. end to end ---------------------------------------------------------------------------------------------------
+const e2e: E2eResult[] = [];
+if (sections.has('e2e')) {
+  const edge = bundles.get('edge')!;
+  const base = { bundle: edge.bundle.dir, threads: 2 };
+  const scenarios: E2eScenario[] = [
+    { kind: 'replay', rows: 60, cols: 60, ...base, label: 'replay 60x60 max pace (defaults)' },
+    ...(quick ? [] : [{ kind: 'replay' as const, rows: 256, cols: 256, ...base, label: 'replay 256x256 max pace (defaults)' }]),
+    { kind: 'live', rows: 60, cols: 60, rate: 100, ...(quick ? { limit: 500 } : {}), ...base, label: 'live 60x60 at 100 px/s (defaults)' },
+    { kind: 'live', rows: 60, cols: 60, rate: 100, limit: quick ? 500 : 1500, ...base, batch: { maxWaitMs: 5 }, maxDeltaHz: 60, label: 'live 60x60 at 100 px/s (maxWaitMs 5, maxDeltaHz 60)' },
+    ...(quick ? [] : [{ kind: 'live' as const, rows: 256, cols: 256, rate: 100, limit: 2000, ...base, label: 'live 256x256 at 100 px/s, first 2000 px (defaults)' }]),
+  ];
+  for (const s of scenarios) {
+    log(`end to end: ${s.label}`);
+    const r = await runScenarioIsolated(s);
+    if (r.error) log(`  failed: ${r.error}`);
+    e2e.push(r);
+  }
+  result.e2e = e2e;
+  table(
+    'end to end (edge bundle, 2 threads, one socket.io-client dashboard client, each run in its own process)',
+    e2e.map((r) => ({
+      scenario: r.scenario.label,
+      pixels: r.pixels,
+      'wall s': r.wallSeconds,
+      'run s': r.runSeconds,
+      'px/s': r.pxPerSec,
+      'client all s': r.clientAllSeconds,
+      'p50 ms': r.latencyMs?.p50,
+      'p99 ms': r.latencyMs?.p99,
+      'max ms': r.latencyMs?.max,
+      'RSS MiB start/peak/end': `${r.rss.startMiB}/${r.rss.peakMiB}/${r.rss.endMiB}`,
+      msgs: `${r.clientMessages.snapshots}+${r.clientMessages.deltas}`,
+      load: `${r.load1[0]}→${r.load1[1]}`,
+      error: r.error,
+    })),
+  );
+}
+
+// 5. training -----------------------------------------------------------------------------------------------------
+let training: TrainingRow[] = [];
+if (sections.has('training')) {
+  const plan = quick ? [{ preset: 'edge' as const, samples: 64, batch: 32 }] : [{ preset: 'edge' as const, samples: 256, batch: 64 }, { preset: 'paper' as const, samples: 4, batch: 4 }];
+  log(`training on wasm: ${plan.map((p) => `${p.preset} ${p.samples} samples batch ${p.batch}`).join(', ')}`);
+  training = await benchTraining(plan);
+  const ft = finetuneAvailable();
+  result.training = training;
+  result.finetune = ft;
+  table('training (tfjs wasm backend, trainVae, second of two epochs)', training.map((t) => ({ preset: t.preset, backend: t.backend, batch: t.batch, samples: t.samples, 'samples/s': t.samplesPerSec, '~GFLOP/s': t.approxGflops, 'epoch s': t.epochSeconds, load: t.load1 })));
+  console.log(`fine-tuning round: ${ft.note}`);
+}
+
+// targets ---------------------------------------------------------------------------------------------------------
+const targets: Array<Record<string, unknown>> = [];
+const edgeBatched = inference.filter((r) => r.preset === 'edge' && r.part === 'both' && r.batch >= 16 && r.pctPeak !== undefined).sort((a, b) => b.pctPeak! - a.pctPeak!)[0];
+if (edgeBatched) targets.push({ target: 'edge batched inference ≥ 70 % of SGEMM peak', measured: `${edgeBatched.pctPeak} % (${edgeBatched.gflops} GFLOP/s, batch ${edgeBatched.batch}, ${edgeBatched.threads} thr)`, met: edgeBatched.pctPeak! >= 70 });
+const replay60 = e2e.find((r) => r.scenario.kind === 'replay' && r.scenario.rows === 60 && !r.error);
+if (replay60) targets.push({ target: '60x60 replay end to end ≤ 3 s', measured: `${replay60.wallSeconds} s wall (pipeline ${replay60.runSeconds} s)`, met: replay60.wallSeconds! <= 3 });
+for (const live of e2e.filter((r) => r.scenario.kind === 'live' && r.scenario.rows === 60 && r.latencyMs)) {
+  targets.push({ target: `p99 latency ≤ 50 ms at 100 px/s — ${live.scenario.label}`, measured: `${live.latencyMs!.p99} ms (p50 ${live.latencyMs!.p50})`, met: live.latencyMs!.p99 <= 50 });
+}
+const ratioAt = (result.peerRatios as Array<{ preset: string; part: string; batch: number; ratio?: number }> | undefined)?.filter((r) => r.preset === 'edge' && r.part === 'both' && r.ratio !== undefined);
+if (ratioAt?.length) {
+  const at256 = ratioAt.find((r) => r.batch === 256) ?? ratioAt[ratioAt.length - 1]!;
+  targets.push({ target: '≥ 3x PyTorch (edge, encoder+decoder)', measured: `${at256.ratio}x at batch ${at256.batch} (range ${Math.min(...ratioAt.map((r) => r.ratio!))}–${Math.max(...ratioAt.map((r) => r.ratio!))}x over batches)`, met: at256.ratio! >= 3 });
+}
+result.targets = targets;
+result.loadAtEnd = loadNow();
+result.seconds = +((Date.now() - started.getTime()) / 1000).toFixed(1);
+if (targets.length) table('targets (edge preset)', targets);
+
+const outDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+mkdirSync(outDir, { recursive: true });
+const stamp = started.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const outPath = args.out ?? join(outDir, `bench-${stamp}${quick ? '-quick' : ''}.json`);
+writeFileSync(outPath, JSON.stringify(result, null, 1) + '\n');
+console.log(`\n${result.seconds} s; load ${loadNow().join(' ')} (1/5/15 min); JSON: ${relative(process.cwd(), outPath)}`);
+process.exit(0);

@@ -1,0 +1,52 @@
+/**
+ * Training throughput on the tfjs wasm backend (what `loopstream train` and fine-tuning use on a CPU): trainVae
+ * (src/model/train.ts) on random scaled data, two epochs, samples/s of the second (the first includes kernel
+ * set-up). And the time of one fine-tuning round, when the project has one (src/finetune).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/model/backend.ts';
+import { trainVae } from '../src/model/train.ts';
+import { buildVae, presetDims, type PresetName } from '../src/model/vae.ts';
+import { benchInput } from './inference.ts';
+import { vaeFlops } from './flops.ts';
+import { loadNow } from './machine.ts';
+
+/** One training measurement. */
+export interface TrainingRow {
+  preset: PresetName;
+  backend: string;
+  batch: number;
+  samples: number;
+  /** samples/s of the timed (second) epoch */
+  samplesPerSec: number;
+  /** forward matmul FLOPs × 3 (forward + two backward products) per sample × samples/s, GFLOP/s (an estimate) */
+  approxGflops: number;
+  epochSeconds: number;
+  load1: number;
+}
+
+/** Train each preset for two short epochs on the wasm backend. */
+export async function benchTraining(presets: Array<{ preset: PresetName; samples: number; batch: number }>): Promise<TrainingRow[]> {
+  const backend = await initBackend('wasm');
+  const rows: TrainingRow[] = [];
+  for (const { preset, samples, batch } of presets) {
+    const dims = presetDims(preset, 96, 2);
+    const vae = buildVae(dims, { seed: 3, fastInit: true });
+    const data = benchInput(samples * dims.T * dims.C, 21);
+    const result = await trainVae(vae, data, samples, { epochs: 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1 });
+    const timed = result.history[1] ?? result.history[0]!;
+    rows.push({ preset, backend, batch, samples, samplesPerSec: +timed.samplesPerSec.toFixed(2), approxGflops: +((timed.samplesPerSec * 3 * vaeFlops(dims).total) / 1e9).toFixed(2), epochSeconds: +timed.seconds.toFixed(2), load1: loadNow()[0] });
+    vae.encoder.dispose();
+    vae.decoder.dispose();
+    tf.disposeVariables();
+  }
+  return rows;
+}
+
+/** Whether the project has a fine-tuning module to time yet. */
+export function finetuneAvailable(): { available: boolean; note: string } {
+  const dir = new URL('../src/finetune/', import.meta.url);
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.ts')) : [];
+  return files.length ? { available: true, note: `src/finetune has ${files.join(', ')}` } : { available: false, note: 'src/finetune holds no module yet: no fine-tuning round to time' };
+}
