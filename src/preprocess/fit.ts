@@ -17,7 +17,7 @@ export interface FitPreprocessOptions {
   thetaRad?: number;
   /** resonance range (kHz) outside which values are NaN */
   resonanceRangeKHz?: [number, number];
-  /** roll of the voltage axis; default a quarter cycle for sho (the reference), 0 for loop files */
+  /** roll of the voltage axis; default: the index of the highest voltage (a quarter cycle for the usual waveform) */
   rollSteps?: number;
   /** channels to use; default both for sho, every loop buffer for loop */
   channels?: string[];
@@ -27,7 +27,9 @@ export interface FitPreprocessOptions {
 export function defaultSpecFor(start: StartHeader, opts: FitPreprocessOptions = {}): PreprocessSpec {
   const T = start.dcVoltage.length;
   const channels = opts.channels ?? (start.kind === 'sho' ? ['piezoresponse', 'resonance'] : start.buffers.map((b) => b.name).filter((n) => n === 'piezoresponse' || n === 'resonance'));
-  const rollSteps = opts.rollSteps ?? (start.kind === 'sho' ? Math.round(T / 4) : 0);
+  // The reference rolls by a quarter cycle so loops start at +Vmax; the index of the first maximum is that quarter
+  // cycle for the usual 0 → +V → −V → 0 waveform, and keeps other waveforms starting at their maximum too.
+  const rollSteps = opts.rollSteps ?? start.dcVoltage.indexOf(Math.max(...start.dcVoltage));
   return {
     kind: start.kind,
     T,

@@ -1,0 +1,56 @@
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, readFile, access } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trainBundleFromFiles } from '../../src/model/train-bundle.ts';
+import { loadBundle, checkBundleAgainstScan } from '../../src/model/bundle.ts';
+import { createEngine } from '../../src/model/runtime.ts';
+import { openScanFile } from '../../src/sources/hdf5/index.ts';
+import { toModelInput } from '../../src/preprocess/index.ts';
+import { silentLogger } from '../../src/util/log.ts';
+
+describe('train a bundle from scan files', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ls-train-'));
+    execFileSync('node', ['bin/loopstream.js', 'simulate', '--rows', '5', '--cols', '5', '--seed', '3', '--out', join(dir, 'a.h5'), '--log-level', 'warn']);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes a complete bundle whose manifest records command, seed, data hash and metrics; it runs on its own scan', async () => {
+    const out = join(dir, 'bundle');
+    const manifest = await trainBundleFromFiles(
+      {
+        files: [join(dir, 'a.h5')], out, preset: 'edge', epochs: 2, batch: 8, learningRate: 3e-3,
+        schedule: { primingEpochs: 1, step: 0.005, every: 1, max: 0.01 }, checkpointEvery: 1, seed: 5, valFraction: 0.2, maxMinutes: 0, resume: false,
+        command: 'loopstream train a.h5 --epochs 2',
+      },
+      silentLogger,
+    );
+    expect(manifest.training).toMatchObject({ command: 'loopstream train a.h5 --epochs 2', seed: 5, epochs: 2, batch: 8 });
+    expect(manifest.beta).toBe(0.005);
+    const sha = execFileSync('sha256sum', [join(dir, 'a.h5')], { encoding: 'utf8' }).split(' ')[0];
+    expect(manifest.data.files[0]).toMatchObject({ sha256: sha, pixels: 25 });
+    expect(manifest.metrics.klPerLatent).toHaveLength(16);
+    expect(Number.isFinite(manifest.metrics.valMse)).toBe(true);
+    await expect(access(join(out, 'checkpoint'))).rejects.toThrow(); // removed at the end
+    const onDisk = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8'));
+    expect(onDisk.metrics.epochs).toBe(2);
+
+    const bundle = await loadBundle(out);
+    const reader = await openScanFile(join(dir, 'a.h5'));
+    checkBundleAgainstScan(bundle, reader.start);
+    const n = reader.count;
+    const x = new Float32Array(n * bundle.T * bundle.C);
+    for (let i = 0; i < n; i++) toModelInput(reader.pixel(i).data, reader.start, bundle.preprocess, x, i * bundle.T * bundle.C);
+    reader.close();
+    const engine = await createEngine(bundle, { engine: 'onnx', provider: 'cpu', threads: 1 });
+    const res = await engine.encodeDecode(x, n);
+    expect(res.mu).toHaveLength(n * 16);
+    expect(Array.from(res.error).every((e) => Number.isFinite(e) && e > 0)).toBe(true);
+    await engine.close();
+  }, 300_000);
+});
