@@ -19,6 +19,11 @@ export async function createOnnxEngine(bundle: Bundle, opts: EngineOptions): Pro
     intraOpNumThreads: opts.threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    // No busy-waiting in the intra-op pool: onnxruntime-node runs a session on the JS main thread, and on a small
+    // shared CPU the spinning pool thread takes the core the event loop (ZeroMQ, Socket.IO, HDF5) needs. Measured
+    // on the 2-core bench machine under load (bench/, docs/performance.md): edge encoder, 2 threads, batch 16
+    // 6.4 → 2.3 ms, batch 256 97 → 57 ms; 1 thread unchanged.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   let enc: ort.InferenceSession;
   let dec: ort.InferenceSession;
