@@ -19,6 +19,7 @@ export const IngestConfig = section(
       .object({
         serverSecretKey: z.string().default('').describe('Z85 CURVE secret key of this daemon; empty = no encryption'),
         serverPublicKey: z.string().default('').describe('Z85 CURVE public key of this daemon (given to producers)'),
+        clientPublicKeys: z.array(z.string().length(40)).default([]).describe('Z85 public keys of the producers allowed in; empty = any producer that knows serverPublicKey'),
       })
       .strict()
       .prefault({})

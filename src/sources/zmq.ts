@@ -11,6 +11,7 @@ import type { ScanEvent } from '../protocol/events.ts';
 import type { StartHeader } from '../protocol/messages.ts';
 import { ScanTracker } from '../protocol/scan-tracker.ts';
 import type { Logger } from '../util/log.ts';
+import { startZapHandler, type ZapHandler } from './zap.ts';
 
 export interface ZmqSourceOptions {
   endpoint: string;
@@ -18,7 +19,8 @@ export interface ZmqSourceOptions {
   socket: 'pull' | 'sub';
   highWaterMark: number;
   pendingLimit: number;
-  curve?: { serverSecretKey: string; serverPublicKey: string };
+  /** CURVE keys (Z85); a non-empty `clientPublicKeys` admits only those producers (ZAP handler, src/sources/zap.ts) */
+  curve?: { serverSecretKey: string; serverPublicKey: string; clientPublicKeys?: string[] };
   /** awaited before each receive: the pipeline's backpressure (resolves at once when there is room) */
   waitReady?: () => Promise<void> | undefined;
   log: Logger;
@@ -90,8 +92,15 @@ export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
       if (opts.curve.serverPublicKey) sock.curvePublicKey = opts.curve.serverPublicKey;
     }
     let closed = false;
+    let zap: ZapHandler | undefined;
     const run = async () => {
       try {
+        // The allow-list handler must be bound before any handshake: without one libzmq admits every CURVE client.
+        if (opts.curve?.serverSecretKey && opts.curve.clientPublicKeys?.length) {
+          zap = await startZapHandler(opts.curve.clientPublicKeys, opts.log);
+          sock.zapDomain = 'loopstream';
+          if (closed) zap.close();
+        }
         if (opts.mode === 'bind') await sock.bind(opts.endpoint);
         else sock.connect(opts.endpoint);
       } catch (err) {
@@ -101,7 +110,7 @@ export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
         return;
       }
       const endpoint = sock.lastEndpoint ?? opts.endpoint;
-      opts.log.info({ endpoint, socket: opts.socket, mode: opts.mode, curve: Boolean(opts.curve?.serverSecretKey) }, 'listening for scans');
+      opts.log.info({ endpoint, socket: opts.socket, mode: opts.mode, curve: Boolean(opts.curve?.serverSecretKey), clientAllowList: zap ? opts.curve!.clientPublicKeys!.length : 0 }, 'listening for scans');
       resolveReady(endpoint);
       while (!closed) {
         const wait = opts.waitReady?.();
@@ -124,6 +133,7 @@ export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
     return () => {
       closed = true;
       sock.close();
+      zap?.close();
     };
   });
 

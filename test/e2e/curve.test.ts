@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as zmq from 'zeromq';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { encodePixel, encodeStart, encodeStop } from '../../src/protocol/encode.ts';
 import { simulateScan, type SimulatedScan } from '../../src/sim/index.ts';
 import { DaemonProcess, ROOT } from './support/daemon-process.ts';
@@ -28,8 +28,9 @@ async function sendScan(push: zmq.Push, scan: SimulatedScan): Promise<number> {
 
 describe('ZeroMQ CURVE encryption and authentication', () => {
   let d: DaemonProcess | undefined;
-  afterAll(async () => {
+  afterEach(async () => {
     await d?.kill();
+    d = undefined;
   });
 
   it('lets producers holding the server key through and refuses plaintext and wrong-key producers', async () => {
@@ -78,5 +79,39 @@ describe('ZeroMQ CURVE encryption and authentication', () => {
     for (const id of ['curve-node', 'curve-python']) {
       expect(encodedPixels(await readResults(d.resultsPath(id)))).toEqual(Array.from({ length: 16 }, (_, i) => i));
     }
+  }, 90_000);
+
+  it('with clientPublicKeys, admits only the listed producers (ZAP allow-list)', async () => {
+    const bundle = await testBundle();
+    const server = zmq.curveKeyPair();
+    const listed = zmq.curveKeyPair();
+    const unlisted = zmq.curveKeyPair();
+    d = await DaemonProcess.start({
+      bundle: bundle.dir,
+      config: { ingest: { curve: { serverSecretKey: server.secretKey, serverPublicKey: server.publicKey, clientPublicKeys: [listed.publicKey] } } },
+    });
+    expect(d.logs.find((l) => l.msg === 'listening for scans')).toMatchObject({ curve: true, clientAllowList: 1 });
+    const producer = (keys: { publicKey: string; secretKey: string }, linger: number) => {
+      const p = new zmq.Push({ linger, sendHighWaterMark: 100 });
+      p.curveServerKey = server.publicKey;
+      p.curvePublicKey = keys.publicKey;
+      p.curveSecretKey = keys.secretKey;
+      p.connect(d!.endpoint);
+      return p;
+    };
+    // Knows the server key, but its own key is not on the list.
+    const intruder = producer(unlisted, 0);
+    void sendScan(intruder, simulateScan({ rows: 4, cols: 4, seed: 8, steps: bundle.T, scanId: 'unlisted' })).catch(() => undefined);
+    const refusal = await d.waitForLog((l) => /^refused a producer/.test(l.msg));
+    expect(refusal.clientKey).toBe(unlisted.publicKey);
+
+    const good = producer(listed, 10_000);
+    const n = await sendScan(good, simulateScan({ rows: 4, cols: 4, seed: 9, steps: bundle.T, scanId: 'listed' }));
+    good.close();
+    await d.scanFinished('listed');
+    intruder.close();
+    const final = await d.stop();
+    expect(final?.received).toBe(n);
+    expect(d.logs.filter((l) => l.msg === 'scan started').map((l) => l.scanId)).toEqual(['listed']);
   }, 90_000);
 });
