@@ -14,7 +14,7 @@ afterAll(() => {
 });
 
 describe('resume after SIGKILL', () => {
-  it('loses no recorded pixel and accounts for every pixel of the scan', async () => {
+  it('loses no recorded pixel and accounts for every pixel of the scan', { timeout: 240_000 }, async () => {
     const port = await freePort();
     const endpoint = `tcp://127.0.0.1:${port}`;
     const { configPath, dataDir } = daemonConfig({ ingest: { endpoint }, server: { enabled: false } });
@@ -27,21 +27,16 @@ describe('resume after SIGKILL', () => {
     const sim = runCli(['simulate', '--rows', `${rows}`, '--cols', `${cols}`, '--seed', '5', '--anomalies', '0', '--zmq', endpoint, '--rate', '150', '--linger-ms', '300000', '--scan-id', 'e2e-resume']);
     procs.push(sim);
     await first.waitForLog((l) => l.msg === 'scan started' && l.scanId === 'e2e-resume', 'the scan start');
-    // let part of the scan arrive (the kill point only needs to be mid-scan, not exact)
+    // Kill mid-scan: the scan takes 256 / 150 px/s ≈ 1.7 s; the kill point only needs to fall inside it (checked below).
+    // (Polling the recording instead would open an HDF5 file another process is writing.)
     const recording = `${dataDir}/e2e-resume.raw.h5`;
-    for (let i = 0; i < 200; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const r = await openScanFile(recording).catch(() => undefined);
-      const n = r?.count ?? 0;
-      r?.close();
-      if (n >= 60) break;
-    }
+    await new Promise((r) => setTimeout(r, 800));
     first.proc.kill('SIGKILL');
     await first.exited;
     const beforeRestart = await openScanFile(recording);
     const recordedSeqs = [...beforeRestart.pixels()].map((p) => p.seq);
     beforeRestart.close();
-    expect(recordedSeqs.length).toBeGreaterThanOrEqual(60);
+    expect(recordedSeqs.length).toBeGreaterThan(0);
     expect(recordedSeqs.length).toBeLessThan(rows * cols);
 
     const second = runCli(['serve', '--config', configPath]);
@@ -49,7 +44,7 @@ describe('resume after SIGKILL', () => {
     const resumed = await second.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('resumed a scan'), 'the resume');
     expect(resumed).toMatchObject({ scanId: 'e2e-resume', recorded: recordedSeqs.length, nextSeq: recordedSeqs[recordedSeqs.length - 1] + 1 });
     expect(await sim.exited).toBe(0);
-    const finished = await second.waitForLog((l) => l.msg === 'scan finished' && l.scanId === 'e2e-resume', 'the end of the scan');
+    const finished = await second.waitForLog((l) => l.msg === 'scan finished' && l.scanId === 'e2e-resume', 'the end of the scan', 40_000);
 
     const results = await python<{ encoded: number[]; missing: number }>(
       `import h5py, json, sys, numpy as np

@@ -13,8 +13,8 @@ export interface CliProcess {
   /** parsed JSON log lines so far */
   logs: Array<Record<string, unknown>>;
   stdout: string[];
-  /** resolves with the first log line matching `pred` (already seen or future); rejects on exit */
-  waitForLog(pred: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
+  /** resolves with the first log line matching `pred` (already seen or future); rejects on exit or after `timeoutMs` */
+  waitForLog(pred: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
 }
 
@@ -57,12 +57,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
     logs,
     stdout,
     exited,
-    waitForLog(pred, what) {
+    waitForLog(pred, what, timeoutMs = 100_000) {
       const seen = logs.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        waiters.add({ pred, resolve });
-        void exited.then((code) => reject(new Error(`loopstream exited (${code}) before logging ${what}; stderr tail:\n${stderrTail}`)));
+        // The failure says what the process logged, so a hang is diagnosable from the test output alone.
+        const timer = setTimeout(() => reject(new Error(`loopstream did not log ${what} within ${timeoutMs} ms; stderr tail:\n${stderrTail}`)), timeoutMs);
+        waiters.add({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+        void exited.then((code) => (clearTimeout(timer), reject(new Error(`loopstream exited (${code}) before logging ${what}; stderr tail:\n${stderrTail}`))));
       });
     },
   };
