@@ -15,7 +15,7 @@ import type { VaeDims } from './bundle.ts';
 /** Named model sizes. `edge` was chosen by measurement on a 2-core CPU (docs/model.md). */
 export const PRESETS = {
   paper: { units: 128, blocks: 3, latentDim: 16 },
-  edge: { units: 16, blocks: 1, latentDim: 16 },
+  edge: { units: 16, blocks: 0, latentDim: 16 },
 } as const satisfies Record<string, Omit<VaeDims, 'T' | 'C'>>;
 export type PresetName = keyof typeof PRESETS;
 

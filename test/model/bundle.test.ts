@@ -7,6 +7,7 @@ import { saveBundle } from '../../src/model/save-bundle.ts';
 import { loadBundle, checkBundleAgainstScan, type BundleManifest } from '../../src/model/bundle.ts';
 import { createEngine, perSampleMse } from '../../src/model/runtime.ts';
 import { initBackend } from '../../src/model/backend.ts';
+import { exportBundleOnnx } from '../../src/model/export-onnx.ts';
 import { defaultSpecFor } from '../../src/preprocess/fit.ts';
 import { simulateScan } from '../../src/sim/index.ts';
 import type { StartHeader } from '../../src/protocol/messages.ts';
@@ -84,6 +85,14 @@ describe('model bundle', () => {
     await unlink(join(d, 'decoder.onnx'));
     await expect(loadBundle(d)).rejects.toThrowError(`bundle ${d}: decoder.onnx is missing; run \`loopstream export ${d}\` to write the ONNX graphs`);
     await expect(loadBundle(join(dir, 'nothing-here'))).rejects.toMatchObject({ code: 'LS_BUNDLE_MISSING' });
+    // `loopstream export` writes the graphs back from the tfjs models
+    const sizes = await exportBundleOnnx(d);
+    expect(sizes.decoderBytes).toBeGreaterThan(1000);
+    const b = await loadBundle(d);
+    const engine = await createEngine(b, { engine: 'onnx', provider: 'cpu', threads: 1 });
+    const recon = await engine.decode(new Float32Array(16).fill(0.5), 1);
+    expect(recon).toHaveLength(8);
+    await engine.close();
   });
 
   it('onnx and tfjs engines agree (μ, log σ², reconstruction, per-sample error)', async () => {

@@ -81,3 +81,16 @@ print(json.dumps({'mse': float(np.mean((X - U @ dl.components_)**2))}))`;
     expect(err).toBeLessThan(1); // far better than predicting the mean of standardised data (MSE ≈ 1)
   });
 });
+
+describe('toy validation (dictionary-learning part; the full run is `loopstream validate toy`)', () => {
+  it('scores the baseline on the validation image in standardised units', async () => {
+    const { validateToy } = await import('../../src/model/validate-toy.ts');
+    const res = await validateToy({ trainN: 1500, imageSide: 16, skipVae: true });
+    expect(res.vaeMse).toBeNull();
+    expect(res.validationN).toBe(256);
+    expect(res.paper).toEqual({ vaeMse: 0.104, dlMse: 0.186 });
+    // 5 positive atoms leave a clear error on these nonlinear spectra, yet far below the variance (1)
+    expect(res.dlMse).toBeGreaterThan(0.05);
+    expect(res.dlMse).toBeLessThan(0.6);
+  }, 120_000);
+});
