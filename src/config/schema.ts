@@ -45,6 +45,7 @@ export const DataConfig = section(
     dir: z.string().default('data').describe('folder for raw recordings and results files, one pair per scan'),
     record: z.boolean().default(true).describe('append every raw pixel to the scan recording before processing'),
     resultsFlushMs: z.number().int().positive().default(2000).describe('how often the results file is flushed while a scan runs'),
+    keepFinishedScans: z.number().int().positive().default(50).describe('finished scans kept in memory for the dashboard and re-encoding; older ones leave memory (their files stay)'),
   },
   'where recordings and results go',
 );
@@ -140,10 +141,10 @@ export const AlertsConfig = section(
 
 export const TrainConfig = section(
   {
-    preset: z.enum(['edge', 'paper']).default('edge').describe('model size: edge (16 units, 1 block, CPU-friendly) or paper (128 units, 3 blocks, 5.0 M parameters)'),
+    preset: z.enum(['edge', 'paper']).default('edge').describe('model size: edge (16 units, no residual block, CPU-friendly) or paper (128 units, 3 blocks, 5.0 M parameters)'),
     epochs: z.number().int().positive().default(60).describe('training epochs (passes over the training pixels)'),
-    batch: z.number().int().positive().default(64).describe('pixels per training batch (the paper: 300)'),
-    learningRate: z.number().positive().default(1e-3).describe('Adam learning rate (the paper: 3e-5 over 20,000+ epochs on GPUs)'),
+    batch: z.number().int().positive().default(32).describe('pixels per training batch (the paper: 300; small batches give more steps per CPU hour)'),
+    learningRate: z.number().positive().default(2e-3).describe('Adam learning rate (the paper: 3e-5 over 20,000+ epochs on GPUs)'),
     primingEpochs: z.number().int().min(0).default(20).describe('epochs at beta = 0 before the beta steps start'),
     betaStep: z.number().min(0).default(0.0025).describe('beta increase per step (the paper: 0.0025 real data, 0.005 toy data)'),
     betaEvery: z.number().int().positive().default(5).describe('epochs between beta steps'),

@@ -41,7 +41,8 @@ export class Daemon {
     readonly encoder: ModelEncoder,
   ) {
     registry.onRecordingFailure((ctx, failure) => {
-      this.ingestHalted ??= { ...failure, scanId: ctx.start.scanId };
+      // EEXIST: a reused scan id (its old recording is kept); the disk is fine, so ingest goes on.
+      if (failure.errno !== 'EEXIST') this.ingestHalted ??= { ...failure, scanId: ctx.start.scanId };
     });
   }
 

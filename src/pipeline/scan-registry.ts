@@ -76,10 +76,15 @@ export class ScanRegistry {
     const e = err as Error & { errno?: string; code?: string };
     const path = ctx.recordingPath ?? `${join(this.config.data.dir, ctx.start.scanId)}.raw.h5`;
     if (!ctx.recordingError) {
-      ctx.recordingError = { path, errno: e.errno ?? (e.code?.startsWith('E') ? e.code : 'EIO'), message: e.message, unrecorded: 0 };
+      // A scan id reused after its scan finished finds its old recording in place (never overwritten): that is the
+      // producer's mistake, not a failing disk, so only this scan goes unrecorded and ingest goes on.
+      const reused = e.code === 'LS_FILE_EXISTS';
+      ctx.recordingError = { path, errno: e.errno ?? (reused ? 'EEXIST' : e.code?.startsWith('E') ? e.code : 'EIO'), message: e.message, unrecorded: 0 };
       this.log.error(
-        { scanId: ctx.start.scanId, path, errno: ctx.recordingError.errno, code: 'LS_FILE_WRITE', recorded: ctx.counters.recorded, firstUnrecordedSeq: pixels[0]?.seq },
-        `recording failed: ${e.message}; scan ${ctx.start.scanId} marked 'error' and ingest stopped (nothing more is accepted until the cause is fixed and the daemon restarted)`,
+        { scanId: ctx.start.scanId, path, errno: ctx.recordingError.errno, code: reused ? 'LS_FILE_EXISTS' : 'LS_FILE_WRITE', recorded: ctx.counters.recorded, firstUnrecordedSeq: pixels[0]?.seq },
+        reused
+          ? `recording failed: ${e.message}; scan id ${ctx.start.scanId} was used before — its pixels are encoded but not recorded (scan marked 'error'); use a new scan id per scan`
+          : `recording failed: ${e.message}; scan ${ctx.start.scanId} marked 'error' and ingest stopped (nothing more is accepted until the cause is fixed and the daemon restarted)`,
       );
     }
     ctx.recordingError.unrecorded += pixels.length;
@@ -180,7 +185,18 @@ export class ScanRegistry {
     }
     this.log.info({ scanId: ctx.start.scanId, status: ev.header.status, received: ctx.counters.received, encoded: ctx.counters.encoded, missing: ctx.maps.missing, results: ctx.resultsPath }, 'scan finished');
     for (const fn of this.listeners) fn(ctx, 'close');
+    this.evictFinished();
     return { type: 'scan:end', ctx };
+  }
+
+  /**
+   * Drop the oldest finished scans beyond `data.keepFinishedScans` from memory (their recording and results files
+   * stay on disk). Without it a daemon that runs for days grows by every scan's maps and model inputs
+   * (~1.4 MB per 40 x 40 scan; docs/reliability.md §Soak).
+   */
+  private evictFinished(): void {
+    const finished = [...this.scans.values()].filter((c) => c.state !== 'running' && c.stop).sort((a, b) => a.startedAt - b.startedAt);
+    for (let i = 0; i < finished.length - this.config.data.keepFinishedScans; i++) this.scans.delete(finished[i].start.scanId);
   }
 
   /** Rewrite the results file of a scan (atomically). */

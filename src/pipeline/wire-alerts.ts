@@ -27,6 +27,8 @@ export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, c
   sinks.dashboard?.on('alert', (ev) => hub?.alertChanged(ev.alert.scanId));
   const engines = new Map<string, AlertEngine>();
   const offScan = daemon.registry.onScan((ctx, what) => {
+    // A finished scan's engine is reached through ctx.alerts only, so it leaves memory with its scan.
+    if (what === 'close') engines.delete(ctx.start.scanId);
     if (what !== 'open' || !ctx.encodable) return;
     const engine = new AlertEngine(ctx.maps, reference, config.alerts, sinks.all, { log });
     engines.set(ctx.start.scanId, engine);
