@@ -5,9 +5,9 @@
  *   `loopstream replay --dashboard` runs: preprocessing, inference, maps, results file, alerts, dashboard). Wall
  *   time from the call to the summary, the pipeline's own run time, px/s, and when the client held every pixel.
  * - live: startLive (ZeroMQ PULL, recording on) fed by publishScan at a fixed rate; per pixel, the latency from
- *   its acquisition timestamp `t` (the simulator's clock is set to the wall clock just before publishing, so `t`
- *   is when publishScan was due to send it; a late send only adds to the latency) to the moment the client
- *   received the map message that first shows it encoded. Same machine, same clock.
+ *   the moment publishScan's send of it resolved (queued in ZeroMQ) to the moment the client received the map
+ *   message that first shows it encoded — receive → preprocessing → inference → maps → dashboard emit, plus the
+ *   localhost hops. Same machine, same clock (Date.now()).
  * Both sample RSS every 100 ms. Each scenario runs in a child process (`node --import tsx bench/e2e.ts '<json>'`)
  * so RSS and the event loop are the pipeline's, not the rest of the benchmark's.
  */
@@ -23,7 +23,7 @@ import { replayThroughPipeline } from '../src/pipeline/replay-run.ts';
 import { startLive } from '../src/pipeline/live.ts';
 import type { ServerToClientEvents, WireDelta, WireSnapshot } from '../src/server/events.ts';
 import { fromWireDelta, fromWireSnapshot } from '../src/server/map-wire.ts';
-import { simulateScan } from '../src/sim/index.ts';
+import { simulateScan, type SimulatedScan } from '../src/sim/index.ts';
 import { publishScan } from '../src/sim/publish.ts';
 import { silentLogger } from '../src/util/log.ts';
 import { loadNow } from './machine.ts';
@@ -31,7 +31,7 @@ import { quantile } from './timing.ts';
 
 /** One scenario (what the child process is told). */
 export interface E2eScenario {
-  kind: 'replay' | 'live';
+  kind: 'replay' | 'live' | 'cli';
   rows: number;
   cols: number;
   bundle: string;
@@ -69,6 +69,8 @@ export interface E2eResult {
   encoded?: number;
   /** live: latency from acquisition timestamp to client receipt, ms */
   latencyMs?: { n: number; p50: number; p90: number; p99: number; max: number };
+  /** live: p50/p99 latency per tenth of the run (seq order), ms: shows start-up transients and drift */
+  latencyByTenth?: Array<[number, number]>;
   publisher?: { seconds: number; pixels: number };
   clientMessages: { snapshots: number; deltas: number };
   rss: RssSeries;
@@ -206,9 +208,23 @@ export async function runLive(s: E2eScenario): Promise<E2eResult> {
     const client = dashboardClient(live.url, total);
     await client.connected;
     const rate = s.rate ?? 100;
-    const t0 = Date.now() / 1000;
-    const scan = simulateScan({ rows: s.rows, cols: s.cols, seed: 2, anomalies: 3, pxPerSec: rate, t0 });
-    const sent = await publishScan(scan, { endpoint: live.endpoint, ratePxPerSec: rate, ...(s.limit ? { limit: s.limit } : {}) });
+    const scan = simulateScan({ rows: s.rows, cols: s.cols, seed: 2, anomalies: 3, pxPerSec: rate, t0: Date.now() / 1000 });
+    // When each pixel left: publishScan asks its iterator for pixel k+1 right after `send(pixel k)` resolved (the
+    // message is queued in ZeroMQ), so the iterator notes the send time of the previous pixel on each resume.
+    const sentAt = new Float64Array(total).fill(Number.NaN);
+    const timed: SimulatedScan = {
+      ...scan,
+      *pixels() {
+        let prev = -1;
+        for (const px of scan.pixels()) {
+          if (prev >= 0) sentAt[prev] = Date.now();
+          yield px;
+          prev = px.seq;
+        }
+        if (prev >= 0) sentAt[prev] = Date.now();
+      },
+    };
+    const sent = await publishScan(timed, { endpoint: live.endpoint, ratePxPerSec: rate, ...(s.limit ? { limit: s.limit } : {}) });
     const n = Math.min(total, s.limit ?? total);
     // wait until the client has every sent pixel (raster order: indices 0 … n-1), at most 10 s
     const deadline = Date.now() + 10_000;
@@ -223,7 +239,12 @@ export async function runLive(s: E2eScenario): Promise<E2eResult> {
       const px = scan.pixel(seq);
       const i = px.row * s.cols + px.col;
       const at = client.seenAt[i]!;
-      if (!Number.isNaN(at)) lat.push(at - px.t * 1000);
+      if (!Number.isNaN(at) && !Number.isNaN(sentAt[seq]!)) lat.push(at - sentAt[seq]!);
+    }
+    const byTenth: Array<[number, number]> = [];
+    for (let k = 0; k < 10; k++) {
+      const part = lat.slice(Math.floor((k * lat.length) / 10), Math.floor(((k + 1) * lat.length) / 10)).sort((a, b) => a - b);
+      if (part.length) byTenth.push([+quantile(part, 0.5).toFixed(1), +quantile(part, 0.99).toFixed(1)]);
     }
     lat.sort((a, b) => a - b);
     client.socket.close();
@@ -232,6 +253,7 @@ export async function runLive(s: E2eScenario): Promise<E2eResult> {
       scenario: s,
       pixels: n,
       latencyMs: { n: lat.length, p50: r(quantile(lat, 0.5)), p90: r(quantile(lat, 0.9)), p99: r(quantile(lat, 0.99)), max: r(lat[lat.length - 1] ?? Number.NaN) },
+      latencyByTenth: byTenth,
       publisher: { seconds: +sent.seconds.toFixed(3), pixels: sent.pixels },
       clientMessages: client.counts,
       rss: rss.stop(),
@@ -243,8 +265,35 @@ export async function runLive(s: E2eScenario): Promise<E2eResult> {
   }
 }
 
+/**
+ * The user's view: `node bin/loopstream.js replay FILE --pace max` as a whole process (node start, module loading
+ * through tsx, model load, replay, results file, exit), timed from spawn to exit. No dashboard.
+ */
+export async function runCliReplay(s: E2eScenario): Promise<E2eResult> {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const dir = await mkdtemp(join(tmpdir(), 'loopstream-bench-cli-'));
+  const load0 = loadNow()[0];
+  try {
+    const scan = simulateScan({ rows: s.rows, cols: s.cols, seed: 1, anomalies: 3 });
+    const file = join(dir, 'scan.h5');
+    await writeSimulatedScan(scan, file);
+    const bin = fileURLToPath(new URL('../bin/loopstream.js', import.meta.url));
+    const t0 = performance.now();
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'replay', file, '--pace', 'max', '--bundle', s.bundle, '--data', join(dir, 'data'), '--summary-json', '--set', `model.threads=${s.threads}`, '--set', 'log.level=warn'], { maxBuffer: 1 << 24 });
+    const wall = (performance.now() - t0) / 1000;
+    const summary = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { pixels?: number; seconds?: number; encoded?: number };
+    return { scenario: s, pixels: summary.pixels ?? 0, wallSeconds: +wall.toFixed(3), runSeconds: summary.seconds !== undefined ? +summary.seconds.toFixed(3) : undefined, pxPerSec: +((summary.pixels ?? 0) / wall).toFixed(1), encoded: summary.encoded, clientMessages: { snapshots: 0, deltas: 0 }, rss: { startMiB: 0, peakMiB: 0, endMiB: 0, series: [] }, load1: [load0, loadNow()[0]] };
+  } catch (err) {
+    return { scenario: s, pixels: 0, clientMessages: { snapshots: 0, deltas: 0 }, rss: { startMiB: 0, peakMiB: 0, endMiB: 0, series: [] }, load1: [load0, loadNow()[0]], error: (err as Error).message.split('\n').slice(0, 3).join(' | ') };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** Run one scenario in a child process and return its result (RSS and event loop of the pipeline alone). */
 export async function runScenarioIsolated(s: E2eScenario, timeoutMs = 600_000): Promise<E2eResult> {
+  if (s.kind === 'cli') return runCliReplay(s); // already its own process
   const { execFile } = await import('node:child_process');
   const self = fileURLToPath(import.meta.url);
   return new Promise((resolve) => {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --sections sgemm,inference,peer,e2e,training]`: the benchmark suite (issue 8).
+ * `npm run bench [-- --quick] [-- --sections sgemm,inference,peer,stages,e2e,training]`: the benchmark suite (issue 8).
  * Prints tables on stdout and writes everything measured, with the machine and its load, to
  * bench/results/bench-<UTC time>[-quick].json. docs/performance.md explains the sections and holds the numbers.
  */
@@ -14,9 +14,10 @@ import { benchInference, type InferenceRow } from './inference.ts';
 import { loadNow, machineInfo } from './machine.ts';
 import { benchPeer, bestPeer, type PeerResult } from './peer.ts';
 import { measureSgemm, type SgemmResult } from './sgemm.ts';
+import { benchStages } from './stages.ts';
 import { benchTraining, finetuneAvailable, type TrainingRow } from './training.ts';
 
-const SECTIONS = ['sgemm', 'inference', 'peer', 'e2e', 'training'] as const;
+const SECTIONS = ['sgemm', 'inference', 'peer', 'stages', 'e2e', 'training'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -128,6 +129,14 @@ if (sections.has('peer')) {
   table('onnxruntime ÷ PyTorch', ratios);
 }
 
+// per-stage costs ----------------------------------------------------------------------------------------------
+if (sections.has('stages')) {
+  log('per-stage costs (edge)');
+  const stages = await benchStages(bundles.get('edge')!, { batches: quick ? [1, 16, 256] : [1, 4, 16, 64, 256], minSeconds: quick ? 0.15 : 0.4, resultsGrids: quick ? [60] : [60, 256] });
+  result.stages = stages;
+  table('pipeline stages alone (edge, 2 threads; median per batch)', stages.map((r) => ({ stage: r.stage, batch: r.batch, 'median ms': r.medianMs, 'µs per pixel': r.perPixelUs })));
+}
+
 // 4. end to end ---------------------------------------------------------------------------------------------------
 const e2e: E2eResult[] = [];
 if (sections.has('e2e')) {
@@ -135,6 +144,7 @@ if (sections.has('e2e')) {
   const base = { bundle: edge.bundle.dir, threads: 2 };
   const scenarios: E2eScenario[] = [
     { kind: 'replay', rows: 60, cols: 60, ...base, label: 'replay 60x60 max pace (defaults)' },
+    { kind: 'cli', rows: 60, cols: 60, ...base, label: 'CLI `loopstream replay` 60x60 (whole process, no dashboard)' },
     ...(quick ? [] : [{ kind: 'replay' as const, rows: 256, cols: 256, ...base, label: 'replay 256x256 max pace (defaults)' }]),
     { kind: 'live', rows: 60, cols: 60, rate: 100, ...(quick ? { limit: 500 } : {}), ...base, label: 'live 60x60 at 100 px/s (defaults)' },
     { kind: 'live', rows: 60, cols: 60, rate: 100, limit: quick ? 500 : 1500, ...base, batch: { maxWaitMs: 5 }, maxDeltaHz: 60, label: 'live 60x60 at 100 px/s (maxWaitMs 5, maxDeltaHz 60)' },
