@@ -22,15 +22,16 @@ describe('resume after SIGKILL', () => {
     procs.push(first);
     await first.waitForLog((l) => l.msg === 'listening for scans', 'its endpoint');
 
-    const rows = 16;
-    const cols = 16;
-    const sim = runCli(['simulate', '--rows', `${rows}`, '--cols', `${cols}`, '--seed', '5', '--anomalies', '0', '--zmq', endpoint, '--rate', '150', '--linger-ms', '300000', '--scan-id', 'e2e-resume']);
+    const rows = 20;
+    const cols = 20;
+    const sim = runCli(['simulate', '--rows', `${rows}`, '--cols', `${cols}`, '--seed', '5', '--anomalies', '0', '--zmq', endpoint, '--rate', '100', '--linger-ms', '300000', '--scan-id', 'e2e-resume']);
     procs.push(sim);
     await first.waitForLog((l) => l.msg === 'scan started' && l.scanId === 'e2e-resume', 'the scan start');
-    // Kill mid-scan: the scan takes 256 / 150 px/s ≈ 1.7 s; the kill point only needs to fall inside it (checked below).
+    // Kill mid-scan: the scan takes 400 / 100 px/s = 4 s; the kill point only needs to fall inside it (checked below),
+    // early enough that the stop is still with the producer (what the dead process had queued is lost: missing).
     // (Polling the recording instead would open an HDF5 file another process is writing.)
     const recording = `${dataDir}/e2e-resume.raw.h5`;
-    await new Promise((r) => setTimeout(r, 800));
+    await new Promise((r) => setTimeout(r, 1000));
     first.proc.kill('SIGKILL');
     await first.exited;
     const beforeRestart = await openScanFile(recording);
