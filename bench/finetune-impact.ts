@@ -3,12 +3,13 @@
  *
  * A simulated scan unlike the bundle's training data (two-step + weak switching, 12 V) is replayed through the
  * real pipeline (Daemon: micro-batches, onnxruntime, maps) at a fixed acquisition rate, once with fine-tuning off
- * and once per CPU share with it on (rounds every `--every` pixels, so training runs during most of the scan).
+ * and once per CPU share with it on (rounds every `--every` pixels; a warm-up scan of that many pixels starts the
+ * first round before the measured scan begins, so training runs during the whole window).
  * Latency of a pixel = time from the source emitting it to its μ/error being in the maps. Also reported: how
  * long training ran during the window, its busy/throttled/paused seconds and the rounds' outcomes.
  *
- *   node --import tsx bench/finetune-impact.ts [--bundle DIR] [--rows 40 --cols 40] [--pace 200pxps]
- *                                              [--shares 0.5,1] [--every 400] [--epochs 2]
+ *   node --import tsx bench/finetune-impact.ts [--bundle DIR] [--rows 60 --cols 60] [--pace 200pxps]
+ *                                              [--shares 0.5,1] [--every 300] [--epochs 2]
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -21,7 +22,6 @@ import { wireFinetune } from '../src/finetune/wire-finetune.ts';
 import { versionsRoot, type RoundRecord } from '../src/finetune/versions.ts';
 import { loadBundle } from '../src/model/bundle.ts';
 import { Daemon } from '../src/pipeline/daemon.ts';
-import { PipelineHub } from '../src/pipeline/hub.ts';
 import { parsePace, replayFile } from '../src/sources/hdf5/index.ts';
 import { simulateScan } from '../src/sim/index.ts';
 import { silentLogger } from '../src/util/log.ts';
@@ -30,11 +30,11 @@ import { quantile } from './timing.ts';
 const { values: args } = parseArgs({
   options: {
     bundle: { type: 'string', default: 'fixtures/models/edge-sim' },
-    rows: { type: 'string', default: '40' },
-    cols: { type: 'string', default: '40' },
+    rows: { type: 'string', default: '60' },
+    cols: { type: 'string', default: '60' },
     pace: { type: 'string', default: '200pxps' },
     shares: { type: 'string', default: '0.5,1' },
-    every: { type: 'string', default: '400' },
+    every: { type: 'string', default: '300' },
     epochs: { type: 'string', default: '2' },
     batch: { type: 'string', default: '64' },
   },
@@ -53,6 +53,11 @@ const cols = Number(args.cols);
 const work = mkdtempSync(join(tmpdir(), 'loopstream-bench-finetune-'));
 const file = join(work, 'scan.h5');
 await writeSimulatedScan(simulateScan({ rows, cols, seed: 31, steps: bundle.T, mechanisms: ['twoStep', 'weak'], vmax: 12, scanId: 'bench' }), file);
+// A warm-up scan of `every` pixels, replayed at max pace before the measured one: with fine-tuning on it starts the
+// first round, so training runs from the first measured pixel on (the bench waits for its first finished batch).
+const warmFile = join(work, 'warm.h5');
+const warmSide = Math.ceil(Math.sqrt(Number(args.every)));
+await writeSimulatedScan(simulateScan({ rows: warmSide, cols: warmSide, seed: 32, steps: bundle.T, mechanisms: ['twoStep', 'weak'], vmax: 12, scanId: 'warm' }), warmFile);
 
 interface RunResult {
   label: string;
@@ -64,6 +69,8 @@ interface RunResult {
   seconds: number;
   rounds: RoundRecord[];
   load: number;
+  /** seconds of the ingest window during which a round was training */
+  trainingSeconds: number;
 }
 
 async function run(label: string, finetune: Record<string, unknown> | undefined): Promise<RunResult> {
@@ -76,14 +83,33 @@ async function run(label: string, finetune: Record<string, unknown> | undefined)
     finetune: { enabled: Boolean(finetune), ...(finetune ?? {}) },
   });
   const daemon = await Daemon.create(config, silentLogger, { source: 'replay', record: false });
-  const hub = new PipelineHub(daemon);
-  const ft = finetune ? await wireFinetune(daemon, hub, config, silentLogger) : undefined;
+  // Time spent in each fine-tuning state during the ingest window (a round still training at the end counts too).
+  const inState = new Map<string, number>();
+  let state = 'disabled';
+  let since = performance.now();
+  const status = {
+    progress: 0,
+    setFinetuneStatus(next: string, _text: string, progress?: number) {
+      if (next === 'training' && progress !== undefined) this.progress = progress;
+      const now = performance.now();
+      inState.set(state, (inState.get(state) ?? 0) + (now - since) / 1000);
+      state = next;
+      since = now;
+    },
+  };
+  const ft = finetune ? await wireFinetune(daemon, status, config, silentLogger) : undefined;
   const emitted = new Float64Array(rows * cols);
   const latency: number[] = [];
-  daemon.encoder.onEncoded((_ctx, index) => {
+  daemon.encoder.onEncoded((ctx, index) => {
+    if (ctx.start.scanId !== 'bench') return;
     const now = performance.now();
     for (const i of index) latency.push(now - emitted[i]!); // raster scan: pixel index = seq
   });
+  await daemon.run(replayFile(warmFile, { pace: { kind: 'max' } }));
+  // Measure from the first finished training batch on: steady-state training, not the round's start-up.
+  while (ft && !(state === 'training' && status.progress > 0)) await new Promise((r) => setTimeout(r, 20));
+  inState.clear();
+  since = performance.now();
   const t0 = performance.now();
   await daemon.run(
     replayFile(file, { pace: parsePace(args.pace!) }).pipe(
@@ -93,13 +119,15 @@ async function run(label: string, finetune: Record<string, unknown> | undefined)
     ),
   );
   const seconds = (performance.now() - t0) / 1000;
+  status.setFinetuneStatus(state, "");
+  const trainingSeconds = inState.get('training') ?? 0; // before close(): stopping the round is not ingest time
   const load = loadavg()[0]!;
   await ft?.close(); // the round still running when ingest ends is dropped: only the ingest window counts
   await daemon.close();
   const roundsFile = join(versionsRoot(config), 'rounds.jsonl');
   const rounds = existsSync(roundsFile) ? readFileSync(roundsFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RoundRecord) : [];
   const sorted = Float64Array.from(latency).sort();
-  return { label, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]!, pxPerSec: latency.length / seconds, seconds, rounds, load };
+  return { label, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]!, pxPerSec: latency.length / seconds, seconds, rounds, load, trainingSeconds };
 }
 
 console.log(`bundle ${bundleDir} (T=${bundle.T}, ${bundle.manifest.preset}); scan ${rows}x${cols} = ${rows * cols} px, pace ${args.pace}; rounds every ${args.every} px, ${args.epochs} epochs, batch ${args.batch}`);
@@ -107,13 +135,13 @@ const results: RunResult[] = [await run('fine-tuning off', undefined)];
 for (const share of args.shares!.split(',').map(Number)) {
   results.push(await run(`fine-tuning on, cpuShare ${share}`, { cpuShare: share, everyPixels: Number(args.every), epochs: Number(args.epochs), batch: Number(args.batch), learningRate: 1e-3 }));
 }
-console.log('\n| run | ingest px/s | latency p50 ms | p95 ms | p99 ms | max ms | rounds finished in window | training busy / throttled / paused s | load avg |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('\n| run | window s | training s in window | ingest px/s | latency p50 ms | p95 ms | p99 ms | max ms | rounds finished (accepted ✓) | their busy / throttled / paused s | load avg |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
   const busy = r.rounds.reduce((s, x) => s + x.busySeconds, 0);
   const thr = r.rounds.reduce((s, x) => s + x.throttledSeconds, 0);
   const paused = r.rounds.reduce((s, x) => s + x.pausedSeconds, 0);
   const outcome = r.rounds.map((x) => (x.accepted ? `v${x.version}✓` : '✗')).join(' ') || '–';
-  console.log(`| ${r.label} | ${r.pxPerSec.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${r.rounds.length} (${outcome}) | ${busy.toFixed(1)} / ${thr.toFixed(1)} / ${paused.toFixed(1)} | ${r.load.toFixed(1)} |`);
+  console.log(`| ${r.label} | ${r.seconds.toFixed(1)} | ${r.trainingSeconds.toFixed(1)} | ${r.pxPerSec.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${r.rounds.length} (${outcome}) | ${busy.toFixed(1)} / ${thr.toFixed(1)} / ${paused.toFixed(1)} | ${r.load.toFixed(1)} |`);
 }
 rmSync(work, { recursive: true, force: true });

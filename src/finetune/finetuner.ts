@@ -24,7 +24,7 @@ import type { FinetuneState } from '../server/hub.ts';
 import type { Logger } from '../util/log.ts';
 import { FinetuneError } from './errors.ts';
 import { gate, type GateRule, type GateScores } from './gate.ts';
-import type { FromWorker, TrainDone, TrainRequest } from './messages.ts';
+import type { FromWorker, ToWorker, TrainDone, TrainRequest } from './messages.ts';
 import { loadReferenceSample, splitReference, writeTrainSample, type ReferenceSample } from './reference-sample.ts';
 import { reencodeScans } from './reencode.ts';
 import { ReplayBuffer, type RecentData } from './replay-buffer.ts';
@@ -75,6 +75,8 @@ export class Finetuner {
   private control?: TrainControl;
   private running?: Promise<void>;
   private closed = false;
+  /** rounds started (failed ones included) */
+  private started = 0;
   private lastRoundAt = Date.now();
   private lastCollectingAt = 0;
   /** every round, accepted or not */
@@ -99,6 +101,8 @@ export class Finetuner {
     this.rule = { minImprovement: c.gate.minImprovement, maxReferenceWorsening: c.gate.maxReferenceWorsening };
     this.versionsUsed = [host.slot.engine.version];
     this.unsubscribe = host.encoder.onEncoded((ctx, index) => this.onEncoded(ctx, index));
+    // Start the worker and its tfjs backend now, so the first round does not pay for loading them during a scan.
+    this.ensureWorker();
     // The time trigger: checked every few seconds; a round starts when T minutes passed and enough pixels arrived.
     this.timer = setInterval(() => {
       if (Date.now() - this.lastRoundAt >= c.everyMinutes * 60_000) this.maybeStart('time');
@@ -156,7 +160,7 @@ export class Finetuner {
   private maybeStart(trigger: 'pixels' | 'time'): void {
     const c = this.config.finetune;
     if (this.closed || this.running) return;
-    if (c.maxRounds > 0 && this.rounds.length >= c.maxRounds) return;
+    if (c.maxRounds > 0 && this.started >= c.maxRounds) return;
     if (trigger === 'pixels' && this.buffer.added < c.everyPixels) return;
     if (trigger === 'time' && this.buffer.added < c.minPixels) return;
     this.running = this.runRound(trigger).finally(() => {
@@ -173,7 +177,7 @@ export class Finetuner {
 
   private async runRound(trigger: 'pixels' | 'time'): Promise<void> {
     const c = this.config.finetune;
-    const round = this.rounds.length + 1;
+    const round = ++this.started;
     const t0 = performance.now();
     const recent = this.buffer.take();
     if (recent.nTrain === 0 || recent.nHeldOut === 0) {
@@ -300,6 +304,7 @@ export class Finetuner {
           if (done === total || done % (this.config.batch.maxSize * 8) === 0) this.status.setFinetuneStatus('swapping', `v${version} live; re-encoding seen pixels ${done}/${total}`, total ? done / total : 1);
         },
         writeResults: (ctx) => this.host.registry.writeResults(ctx, ctx.state === 'completed'),
+        shouldStop: () => this.closed,
       });
       record.reencoded = reencoded;
       record.seconds = (performance.now() - t0) / 1000;
@@ -337,10 +342,23 @@ export class Finetuner {
     return { heldOutMse: mean(held.error), referenceMse: ref ? mean(ref.error) : null, mu: held.mu.slice(), logVar: held.logVar.slice(), n: recent.nHeldOut };
   }
 
+  /** The worker thread, started (and its backend prepared) if there is none; a worker that exits is forgotten. */
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = startTrainWorker();
+    worker.on('error', (err: Error) => this.log.warn({ err: err.message }, 'the fine-tuning worker failed; a new one starts at the next round'));
+    worker.on('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
+    });
+    worker.postMessage({ type: 'prepare', backend: this.config.finetune.backend } satisfies ToWorker);
+    this.worker = worker;
+    return worker;
+  }
+
   /** Send one round to the worker; resolves with its `trained` message. Pauses it while ingest lags. */
   private train(req: TrainRequest): Promise<TrainDone> {
     const c = this.config.finetune;
-    const worker = (this.worker ??= startTrainWorker());
+    const worker = this.ensureWorker();
     const control = (this.control = new TrainControl(req.control));
     return new Promise<TrainDone>((resolve, reject) => {
       const lag = setInterval(() => {
@@ -363,7 +381,7 @@ export class Finetuner {
         this.control = undefined;
       };
       const onMessage = (m: FromWorker) => {
-        if (m.round !== req.round) return;
+        if (m.type === 'ready' || m.round !== req.round) return;
         if (m.type === 'progress') {
           const progress = (m.epoch + (m.batch + 1) / m.batches) / Math.max(1, m.epochs);
           this.status.setFinetuneStatus('training', `round ${req.round}: epoch ${m.epoch + 1}/${m.epochs}, batch ${m.batch + 1}/${m.batches}, MSE ${m.mse.toPrecision(4)}`, Math.min(1, progress));
@@ -379,12 +397,10 @@ export class Finetuner {
       };
       const onError = (err: Error) => {
         done();
-        this.worker = undefined;
         reject(new FinetuneError('LS_FINETUNE_WORKER', `the fine-tuning worker failed: ${err.message}`));
       };
       const onExit = (code: number) => {
         done();
-        this.worker = undefined;
         reject(new FinetuneError('LS_FINETUNE_WORKER', `the fine-tuning worker exited (code ${code}) during round ${req.round}`));
       };
       worker.on('message', onMessage);

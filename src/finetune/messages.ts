@@ -2,8 +2,10 @@
  * Every message between the daemon (main thread) and the fine-tuning worker, as one union discriminated on
  * `type` (STYLE.md: events as a union; the two directions are derived, never retyped).
  *
- *   main → worker   train      one round: start from the bundle in `bundleDir`, train on `data`, write `outDir`
- *   worker → main   progress   after every training batch (dashboard progress bar)
+ *   main → worker   prepare    load tfjs and initialise its backend now (at daemon start, not during a scan)
+ *                   train      one round: start from the bundle in `bundleDir`, train on `data`, write `outDir`
+ *   worker → main   ready      the backend is initialised (answer to prepare)
+ *                   progress   after every training batch (dashboard progress bar)
  *                   epoch      after every epoch (log line)
  *                   trained    the candidate is written (tfjs + ONNX + provisional manifest) in `outDir`
  *                   failed     the round could not run; `message` says why
@@ -37,6 +39,18 @@ export interface TrainRequest {
   backend: 'auto' | 'wasm' | 'cpu';
   /** the TrainControl's shared memory (CPU share, pause and stop flags; train-control.ts) */
   control: SharedArrayBuffer;
+}
+
+/** Initialise tfjs ahead of the first round. */
+export interface PrepareRequest {
+  type: 'prepare';
+  backend: TrainRequest['backend'];
+}
+
+/** The worker's tfjs backend is ready. */
+export interface WorkerReady {
+  type: 'ready';
+  backend: string;
 }
 
 /** Training progress after one batch. */
@@ -88,10 +102,10 @@ export interface TrainFailed {
 }
 
 /** Every message either way. */
-export type FinetuneMessage = TrainRequest | TrainProgress | TrainEpoch | TrainDone | TrainFailed;
+export type FinetuneMessage = PrepareRequest | TrainRequest | WorkerReady | TrainProgress | TrainEpoch | TrainDone | TrainFailed;
 /** Messages the main thread sends. */
-export type ToWorker = Extract<FinetuneMessage, { type: 'train' }>;
-/** Messages the worker sends. */
+export type ToWorker = Extract<FinetuneMessage, { type: 'prepare' | 'train' }>;
+/** Messages the worker sends (all but `ready` carry the round they belong to). */
 export type FromWorker = Exclude<FinetuneMessage, ToWorker>;
 /** A message of one type. */
 export type MessageOf<K extends FinetuneMessage['type']> = Extract<FinetuneMessage, { type: K }>;

@@ -16,6 +16,8 @@ export interface ReencodeOptions {
   onProgress?: (done: number, total: number) => void;
   /** rewrite the results file of a scan that is no longer running */
   writeResults?: (ctx: ScanContext) => Promise<void>;
+  /** checked between batches: give up (the daemon is closing) */
+  shouldStop?: () => boolean;
 }
 
 /** Pixels of `ctx` encoded by a version older than `version` (flat indices). */
@@ -41,6 +43,7 @@ export async function reencodeScans(slot: ModelSlot, scans: readonly ScanContext
     const stride = inputs.length / ctx.maps.size;
     const x = new Float32Array(Math.min(opts.batchSize, index.length) * stride);
     for (let from = 0; from < index.length; from += opts.batchSize) {
+      if (opts.shouldStop?.()) return done;
       const batch = index.subarray(from, Math.min(from + opts.batchSize, index.length));
       for (let k = 0; k < batch.length; k++) x.set(inputs.subarray(batch[k] * stride, (batch[k] + 1) * stride), k * stride);
       const out = await slot.run(async (engine) => (engine.version === opts.version ? engine.encodeDecode(x.subarray(0, batch.length * stride), batch.length) : undefined));
