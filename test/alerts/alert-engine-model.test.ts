@@ -1,0 +1,59 @@
+/**
+ * Alerts through the real model: a small simulated scan is encoded by the shipped bundle (onnxruntime, CPU), batch
+ * by batch as the pipeline does, and the AlertEngine must find the planted region where the truth says it is.
+ * Needs fixtures/models/edge-sim with its alerts-reference.json (`loopstream alerts-eval --calibrate`).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertEngine } from '../../src/alerts/alert-engine.ts';
+import { encodeScanInto } from '../../src/alerts/calibrate.ts';
+import { bboxIoU } from '../../src/alerts/evaluate.ts';
+import { ALERTS_REFERENCE_FILE, loadAlertsReference } from '../../src/alerts/reference.ts';
+import type { AlertsReference } from '../../src/alerts/types.ts';
+import { DEFAULTS } from '../../src/config/schema.ts';
+import { loadBundle, type Bundle } from '../../src/model/bundle.ts';
+import { createEngine, type InferenceEngine } from '../../src/model/runtime.ts';
+import { simulateScan } from '../../src/sim/index.ts';
+
+const BUNDLE = 'fixtures/models/edge-sim';
+const present = existsSync(join(BUNDLE, 'encoder.onnx')) && existsSync(join(BUNDLE, ALERTS_REFERENCE_FILE));
+
+describe.skipIf(!present)('alerts through the shipped model', () => {
+  let bundle: Bundle;
+  let engine: InferenceEngine;
+  let ref: AlertsReference;
+  beforeAll(async () => {
+    bundle = await loadBundle(BUNDLE);
+    engine = await createEngine(bundle, { engine: 'onnx', provider: 'cpu', threads: 2 });
+    ref = await loadAlertsReference(BUNDLE);
+  });
+  afterAll(async () => {
+    await engine?.close();
+  });
+
+  async function alertsOf(sim: ReturnType<typeof simulateScan>) {
+    const alerts = new AlertEngine({ scanId: sim.start.scanId, rows: sim.start.grid.rows, cols: sim.start.grid.cols, latentDim: bundle.latentDim }, ref, DEFAULTS.alerts, []);
+    const maps = await encodeScanInto(engine, bundle, sim, { onBatch: (m, idx) => alerts.onBatch(m, idx) });
+    return alerts.finish(maps);
+  }
+
+  it('a planted noise-burst region is alerted over its bounding box', async () => {
+    const sim = simulateScan({ rows: 32, cols: 32, seed: 77, anomalies: 1, anomalyKinds: ['noiseBurst'] });
+    const [truth] = sim.truth.regions;
+    const alerts = await alertsOf(sim);
+    expect(alerts).toHaveLength(1);
+    const box = alerts[0]!.bbox;
+    // the alert lies within the region's box grown by one pixel, and covers most of it
+    expect(box.rowMin).toBeGreaterThanOrEqual(truth!.rowMin - 1);
+    expect(box.rowMax).toBeLessThanOrEqual(truth!.rowMax + 1);
+    expect(box.colMin).toBeGreaterThanOrEqual(truth!.colMin - 1);
+    expect(box.colMax).toBeLessThanOrEqual(truth!.colMax + 1);
+    expect(bboxIoU(box, truth!)).toBeGreaterThan(0.6);
+  }, 120_000);
+
+  it('a clean scan raises no alert', async () => {
+    const sim = simulateScan({ rows: 32, cols: 32, seed: 78 });
+    expect(await alertsOf(sim)).toEqual([]);
+  }, 120_000);
+});
