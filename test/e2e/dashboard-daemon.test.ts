@@ -139,15 +139,16 @@ describe('dashboard against the daemon', () => {
       expect(ch.reconstruction).toHaveLength(shown.voltage.length);
       expect(ch.input.every(Number.isFinite)).toBe(true);
     }
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-daemon-half-scan.png`, fullPage: true });
     // the docs picture: a half-finished scan with an alert outline, when one is up before the scan ends
     await page.waitForFunction((n) => document.querySelectorAll('#alert-list tr').length > 0 || Number(document.body.dataset.encoded) === n, ROWS * COLS, {
       timeout: 60_000,
     });
-    await page.screenshot({ path: `${ARTIFACTS}/dashboard-daemon-half-scan.png`, fullPage: true });
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-daemon-first-alert.png`, fullPage: true });
     const state = await page.evaluate(() => ({ alerts: document.querySelectorAll('#alert-list tr').length, encoded: Number(document.body.dataset.encoded) }));
     if (process.env.LOOPSTREAM_DOCS_IMG === '1' && state.alerts > 0 && state.encoded < ROWS * COLS) {
       mkdirSync('docs/img', { recursive: true });
-      copyFileSync(`${ARTIFACTS}/dashboard-daemon-half-scan.png`, 'docs/img/dashboard-half-scan.png');
+      copyFileSync(`${ARTIFACTS}/dashboard-daemon-first-alert.png`, 'docs/img/dashboard-half-scan.png');
     }
   });
 
