@@ -63,7 +63,7 @@ export const ModelConfig = section(
 export const BatchConfig = section(
   {
     maxSize: z.number().int().positive().default(256).describe('pixels per inference call'),
-    maxWaitMs: z.number().positive().default(50).describe('longest a pixel waits for its batch to fill'),
+    maxWaitMs: z.number().positive().default(10).describe('longest a pixel waits for its batch to fill (10: p99 latency at 100 px/s, docs/performance.md)'),
     maxQueue: z.number().int().positive().default(200000).describe('pixels allowed to wait for inference before ingest stops accepting'),
   },
   'micro-batching in front of inference',
