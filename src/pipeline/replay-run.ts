@@ -9,6 +9,7 @@ import { startDashboardServer } from '../server/index.ts';
 import { openScanFile, replayReader, type Pace } from '../sources/hdf5/index.ts';
 import { ScanEventCounter, type ReplaySummary } from '../sources/hdf5/replay-summary.ts';
 import type { Logger } from '../util/log.ts';
+import { checkBundleAgainstScan } from '../model/bundle.ts';
 import { Daemon } from './daemon.ts';
 import { PipelineHub } from './hub.ts';
 import { wireAlerts } from './wire-alerts.ts';
@@ -54,6 +55,14 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
     reader.close();
     throw err;
   });
+  try {
+    // A replay the model cannot read is refused up front (a live daemon instead records such a scan and logs it).
+    checkBundleAgainstScan(daemon.slot.bundle, reader.start);
+  } catch (err) {
+    reader.close();
+    await daemon.close();
+    throw err;
+  }
   const hub = new PipelineHub(daemon);
   const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }));
   // Background fine-tuning (src/finetune): wired before the source runs so a stored later version is used from the start.

@@ -122,7 +122,8 @@ export class ScanRegistry {
     } catch (err) {
       encodable = false;
       notEncodableReason = (err as Error).message;
-      this.log.error({ scanId: start.scanId, code: (err as { code?: string }).code }, `${notEncodableReason}; pixels are recorded but not encoded`);
+      const kept = plan.record && this.config.data.record ? 'recorded' : 'counted';
+      this.log.error({ scanId: start.scanId, code: (err as { code?: string }).code }, `${notEncodableReason}; its pixels are ${kept} but not encoded`);
     }
     const base = join(this.config.data.dir, start.scanId);
     let recorder = plan.recorder;

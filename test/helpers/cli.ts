@@ -13,6 +13,8 @@ export interface CliProcess {
   /** parsed JSON log lines so far */
   logs: Array<Record<string, unknown>>;
   stdout: string[];
+  /** everything written to stderr so far */
+  stderrText(): string;
   /** resolves with the first log line matching `pred` (already seen or future); rejects on exit or after `timeoutMs` */
   waitForLog(pred: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
@@ -25,8 +27,10 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
   const stdout: string[] = [];
   const waiters = new Set<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }>();
   let stderrTail = '';
+  let stderrAll = '';
   let buf = '';
   proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderrAll += chunk;
     buf += chunk;
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
@@ -57,6 +61,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
     logs,
     stdout,
     exited,
+    stderrText: () => stderrAll,
     waitForLog(pred, what, timeoutMs = 100_000) {
       const seen = logs.find(pred);
       if (seen) return Promise.resolve(seen);

@@ -1,0 +1,70 @@
+/**
+ * `loopstream replay FILE --summary-json` runs the full pipeline with the bundled model: the summary's counts and
+ * mean error agree with the results file (read by h5py), and the β-VAE reconstructs the scan better than the
+ * paper's linear baseline (dictionary learning, 5 components) on the same model inputs.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadBundle } from '../../src/model/bundle.ts';
+import { dictionaryBaselineError } from '../../src/model/dictionary-learning.ts';
+import { toModelInput } from '../../src/preprocess/index.ts';
+import { simulateScan } from '../../src/sim/index.ts';
+import { writeSimulatedScan } from '../../src/cli/commands/simulate.ts';
+import { python, runCli } from '../helpers/cli.ts';
+
+describe('loopstream replay through the pipeline', () => {
+  it('reports pixels, missing, meanError, results and alerts, consistent with the results file', { timeout: 240_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ls-replay-'));
+    const file = join(dir, 'scan.h5');
+    const scan = simulateScan({ rows: 20, cols: 20, seed: 21, anomalies: 0 });
+    await writeSimulatedScan(scan, file);
+
+    const cli = runCli(['replay', file, '--pace', 'max', '--summary-json', '--data', join(dir, 'data')]);
+    expect(await cli.exited).toBe(0);
+    const summary = JSON.parse(cli.stdout[cli.stdout.length - 1]) as Record<string, number | string>;
+    expect(summary).toMatchObject({ pixels: 400, missing: 0, encoded: 400, rejected: 0, alerts: 0, layout: 'loopstream', stopStatus: 'completed' });
+    expect(typeof summary.seconds).toBe('number');
+    expect(summary.pxPerSec).toBeGreaterThan(0);
+    expect(Number.isFinite(summary.meanError)).toBe(true);
+
+    const h5 = await python<{ meanError: number; finite: number; complete: number }>(
+      `import h5py, json, sys, numpy as np
+f = h5py.File(sys.argv[1], 'r')
+print(json.dumps({'meanError': float(np.mean(f['error'][()].astype('f8'))), 'finite': int(np.isfinite(f['embedding'][()]).all(axis=2).sum()), 'complete': int(f.attrs['complete'])}))`,
+      [String(summary.results)],
+    );
+    expect(h5.finite).toBe(400);
+    expect(h5.complete).toBe(1);
+    expect(h5.meanError).toBeCloseTo(Number(summary.meanError), 5);
+
+    // the linear baseline on exactly the inputs the model saw
+    const bundle = await loadBundle('fixtures/models/edge-sim');
+    const stride = bundle.T * bundle.C;
+    const inputs = new Float32Array(400 * stride);
+    let n = 0;
+    for (const px of scan.pixels()) toModelInput(px.data, scan.start, bundle.preprocess, inputs, n++ * stride);
+    const dlError = dictionaryBaselineError(inputs, n, stride);
+    console.log(`replay 20x20: β-VAE mean error ${Number(summary.meanError).toFixed(4)} vs dictionary learning ${dlError.toFixed(4)} (scaled units)`);
+    expect(Number(summary.meanError)).toBeLessThan(dlError);
+  });
+
+  it('refuses a bundle that does not fit the scan, saying what does not match', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ls-replay-'));
+    const cli = runCli(['replay', 'fixtures/external/BEPS_PTO_50x50.h5', '--pace', 'max', '--data', join(dir, 'data'), '--bundle', 'fixtures/models/edge-sim']);
+    expect(await cli.exited).toBe(3);
+    expect(cli.stderrText()).toContain(
+      `loopstream: [LS_BUNDLE_MISMATCH] bundle ${process.cwd()}/fixtures/models/edge-sim does not fit scan BEPS_PTO_50x50: kind: the scan carries loop data, the model reads sho; steps: the scan has T = 64 DC steps, the model expects T = 96\n`,
+    );
+  });
+
+  it('replays the real PTO file (1 channel, 64 steps) with the bundle trained on it', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ls-replay-'));
+    const cli = runCli(['replay', 'fixtures/external/BEPS_PTO_50x50.h5', '--pace', 'max', '--summary-json', '--data', join(dir, 'data'), '--bundle', 'fixtures/models/pto']);
+    expect(await cli.exited).toBe(0);
+    const summary = JSON.parse(cli.stdout[cli.stdout.length - 1]) as Record<string, unknown>;
+    expect(summary).toMatchObject({ pixels: 2500, missing: 0, encoded: 2500, layout: 'nsid', kind: 'loop' });
+    expect(Number.isFinite(summary.meanError)).toBe(true);
+  });
+});
