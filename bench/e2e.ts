@@ -61,6 +61,8 @@ export interface E2eResult {
   pixels: number;
   /** replay: from the replayThroughPipeline call until its summary and results file are done (model load, server start, replay, results) */
   wallSeconds?: number;
+  /** cli: wall time of `loopstream --help` (node start + module loading), s */
+  startupSeconds?: number;
   /** replay: the pipeline's own run time (summary.seconds) */
   runSeconds?: number;
   pxPerSec?: number;
@@ -71,6 +73,10 @@ export interface E2eResult {
   latencyMs?: { n: number; p50: number; p90: number; p99: number; max: number };
   /** live: p50/p99 latency per tenth of the run (seq order), ms: shows start-up transients and drift */
   latencyByTenth?: Array<[number, number]>;
+  /** live: latency without the first 10 % of pixels (start-up transient), ms */
+  latencySteadyMs?: { p50: number; p99: number };
+  /** live: the latency split at the maps: send → maps written (pipeline) and maps → client (dashboard feed) */
+  latencySplitMs?: { sendToMaps: { p50: number; p99: number }; mapsToClient: { p50: number; p99: number } };
   publisher?: { seconds: number; pixels: number };
   clientMessages: { snapshots: number; deltas: number };
   rss: RssSeries;
@@ -207,6 +213,13 @@ export async function runLive(s: E2eScenario): Promise<E2eResult> {
     const total = s.rows * s.cols;
     const client = dashboardClient(live.url, total);
     await client.connected;
+    // when the maps got each pixel (ModelEncoder's listener runs right after applyBatch): splits the latency into
+    // pipeline (send → maps) and dashboard (maps → client)
+    const encodedAt = new Float64Array(total).fill(Number.NaN);
+    live.daemon.encoder.onEncoded((_ctx, index) => {
+      const now = Date.now();
+      for (let k = 0; k < index.length; k++) if (index[k]! < total) encodedAt[index[k]!] = now;
+    });
     const rate = s.rate ?? 100;
     const scan = simulateScan({ rows: s.rows, cols: s.cols, seed: 2, anomalies: 3, pxPerSec: rate, t0: Date.now() / 1000 });
     // When each pixel left: publishScan asks its iterator for pixel k+1 right after `send(pixel k)` resolved (the
@@ -235,17 +248,27 @@ export async function runLive(s: E2eScenario): Promise<E2eResult> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const lat: number[] = [];
+    const toMaps: number[] = [];
+    const toClient: number[] = [];
     for (let seq = 0; seq < n; seq++) {
       const px = scan.pixel(seq);
       const i = px.row * s.cols + px.col;
       const at = client.seenAt[i]!;
       if (!Number.isNaN(at) && !Number.isNaN(sentAt[seq]!)) lat.push(at - sentAt[seq]!);
+      if (!Number.isNaN(encodedAt[i]!) && !Number.isNaN(sentAt[seq]!)) toMaps.push(encodedAt[i]! - sentAt[seq]!);
+      if (!Number.isNaN(encodedAt[i]!) && !Number.isNaN(at)) toClient.push(at - encodedAt[i]!);
     }
+    const pct = (a: number[]) => {
+      const sorted = a.slice().sort((x, y) => x - y);
+      return { p50: +quantile(sorted, 0.5).toFixed(2), p99: +quantile(sorted, 0.99).toFixed(2) };
+    };
     const byTenth: Array<[number, number]> = [];
     for (let k = 0; k < 10; k++) {
       const part = lat.slice(Math.floor((k * lat.length) / 10), Math.floor(((k + 1) * lat.length) / 10)).sort((a, b) => a - b);
       if (part.length) byTenth.push([+quantile(part, 0.5).toFixed(1), +quantile(part, 0.99).toFixed(1)]);
     }
+    // steady state: without the first 10 % of pixels (start-up: JIT, first inference calls, file creation)
+    const steadyLat = lat.slice(Math.floor(lat.length / 10)).sort((a, b) => a - b);
     lat.sort((a, b) => a - b);
     client.socket.close();
     const r = (v: number) => +v.toFixed(2);
@@ -254,6 +277,8 @@ export async function runLive(s: E2eScenario): Promise<E2eResult> {
       pixels: n,
       latencyMs: { n: lat.length, p50: r(quantile(lat, 0.5)), p90: r(quantile(lat, 0.9)), p99: r(quantile(lat, 0.99)), max: r(lat[lat.length - 1] ?? Number.NaN) },
       latencyByTenth: byTenth,
+      latencySplitMs: { sendToMaps: pct(toMaps), mapsToClient: pct(toClient) },
+      latencySteadyMs: { p50: r(quantile(steadyLat, 0.5)), p99: r(quantile(steadyLat, 0.99)) },
       publisher: { seconds: +sent.seconds.toFixed(3), pixels: sent.pixels },
       clientMessages: client.counts,
       rss: rss.stop(),
@@ -279,11 +304,15 @@ export async function runCliReplay(s: E2eScenario): Promise<E2eResult> {
     const file = join(dir, 'scan.h5');
     await writeSimulatedScan(scan, file);
     const bin = fileURLToPath(new URL('../bin/loopstream.js', import.meta.url));
+    // the CLI's fixed start-up cost: the same process doing nothing but print its help
+    const h0 = performance.now();
+    await promisify(execFile)(process.execPath, [bin, '--help']);
+    const startupSeconds = +((performance.now() - h0) / 1000).toFixed(3);
     const t0 = performance.now();
     const { stdout } = await promisify(execFile)(process.execPath, [bin, 'replay', file, '--pace', 'max', '--bundle', s.bundle, '--data', join(dir, 'data'), '--summary-json', '--set', `model.threads=${s.threads}`, '--set', 'log.level=warn'], { maxBuffer: 1 << 24 });
     const wall = (performance.now() - t0) / 1000;
     const summary = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { pixels?: number; seconds?: number; encoded?: number };
-    return { scenario: s, pixels: summary.pixels ?? 0, wallSeconds: +wall.toFixed(3), runSeconds: summary.seconds !== undefined ? +summary.seconds.toFixed(3) : undefined, pxPerSec: +((summary.pixels ?? 0) / wall).toFixed(1), encoded: summary.encoded, clientMessages: { snapshots: 0, deltas: 0 }, rss: { startMiB: 0, peakMiB: 0, endMiB: 0, series: [] }, load1: [load0, loadNow()[0]] };
+    return { scenario: s, pixels: summary.pixels ?? 0, startupSeconds, wallSeconds: +wall.toFixed(3), runSeconds: summary.seconds !== undefined ? +summary.seconds.toFixed(3) : undefined, pxPerSec: +((summary.pixels ?? 0) / wall).toFixed(1), encoded: summary.encoded, clientMessages: { snapshots: 0, deltas: 0 }, rss: { startMiB: 0, peakMiB: 0, endMiB: 0, series: [] }, load1: [load0, loadNow()[0]] };
   } catch (err) {
     return { scenario: s, pixels: 0, clientMessages: { snapshots: 0, deltas: 0 }, rss: { startMiB: 0, peakMiB: 0, endMiB: 0, series: [] }, load1: [load0, loadNow()[0]], error: (err as Error).message.split('\n').slice(0, 3).join(' | ') };
   } finally {
