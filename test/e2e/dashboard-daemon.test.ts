@@ -36,9 +36,9 @@ interface Daemon {
   exited: Promise<number | null>;
 }
 
-/** Write a simulated scan file with the simulate command (the same code path a user takes). */
+/** Write a simulated scan file with the simulate command; its planted regions are noise bursts, which any bundle with an alerts reference flags. */
 async function simulateFile(path: string, seed: number): Promise<void> {
-  const child = spawn(process.execPath, ['bin/loopstream.js', 'simulate', '--rows', String(ROWS), '--cols', String(COLS), '--seed', String(seed), '--anomalies', '3', '--out', path, '--log-level', 'warn'], {
+  const child = spawn(process.execPath, ['bin/loopstream.js', 'simulate', '--rows', String(ROWS), '--cols', String(COLS), '--seed', String(seed), '--anomalies', '3', '--anomaly-kinds', 'noiseBurst', '--out', path, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -139,6 +139,9 @@ describe('dashboard against the daemon', () => {
       expect(ch.reconstruction).toHaveLength(shown.voltage.length);
       expect(ch.input.every(Number.isFinite)).toBe(true);
     }
+    // a traversal of the first channel by KL, decoded by the daemon's model
+    await page.click('#trav-go');
+    await page.waitForFunction(() => document.body.dataset.traversal === '7');
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-daemon-half-scan.png`, fullPage: true });
     // the docs picture: a half-finished scan with an alert outline, when one is up before the scan ends
     await page.waitForFunction((n) => document.querySelectorAll('#alert-list tr').length > 0 || Number(document.body.dataset.encoded) === n, ROWS * COLS, {
