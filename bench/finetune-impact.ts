@@ -9,7 +9,10 @@
  * long training ran during the window, its busy/throttled/paused seconds and the rounds' outcomes.
  *
  *   node --import tsx bench/finetune-impact.ts [--bundle DIR] [--rows 60 --cols 60] [--pace 200pxps]
- *                                              [--shares 0.5,1] [--every 300] [--epochs 2]
+ *                                              [--shares 0.5,1] [--every 300] [--epochs 2] [--repeat 3]
+ *
+ * The machine may be shared, so the configurations run interleaved `--repeat` times and the table shows medians
+ * (and the load average seen).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -37,6 +40,7 @@ const { values: args } = parseArgs({
     every: { type: 'string', default: '300' },
     epochs: { type: 'string', default: '2' },
     batch: { type: 'string', default: '64' },
+    repeat: { type: 'string', default: '3' },
   },
 });
 
@@ -71,6 +75,8 @@ interface RunResult {
   load: number;
   /** seconds of the ingest window during which a round was training */
   trainingSeconds: number;
+  /** seconds of the window the worker was blocked by the ingest-lag pause */
+  pausedSeconds: number;
 }
 
 async function run(label: string, finetune: Record<string, unknown> | undefined): Promise<RunResult> {
@@ -111,6 +117,11 @@ async function run(label: string, finetune: Record<string, unknown> | undefined)
   inState.clear();
   since = performance.now();
   const t0 = performance.now();
+  // Seconds the worker was actually blocked by the ingest-lag pause during the window.
+  let pausedSeconds = 0;
+  const pausePoll = setInterval(() => {
+    if (ft?.trainingPaused) pausedSeconds += 0.02;
+  }, 20);
   await daemon.run(
     replayFile(file, { pace: parsePace(args.pace!) }).pipe(
       tap((ev) => {
@@ -119,6 +130,7 @@ async function run(label: string, finetune: Record<string, unknown> | undefined)
     ),
   );
   const seconds = (performance.now() - t0) / 1000;
+  clearInterval(pausePoll);
   status.setFinetuneStatus(state, "");
   const trainingSeconds = inState.get('training') ?? 0; // before close(): stopping the round is not ingest time
   const load = loadavg()[0]!;
@@ -127,21 +139,28 @@ async function run(label: string, finetune: Record<string, unknown> | undefined)
   const roundsFile = join(versionsRoot(config), 'rounds.jsonl');
   const rounds = existsSync(roundsFile) ? readFileSync(roundsFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RoundRecord) : [];
   const sorted = Float64Array.from(latency).sort();
-  return { label, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]!, pxPerSec: latency.length / seconds, seconds, rounds, load, trainingSeconds };
+  return { label, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]!, pxPerSec: latency.length / seconds, seconds, rounds, load, trainingSeconds, pausedSeconds };
 }
 
-console.log(`bundle ${bundleDir} (T=${bundle.T}, ${bundle.manifest.preset}); scan ${rows}x${cols} = ${rows * cols} px, pace ${args.pace}; rounds every ${args.every} px, ${args.epochs} epochs, batch ${args.batch}`);
-const results: RunResult[] = [await run('fine-tuning off', undefined)];
+console.log(`bundle ${bundleDir} (T=${bundle.T}, ${bundle.manifest.preset}); scan ${rows}x${cols} = ${rows * cols} px, pace ${args.pace}; rounds every ${args.every} px, ${args.epochs} epochs, batch ${args.batch}; ${args.repeat} interleaved repeats`);
+const configs: Array<[string, Record<string, unknown> | undefined]> = [['fine-tuning off', undefined]];
 for (const share of args.shares!.split(',').map(Number)) {
-  results.push(await run(`fine-tuning on, cpuShare ${share}`, { cpuShare: share, everyPixels: Number(args.every), epochs: Number(args.epochs), batch: Number(args.batch), learningRate: 1e-3 }));
+  configs.push([`fine-tuning on, cpuShare ${share}`, { cpuShare: share, everyPixels: Number(args.every), epochs: Number(args.epochs), batch: Number(args.batch), learningRate: 1e-3 }]);
 }
-console.log('\n| run | window s | training s in window | ingest px/s | latency p50 ms | p95 ms | p99 ms | max ms | rounds finished (accepted ✓) | their busy / throttled / paused s | load avg |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-for (const r of results) {
-  const busy = r.rounds.reduce((s, x) => s + x.busySeconds, 0);
-  const thr = r.rounds.reduce((s, x) => s + x.throttledSeconds, 0);
-  const paused = r.rounds.reduce((s, x) => s + x.pausedSeconds, 0);
-  const outcome = r.rounds.map((x) => (x.accepted ? `v${x.version}✓` : '✗')).join(' ') || '–';
-  console.log(`| ${r.label} | ${r.seconds.toFixed(1)} | ${r.trainingSeconds.toFixed(1)} | ${r.pxPerSec.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${r.rounds.length} (${outcome}) | ${busy.toFixed(1)} / ${thr.toFixed(1)} / ${paused.toFixed(1)} | ${r.load.toFixed(1)} |`);
+const all = new Map<string, RunResult[]>(configs.map(([label]) => [label, []]));
+for (let k = 0; k < Number(args.repeat); k++) {
+  for (const [label, ft] of configs) all.get(label)!.push(await run(label, ft));
 }
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+};
+console.log('\n| run (median of repeats) | window s | training s in window | paused s in window | ingest px/s | latency p50 ms | p95 ms | p99 ms | max ms | load avg (min–max) |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const [label, rs] of all) {
+  const m = (f: (r: RunResult) => number, d = 1) => median(rs.map(f)).toFixed(d);
+  const loads = rs.map((r) => r.load);
+  console.log(`| ${label} | ${m((r) => r.seconds)} | ${m((r) => r.trainingSeconds)} | ${m((r) => r.pausedSeconds)} | ${m((r) => r.pxPerSec, 0)} | ${m((r) => r.p50)} | ${m((r) => r.p95)} | ${m((r) => r.p99)} | ${m((r) => r.max)} | ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} |`);
+}
+console.log('\nper run: ' + [...all.values()].flat().map((r) => `${r.label}: ${r.pxPerSec.toFixed(0)} px/s, p95 ${r.p95.toFixed(0)} ms, load ${r.load.toFixed(1)}`).join('; '));
 rmSync(work, { recursive: true, force: true });

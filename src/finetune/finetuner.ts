@@ -137,6 +137,11 @@ export class Finetuner {
     return ft;
   }
 
+  /** True while a round's training is blocked because ingest lags (the worker is waiting, not just asked to). */
+  get trainingPaused(): boolean {
+    return this.control?.waiting ?? false;
+  }
+
   /** Version the slot holds now. */
   get version(): number {
     return this.host.slot.engine.version;

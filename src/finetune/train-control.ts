@@ -13,6 +13,7 @@ const PAUSED = 0;
 const STOP = 1;
 const SHARE_PERMILLE = 2;
 const SLEEP_SLOT = 3; // always 0: the worker waits on it to sleep a fixed time
+const WAITING = 4; // 1 while the worker is actually blocked by a pause (worker writes, main reads)
 
 /** Pause/stop/CPU-share flags shared by the main thread and one training worker. */
 export class TrainControl {
@@ -27,7 +28,7 @@ export class TrainControl {
   private lastWake = performance.now();
 
   constructor(bufferOrShare: SharedArrayBuffer | number) {
-    this.buffer = typeof bufferOrShare === 'number' ? new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT) : bufferOrShare;
+    this.buffer = typeof bufferOrShare === 'number' ? new SharedArrayBuffer(5 * Int32Array.BYTES_PER_ELEMENT) : bufferOrShare;
     this.flags = new Int32Array(this.buffer);
     if (typeof bufferOrShare === 'number') this.setCpuShare(bufferOrShare);
   }
@@ -67,6 +68,11 @@ export class TrainControl {
     return Atomics.load(this.flags, STOP) === 1;
   }
 
+  /** True while the worker is blocked by a pause (not merely asked to pause). */
+  get waiting(): boolean {
+    return Atomics.load(this.flags, WAITING) === 1;
+  }
+
   /**
    * Worker side, after each batch: sleep to keep to the CPU share, then wait while paused. Blocks the calling
    * thread; never call it on the main thread.
@@ -83,8 +89,10 @@ export class TrainControl {
     }
     if (this.paused && !this.stopped) {
       const t0 = performance.now();
+      Atomics.store(this.flags, WAITING, 1);
       // Wake every 500 ms even without a notify, so a lost notify can never hang the worker.
       while (this.paused && !this.stopped) Atomics.wait(this.flags, PAUSED, 1, 500);
+      Atomics.store(this.flags, WAITING, 0);
       this.pausedSeconds += (performance.now() - t0) / 1000;
     }
     this.lastWake = performance.now();
