@@ -15,7 +15,7 @@ import { loadNow, machineInfo } from './machine.ts';
 import { benchPeer, bestPeer, type PeerResult } from './peer.ts';
 import { measureSgemm, type SgemmResult } from './sgemm.ts';
 import { benchStages } from './stages.ts';
-import { benchTraining, finetuneAvailable, type TrainingRow } from './training.ts';
+import { benchFinetuneRound, benchTraining, finetuneAvailable, type TrainingRow } from './training.ts';
 
 const SECTIONS = ['sgemm', 'inference', 'peer', 'stages', 'e2e', 'training'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -191,8 +191,21 @@ if (sections.has('training')) {
   const ft = finetuneAvailable();
   result.training = training;
   result.finetune = ft;
+  if (ft.available) {
+    const edge = bundles.get('edge')!;
+    const plan = quick ? { samples: 128, epochs: 1, batch: 64 } : { samples: 512, epochs: 1, batch: 128 };
+    log(`fine-tuning round (trainRound, ${edge.bundle.dir}, ${plan.samples} samples × ${plan.epochs} epoch, batch ${plan.batch})`);
+    try {
+      const round = await benchFinetuneRound(edge.bundle.dir, plan);
+      result.finetuneRound = round;
+      console.log(`fine-tuning round: ${round.samples} samples × ${round.epochs} epoch(s), batch ${round.batch}: ${round.seconds} s including load and candidate write (${round.samplesPerSec} samples/s, load ${round.load1}); at finetune.cpuShare s the daemon's round takes 1/s as long`);
+    } catch (err) {
+      result.finetuneRound = { error: (err as Error).message };
+      log(`fine-tuning round failed: ${(err as Error).message}`);
+    }
+  }
   table('training (tfjs wasm backend, trainVae, second of two epochs)', training.map((t) => ({ preset: t.preset, backend: t.backend, batch: t.batch, samples: t.samples, 'samples/s': t.samplesPerSec, '~GFLOP/s': t.approxGflops, 'epoch s': t.epochSeconds, load: t.load1 })));
-  console.log(`fine-tuning round: ${ft.note}`);
+  if (!ft.available) console.log(`fine-tuning round: ${ft.note}`);
 }
 
 // targets ---------------------------------------------------------------------------------------------------------

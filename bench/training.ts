@@ -4,6 +4,9 @@
  * set-up). And the time of one fine-tuning round, when the project has one (src/finetune).
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.ts';
 import { trainVae } from '../src/model/train.ts';
@@ -42,6 +45,41 @@ export async function benchTraining(presets: Array<{ preset: PresetName; samples
     tf.disposeVariables();
   }
   return rows;
+}
+
+/** One fine-tuning round, timed. */
+export interface FinetuneRoundResult {
+  bundle: string;
+  samples: number;
+  epochs: number;
+  batch: number;
+  /** trainRound's own time: load the incumbent, train, write the candidate bundle (tfjs + ONNX) */
+  seconds: number;
+  samplesPerSec: number;
+  load1: number;
+}
+
+/**
+ * Time one fine-tuning round as the worker runs it (src/finetune/train-round.ts trainRound), in this process at a
+ * CPU share of 1 (the daemon's default share is config finetune.cpuShare; the round then takes 1/share as long).
+ */
+export async function benchFinetuneRound(bundleDir: string, opts: { samples: number; epochs: number; batch: number }): Promise<FinetuneRoundResult> {
+  const { trainRound } = await import('../src/finetune/train-round.ts');
+  const { TrainControl } = await import('../src/finetune/train-control.ts');
+  const { loadBundle } = await import('../src/model/bundle.ts');
+  const bundle = await loadBundle(bundleDir, { requireOnnx: false });
+  const outDir = await mkdtemp(join(tmpdir(), 'loopstream-bench-ft-'));
+  try {
+    const control = new TrainControl(1);
+    const data = benchInput(opts.samples * bundle.T * bundle.C, 31);
+    const done = await trainRound(
+      { type: 'train', round: 1, bundleDir, outDir: join(outDir, 'v2'), version: bundle.manifest.version + 1, data, n: opts.samples, epochs: opts.epochs, batch: opts.batch, learningRate: 3e-4, beta: bundle.manifest.beta, seed: 1, maxSeconds: 0, backend: 'wasm', control: control.buffer },
+      () => undefined,
+    );
+    return { bundle: bundleDir, samples: opts.samples, epochs: opts.epochs, batch: opts.batch, seconds: +done.seconds.toFixed(2), samplesPerSec: +(done.samplesSeen / done.seconds).toFixed(2), load1: loadNow()[0] };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
 }
 
 /** Whether the project has a fine-tuning module to time yet. */
