@@ -43,6 +43,8 @@ export function register(program: Command): void {
         ...(opts.keepServing ? { keepServing: untilSignal } : {}),
       });
       modelText = `, ${s.encoded} encoded, mean error ${s.meanError?.toFixed(4) ?? 'n/a'}, ${s.alerts} alert(s), results ${s.results}`;
+      // --finetune (src/finetune): versions used and the scan's mean error before → after
+      if ('modelVersions' in s) modelText += `; fine-tuning: ${s.finetuneRounds} round(s), ${s.modelVersions} model version(s), mean error ${s.errorBeforeFinetune?.toFixed(4) ?? 'n/a'} → ${s.errorAfterFinetune?.toFixed(4) ?? 'n/a'}`;
       summary = s;
     }
     log.info(summary, 'replay finished');
