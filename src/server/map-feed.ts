@@ -22,6 +22,37 @@ export interface FeedTransport {
   backlog(): number;
 }
 
+/**
+ * The latest snapshot and delta read from each scan's maps, shared by all feeds: clients in step (the usual case)
+ * ask for the same revisions, so the O(pixels) copy or scan runs once per tick, not once per client.
+ */
+export class MapReadCache {
+  private readonly snapshots = new WeakMap<MapSource, MapSnapshot>();
+  private readonly deltas = new WeakMap<MapSource, MapDelta>();
+  /** reads that had to go to the maps (for tests and logs) */
+  reads = 0;
+
+  /** The maps' current snapshot. */
+  snapshot(maps: MapSource): MapSnapshot {
+    const hit = this.snapshots.get(maps);
+    if (hit && hit.revision === maps.revision) return hit;
+    this.reads++;
+    const snap = maps.snapshot();
+    this.snapshots.set(maps, snap);
+    return snap;
+  }
+
+  /** The pixels changed since `fromRevision`, up to the maps' current revision. */
+  deltaSince(maps: MapSource, fromRevision: number): MapDelta {
+    const hit = this.deltas.get(maps);
+    if (hit && hit.fromRevision === fromRevision && hit.revision === maps.revision) return hit;
+    this.reads++;
+    const delta = maps.deltaSince(fromRevision);
+    this.deltas.set(maps, delta);
+    return delta;
+  }
+}
+
 /** Tuning of one feed. */
 export interface MapFeedOptions {
   /** the scan's maps by id (re-read every tick: a scan can appear after it was selected) */
@@ -33,6 +64,8 @@ export interface MapFeedOptions {
   onDropped?: () => void;
   /** a delta touching more than this fraction of the grid is sent as a snapshot instead */
   snapshotFraction?: number;
+  /** shared reads of the maps (one per server); a private one when absent */
+  cache?: MapReadCache;
 }
 
 /** Result of one tick, for logs and tests. */
@@ -56,7 +89,11 @@ export class MapFeed {
   /** map messages sent */
   sent = 0;
 
-  constructor(private readonly opts: MapFeedOptions) {}
+  private readonly cache: MapReadCache;
+
+  constructor(private readonly opts: MapFeedOptions) {
+    this.cache = opts.cache ?? new MapReadCache();
+  }
 
   /** The scan this client follows. */
   get selected(): string | undefined {
@@ -107,11 +144,11 @@ export class MapFeed {
 
     let message: FeedMessage;
     if (needsSnapshot) {
-      message = { kind: 'snapshot', snapshot: maps.snapshot() };
+      message = { kind: 'snapshot', snapshot: this.cache.snapshot(maps) };
     } else {
-      const delta = maps.deltaSince(this.clientRevision);
+      const delta = this.cache.deltaSince(maps, this.clientRevision);
       const limit = (this.opts.snapshotFraction ?? 0.5) * maps.rows * maps.cols;
-      message = delta.index.length > limit ? { kind: 'snapshot', snapshot: maps.snapshot() } : { kind: 'delta', delta };
+      message = delta.index.length > limit ? { kind: 'snapshot', snapshot: this.cache.snapshot(maps) } : { kind: 'delta', delta };
     }
     const revision = message.kind === 'snapshot' ? message.snapshot.revision : message.delta.revision;
     const epoch = this.epoch;

@@ -17,7 +17,7 @@ import { ServerError } from './errors.ts';
 import { DASHBOARD_PROTOCOL, type ClientToServerEvents, type ServerToClientEvents } from './events.ts';
 import { httpRoutes } from './http-routes.ts';
 import type { DashboardHub } from './hub.ts';
-import { MapFeed, type FeedMessage } from './map-feed.ts';
+import { MapFeed, MapReadCache, type FeedMessage } from './map-feed.ts';
 import { toWireDelta, toWireSnapshot } from './map-wire.ts';
 import { createDashboardMetrics, type DashboardMetrics } from './metrics.ts';
 import { answerRequests } from './requests.ts';
@@ -120,6 +120,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     followNewest: boolean;
   }
   const clients = new Set<Client>();
+  const reads = new MapReadCache();
   let scansDirty = false;
   let lastScanList = '';
   let modelDirty = false;
@@ -139,6 +140,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       followNewest: true,
       feed: new MapFeed({
         maps: (id) => hub.maps(id),
+        cache: reads,
         minIntervalMs: 1000 / cfg.maxDeltaHz,
         transport: {
           send: (message, ack) => {

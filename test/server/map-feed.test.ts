@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MapFeed, type FeedMessage } from '../../src/server/map-feed.ts';
+import { MapFeed, MapReadCache, type FeedMessage } from '../../src/server/map-feed.ts';
 import { applyDelta, fromWireDelta, fromWireSnapshot, toWireDelta, toWireSnapshot, type DecodedSnapshot } from '../../src/server/map-wire.ts';
 import { encode, makeMaps } from './support/maps.ts';
 
@@ -175,5 +175,45 @@ describe('MapFeed', () => {
     feed.select('a');
     expect(feed.tick(20)).toBe('snapshot');
     expect(c.sent[1].kind === 'snapshot' && c.sent[1].snapshot.scanId).toBe('a');
+  });
+
+  it('reads the maps once per revision for clients in step, and again when they change', () => {
+    const maps = makeMaps('s1', 6, 6, 2);
+    const cache = new MapReadCache();
+    const clients = [fakeClient(), fakeClient(), fakeClient()];
+    const feeds = clients.map((c) => new MapFeed({ maps: () => maps, transport: c.transport, minIntervalMs: 100, cache }));
+    for (const f of feeds) f.select('s1');
+    for (const f of feeds) f.tick(0);
+    expect(cache.reads).toBe(1); // one snapshot for three clients
+    for (const c of clients) c.ackAll();
+    encode(maps, [3, 4], 2);
+    for (const f of feeds) f.tick(100);
+    expect(cache.reads).toBe(2); // one delta for three clients
+    const deltas = clients.map((c) => c.sent[1]);
+    expect(deltas.every((m) => m.kind === 'delta' && Array.from(m.delta.index).join() === '3,4')).toBe(true);
+    // a new revision invalidates the cached delta; a client that acks late but holds the same revision shares it
+    clients[0].ackAll();
+    clients[1].ackAll();
+    encode(maps, [5], 3);
+    feeds[0].tick(200);
+    feeds[1].tick(200);
+    expect(cache.reads).toBe(3);
+    clients[2].ackAll();
+    feeds[2].tick(250);
+    expect(cache.reads).toBe(3);
+    expect(clients.map((c) => c.sent.at(-1)!).every((m) => m.kind === 'delta' && Array.from(m.delta.index).join() === '5')).toBe(true);
+    // the first client to catch up reads the next delta; the others, acking later from the same revision, reuse it
+    clients[0].ackAll();
+    encode(maps, [1], 4);
+    feeds[0].tick(300);
+    expect(cache.reads).toBe(4);
+    feeds[1].tick(300); // its rev 3 delta is not acked yet: nothing is sent, nothing read
+    expect(cache.reads).toBe(4);
+    clients[1].ackAll();
+    clients[2].ackAll();
+    feeds[2].tick(400);
+    expect(cache.reads).toBe(4); // rev 3 → 4: the delta feeds[0] read
+    feeds[1].tick(400);
+    expect(clients[1].sent.at(-1)!.kind === 'delta' && Array.from((clients[1].sent.at(-1) as { delta: { index: Uint32Array } }).delta.index)).toEqual([1]);
   });
 });
