@@ -1,5 +1,5 @@
 /**
- * `npm run soak [-- --minutes 10 --rate 500 --interval 30 --rows 40 --cols 40]`: start a real `loopstream serve`,
+ * `npm run soak [-- --minutes 10 --rate 500 --interval 30 --rows 40 --cols 40 --keep-finished 50]`: start a real `loopstream serve`,
  * stream simulated scans into it at a steady pixel rate for the given time (one scan after another, each pixel
  * stamped with its send time), and report over time: daemon RSS, acquisition→encoding lag, queue depth, ingest rate,
  * pixels sent and encoded. At the end every scan must have finished with all its pixels encoded and none missing.
@@ -21,6 +21,7 @@ const { values: a } = parseArgs({
     rows: { type: 'string', default: '40' },
     cols: { type: 'string', default: '40' },
     bundle: { type: 'string' },
+    'keep-finished': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -31,7 +32,7 @@ const rows = Number(a.rows);
 const cols = Number(a.cols);
 
 const bundle = a.bundle ? { dir: a.bundle, T: 96 } : await testBundle();
-const d = await DaemonProcess.start({ bundle: bundle.dir });
+const d = await DaemonProcess.start({ bundle: bundle.dir, config: a['keep-finished'] ? { data: { keepFinishedScans: Number(a['keep-finished']) } } : {} });
 const url = String(d.logs.find((l) => typeof l.url === 'string')?.url ?? '');
 void d.exited.then(() => {
   if (!stopping) process.stderr.write(`soak: the daemon exited unexpectedly (code ${d.exitCode}, signal ${d.exitSignal}); last output:\n${d.tail(30)}\n`);

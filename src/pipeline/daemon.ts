@@ -99,7 +99,9 @@ export class Daemon {
   /** Run one source through the pipeline until it completes; `plan` says how its scans open. */
   async run(events$: Observable<ScanEvent>, plan?: OpenPlan): Promise<RunSummary> {
     const t0 = performance.now();
-    const touched = new Set<ScanContext>();
+    // Scan ids, not contexts: the live run never ends, and holding its contexts here would keep every scan of a
+    // days-long run in memory after the registry let it go (found by the soak, docs/reliability.md).
+    const touched = new Set<string>();
     const stoppable = events$.pipe(takeUntil(this.closing$));
     const planned = plan
       ? stoppable.pipe(
@@ -111,7 +113,7 @@ export class Daemon {
     const done = lastValueFrom(
       encodeScans(planned, { scans: this.registry, encoder: this.encoder, batch: this.config.batch }).pipe(
         tap((ev) => {
-          touched.add(ev.ctx);
+          touched.add(ev.ctx.start.scanId);
           if (ev.type === 'batch') this.rateWindow.push({ t: performance.now(), n: ev.pixels });
           for (const fn of this.eventListeners) fn(ev);
         }),
@@ -124,7 +126,8 @@ export class Daemon {
     } finally {
       this.runs.delete(done);
     }
-    return { scans: [...touched], seconds: (performance.now() - t0) / 1000 };
+    const scans = [...touched].map((id) => this.registry.get(id)).filter((c): c is ScanContext => c !== undefined);
+    return { scans, seconds: (performance.now() - t0) / 1000 };
   }
 
   /** Close recordings (running scans stay resumable), write results, release the engine. */

@@ -96,6 +96,8 @@ async function stopDaemon(d: Daemon | undefined): Promise<void> {
 
 let browser: Browser;
 let page: Page;
+/** uncaught errors in the page's scripts; none are expected */
+const pageErrors: string[] = [];
 let daemon: Daemon | undefined;
 let dataDir: string;
 let scanFile: string;
@@ -111,6 +113,7 @@ describe('dashboard against the daemon', () => {
     // the browser first, so the page opens as soon as the daemon serves and watches the scan from its start
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
     page = await browser.newPage({ viewport: { width: 1500, height: 1250 } });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
     daemon = await startDaemon(scanFile, 0, 'dash-e2e-1');
   });
 
@@ -180,5 +183,9 @@ describe('dashboard against the daemon', () => {
     await page.waitForFunction(() => document.body.dataset.connects === '2', undefined, { timeout: 30_000 });
     await page.waitForFunction(() => (document.getElementById('progress-text')?.textContent ?? '').startsWith('dash-e2e-2:'), undefined, { timeout: 60_000 });
     await page.waitForFunction(() => Number(document.body.dataset.encoded) > 0, undefined, { timeout: 60_000 });
+  });
+
+  it('ran without an uncaught error in the page', () => {
+    expect(pageErrors).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import type { ScanContext } from '../scan-context.ts';
 /** Told when appending to a scan's recording failed; `pixels` of this batch are not on disk. */
 export type RecordFailureHandler = (ctx: ScanContext, err: unknown, pixels: readonly PixelEvent[]) => void;
 
+/** Record each batch's pixels to their scans' recordings before inference; failures go to `onFailure`. */
 export function recordRaw(onFailure?: RecordFailureHandler): MonoTypeOperatorFunction<Batched<PixelItem, ControlItem>> {
   return tap((b) => {
     if (b.kind !== 'batch') return;

@@ -28,6 +28,7 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** How to start the daemon process. */
 export interface DaemonProcessOptions {
   /** data folder; a fresh temp folder when absent (pass the same one to restart over the same recordings) */
   dataDir?: string;
@@ -45,12 +46,6 @@ export interface DaemonProcessOptions {
   gid?: number;
 }
 
-/** `serve` registered in the CLI? Until it is, the same command runs through a thin shim. */
-function serveArgs(): string[] {
-  const index = readFileSync(join(ROOT, 'src/cli/commands/index.ts'), 'utf8');
-  if (/serve/.test(index)) return [join(ROOT, 'bin/loopstream.js'), 'serve'];
-  return ['--import', 'tsx', join(ROOT, 'test/e2e/support/serve-shim.ts'), 'serve'];
-}
 
 function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out = { ...a };
@@ -60,6 +55,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
+/** A running `loopstream serve` child: its parsed logs, memory, files, and stop/kill. */
 export class DaemonProcess {
   readonly logs: LogLine[] = [];
   /** stderr lines that were not JSON (crash traces) */
@@ -120,7 +116,7 @@ export class DaemonProcess {
     const configPath = join(dataDir, `config-${Date.now()}.yaml`);
     writeFileSync(configPath, stringify(config));
     let cmd = process.execPath;
-    let argv = [...serveArgs(), '--config', configPath, ...(opts.args ?? [])];
+    let argv = [join(ROOT, 'bin/loopstream.js'), 'serve', '--config', configPath, ...(opts.args ?? [])];
     if (opts.fileSizeLimitKb !== undefined) {
       // An ignored signal stays ignored across exec, so the write returns EFBIG instead of killing the process.
       argv = ['-c', `trap '' XFSZ; ulimit -f ${opts.fileSizeLimitKb}; exec "$@"`, 'bash', cmd, ...argv];

@@ -30,6 +30,7 @@ export interface FuzzFrame {
   kind: string;
 }
 
+/** What one fuzz session sends. */
 export interface FuzzSessionOptions {
   /** malformed frames to generate */
   frames: number;

@@ -8,6 +8,7 @@ import type { DaemonProcess } from './daemon-process.ts';
 import { FUZZ_TARGET, OutcomeTally, fuzzSession } from './fuzz-frames.ts';
 import { encodedPixels, readResults } from './results.ts';
 
+/** A fuzz run: the session and how the daemon is configured. */
 export interface FuzzRunOptions {
   frames: number;
   seed: number;
@@ -21,6 +22,7 @@ export interface FuzzRunOptions {
   onProgress?: (sent: number, rssKb: number) => void;
 }
 
+/** The evidence of one fuzz run. */
 export interface FuzzReport {
   frames: number;
   messagesSent: number;

@@ -3,6 +3,7 @@ import * as zmq from 'zeromq';
 import { encodePixel, encodeStart, encodeStop } from '../../../src/protocol/encode.ts';
 import type { SimulatedScan } from '../../../src/sim/index.ts';
 
+/** One producer socket (PUSH, connected) for one simulated scan. */
 export class Producer {
   private readonly push: zmq.Push;
 

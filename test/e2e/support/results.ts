@@ -1,6 +1,7 @@
 /** Read a results file with our own HDF5 layer (h5wasm) for assertions: state, embedding and attributes. */
 import { h5 } from '../../../src/store/h5.ts';
 
+/** The parts of a results file the tests check. */
 export interface ResultsView {
   rows: number;
   cols: number;
