@@ -14,7 +14,7 @@
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
 import { RegionLabeler } from './regions.ts';
-import { RunningMedianMad, errorZ, knnDistance, knnModel, knnZ, latentModel, latentZ, mahalanobis2, ERROR_FLOOR, type KnnModel, type LatentModel } from './scores.ts';
+import { RunningMedianMad, errorZ, knnDistance, knnModel, knnZ, lofRatio, robustZ, latentModel, latentZ, mahalanobis2, ERROR_FLOOR, type KnnModel, type LatentModel } from './scores.ts';
 import { FLAG_ERROR, FLAG_LATENT, type Alert, type AlertEvent, type AlertReason, type AlertSink, type BBox, type AlertsConfig, type AlertsReference } from './types.ts';
 
 /** The scan an engine watches: a ScanMaps satisfies this. */
@@ -77,6 +77,7 @@ export class AlertEngine {
   private readonly running: RunningMedianMad;
   private readonly latent: LatentModel | undefined;
   private readonly knn: KnnModel | undefined;
+  private readonly lof: { kdist: number[]; median: number; mad: number; neighbours: Int32Array } | undefined;
   private readonly latentScratch: Float64Array;
   private readonly dim: number;
   private readonly minStrong: number;
@@ -114,10 +115,12 @@ export class AlertEngine {
     this.minStrong = minStrongFor(config.minArea);
     const knnRef = reference.latent.knn;
     if (config.latentThreshold > 0 && reference.latent.dim === scan.latentDim) {
-      if (config.latentMethod === 'knn' && knnRef) {
+      const lofReady = knnRef?.kdist !== undefined && knnRef.logLofMedian !== undefined && knnRef.logLofMad !== undefined;
+      if ((config.latentMethod === 'knn' && knnRef) || (config.latentMethod === 'lof' && knnRef && lofReady)) {
         this.knn = knnModel(knnRef.sample, reference.latent.dim, reference.latent.mean, knnRef.scale, knnRef.k);
+        if (config.latentMethod === 'lof') this.lof = { kdist: knnRef.kdist!, median: knnRef.logLofMedian!, mad: knnRef.logLofMad!, neighbours: new Int32Array(knnRef.k) };
       } else {
-        if (config.latentMethod === 'knn') this.log.warn({ code: 'LS_ALERTS_REFERENCE_INVALID' }, 'alert reference has no kNN sample (recalibrate the bundle); using the Mahalanobis distance');
+        if (config.latentMethod !== 'mahalanobis') this.log.warn({ code: 'LS_ALERTS_REFERENCE_INVALID' }, 'alert reference has no kNN sample (recalibrate the bundle); using the Mahalanobis distance');
         this.latent = latentModel(reference.latent.mean, reference.latent.cov, reference.latent.shrinkage);
       }
     } else if (config.latentThreshold > 0) {
@@ -191,7 +194,9 @@ export class AlertEngine {
       const e = maps.error[i];
       if (!Number.isFinite(e)) continue;
       const zErr = errorZ(e, this.reference.error, scan);
-      const zLat = this.knn
+      const zLat = this.lof
+        ? latentRobustZ(lofRatio(maps.mu, i * d, this.knn!, this.lof.kdist, this.latentScratch, this.lof.neighbours), this.lof.median, this.lof.mad)
+        : this.knn
         ? knnZ(knnDistance(maps.mu, i * d, this.knn, this.latentScratch), this.reference.latent.knn!)
         : this.latent
           ? latentZ(mahalanobis2(maps.mu, i * d, this.latent, this.latentScratch), this.reference.latent)
@@ -371,6 +376,10 @@ export class AlertEngine {
     this.stats.sinkFailures++;
     this.log.warn({ sink: sink.name, err }, `alert sink ${sink.name} failed; the other sinks go on`);
   }
+}
+
+function latentRobustZ(x: number, median: number, mad: number): number {
+  return Number.isFinite(x) ? robustZ(Math.log(Math.max(x, ERROR_FLOOR)), median, mad) : Number.NaN;
 }
 
 function reasonOf(errorPixels: number, latentPixels: number): AlertReason {

@@ -2,7 +2,7 @@
 export * from './types.ts';
 export { AlertEngine, minStrongFor, thresholdRatio, type AlertEngineStats, type AlertMapsView, type AlertScanInfo } from './alert-engine.ts';
 export { RegionLabeler, type RegionMerge } from './regions.ts';
-export { RunningMedianMad, errorZ, knnDistance, knnModel, knnZ, latentZ, latentModel, mahalanobis2, medianMad, quantiles, referenceFromEncodings, robustZ, type KnnModel, type LatentModel } from './scores.ts';
+export { RunningMedianMad, errorZ, knnDistance, knnModel, knnZ, lofRatio, latentZ, latentModel, mahalanobis2, medianMad, quantiles, referenceFromEncodings, robustZ, type KnnModel, type LatentModel } from './scores.ts';
 export { alertsToTable, REASON_CODE, type AlertsTable } from './alerts-table.ts';
 export { ALERTS_REFERENCE_FILE, loadAlertsReference, saveAlertsReference, tryLoadAlertsReference } from './reference.ts';
 export { AlertsError, ALERTS_ERROR_CODES, type AlertsErrorCode } from './errors.ts';

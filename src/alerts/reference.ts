@@ -37,6 +37,9 @@ const ReferenceSchema = z.object({
           sample: z.array(finite),
           logDkMedian: finite,
           logDkMad: finite.nonnegative(),
+          kdist: z.array(finite.nonnegative()).optional(),
+          logLofMedian: finite.optional(),
+          logLofMad: finite.nonnegative().optional(),
         })
         .optional(),
     })

@@ -209,9 +209,17 @@ export function knnModel(sample: ArrayLike<number>, dim: number, mean: ArrayLike
 
 /**
  * Euclidean distance (standardised units) from mu[offset..offset+dim) to its k-th nearest sample point, skipping
- * sample index `skip` (leave-one-out). `scratch` holds dim + k values. NaN if μ is not finite.
+ * sample index `skip` (leave-one-out). `scratch` holds dim + k values; `neighbours` (length k), when given,
+ * receives the indices of the k nearest, nearest first. NaN if μ is not finite.
  */
-export function knnDistance(mu: ArrayLike<number>, offset: number, model: KnnModel, scratch: Float64Array = new Float64Array(model.dim + model.k), skip = -1): number {
+export function knnDistance(
+  mu: ArrayLike<number>,
+  offset: number,
+  model: KnnModel,
+  scratch: Float64Array = new Float64Array(model.dim + model.k),
+  skip = -1,
+  neighbours?: Int32Array,
+): number {
   const { dim, k, n, sample } = model;
   for (let j = 0; j < dim; j++) {
     const v = (mu[offset + j] - model.mean[j]) * model.invScale[j];
@@ -234,11 +242,27 @@ export function knnDistance(mu: ArrayLike<number>, offset: number, model: KnnMod
     let t = k - 1;
     while (t > 0 && scratch[best + t - 1] > d2) {
       scratch[best + t] = scratch[best + t - 1];
+      if (neighbours) neighbours[t] = neighbours[t - 1];
       t--;
     }
     scratch[best + t] = d2;
+    if (neighbours) neighbours[t] = i;
   }
   return Math.sqrt(scratch[best + k - 1]);
+}
+
+/**
+ * Local-density ratio (simplified local outlier factor; Breunig et al. 2000): the k-th-neighbour distance of μ
+ * divided by the mean k-th-neighbour distance of those neighbours within the sample (`kdist`). About 1 inside
+ * the training embeddings however dense or sparse the neighbourhood; large where μ is far from where its
+ * neighbours live. NaN if μ is not finite.
+ */
+export function lofRatio(mu: ArrayLike<number>, offset: number, model: KnnModel, kdist: ArrayLike<number>, scratch: Float64Array, neighbours: Int32Array): number {
+  const dk = knnDistance(mu, offset, model, scratch, -1, neighbours);
+  if (!Number.isFinite(dk)) return Number.NaN;
+  let sum = 0;
+  for (let t = 0; t < model.k; t++) sum += kdist[neighbours[t]];
+  return dk / Math.max(sum / model.k, 1e-12);
 }
 
 /** Robust z of ln(kNN distance) against the reference's ln-distance median and MAD. */
@@ -248,7 +272,7 @@ export function knnZ(dk: number, ref: { logDkMedian: number; logDkMad: number })
 }
 
 /** Largest kNN sample stored in a reference, and the neighbour rank used. */
-export const KNN_SAMPLE = 1024;
+export const KNN_SAMPLE = 2048;
 export const KNN_K = 8;
 
 /** Quantile levels stored in a reference. */
@@ -303,11 +327,21 @@ export function referenceFromEncodings(params: {
   const scratch = new Float64Array(dim);
   keep.forEach((i, k) => (logD2[k] = Math.log(Math.max(mahalanobis2(mu, i * dim, model, scratch), ERROR_FLOOR))));
   const ld = medianMad(logD2);
-  // kNN: every other kept pixel (up to KNN_SAMPLE) is the sample, the pixels between them give the reference
-  // distribution of the k-th neighbour distance (held out, so a point never finds itself)
-  const stride = Math.max(2, Math.floor(keep.length / KNN_SAMPLE));
-  const sampleIdx = keep.filter((_, k) => k % stride === 0).slice(0, KNN_SAMPLE);
-  const heldIdx = keep.filter((_, k) => k % stride === 1).slice(0, 4 * KNN_SAMPLE);
+  // kNN: a seeded random KNN_SAMPLE of the kept pixels is the sample; other pixels give the reference distribution
+  // of the k-th neighbour distance (held out, so a point never finds itself). Random, not strided: a stride can
+  // alias with the raster (every other column) or with interleaved data.
+  const shuffled = keep.slice();
+  let seed = 0x2545f491;
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    const j = (seed >>> 0) % (i + 1);
+    [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+  }
+  const nSample = Math.min(KNN_SAMPLE, Math.ceil(shuffled.length / 2));
+  const sampleIdx = shuffled.slice(0, nSample);
+  const heldIdx = shuffled.slice(nSample, nSample + 4 * KNN_SAMPLE);
   const k = Math.min(KNN_K, Math.max(1, sampleIdx.length - 1));
   const scale = new Array<number>(dim);
   let meanVar = 0;
@@ -319,6 +353,11 @@ export function referenceFromEncodings(params: {
   const kScratch = new Float64Array(dim + k);
   const logDk = Float64Array.from(heldIdx, (i) => Math.log(Math.max(knnDistance(mu, i * dim, knn, kScratch), ERROR_FLOOR)));
   const lk = medianMad(logDk);
+  // each sample point's own k-distance (leave-one-out), then the held-out distribution of the density ratio
+  const kdist = Array.from({ length: knn.n }, (_, r) => knnDistance(knn.sample, r * dim, { ...knn, mean: new Float64Array(dim), invScale: new Float64Array(dim).fill(1) }, kScratch, r));
+  const nb = new Int32Array(k);
+  const logLof = Float64Array.from(heldIdx, (i) => Math.log(Math.max(lofRatio(mu, i * dim, knn, kdist, kScratch, nb), ERROR_FLOOR)));
+  const ll = medianMad(logLof);
   return {
     format: 1,
     source: { description: params.description, pixels: keep.length, createdAt: new Date().toISOString(), ...(params.bundleVersion !== undefined ? { bundleVersion: params.bundleVersion } : {}) },
@@ -334,7 +373,7 @@ export function referenceFromEncodings(params: {
       shrinkage,
       logD2Median: ld.median,
       logD2Mad: ld.mad,
-      knn: { k, scale, sample: Array.from(sample), logDkMedian: lk.median, logDkMad: lk.mad },
+      knn: { k, scale, sample: Array.from(sample), logDkMedian: lk.median, logDkMad: lk.mad, kdist, logLofMedian: ll.median, logLofMad: ll.mad },
     },
   };
 }

@@ -138,6 +138,11 @@ export interface AlertsReference {
       /** median and MAD of ln(k-th neighbour distance) over held-out reference pixels */
       logDkMedian: number;
       logDkMad: number;
+      /** per sample point: its own k-th-neighbour distance within the sample (leave-one-out), for latentMethod 'lof' */
+      kdist?: number[];
+      /** median and MAD of ln(local density ratio) over held-out reference pixels */
+      logLofMedian?: number;
+      logLofMad?: number;
     };
   };
 }

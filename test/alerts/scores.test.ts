@@ -5,6 +5,7 @@ import {
   knnDistance,
   knnModel,
   knnZ,
+  lofRatio,
   latentModel,
   latentZ,
   mahalanobis2,
@@ -143,7 +144,7 @@ describe('kNN latent distance', () => {
     const ref = referenceFromEncodings({ error, mu, dim: 2, description: 'two clusters' });
     const knnRef = ref.latent.knn!;
     expect(knnRef.k).toBe(8);
-    expect(knnRef.sample.length).toBe(1024 * 2);
+    expect(knnRef.sample.length).toBe(2000 * 2); // half of 4000 pixels (at most 2048)
     const knn = knnModel(knnRef.sample, 2, ref.latent.mean, knnRef.scale, knnRef.k);
     const gauss = latentModel(ref.latent.mean, ref.latent.cov, ref.latent.shrinkage);
     const between = [0, 0];
@@ -151,5 +152,29 @@ describe('kNN latent distance', () => {
     expect(latentZ(mahalanobis2(between, 0, gauss), ref.latent)).toBeLessThan(0);
     // a point inside a cluster is ordinary for both
     expect(Math.abs(knnZ(knnDistance([5, 0], 0, knn), knnRef))).toBeLessThan(2);
+  });
+
+  it('the density ratio (lof) does not flag a sparse but normal cluster, the plain kNN distance does', () => {
+    const n = 8000;
+    const g = rng(12);
+    const mu = new Float32Array(n * 2);
+    const error = new Float32Array(n).fill(0.01);
+    // 90 % in a tight cluster at (−3, 0), 10 % in a wide one at (3, 0)
+    for (let i = 0; i < n; i++) {
+      const wide = i % 10 === 0;
+      mu[i * 2] = (wide ? 3 : -3) + (wide ? 1 : 0.1) * g.normal();
+      mu[i * 2 + 1] = (wide ? 1 : 0.1) * g.normal();
+    }
+    const ref = referenceFromEncodings({ error, mu, dim: 2, description: 'dense and sparse', shrinkage: 0 });
+    const r = ref.latent.knn!;
+    const knn = knnModel(r.sample, 2, ref.latent.mean, r.scale, r.k);
+    const nb = new Int32Array(r.k);
+    const sc = new Float64Array(2 + r.k);
+    const lofZ = (p: number[]) => robustZ(Math.log(lofRatio(p, 0, knn, r.kdist!, sc, nb)), r.logLofMedian!, r.logLofMad!);
+    const inSparse = [3.5, 0.5];
+    expect(knnZ(knnDistance(inSparse, 0, knn), r)).toBeGreaterThan(3);
+    expect(lofZ(inSparse)).toBeLessThan(2);
+    // far from both clusters: both fire
+    expect(lofZ([0, 8])).toBeGreaterThan(6);
   });
 });

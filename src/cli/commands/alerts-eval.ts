@@ -20,7 +20,7 @@ const int = (name: string) => (v: string) => {
 };
 
 /** Threshold grid tried by --sweep on the same encodings. */
-const SWEEP = { latentMethod: ['mahalanobis', 'knn'] as const, errorThreshold: [3, 3.5, 4, 4.5, 5, 6], latentThreshold: [0, 3, 4, 5, 6, 8], minArea: [4, 6, 8] };
+const SWEEP = { latentMethod: ['mahalanobis', 'knn', 'lof'] as const, errorThreshold: [3, 3.5, 4, 5], latentThreshold: [0, 4, 4.5, 5, 6, 8], minArea: [4, 6] };
 
 export function register(program: Command): void {
   withConfigOptions(
@@ -70,7 +70,7 @@ export function register(program: Command): void {
       for (const latentMethod of SWEEP.latentMethod) for (const errorThreshold of SWEEP.errorThreshold) {
         for (const latentThreshold of SWEEP.latentThreshold) {
           for (const minArea of SWEEP.minArea) {
-            if (latentThreshold === 0 && latentMethod === 'knn') continue;
+            if (latentThreshold === 0 && latentMethod !== 'mahalanobis') continue;
             const cfg = { ...a, latentMethod, errorThreshold, latentThreshold, minArea };
             const r = scoreQuality(scans, ref, cfg);
             out.push({ config: cfg, report: r });
