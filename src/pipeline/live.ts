@@ -10,6 +10,8 @@ import { Daemon } from './daemon.ts';
 import { PipelineHub } from './hub.ts';
 import { resumeRecordings, type ResumedScan } from './resume.ts';
 import { wireAlerts } from './wire-alerts.ts';
+import { metricsAlertSink, wireMetrics } from './wire-metrics.ts';
+import { createDashboardMetrics } from '../server/metrics.ts';
 import { wireFinetune } from '../finetune/wire-finetune.ts';
 
 export interface LiveDaemon {
@@ -31,11 +33,13 @@ export async function startLive(config: Config, log: Logger): Promise<LiveDaemon
   const daemon = await Daemon.create(config, log, { source: 'live', record: true });
   const source = zmqSource({ ...config.ingest, log: log.child({ stage: 'ingest' }), waitReady: () => daemon.waitForRoom() });
   const hub = new PipelineHub(daemon, source.rejects);
-  const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }));
+  const metrics = createDashboardMetrics();
+  const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }), [metricsAlertSink(metrics)]);
+  const offMetrics = wireMetrics(daemon, metrics, source.rejects$);
   // Background fine-tuning (src/finetune), before resumed or live pixels flow: continues from the latest accepted version.
   const finetune = config.finetune.enabled ? await wireFinetune(daemon, hub, config, log.child({ stage: 'finetune' })) : undefined;
   const resumed = await resumeRecordings(daemon, (start, nextSeq) => source.resume(start, nextSeq));
-  const server = config.server.enabled ? await startDashboardServer({ config, hub, logger: log.child({ stage: 'server' }) }) : undefined;
+  const server = config.server.enabled ? await startDashboardServer({ config, hub, logger: log.child({ stage: 'server' }), metrics }) : undefined;
   if (server) log.info({ url: server.url }, `dashboard at ${server.url}`);
   const done = daemon.run(source.events$);
   done.catch((err) => log.error({ err: (err as Error).message }, 'live source failed'));
@@ -52,6 +56,7 @@ export async function startLive(config: Config, log: Logger): Promise<LiveDaemon
       await server?.close();
       await finetune?.close();
       await alerts.close();
+      offMetrics();
       await daemon.close();
     },
   };

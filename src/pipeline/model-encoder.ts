@@ -18,7 +18,7 @@ export class ModelEncoder implements BatchEncoder {
   private readonly listeners = new Set<EncodedListener>();
   /** duration of the latest inference call, ms */
   lastBatchMs = 0;
-  /** acquisition-to-encoded lag of the latest batch, s */
+  /** arrival-to-encoded time of the oldest pixel of the latest batch, s */
   lastLagSec = 0;
 
   constructor(
@@ -53,7 +53,8 @@ export class ModelEncoder implements BatchEncoder {
       const t0 = performance.now();
       const out = await engine.encodeDecode(x.subarray(0, kept.length * stride), kept.length);
       this.lastBatchMs = performance.now() - t0;
-      this.lastLagSec = Date.now() / 1000 - kept[kept.length - 1].ev.t;
+      // Lag from arrival (not the acquisition timestamp: replayed files carry old times, instruments other clocks).
+      this.lastLagSec = (performance.now() - kept[0].receivedAt) / 1000;
       this.apply(kept, x, stride, out, engine.latentDim, engine.version);
     });
   }

@@ -13,6 +13,8 @@ import { checkBundleAgainstScan } from '../model/bundle.ts';
 import { Daemon } from './daemon.ts';
 import { PipelineHub } from './hub.ts';
 import { wireAlerts } from './wire-alerts.ts';
+import { metricsAlertSink, wireMetrics } from './wire-metrics.ts';
+import { createDashboardMetrics } from '../server/metrics.ts';
 import { wireFinetune } from '../finetune/wire-finetune.ts';
 import type { FinetuneSummary } from '../finetune/finetuner.ts';
 
@@ -64,10 +66,12 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
     throw err;
   }
   const hub = new PipelineHub(daemon);
-  const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }));
+  const metrics = createDashboardMetrics();
+  const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }), [metricsAlertSink(metrics)]);
+  const offMetrics = wireMetrics(daemon, metrics);
   // Background fine-tuning (src/finetune): wired before the source runs so a stored later version is used from the start.
   const finetune = opts.finetune || config.finetune.enabled ? await wireFinetune(daemon, hub, config, log.child({ stage: 'finetune' })) : undefined;
-  const server = opts.dashboard ? await startDashboardServer({ config, hub, logger: log.child({ stage: 'server' }) }) : undefined;
+  const server = opts.dashboard ? await startDashboardServer({ config, hub, logger: log.child({ stage: 'server' }), metrics }) : undefined;
   if (server) {
     log.info({ url: server.url }, `dashboard at ${server.url}`);
     opts.onServing?.(server.url);
@@ -101,6 +105,7 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
     await server?.close();
     await finetune?.close();
     await alerts.close();
+    offMetrics();
     await daemon.close();
   }
 }

@@ -3,6 +3,7 @@
  * finished at scan end; one set of sinks for the daemon. Without the bundle's alerts reference, alerting is
  * off with a log line saying how to make one — the pipeline itself never depends on alerts.
  */
+import type { AlertSink } from '../alerts/types.ts';
 import { AlertEngine, alertsToTable, closeAlertSinks, createAlertSinks, loadAlertsReference, type AlertsReference } from '../alerts/index.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../util/log.ts';
@@ -14,7 +15,8 @@ export interface AlertsWiring {
   close(): Promise<void>;
 }
 
-export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, config: Config, log: Logger): Promise<AlertsWiring> {
+/** `extraSinks` get every event besides the configured sinks (e.g. the metrics counter). */
+export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, config: Config, log: Logger, extraSinks: AlertSink[] = []): Promise<AlertsWiring> {
   if (!config.alerts.enabled) return { close: async () => undefined };
   let reference: AlertsReference;
   try {
@@ -30,7 +32,7 @@ export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, c
     // A finished scan's engine is reached through ctx.alerts only, so it leaves memory with its scan.
     if (what === 'close') engines.delete(ctx.start.scanId);
     if (what !== 'open' || !ctx.encodable) return;
-    const engine = new AlertEngine(ctx.maps, reference, config.alerts, sinks.all, { log });
+    const engine = new AlertEngine(ctx.maps, reference, config.alerts, [...sinks.all, ...extraSinks], { log });
     engines.set(ctx.start.scanId, engine);
     ctx.alerts = {
       list: () => engine.alerts(),

@@ -138,7 +138,7 @@ export interface LiveStats {
   ingestPxPerSec: number;
   /** pixels waiting for inference */
   queueDepth: number;
-  /** seconds between a pixel's acquisition timestamp and its encoding (latest batch) */
+  /** seconds between a pixel's arrival in the daemon and its encoding (oldest pixel of the latest batch) */
   lagSec: number;
   /** duration of the latest inference batch, ms */
   batchLatencyMs: number;

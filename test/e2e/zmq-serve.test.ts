@@ -14,7 +14,7 @@ afterAll(() => {
 
 describe('simulator process → serve process over ZeroMQ', () => {
   it('encodes every pixel at the right place, reports the gap, counts malformed frames and keeps running', async () => {
-    const { configPath, dataDir } = daemonConfig({ server: { enabled: false } });
+    const { configPath, dataDir } = daemonConfig();
     const daemon = runCli(['serve', '--config', configPath]);
     procs.push(daemon);
     const listening = await daemon.waitForLog((l) => l.msg === 'listening for scans', 'its endpoint');
@@ -32,6 +32,12 @@ describe('simulator process → serve process over ZeroMQ', () => {
     const refused = daemon.logs.filter((l) => l.code === 'LS_FRAME_JSON');
     expect(refused.length).toBe(Math.floor((rows * cols - 1) / 50));
     expect(daemon.proc.exitCode).toBeNull();
+
+    // and /metrics counts the same
+    const { url } = await daemon.waitForLog((l) => typeof l.url === 'string', 'the dashboard URL');
+    const metrics = await (await fetch(new URL('metrics', String(url)))).text();
+    expect(metrics).toMatch(new RegExp(`^loopstream_ingest_pixels_total ${rows * cols - 1}$`, 'm'));
+    expect(metrics).toMatch(new RegExp(`^loopstream_rejected_frames_total\\{code="LS_FRAME_JSON"\\} ${refused.length}$`, 'm'));
 
     // results, read with h5py and no custom code
     const results = await python<{ shape: number[]; finite: number; missing: number[][]; versions: number[]; errFinite: number; complete: number }>(
