@@ -18,6 +18,8 @@ export interface QualityPlan {
   cols: number;
   /** seeds per kind (and clean scans) */
   seeds: number;
+  /** first seed index (default 1): a later range is a held-out check of thresholds tuned on the first */
+  firstSeed?: number;
   /** planted regions per scan with anomalies */
   anomalies: number;
 }
@@ -65,7 +67,8 @@ export async function encodeQualityScans(
   onScan?: (done: number, total: number) => void,
 ): Promise<EncodedScan[]> {
   const jobs: Array<{ kind: AnomalyKind | 'clean'; seed: number }> = [];
-  for (let s = 1; s <= plan.seeds; s++) {
+  const first = plan.firstSeed ?? 1;
+  for (let s = first; s < first + plan.seeds; s++) {
     for (const kind of ANOMALY_KINDS) jobs.push({ kind, seed: qualitySeed(kind, s) });
     jobs.push({ kind: 'clean', seed: qualitySeed('clean', s) });
   }

@@ -29,6 +29,7 @@ export function register(program: Command): void {
       .description('alert precision/recall per anomaly kind on simulated scans through the model bundle, and false alerts on clean scans')
       .option('--bundle <dir>', 'model bundle (overrides model.bundle)')
       .option('--seeds <n>', 'scans per anomaly kind, and clean scans', int('--seeds'), 5)
+      .option('--first-seed <n>', 'index of the first seed (a later range checks thresholds tuned on seeds 1…)', int('--first-seed'), 1)
       .option('--rows <n>', 'grid rows of each scan', int('--rows'), 48)
       .option('--cols <n>', 'grid columns of each scan', int('--cols'), 48)
       .option('--anomalies <n>', 'planted regions per scan', int('--anomalies'), 3)
@@ -50,7 +51,7 @@ export function register(program: Command): void {
     const bundle = await loadBundle(dir);
     const engine = await createEngine(bundle, { engine: config.model.engine, provider: config.model.provider, threads: config.model.threads });
     const t1 = performance.now();
-    const plan = { rows: opts.rows, cols: opts.cols, seeds: opts.seeds, anomalies: opts.anomalies };
+    const plan = { rows: opts.rows, cols: opts.cols, seeds: opts.seeds, firstSeed: opts.firstSeed as number, anomalies: opts.anomalies };
     const scans = await encodeQualityScans(bundle, engine, plan, (done, total) => log.debug({ done, total }, 'encoded'));
     await engine.close();
     const encodeSec = (performance.now() - t1) / 1000;
@@ -60,8 +61,8 @@ export function register(program: Command): void {
     const a = config.alerts;
     const out: unknown[] = [{ config: a, report }];
     process.stdout.write(
-      `bundle ${dir} (version ${bundle.manifest.version}); ${plan.seeds} seeds per kind, ${plan.rows}×${plan.cols} scans, ${plan.anomalies} planted regions each\n` +
-        `alerts: errorThreshold ${a.errorThreshold}, latentThreshold ${a.latentThreshold}, growFactor ${a.growFactor}, minArea ${a.minArea}, warmupPixels ${a.warmupPixels}\n\n` +
+      `bundle ${dir} (version ${bundle.manifest.version}); ${plan.seeds} seeds per kind (seed indices ${plan.firstSeed}–${plan.firstSeed + plan.seeds - 1}), ${plan.rows}×${plan.cols} scans, ${plan.anomalies} planted regions each\n` +
+        `alerts: latentMethod ${a.latentMethod}, errorThreshold ${a.errorThreshold}, latentThreshold ${a.latentThreshold}, growFactor ${a.growFactor}, minArea ${a.minArea}, warmupPixels ${a.warmupPixels}\n\n` +
         `${formatQualityReport(report)}\nencoded ${scans.length} scans in ${encodeSec.toFixed(1)} s (${((scans.length * plan.rows * plan.cols) / encodeSec).toFixed(0)} px/s); ` +
         `alert engine ${((scans.length * plan.rows * plan.cols) / scoreSec).toFixed(0)} px/s\n`,
     );
