@@ -77,6 +77,8 @@ interface RunResult {
   trainingSeconds: number;
   /** seconds of the window the worker was blocked by the ingest-lag pause */
   pausedSeconds: number;
+  /** largest queue depth (pixels received, not yet encoded) seen during the window */
+  maxQueue: number;
 }
 
 async function run(label: string, finetune: Record<string, unknown> | undefined): Promise<RunResult> {
@@ -119,8 +121,10 @@ async function run(label: string, finetune: Record<string, unknown> | undefined)
   const t0 = performance.now();
   // Seconds the worker was actually blocked by the ingest-lag pause during the window.
   let pausedSeconds = 0;
+  let maxQueue = 0;
   const pausePoll = setInterval(() => {
     if (ft?.trainingPaused) pausedSeconds += 0.02;
+    maxQueue = Math.max(maxQueue, daemon.queueDepth());
   }, 20);
   await daemon.run(
     replayFile(file, { pace: parsePace(args.pace!) }).pipe(
@@ -139,7 +143,7 @@ async function run(label: string, finetune: Record<string, unknown> | undefined)
   const roundsFile = join(versionsRoot(config), 'rounds.jsonl');
   const rounds = existsSync(roundsFile) ? readFileSync(roundsFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RoundRecord) : [];
   const sorted = Float64Array.from(latency).sort();
-  return { label, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]!, pxPerSec: latency.length / seconds, seconds, rounds, load, trainingSeconds, pausedSeconds };
+  return { label, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]!, pxPerSec: latency.length / seconds, seconds, rounds, load, trainingSeconds, pausedSeconds, maxQueue };
 }
 
 console.log(`bundle ${bundleDir} (T=${bundle.T}, ${bundle.manifest.preset}); scan ${rows}x${cols} = ${rows * cols} px, pace ${args.pace}; rounds every ${args.every} px, ${args.epochs} epochs, batch ${args.batch}; ${args.repeat} interleaved repeats`);
@@ -155,12 +159,12 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor((s.length - 1) / 2)]!;
 };
-console.log('\n| run (median of repeats) | window s | training s in window | paused s in window | ingest px/s | latency p50 ms | p95 ms | p99 ms | max ms | load avg (min–max) |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('\n| run (median of repeats) | window s | training s in window | paused s in window | max queue px | ingest px/s | latency p50 ms | p95 ms | p99 ms | max ms | load avg (min–max) |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const [label, rs] of all) {
   const m = (f: (r: RunResult) => number, d = 1) => median(rs.map(f)).toFixed(d);
   const loads = rs.map((r) => r.load);
-  console.log(`| ${label} | ${m((r) => r.seconds)} | ${m((r) => r.trainingSeconds)} | ${m((r) => r.pausedSeconds)} | ${m((r) => r.pxPerSec, 0)} | ${m((r) => r.p50)} | ${m((r) => r.p95)} | ${m((r) => r.p99)} | ${m((r) => r.max)} | ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} |`);
+  console.log(`| ${label} | ${m((r) => r.seconds)} | ${m((r) => r.trainingSeconds)} | ${m((r) => r.pausedSeconds)} | ${m((r) => r.maxQueue, 0)} | ${m((r) => r.pxPerSec, 0)} | ${m((r) => r.p50)} | ${m((r) => r.p95)} | ${m((r) => r.p99)} | ${m((r) => r.max)} | ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} |`);
 }
 console.log('\nper run: ' + [...all.values()].flat().map((r) => `${r.label}: ${r.pxPerSec.toFixed(0)} px/s, p95 ${r.p95.toFixed(0)} ms, load ${r.load.toFixed(1)}`).join('; '));
 rmSync(work, { recursive: true, force: true });

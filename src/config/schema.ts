@@ -176,7 +176,7 @@ export const FinetuneConfig = section(
     seed: z.number().int().default(1).describe('random seed for shuffling and sampling'),
     maxRoundMinutes: z.number().positive().default(10).describe('a round stops training after this long and is gated with what it learned'),
     cpuShare: z.number().gt(0).max(1).default(0.5).describe('share of one CPU core the training thread may compute (it sleeps the rest)'),
-    pauseQueueDepth: z.number().int().positive().default(1024).describe('training pauses while more pixels than this wait for inference'),
+    pauseQueueDepth: z.number().int().positive().default(512).describe('training pauses while more pixels than this wait for inference (512 = two full batches)'),
     backend: z.enum(['auto', 'wasm', 'cpu']).default('auto').describe('tfjs backend of the worker: auto = tfjs-node-gpu when installed, else wasm'),
     dir: z.string().default('').describe('folder of accepted versions v<N>/; empty = <data.dir>/models/<bundle folder name>'),
     continueFromLatest: z.boolean().default(true).describe('on start, load the latest accepted version of the configured bundle'),
