@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlertEngine } from '../../src/alerts/alert-engine.ts';
 import type { AlertDelivery, AlertEvent, AlertSink } from '../../src/alerts/types.ts';
+import { referenceFromEncodings } from '../../src/alerts/scores.ts';
 import { alertsConfig, rasterBatches, syntheticMaps, syntheticReference } from './synthetic.ts';
 
 /** A sink that records every event. */
@@ -173,5 +174,17 @@ describe('AlertEngine on synthetic error maps', () => {
     expect(engine.stats.pixelsScored).toBe(0);
     const off = new AlertEngine(maps, syntheticReference(), alertsConfig({ enabled: false }), []);
     expect(run(off, maps, rasterBatches(100, 10))).toEqual([]);
+  });
+
+  it.each(['knn', 'lof'] as const)('latentMethod %s: a calibrated reference finds a latent-shifted region and stays quiet on a clean scan', (latentMethod) => {
+    const train = syntheticMaps({ rows: 80, cols: 80, seed: 40 });
+    const ref = referenceFromEncodings({ error: train.error, mu: train.mu, dim: train.latentDim, description: 'synthetic clean' });
+    const cfg = alertsConfig({ latentMethod, latentThreshold: 6 });
+    const maps = syntheticMaps({ rows: 30, cols: 30, seed: 41, planted: [{ rowMin: 10, rowMax: 14, colMin: 20, colMax: 25, muShift: 5 }] });
+    const engine = new AlertEngine(maps, ref, cfg, []);
+    const alerts = run(engine, maps, rasterBatches(900, 64));
+    expect(alerts.map((a) => [a.bbox, a.reason])).toEqual([[{ rowMin: 10, rowMax: 14, colMin: 20, colMax: 25 }, 'latent']]);
+    const clean = syntheticMaps({ rows: 30, cols: 30, seed: 42 });
+    expect(run(new AlertEngine(clean, ref, cfg, []), clean, rasterBatches(900, 64))).toEqual([]);
   });
 });

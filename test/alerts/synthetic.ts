@@ -82,9 +82,12 @@ export function syntheticMaps(opts: { rows: number; cols: number; dim?: number; 
   return { scanId: `syn-${seed}`, rows, cols, latentDim: dim, error, mu, truth };
 }
 
-/** The default alerts config with overrides. */
+/**
+ * The alerts config the synthetic tests are written for (thresholds pinned here, so retuning the defaults for
+ * a model does not change what these tests mean), with overrides.
+ */
 export function alertsConfig(over: Partial<AlertsConfig> = {}): AlertsConfig {
-  return { ...DEFAULTS.alerts, ...over };
+  return { ...DEFAULTS.alerts, latentMethod: 'mahalanobis', errorThreshold: 4.5, latentThreshold: 6, growFactor: 0.75, minArea: 6, ...over };
 }
 
 /** Flat indices 0..n-1 cut into raster-order batches of `size`. */
