@@ -112,7 +112,7 @@ export function trainableVariables(vae: Vae): tf.Variable[] {
 
 /** Train `vae` on `n` samples of `data` ([n][T][C], scaled). Returns per-epoch metrics. */
 export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: TrainOptions): Promise<TrainResult> {
-  const { T, C, latentDim: L } = vae.dims;
+  const { T, C } = vae.dims;
   const stride = T * C;
   if (data.length < n * stride) throw new RangeError(`trainVae: data has ${data.length} floats; expected n × T × C = ${n} × ${T} × ${C}`);
   const optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
