@@ -168,11 +168,18 @@ export class Finetuner {
     if (c.maxRounds > 0 && this.started >= c.maxRounds) return;
     if (trigger === 'pixels' && this.buffer.added < c.everyPixels) return;
     if (trigger === 'time' && this.buffer.added < c.minPixels) return;
-    this.running = this.runRound(trigger).finally(() => {
-      this.running = undefined;
-      this.lastRoundAt = Date.now();
-      this.maybeStart('pixels'); // pixels that arrived during the round may already call for the next one
-    });
+    this.running = this.runRound(trigger)
+      // runRound handles its own failures; this catches the rest (a versions folder it cannot read) so a failed
+      // round never becomes an unhandled rejection that would take the daemon down.
+      .catch((err: Error & { code?: string }) => {
+        this.log.error({ code: err.code, err: err.message }, `fine-tuning round failed: ${err.message}`);
+        this.status.setFinetuneStatus('failed', `round failed: ${err.message}`);
+      })
+      .finally(() => {
+        this.running = undefined;
+        this.lastRoundAt = Date.now();
+        this.maybeStart('pixels'); // pixels that arrived during the round may already call for the next one
+      });
   }
 
   /** Resolves when no round is running and none is due (a replay waits on it before summarising). */
