@@ -11,7 +11,7 @@ import { createEngine, type InferenceEngine } from '../model/runtime.ts';
 import { toModelInput } from '../preprocess/index.ts';
 import { AlertsError } from './errors.ts';
 import { referenceFromEncodings } from './scores.ts';
-import { saveAlertsReference } from './reference.ts';
+import { modelSha256, saveAlertsReference } from './reference.ts';
 import type { AlertsReference } from './types.ts';
 
 /** A scan to encode: its start header and its pixels; `exclude` (rows·cols, non-zero = skip) drops known anomalies. */
@@ -91,6 +91,8 @@ export async function calibrateAlerts(bundleDir: string, scans: CalibrationScan[
       description: `${scans.length} clean scan(s): ${scans.map((s) => s.start.scanId).join(', ')}`,
       bundleVersion: bundle.manifest.version,
     });
+    const sha = await modelSha256(bundleDir);
+    if (sha) ref.source.modelSha256 = sha;
     await saveAlertsReference(bundleDir, ref);
     return ref;
   } finally {

@@ -4,7 +4,7 @@ export { AlertEngine, minStrongFor, thresholdRatio, type AlertEngineStats, type 
 export { RegionLabeler, type RegionMerge } from './regions.ts';
 export { RunningMedianMad, errorZ, knnDistance, knnModel, knnZ, lofRatio, latentZ, latentModel, mahalanobis2, medianMad, quantiles, referenceFromEncodings, robustZ, type KnnModel, type LatentModel } from './scores.ts';
 export { alertsToTable, REASON_CODE, type AlertsTable } from './alerts-table.ts';
-export { ALERTS_REFERENCE_FILE, loadAlertsReference, saveAlertsReference, tryLoadAlertsReference } from './reference.ts';
+export { ALERTS_REFERENCE_FILE, loadAlertsReference, modelSha256, saveAlertsReference, tryLoadAlertsReference } from './reference.ts';
 export { AlertsError, ALERTS_ERROR_CODES, type AlertsErrorCode } from './errors.ts';
 export { createAlertSinks, closeAlertSinks, type AlertSinks } from './sinks/create-sinks.ts';
 export { DashboardSink, type DashboardSinkEvents } from './sinks/dashboard.ts';

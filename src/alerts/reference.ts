@@ -3,6 +3,7 @@
  * distribution and the embedding mean/covariance the scores compare against (types.ts `AlertsReference`).
  * Written by `calibrateAlerts` (calibrate.ts); read when a scan starts.
  */
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -16,7 +17,13 @@ export const ALERTS_REFERENCE_FILE = 'alerts-reference.json';
 const finite = z.number().finite();
 const ReferenceSchema = z.object({
   format: z.literal(1),
-  source: z.object({ bundleVersion: z.union([z.string(), z.number()]).optional(), description: z.string(), pixels: z.number().int().positive(), createdAt: z.string() }),
+  source: z.object({
+    bundleVersion: z.union([z.string(), z.number()]).optional(),
+    modelSha256: z.string().optional(),
+    description: z.string(),
+    pixels: z.number().int().positive(),
+    createdAt: z.string(),
+  }),
   error: z.object({
     logMedian: finite,
     logMad: finite.nonnegative(),
@@ -69,7 +76,31 @@ export async function loadAlertsReference(bundleDir: string): Promise<AlertsRefe
     const issue = parsed.error.issues[0]!;
     throw new AlertsError('LS_ALERTS_REFERENCE_INVALID', `${path}: ${issue.path.join('.') || '(root)'}: ${issue.message}; expected the AlertsReference format 1 (docs/alerts.md)`, path);
   }
-  return parsed.data as AlertsReference;
+  const ref = parsed.data as AlertsReference;
+  if (ref.source.modelSha256) {
+    const now = await modelSha256(bundleDir);
+    if (now !== undefined && now !== ref.source.modelSha256) {
+      throw new AlertsError(
+        'LS_ALERTS_REFERENCE_STALE',
+        `${path} was computed for model ${ref.source.modelSha256.slice(0, 12)}…, but the bundle's encoder.onnx + decoder.onnx are now ${now.slice(0, 12)}…; run \`loopstream alerts-eval --calibrate --bundle ${bundleDir}\` again`,
+        path,
+      );
+    }
+  }
+  return ref;
+}
+
+/** sha256 (hex) of the bundle's encoder.onnx followed by decoder.onnx; undefined when either is missing. */
+export async function modelSha256(bundleDir: string): Promise<string | undefined> {
+  const h = createHash('sha256');
+  for (const name of ['encoder.onnx', 'decoder.onnx']) {
+    try {
+      h.update(await readFile(join(bundleDir, name)));
+    } catch {
+      return undefined;
+    }
+  }
+  return h.digest('hex');
 }
 
 /**

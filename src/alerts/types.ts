@@ -108,7 +108,14 @@ export interface AlertsReference {
   /** file format version */
   format: 1;
   /** where the numbers came from (bundle version, scans, pixel count) */
-  source: { bundleVersion?: string | number; description: string; pixels: number; createdAt: string };
+  source: {
+    bundleVersion?: string | number;
+    /** sha256 of encoder.onnx + decoder.onnx the statistics were computed with; a different model makes them stale */
+    modelSha256?: string;
+    description: string;
+    pixels: number;
+    createdAt: string;
+  };
   error: {
     /** median of ln(error) over the reference pixels */
     logMedian: number;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AlertEngine } from '../../src/alerts/alert-engine.ts';
 import { alertsToTable, REASON_CODE } from '../../src/alerts/alerts-table.ts';
-import { ALERTS_REFERENCE_FILE, loadAlertsReference, saveAlertsReference } from '../../src/alerts/reference.ts';
+import { ALERTS_REFERENCE_FILE, loadAlertsReference, modelSha256, saveAlertsReference } from '../../src/alerts/reference.ts';
 import { AlertsError } from '../../src/alerts/errors.ts';
 import { alertsConfig, rasterBatches, syntheticMaps, syntheticReference } from './synthetic.ts';
 
@@ -64,6 +64,25 @@ describe('alerts-reference.json', () => {
       expect((err as AlertsError).message).toBe(
         `${join(dir, ALERTS_REFERENCE_FILE)}: latent: latent.mean must have dim values and latent.cov dim² values; expected the AlertsReference format 1 (docs/alerts.md)`,
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a reference computed for another model is refused as stale', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ls-ref-'));
+    try {
+      writeFileSync(join(dir, 'encoder.onnx'), 'encoder v1');
+      writeFileSync(join(dir, 'decoder.onnx'), 'decoder v1');
+      const sha = (await modelSha256(dir))!;
+      // sha256("encoder v1decoder v1"), as `printf 'encoder v1decoder v1' | sha256sum` gives it
+      expect(sha).toBe('070ad8cd57cd07357852ddfa8046a051a52f8ef69780e88c9388bc66883df621');
+      const ref = syntheticReference(3);
+      ref.source.modelSha256 = sha;
+      await saveAlertsReference(dir, ref);
+      expect((await loadAlertsReference(dir)).source.modelSha256).toBe(sha);
+      writeFileSync(join(dir, 'encoder.onnx'), 'encoder v2');
+      await expect(loadAlertsReference(dir)).rejects.toMatchObject({ code: 'LS_ALERTS_REFERENCE_STALE' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
