@@ -25,6 +25,11 @@ export interface InferenceRow {
   gflops: number;
   /** GFLOP/s ÷ SGEMM peak at the same thread count, % (filled in by the runner) */
   pctPeak?: number;
+  /** sequences per CPU-second (all threads' CPU time summed; filled in by the runner) */
+  seqPerCpuSec?: number;
+  gflopsPerCpuSec?: number;
+  /** GFLOP per CPU-second ÷ the 1-thread SGEMM peak, % */
+  pctPeakCpu?: number;
   load1: number;
 }
 

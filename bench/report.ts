@@ -20,7 +20,7 @@ out.push(`Run ${r.started}${r.quick ? ' (--quick)' : ''}, ${r.seconds} s. Machin
 if (r.sgemm) out.push('### SGEMM peak\n', md(r.sgemm.map((s: any) => ({ threads: s.threads, kernel: s.core, OPENBLAS_CORETYPE: s.coreTypeEnv ?? '(detected)', 'best GFLOP/s (peak)': s.gflops, 'mean GFLOP/s': s.meanGflops, rounds: s.reps }))));
 if (r.inference) {
   out.push('### Inference\n');
-  out.push(md(r.inference.map((x: any) => ({ preset: x.preset, part: x.part, threads: x.threads, batch: x.batch, 'median ms': x.medianMs, 'seq/s': x.seqPerSec, 'GFLOP/s': x.gflops, '% of SGEMM peak': x.pctPeak, 'CPU ms/call': x.cpuMs, load: x.load1 }))));
+  out.push(md(r.inference.map((x: any) => ({ preset: x.preset, part: x.part, threads: x.threads, batch: x.batch, 'median ms': x.medianMs, 'seq/s': x.seqPerSec, 'GFLOP/s': x.gflops, '% of peak': x.pctPeak, 'CPU ms/call': x.cpuMs, 'seq/CPU-s': x.seqPerCpuSec, 'GFLOP/CPU-s': x.gflopsPerCpuSec, '% of 1-core peak': x.pctPeakCpu, load: x.load1 }))));
 }
 if (r.peer) {
   out.push('### PyTorch peer\n');

@@ -79,22 +79,34 @@ const peakAt = (threads: number) => sgemm.find((s) => s.threads === threads)?.gf
 // 2. inference ----------------------------------------------------------------------------------------------------
 const inference: InferenceRow[] = [];
 if (sections.has('inference')) {
+  type Plan = { threads: number[]; parts: Array<InferenceRow['part']>; batches: number[]; minSeconds: number };
+  const all = ['encoder', 'decoder', 'both'] as Array<InferenceRow['part']>;
+  const plans: Record<string, Plan[]> = quick
+    ? { edge: [{ threads: [1, 2], parts: all, batches: [1, 16, 256], minSeconds: 0.2 }], paper: [{ threads: [1], parts: ['both'], batches: [1, 16], minSeconds: 0.2 }] }
+    : {
+        edge: [{ threads: [1, 2], parts: all, batches: [1, 4, 16, 64, 256, 1024], minSeconds: 0.5 }],
+        // paper calls take seconds at large batches: 256 only at 1 thread (its throughput is flat beyond 64)
+        paper: [{ threads: [1], parts: all, batches: [1, 8, 64, 256], minSeconds: 0.5 }, { threads: [2], parts: all, batches: [1, 8, 64], minSeconds: 0.5 }],
+      };
   for (const preset of presets) {
     const bb = bundles.get(preset)!;
-    const plan =
-      preset === 'edge'
-        ? { threads: [1, 2], parts: ['encoder', 'decoder', 'both'] as const, batches: quick ? [1, 16, 256] : [1, 4, 16, 64, 256, 1024], minSeconds: quick ? 0.2 : 0.5 }
-        : { threads: quick ? [1] : [1, 2], parts: quick ? (['both'] as const) : (['encoder', 'decoder', 'both'] as const), batches: quick ? [1, 16] : [1, 8, 64, 256], minSeconds: quick ? 0.2 : 0.5 };
-    log(`inference ${preset} (${bb.origin} weights): threads ${plan.threads} × ${plan.parts} × batch ${plan.batches}`);
-    const rows = await benchInference(bb, { ...plan, parts: [...plan.parts] });
-    for (const r of rows) {
-      const peak = peakAt(r.threads);
-      if (peak) r.pctPeak = +((100 * r.gflops) / peak).toFixed(1);
-      inference.push(r);
+    for (const plan of plans[preset]!) {
+      log(`inference ${preset} (${bb.origin} weights): threads ${plan.threads} × ${plan.parts} × batch ${plan.batches}`);
+      const rows = await benchInference(bb, plan);
+      for (const r of rows) {
+        const peak = peakAt(r.threads);
+        const peak1 = peakAt(1);
+        if (peak) r.pctPeak = +((100 * r.gflops) / peak).toFixed(1);
+        // per CPU-second (both threads' time summed) against one core's peak: far less disturbed by other load
+        r.seqPerCpuSec = +((r.batch * 1000) / r.cpuMs).toFixed(1);
+        r.gflopsPerCpuSec = +((r.gflops * r.seqPerCpuSec) / r.seqPerSec).toFixed(3);
+        if (peak1) r.pctPeakCpu = +((100 * r.gflopsPerCpuSec) / peak1).toFixed(1);
+        inference.push(r);
+      }
     }
   }
   result.inference = inference;
-  table('inference (onnxruntime-node via createEngine; seq/s from the median call)', inference.map((r) => ({ preset: r.preset, part: r.part, threads: r.threads, batch: r.batch, 'median ms': r.medianMs, 'seq/s': r.seqPerSec, 'GFLOP/s': r.gflops, '% SGEMM peak': r.pctPeak, 'cpu ms': r.cpuMs, load: r.load1 })));
+  table('inference (onnxruntime-node via createEngine; seq/s from the median call; per CPU-s vs the 1-thread peak)', inference.map((r) => ({ preset: r.preset, part: r.part, threads: r.threads, batch: r.batch, 'median ms': r.medianMs, 'seq/s': r.seqPerSec, 'GFLOP/s': r.gflops, '% peak': r.pctPeak, 'cpu ms': r.cpuMs, 'seq/CPU-s': r.seqPerCpuSec, 'GFLOP/CPU-s': r.gflopsPerCpuSec, '% 1-core peak': r.pctPeakCpu, load: r.load1 })));
 }
 
 // 3. PyTorch peer -------------------------------------------------------------------------------------------------
@@ -106,9 +118,14 @@ if (sections.has('peer')) {
       preset === 'edge'
         ? // encoder+decoder only: the ratio the pipeline sees (PyTorch at 2 threads makes the full grid take minutes)
           { threads: [1, 2], parts: ['both'] as const, batches: quick ? [1, 16, 256] : [1, 4, 16, 64, 256, 1024], minSeconds: quick ? 0.2 : 0.5 }
-        : { threads: [1, 2], parts: ['both'] as const, batches: [1, 8, 64], minSeconds: 0.5 };
+        : { threads: [1], parts: ['both'] as const, batches: [1, 8, 64], minSeconds: 0.5 };
     log(`PyTorch peer ${preset}: threads ${plan.threads} × ${plan.parts} × batch ${plan.batches}`);
     const peer = await benchPeer(bb, { ...plan, parts: [...plan.parts] });
+    if (preset === 'paper' && !quick && !peer.error) {
+      // PyTorch at 2 threads takes about a minute per paper call at batch 64 here: small batches show the trend
+      const two = await benchPeer(bb, { threads: [2], parts: ['both'], batches: [1, 8], minSeconds: 0.5 });
+      peer.rows.push(...two.rows);
+    }
     peers.push(peer);
     if (peer.error) log(`peer ${preset}: ${peer.error}`);
   }
@@ -122,7 +139,11 @@ if (sections.has('peer')) {
       const batch = Number(b);
       const torch = bestPeer(peer.rows, part, batch)!;
       const ours = inference.filter((r) => r.preset === peer.preset && r.part === part && r.batch === batch).sort((x, y) => y.seqPerSec - x.seqPerSec)[0];
-      return { preset: peer.preset, part, batch, 'torch threads': torch.threads, 'torch seq/s': torch.seqPerSec, 'ours threads': ours?.threads, 'ours seq/s': ours?.seqPerSec, ratio: ours ? +(ours.seqPerSec / torch.seqPerSec).toFixed(2) : undefined };
+      // the same at 1 thread by CPU time (seq per CPU-second): the comparison least disturbed by other load
+      const ours1 = inference.find((r) => r.preset === peer.preset && r.part === part && r.batch === batch && r.threads === 1);
+      const torch1 = peer.rows.find((r) => r.part === part && r.batch === batch && r.threads === 1);
+      const cpuRatio = ours1 && torch1 ? +(torch1.cpuMs / ours1.cpuMs).toFixed(2) : undefined;
+      return { preset: peer.preset, part, batch, 'torch threads': torch.threads, 'torch seq/s': torch.seqPerSec, 'ours threads': ours?.threads, 'ours seq/s': ours?.seqPerSec, ratio: ours ? +(ours.seqPerSec / torch.seqPerSec).toFixed(2) : undefined, 'ratio by CPU time, 1 thread': cpuRatio };
     }),
   );
   result.peerRatios = ratios;
@@ -212,7 +233,9 @@ if (sections.has('training')) {
 // targets ---------------------------------------------------------------------------------------------------------
 const targets: Array<Record<string, unknown>> = [];
 const edgeBatched = inference.filter((r) => r.preset === 'edge' && r.part === 'both' && r.batch >= 16 && r.pctPeak !== undefined).sort((a, b) => b.pctPeak! - a.pctPeak!)[0];
-if (edgeBatched) targets.push({ target: 'edge batched inference ≥ 70 % of SGEMM peak', measured: `${edgeBatched.pctPeak} % (${edgeBatched.gflops} GFLOP/s, batch ${edgeBatched.batch}, ${edgeBatched.threads} thr)`, met: edgeBatched.pctPeak! >= 70 });
+if (edgeBatched) targets.push({ target: 'edge batched inference ≥ 70 % of SGEMM peak (wall time)', measured: `${edgeBatched.pctPeak} % (${edgeBatched.gflops} GFLOP/s, batch ${edgeBatched.batch}, ${edgeBatched.threads} thr)`, met: edgeBatched.pctPeak! >= 70 });
+const edgeCpu = inference.filter((r) => r.preset === 'edge' && r.part === 'both' && r.batch >= 16 && r.threads === 1 && r.pctPeakCpu !== undefined).sort((a, b) => b.pctPeakCpu! - a.pctPeakCpu!)[0];
+if (edgeCpu) targets.push({ target: 'edge batched inference ≥ 70 % of SGEMM peak (per CPU-second, 1 thread)', measured: `${edgeCpu.pctPeakCpu} % (${edgeCpu.gflopsPerCpuSec} GFLOP/CPU-s, batch ${edgeCpu.batch})`, met: edgeCpu.pctPeakCpu! >= 70 });
 const replay60 = e2e.find((r) => r.scenario.kind === 'replay' && r.scenario.rows === 60 && !r.error);
 if (replay60) targets.push({ target: '60x60 replay end to end ≤ 3 s (replayThroughPipeline with dashboard)', measured: `${replay60.wallSeconds} s wall (pipeline ${replay60.runSeconds} s)`, met: replay60.wallSeconds! <= 3 });
 const cli60 = e2e.find((r) => r.scenario.kind === 'cli' && !r.error);
@@ -223,7 +246,8 @@ for (const live of e2e.filter((r) => r.scenario.kind === 'live' && r.scenario.ro
 const ratioAt = (result.peerRatios as Array<{ preset: string; part: string; batch: number; ratio?: number }> | undefined)?.filter((r) => r.preset === 'edge' && r.part === 'both' && r.ratio !== undefined);
 if (ratioAt?.length) {
   const at256 = ratioAt.find((r) => r.batch === 256) ?? ratioAt[ratioAt.length - 1]!;
-  targets.push({ target: '≥ 3x PyTorch (edge, encoder+decoder)', measured: `${at256.ratio}x at batch ${at256.batch} (range ${Math.min(...ratioAt.map((r) => r.ratio!))}–${Math.max(...ratioAt.map((r) => r.ratio!))}x over batches)`, met: at256.ratio! >= 3 });
+  const cpu256 = (at256 as { 'ratio by CPU time, 1 thread'?: number })['ratio by CPU time, 1 thread'];
+  targets.push({ target: '≥ 3x PyTorch (edge, encoder+decoder)', measured: `${at256.ratio}x at batch ${at256.batch} (by CPU time at 1 thread ${cpu256 ?? '-'}x; range ${Math.min(...ratioAt.map((r) => r.ratio!))}–${Math.max(...ratioAt.map((r) => r.ratio!))}x over batches)`, met: at256.ratio! >= 3 });
 }
 result.targets = targets;
 result.loadAtEnd = loadNow();
