@@ -1,14 +1,13 @@
-/** Every subcommand of `loopstream`; only commands that work are listed. Add one line per new command file. */
+/** Every subcommand of `loopstream`, in the order `--help` lists them; only commands that work are listed. */
 import type { Command } from 'commander';
 import { register as alertsEval } from './alerts-eval.ts';
+import { register as demo } from './demo.ts';
+import { register as exportOnnx } from './export.ts';
+import { register as models } from './models.ts';
 import { register as replay } from './replay.ts';
+import { register as serve } from './serve.ts';
 import { register as simulate } from './simulate.ts';
 import { register as train } from './train.ts';
-import { register as exportOnnx } from './export.ts';
 import { register as validate } from './validate.ts';
 
-import { register as serve } from './serve.ts';
-import { register as demo } from './demo.ts';
-import { register as models } from './models.ts';
-
-export const COMMANDS: Array<(program: Command) => void> = [simulate, replay, serve, demo, train, exportOnnx, validate, alertsEval, models];
+export const COMMANDS: Array<(program: Command) => void> = [serve, demo, replay, simulate, train, exportOnnx, validate, alertsEval, models];
