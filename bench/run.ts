@@ -168,10 +168,10 @@ if (sections.has('e2e')) {
     { kind: 'replay', rows: 60, cols: 60, ...base, label: 'replay 60x60 max pace (defaults)' },
     { kind: 'cli', rows: 60, cols: 60, ...base, label: 'CLI `loopstream replay` 60x60 (whole process, no dashboard)' },
     ...(quick ? [] : [{ kind: 'replay' as const, rows: 256, cols: 256, ...base, label: 'replay 256x256 max pace (defaults)' }]),
-    { kind: 'live', rows: 60, cols: 60, rate: 100, ...(quick ? { limit: 400 } : {}), ...base, label: 'live 60x60 at 100 px/s (defaults)' },
+    { kind: 'live', rows: 60, cols: 60, rate: 100, ...(quick ? { limit: 300 } : {}), ...base, label: 'live 60x60 at 100 px/s (defaults)' },
     ...(quick ? [] : [{ kind: 'live' as const, rows: 60, cols: 60, rate: 100, limit: 1500, ...base, maxDeltaHz: 30, label: 'live 60x60 at 100 px/s, server.maxDeltaHz 30' }]),
-    { kind: 'live', rows: 60, cols: 60, rate: 100, limit: quick ? 400 : 1500, ...base, maxDeltaHz: 60, label: 'live 60x60 at 100 px/s, server.maxDeltaHz 60' },
-    { kind: 'live', rows: 60, cols: 60, rate: 100, limit: quick ? 400 : 1500, ...base, threads: 1, maxDeltaHz: 60, label: 'live 60x60 at 100 px/s, maxDeltaHz 60, 1 thread' },
+    { kind: 'live', rows: 60, cols: 60, rate: 100, limit: quick ? 300 : 1500, ...base, maxDeltaHz: 60, label: 'live 60x60 at 100 px/s, server.maxDeltaHz 60' },
+    ...(quick ? [] : [{ kind: 'live' as const, rows: 60, cols: 60, rate: 100, limit: 1500, ...base, threads: 1, maxDeltaHz: 60, label: 'live 60x60 at 100 px/s, maxDeltaHz 60, 1 thread' }]),
     ...(quick ? [] : [{ kind: 'live' as const, rows: 256, cols: 256, rate: 100, limit: 2000, ...base, label: 'live 256x256 at 100 px/s, first 2000 px (defaults)' }]),
   ];
   for (const s of scenarios) {
