@@ -9,7 +9,7 @@ import { renameSync, rmSync } from 'node:fs';
 import type { ScanMaps } from '../maps/scan-maps.ts';
 import { PIXEL_MISSING } from '../maps/scan-maps.ts';
 import type { AlertsTable } from '../alerts/alerts-table.ts';
-import { h5 } from './h5.ts';
+import { h5 } from '../sources/hdf5/h5.ts';
 
 /** Alerts as flat typed columns (alerts/alerts-table.ts); each column becomes one dataset under /alerts. */
 export type AlertTable = AlertsTable;
