@@ -48,6 +48,7 @@ const checks = {
   'clean exit on SIGTERM': d.exitCode === 0,
   'every message received': r.received === r.messagesSent,
   'refusals by code == prescribed': sorted(r.actualRejects) === sorted(r.expectedRejects),
+  '/metrics refusals by code == prescribed': sorted(r.metricsRejects) === sorted(r.expectedRejects),
   'RSS flat over the second half (< 48 MiB growth)': secondHalfGrowthKb < 48 * 1024,
   'valid scan fully encoded': r.valid.encodedCoordsOk && r.valid.missing === 0,
 };
@@ -58,8 +59,8 @@ if (a.json) {
   const rssVals = r.rss.map(([, kb]) => kb);
   console.log(`\nfuzz: ${r.frames} malformed frames (${r.messagesSent} messages, ${(r.bytesSent / 1e6).toFixed(1)} MB) in ${r.seconds.toFixed(1)} s (${(r.messagesSent / r.seconds).toFixed(0)} msg/s)`);
   console.log(`refused ${refused}, held ${r.held} (pending limit ${pendingLimit}), received ${r.received}/${r.messagesSent}`);
-  console.log('\n| code | prescribed | daemon counted |\n|---|---:|---:|');
-  for (const code of Object.keys({ ...r.expectedRejects, ...r.actualRejects }).sort()) console.log(`| ${code} | ${r.expectedRejects[code] ?? 0} | ${r.actualRejects[code] ?? 0} |`);
+  console.log('\n| code | prescribed | daemon counted (log) | /metrics |\n|---|---:|---:|---:|');
+  for (const code of Object.keys({ ...r.expectedRejects, ...r.actualRejects }).sort()) console.log(`| ${code} | ${r.expectedRejects[code] ?? 0} | ${r.actualRejects[code] ?? 0} | ${r.metricsRejects[code] ?? 0} |`);
   console.log(`\nvalid scan ${r.valid.scanId}: ${r.valid.encoded}/${r.valid.pixels} pixels encoded, ${r.valid.missing} missing`);
   console.log(`daemon RSS MiB: start ${mib(rssVals[0])}, min ${mib(Math.min(...rssVals))}, max ${mib(Math.max(...rssVals))}, end ${mib(rssVals[rssVals.length - 1])}`);
   console.log(`RSS growth over the second half: ${mib(secondHalfGrowthKb)} MiB`);

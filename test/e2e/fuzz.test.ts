@@ -25,6 +25,7 @@ describe('fuzz: malformed frames into a running daemon', () => {
     expect(d.exitCode).toBe(0); // a clean shutdown after the fuzz, not a crash
     expect(r.received).toBe(r.messagesSent);
     expect(r.actualRejects).toEqual(r.expectedRejects);
+    expect(r.metricsRejects).toEqual(r.expectedRejects); // /metrics counts them the same way
     const refused = Object.values(r.actualRejects).reduce((s, v) => s + v, 0);
     expect(refused).toBeGreaterThan(11_000);
     expect(r.valid).toMatchObject({ pixels: 256, encoded: 256, missing: 0, encodedCoordsOk: true });

@@ -32,6 +32,8 @@ export interface FuzzReport {
   expectedRejects: Record<string, number>;
   actualRejects: Record<string, number>;
   received: number;
+  /** refusals by code as /metrics counted them (loopstream_rejected_frames_total), scraped before shutdown */
+  metricsRejects: Record<string, number>;
   held: number;
   byKind: Record<string, number>;
   /** [messages sent so far, VmRSS kB] */
@@ -67,6 +69,7 @@ export async function fuzzDaemon(d: DaemonProcess, o: FuzzRunOptions): Promise<F
   const seconds = (performance.now() - t0) / 1000;
   rss.push([tally.messages, d.rssKb()]);
   const aliveAfter = d.alive;
+  const metricsRejects = await scrapeRejects(d);
   const final = await d.stop();
   const results = await readResults(d.resultsPath(validScanId));
   const enc = encodedPixels(results);
@@ -80,6 +83,7 @@ export async function fuzzDaemon(d: DaemonProcess, o: FuzzRunOptions): Promise<F
     expectedRejects: tally.rejects(),
     actualRejects: final?.rejected ?? {},
     received: final?.received ?? -1,
+    metricsRejects,
     held: tally.byOutcome.get('held') ?? 0,
     byKind: Object.fromEntries([...tally.byKind].sort()),
     rss,
@@ -91,4 +95,14 @@ export async function fuzzDaemon(d: DaemonProcess, o: FuzzRunOptions): Promise<F
       encodedCoordsOk: enc.length === n && enc.every((v, i) => v === i),
     },
   };
+}
+
+/** `loopstream_rejected_frames_total{code="…"}` from the daemon's /metrics. */
+async function scrapeRejects(d: DaemonProcess): Promise<Record<string, number>> {
+  const url = d.logs.find((l) => typeof l.url === 'string')?.url;
+  if (typeof url !== 'string') return {};
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^loopstream_rejected_frames_total\{code="([A-Z_]+)"\} (\d+)$/gm)) out[m[1]] = Number(m[2]);
+  return out;
 }
