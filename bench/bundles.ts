@@ -37,7 +37,9 @@ export async function benchBundle(preset: PresetName, opts: { allowShipped?: boo
     const bundle = await loadBundle(shipped);
     if (bundle.manifest.preset === 'edge') return { preset, bundle, origin: 'shipped' };
   }
-  const dir = join(tmpdir(), `loopstream-bench-${preset}-random-v1`);
+  const d = presetDims(preset, 96, 2);
+  // keyed by the preset's dims: a preset whose size changes gets a new bundle, not a stale one
+  const dir = join(tmpdir(), `loopstream-bench-${preset}-u${d.units}-b${d.blocks}-l${d.latentDim}-random`);
   if (!complete(dir)) await buildRandomBundle(preset, dir);
   return { preset, bundle: await loadBundle(dir), origin: 'random' };
 }

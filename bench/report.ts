@@ -17,7 +17,7 @@ function md(rows: Row[]): string {
 const out: string[] = [];
 const m = r.machine;
 out.push(`Run ${r.started}${r.quick ? ' (--quick)' : ''}, ${r.seconds} s. Machine: ${m.cpuModel}, ${m.logicalCores} logical cores, ${m.memGiB} GiB, SIMD ${m.simdFlags.join(' ')}${m.hasAvx512f ? '' : ' (no AVX-512)'}; node ${m.node}, onnxruntime-node ${m.onnxruntime}, tfjs ${m.tfjs}. Load average (1/5/15 min) at start ${r.loadAtStart.join(' / ')}, at end ${r.loadAtEnd.join(' / ')}.\n`);
-if (r.sgemm) out.push('### SGEMM peak\n', md(r.sgemm.map((s: any) => ({ threads: s.threads, kernel: s.core, OPENBLAS_CORETYPE: s.coreTypeEnv ?? '(detected)', 'best GFLOP/s (peak)': s.gflops, 'mean GFLOP/s': s.meanGflops, rounds: s.reps }))));
+if (r.sgemm) out.push('### SGEMM\n', md(r.sgemm.map((s: any) => ({ shape: s.label ?? 'peak', 'm×n×k': `${s.m ?? s.n}×${s.n}×${s.k ?? s.n}`, threads: s.threads, kernel: s.core, OPENBLAS_CORETYPE: s.coreTypeEnv ?? '(detected)', 'best GFLOP/s': s.gflops, 'mean GFLOP/s': s.meanGflops, rounds: s.reps }))));
 if (r.inference) {
   out.push('### Inference\n');
   out.push(md(r.inference.map((x: any) => ({ preset: x.preset, part: x.part, threads: x.threads, batch: x.batch, 'median ms': x.medianMs, 'seq/s': x.seqPerSec, 'GFLOP/s': x.gflops, '% of peak': x.pctPeak, 'CPU ms/call': x.cpuMs, 'seq/CPU-s': x.seqPerCpuSec, 'GFLOP/CPU-s': x.gflopsPerCpuSec, '% of 1-core peak': x.pctPeakCpu, load: x.load1 }))));

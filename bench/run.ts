@@ -66,15 +66,24 @@ let sgemm: SgemmResult[] = [];
 if (sections.has('sgemm') || sections.has('inference')) {
   log('SGEMM peak (OpenBLAS)');
   try {
-    sgemm = measureSgemm([1, 2], { n: 1024, seconds: quick ? 0.6 : 1.5 });
+    // besides the square peak: the LSTM's own products at batch 256, 1 thread — what OpenBLAS itself does on them
+    const shapes = [...bundles.values()].flatMap((b) => {
+      const { units: U, blocks, latentDim: L, T, C } = b.bundle.manifest.dims;
+      const ins = [...new Set([C, L, ...(blocks > 0 ? [2 * U] : [])])];
+      return [
+        { label: `${b.preset} recurrent h·R (N 256, U ${U})`, m: 256, n: 4 * U, k: U, threads: 1 },
+        ...ins.map((k) => ({ label: `${b.preset} input x·W, all ${T} steps (in ${k})`, m: T * 256, n: 4 * U, k, threads: 1 })),
+      ];
+    });
+    sgemm = measureSgemm([1, 2], { n: 1024, seconds: quick ? 0.6 : 1.5, shapes });
   } catch (err) {
     result.sgemmError = (err as Error).message;
     log((err as Error).message);
   }
   result.sgemm = sgemm;
-  table('SGEMM peak (cblas_sgemm 1024³, best round)', sgemm.map((s) => ({ threads: s.threads, kernel: s.core, OPENBLAS_CORETYPE: s.coreTypeEnv ?? '(detected)', 'peak GFLOP/s': s.gflops, 'mean GFLOP/s': s.meanGflops })));
+  table('SGEMM (cblas_sgemm, best round; peak = 1024³)', sgemm.map((s) => ({ shape: s.label, 'm×n×k': `${s.m}×${s.n}×${s.k}`, threads: s.threads, kernel: s.core, OPENBLAS_CORETYPE: s.coreTypeEnv ?? '(detected)', 'best GFLOP/s': s.gflops, 'mean GFLOP/s': s.meanGflops })));
 }
-const peakAt = (threads: number) => sgemm.find((s) => s.threads === threads)?.gflops;
+const peakAt = (threads: number) => sgemm.find((s) => s.label === 'peak' && s.threads === threads)?.gflops;
 
 // 2. inference ----------------------------------------------------------------------------------------------------
 const inference: InferenceRow[] = [];

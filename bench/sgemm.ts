@@ -16,7 +16,12 @@ export interface SgemmResult {
   /** OpenBLAS kernel used (openblas_get_corename) */
   core: string;
   coreTypeEnv: string | null;
+  /** C [m,n] = A [m,k] · B [k,n] */
+  m: number;
   n: number;
+  k: number;
+  /** what the shape stands for ('peak' for the square one) */
+  label: string;
   reps: number;
   /** best round, GFLOP/s: the peak the model is compared with */
   gflops: number;
@@ -29,8 +34,20 @@ export function coreTypeFor(cpuFlags: string[]): string | null {
   return cpuFlags.includes('avx512_bf16') ? 'Cooperlake' : 'SkylakeX';
 }
 
-/** Compile bench/sgemm.c and measure cblas_sgemm (n × n × n) at each thread count. Throws if gcc/OpenBLAS are missing. */
-export function measureSgemm(threads: number[], opts: { n?: number; seconds?: number } = {}): SgemmResult[] {
+/** A GEMM shape to time besides the square peak (e.g. the LSTM's own products). */
+export interface GemmShape {
+  label: string;
+  m: number;
+  n: number;
+  k: number;
+  threads: number;
+}
+
+/**
+ * Compile bench/sgemm.c and measure cblas_sgemm (n × n × n) at each thread count, then each extra shape.
+ * Throws if gcc/OpenBLAS are missing.
+ */
+export function measureSgemm(threads: number[], opts: { n?: number; seconds?: number; shapes?: GemmShape[] } = {}): SgemmResult[] {
   const src = join(dirname(fileURLToPath(import.meta.url)), 'sgemm.c');
   const dir = mkdtempSync(join(tmpdir(), 'loopstream-sgemm-'));
   try {
@@ -42,12 +59,15 @@ export function measureSgemm(threads: number[], opts: { n?: number; seconds?: nu
     }
     const flags = (/^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').split(/\s+/);
     const coreType = coreTypeFor(flags);
-    return threads.map((t) => {
-      const env = { ...process.env, OPENBLAS_NUM_THREADS: String(t), ...(coreType ? { OPENBLAS_CORETYPE: coreType } : {}) };
+    const n = opts.n ?? 1024;
+    const runs: GemmShape[] = [...threads.map((t) => ({ label: 'peak', m: n, n, k: n, threads: t })), ...(opts.shapes ?? [])];
+    return runs.map((g) => {
+      const env = { ...process.env, OPENBLAS_NUM_THREADS: String(g.threads), ...(coreType ? { OPENBLAS_CORETYPE: coreType } : {}) };
       if (!coreType) delete env.OPENBLAS_CORETYPE;
-      const out = execFileSync(exe, [String(opts.n ?? 1024), String(opts.seconds ?? 1.5)], { env, encoding: 'utf8' });
-      const r = JSON.parse(out.trim()) as { core: string; threads: number; n: number; reps: number; gflops: number; meanGflops: number };
-      return { threads: r.threads, core: r.core, coreTypeEnv: coreType, n: r.n, reps: r.reps, gflops: r.gflops, meanGflops: r.meanGflops };
+      const seconds = g.label === 'peak' ? (opts.seconds ?? 1.5) : Math.min(0.5, opts.seconds ?? 0.5);
+      const out = execFileSync(exe, [String(g.m), String(g.n), String(g.k), String(seconds)], { env, encoding: 'utf8' });
+      const r = JSON.parse(out.trim()) as { core: string; threads: number; m: number; n: number; k: number; reps: number; gflops: number; meanGflops: number };
+      return { threads: r.threads, core: r.core, coreTypeEnv: coreType, m: r.m, n: r.n, k: r.k, label: g.label, reps: r.reps, gflops: r.gflops, meanGflops: r.meanGflops };
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
