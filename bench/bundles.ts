@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { initBackend } from '../src/model/backend.ts';
 import { BUNDLE_FILES, loadBundle, type Bundle, type BundleManifest } from '../src/model/bundle.ts';
 import { saveBundle } from '../src/model/save-bundle.ts';
 import { buildVae, presetDims, type PresetName } from '../src/model/vae.ts';
@@ -45,6 +46,7 @@ export async function benchBundle(preset: PresetName, opts: { allowShipped?: boo
 }
 
 async function buildRandomBundle(preset: PresetName, dir: string): Promise<void> {
+  await initBackend('wasm'); // tfjs needs a backend before it can draw the initial weights
   const sim = simulateScan({ rows: 16, cols: 16, seed: 11 });
   const pixels = [...sim.pixels()].map((p) => p.data.map((d) => Float32Array.from(d)));
   const { spec } = fitPreprocess([{ start: sim.start, pixels }]);
