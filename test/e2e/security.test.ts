@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +16,21 @@ import { testBundle } from './support/test-bundle.ts';
 
 const run = promisify(execFile);
 type Reply = { ok: true; value: string } | { ok: false; code: string; message: string };
+
+/** GET a raw, unnormalised path (fetch would resolve the dots itself). */
+function rawGet(url: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((res, rej) => {
+    const u = new URL(url);
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET' }, (r) => {
+      let body = '';
+      r.setEncoding('utf8');
+      r.on('data', (c: string) => (body += c));
+      r.on('end', () => res({ status: r.statusCode ?? 0, body }));
+    });
+    req.on('error', rej);
+    req.end();
+  });
+}
 
 function connect(url: string, token?: string): Promise<Socket> {
   return new Promise((res, rej) => {
@@ -90,6 +106,12 @@ describe('security: dashboard token, bind address, replay confinement', () => {
     for (const file of ['../private/secret.h5', join(outside, 'secret.h5'), 'escape.h5', 'linked-dir/secret.h5', 'good.h5\0.txt', '..', '/etc/passwd', 'nope.h5']) {
       const r = await replay(file);
       expect(r, file).toMatchObject({ ok: false, code: 'LS_REPLAY_PATH' });
+    }
+    // The page's files come from memory: no request path reaches the file system.
+    for (const path of ['/../../../../etc/passwd', '/..%2f..%2f..%2fetc%2fpasswd', '/%2e%2e/%2e%2e/etc/passwd', `/${'../'.repeat(8)}${root.slice(1)}/good.h5`]) {
+      const r = await rawGet(url, path);
+      expect(r.status, path).toBe(404);
+      expect(r.body, path).not.toMatch(/root:|HDF/);
     }
     const list = await new Promise<Reply & { value?: string[] }>((res) => s.emit('replay:list', (r: Reply) => res(r as never)));
     expect(list.ok && list.value).toEqual(['good.h5']);
