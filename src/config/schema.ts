@@ -100,7 +100,7 @@ export const AlertsConfig = section(
     growFactor: z.number().positive().max(1).default(0.75).describe('hysteresis: a pixel touching a region joins it at this fraction of the thresholds'),
     warmupPixels: z.number().int().min(0).default(256).describe('pixels of a scan seen before its running median/MAD is used; earlier pixels wait and are scored then'),
     reservoirSize: z.number().int().min(16).default(4096).describe('samples kept for the running median/MAD of ln(error) (reservoir sampling)'),
-    minArea: z.number().int().positive().default(6).describe('pixels a connected region (8-neighbourhood) needs before it raises an alert'),
+    minArea: z.number().int().positive().default(10).describe('pixels a connected region (8-neighbourhood) needs before it raises an alert'),
     cooldownMs: z.number().int().min(0).default(1000).describe('least time between two updates of one alert; changes in between are sent together'),
     sinks: z
       .object({
@@ -167,7 +167,7 @@ export const FinetuneConfig = section(
     bufferPixels: z.number().int().positive().default(4096).describe('recent encoded pixels kept in the replay buffer'),
     holdoutFraction: z.number().gt(0).lt(1).default(0.15).describe('share of recent pixels never trained on; the gate measures candidates on them'),
     referencePixels: z.number().int().min(0).default(2048).describe("pixels of the bundle's training data kept against forgetting (train-sample.bin, else re-read from the manifest's files)"),
-    referenceMix: z.number().min(0).default(1).describe('reference pixels mixed in per recent training pixel'),
+    referenceMix: z.number().min(0).default(2).describe('reference pixels mixed in per recent training pixel'),
     referenceHoldout: z.number().gt(0).lt(1).default(0.25).describe('share of the reference sample kept out of training as the gate\'s reference slice'),
     epochs: z.number().int().min(0).default(3).describe('epochs per round over its training pixels'),
     batch: z.number().int().positive().default(128).describe('pixels per training batch'),
@@ -183,7 +183,7 @@ export const FinetuneConfig = section(
     gate: z
       .object({
         minImprovement: z.number().min(0).lt(1).default(0.02).describe('relative drop of held-out MSE a candidate needs (0.02 = 2 %)'),
-        maxReferenceWorsening: z.number().min(0).default(0.1).describe('relative rise of reference-slice MSE tolerated (0.1 = 10 %)'),
+        maxReferenceWorsening: z.number().min(0).default(0.2).describe('relative rise of reference-slice MSE tolerated (0.2 = 20 %)'),
       })
       .strict()
       .prefault({})
