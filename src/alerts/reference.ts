@@ -117,9 +117,10 @@ export async function tryLoadAlertsReference(bundleDir: string, log: Logger): Pr
   }
 }
 
-/** Write the reference into the bundle folder (pretty JSON). */
+/** Write the reference into the bundle folder (compact JSON, numbers to float32 precision). */
 export async function saveAlertsReference(bundleDir: string, ref: AlertsReference): Promise<string> {
   const path = join(bundleDir, ALERTS_REFERENCE_FILE);
-  await writeFile(path, `${JSON.stringify(ref, null, 2)}\n`);
+  // one line, 7 significant digits (float32 precision): the kNN sample makes the file large otherwise
+  await writeFile(path, `${JSON.stringify(ref, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(7)) : v))}\n`);
   return path;
 }
