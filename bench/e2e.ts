@@ -4,7 +4,8 @@
  * - replay: a simulated scan written to an HDF5 scan file, replayed at `max` pace by replayThroughPipeline (what
  *   `loopstream replay --dashboard` runs: preprocessing, inference, maps, results file, alerts, dashboard). Wall
  *   time from the call to the summary, the pipeline's own run time, px/s, and when the client held every pixel.
- * - live: startLive (ZeroMQ PULL, recording on) fed by publishScan at a fixed rate; per pixel, the latency from
+ * - live: startLive (ZeroMQ PULL, recording on) fed by publishScan at a fixed rate from a worker thread (the
+ *   instrument: bench/publisher-worker.ts); per pixel, the latency from
  *   the moment publishScan's send of it resolved (queued in ZeroMQ) to the moment the client received the map
  *   message that first shows it encoded — receive → preprocessing → inference → maps → dashboard emit, plus the
  *   localhost hops. Same machine, same clock (Date.now()).
@@ -14,7 +15,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { io as connect, type Socket } from 'socket.io-client';
 import { writeSimulatedScan } from '../src/cli/commands/simulate.ts';
 import { parseConfig, type Config } from '../src/config/index.ts';
@@ -23,8 +25,9 @@ import { replayThroughPipeline } from '../src/pipeline/replay-run.ts';
 import { startLive } from '../src/pipeline/live.ts';
 import type { ServerToClientEvents, WireDelta, WireSnapshot } from '../src/server/events.ts';
 import { fromWireDelta, fromWireSnapshot } from '../src/server/map-wire.ts';
-import { simulateScan, type SimulatedScan } from '../src/sim/index.ts';
-import { publishScan } from '../src/sim/publish.ts';
+import { Worker } from 'node:worker_threads';
+import { simulateScan } from '../src/sim/index.ts';
+import type { PublisherJob } from './publisher-worker.ts';
 import { silentLogger } from '../src/util/log.ts';
 import { loadNow } from './machine.ts';
 import { quantile } from './timing.ts';
@@ -221,23 +224,19 @@ export async function runLive(s: E2eScenario): Promise<E2eResult> {
       for (let k = 0; k < index.length; k++) if (index[k]! < total) encodedAt[index[k]!] = now;
     });
     const rate = s.rate ?? 100;
-    const scan = simulateScan({ rows: s.rows, cols: s.cols, seed: 2, anomalies: 3, pxPerSec: rate, t0: Date.now() / 1000 });
-    // When each pixel left: publishScan asks its iterator for pixel k+1 right after `send(pixel k)` resolved (the
-    // message is queued in ZeroMQ), so the iterator notes the send time of the previous pixel on each resume.
-    const sentAt = new Float64Array(total).fill(Number.NaN);
-    const timed: SimulatedScan = {
-      ...scan,
-      *pixels() {
-        let prev = -1;
-        for (const px of scan.pixels()) {
-          if (prev >= 0) sentAt[prev] = Date.now();
-          yield px;
-          prev = px.seq;
-        }
-        if (prev >= 0) sentAt[prev] = Date.now();
-      },
-    };
-    const sent = await publishScan(timed, { endpoint: live.endpoint, ratePxPerSec: rate, ...(s.limit ? { limit: s.limit } : {}) });
+    // the instrument runs on its own thread (bench/publisher-worker.ts): simulating pixels costs ~1 ms each
+    const job: PublisherJob = { endpoint: live.endpoint, rows: s.rows, cols: s.cols, seed: 2, rate, ...(s.limit ? { limit: s.limit } : {}) };
+    // a worker does not inherit the tsx loader: boot it first (as src/finetune/start-train-worker.ts does)
+    const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json').replace(/package\.json$/, 'dist/esm/api/index.mjs')).href;
+    const entry = new URL('./publisher-worker.ts', import.meta.url).href;
+    const boot = `import(${JSON.stringify(tsxApi)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); });`;
+    const worker = new Worker(boot, { eval: true, workerData: job });
+    const { sentAt, ...sent } = await new Promise<{ sentAt: Float64Array; pixels: number; seconds: number }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    const scan = simulateScan({ rows: s.rows, cols: s.cols, seed: 2 }); // for seq → (row, col) only
     const n = Math.min(total, s.limit ?? total);
     // wait until the client has every sent pixel (raster order: indices 0 … n-1), at most 10 s
     const deadline = Date.now() + 10_000;
