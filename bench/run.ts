@@ -175,6 +175,7 @@ if (sections.has('e2e')) {
   const base = { bundle: edge.bundle.dir, threads: 2 };
   const scenarios: E2eScenario[] = [
     { kind: 'replay', rows: 60, cols: 60, ...base, label: 'replay 60x60 max pace (defaults)' },
+    ...(quick ? [] : [{ kind: 'replay' as const, rows: 60, cols: 60, ...base, threads: 1, label: 'replay 60x60 max pace, model.threads 1' }]),
     { kind: 'cli', rows: 60, cols: 60, ...base, label: 'CLI `loopstream replay` 60x60 (whole process, no dashboard)' },
     ...(quick ? [] : [{ kind: 'replay' as const, rows: 256, cols: 256, ...base, label: 'replay 256x256 max pace (defaults)' }]),
     { kind: 'live', rows: 60, cols: 60, rate: 100, ...(quick ? { limit: 300 } : {}), ...base, label: 'live 60x60 at 100 px/s (defaults)' },
