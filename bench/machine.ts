@@ -9,6 +9,12 @@ import { createRequire } from 'node:module';
 /** The machine and software versions. */
 export interface MachineInfo {
   cpuModel: string;
+  /** /proc/cpuinfo cpu family and model (AMD family 25 model 1 = Zen 3), and the reported clock */
+  cpuFamily?: number;
+  cpuModelNumber?: number;
+  cpuMHz?: number;
+  /** running under a hypervisor (the `hypervisor` flag) */
+  virtualised: boolean;
   /** SIMD-related flags the CPU reports (sse4_2, avx, avx2, fma, avx512*) */
   simdFlags: string[];
   hasAvx512f: boolean;
@@ -23,10 +29,20 @@ export interface MachineInfo {
 export function machineInfo(): MachineInfo {
   let model = cpus()[0]?.model ?? 'unknown';
   let flags: string[] = [];
+  let family: number | undefined;
+  let modelNumber: number | undefined;
+  let mhz: number | undefined;
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
     model = /^model name\s*:\s*(.*)$/m.exec(info)?.[1] ?? model;
     flags = (/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '').split(/\s+/);
+    const num = (re: RegExp) => {
+      const v = re.exec(info)?.[1];
+      return v === undefined ? undefined : Number(v);
+    };
+    family = num(/^cpu family\s*:\s*(\d+)/m);
+    modelNumber = num(/^model\s*:\s*(\d+)/m);
+    mhz = num(/^cpu MHz\s*:\s*([\d.]+)/m);
   } catch {
     // not Linux: the model from os.cpus() is all we get
   }
@@ -41,6 +57,10 @@ export function machineInfo(): MachineInfo {
   };
   return {
     cpuModel: model,
+    ...(family !== undefined ? { cpuFamily: family } : {}),
+    ...(modelNumber !== undefined ? { cpuModelNumber: modelNumber } : {}),
+    ...(mhz !== undefined ? { cpuMHz: mhz } : {}),
+    virtualised: flags.includes('hypervisor'),
     simdFlags: simd,
     hasAvx512f: flags.includes('avx512f'),
     logicalCores: cpus().length,

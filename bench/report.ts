@@ -16,7 +16,7 @@ function md(rows: Row[]): string {
 
 const out: string[] = [];
 const m = r.machine;
-out.push(`Run ${r.started}${r.quick ? ' (--quick)' : ''}, ${r.seconds} s. Machine: ${m.cpuModel}, ${m.logicalCores} logical cores, ${m.memGiB} GiB, SIMD ${m.simdFlags.join(' ')}${m.hasAvx512f ? '' : ' (no AVX-512)'}; node ${m.node}, onnxruntime-node ${m.onnxruntime}, tfjs ${m.tfjs}. Load average (1/5/15 min) at start ${r.loadAtStart.join(' / ')}, at end ${r.loadAtEnd.join(' / ')}.\n`);
+out.push(`Run ${r.started}${r.quick ? ' (--quick)' : ''}, ${r.seconds} s. Machine: ${m.cpuModel} (family ${m.cpuFamily ?? '?'} model ${m.cpuModelNumber ?? '?'}, ${m.cpuMHz ?? '?'} MHz${m.virtualised ? ', virtual machine' : ''}), ${m.logicalCores} logical cores, ${m.memGiB} GiB, SIMD ${m.simdFlags.join(' ')}${m.hasAvx512f ? '' : ' (no AVX-512)'}; node ${m.node}, onnxruntime-node ${m.onnxruntime}, tfjs ${m.tfjs}. Load average (1/5/15 min) at start ${r.loadAtStart.join(' / ')}, at end ${r.loadAtEnd.join(' / ')}.\n`);
 if (r.sgemm) out.push('### SGEMM\n', md(r.sgemm.map((s: any) => ({ shape: s.label ?? 'peak', 'm×n×k': `${s.m ?? s.n}×${s.n}×${s.k ?? s.n}`, threads: s.threads, kernel: s.core, OPENBLAS_CORETYPE: s.coreTypeEnv ?? '(detected)', 'best GFLOP/s': s.gflops, 'mean GFLOP/s': s.meanGflops, rounds: s.reps }))));
 if (r.inference) {
   out.push('### Inference\n');
