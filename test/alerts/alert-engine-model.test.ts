@@ -52,6 +52,27 @@ describe.skipIf(!present)('alerts through the shipped model', () => {
     expect(bboxIoU(box, truth!)).toBeGreaterThan(0.6);
   }, 120_000);
 
+  it('one region of each kind: each is alerted by its own alert, inside its box grown by a pixel, with no normal pixel', async () => {
+    const sim = simulateScan({ rows: 40, cols: 40, seed: 79, anomalies: 4 });
+    expect(sim.truth.regions.map((r) => r.kind).sort()).toEqual(['imprint', 'noSwitching', 'noiseBurst', 'pinched']);
+    const alerts = await alertsOf(sim);
+    expect(alerts).toHaveLength(4);
+    const region = sim.truth.region!;
+    for (const truth of sim.truth.regions) {
+      // the alert with most pixels in this region (boxes of neighbouring regions may overlap)
+      const inRegion = (x: (typeof alerts)[number]) => Array.from(x.pixels).filter((i) => region[i] === truth.id).length;
+      const a = [...alerts].sort((p, q) => inRegion(q) - inRegion(p))[0];
+      expect(inRegion(a!), `region ${truth.id} (${truth.kind})`).toBeGreaterThan(0.5 * truth.pixels);
+      // every alert pixel is anomalous in the truth
+      expect(Array.from(a!.pixels).every((i) => region[i] === truth.id)).toBe(true);
+      expect(a!.bbox.rowMin).toBeGreaterThanOrEqual(truth.rowMin - 1);
+      expect(a!.bbox.rowMax).toBeLessThanOrEqual(truth.rowMax + 1);
+      expect(a!.bbox.colMin).toBeGreaterThanOrEqual(truth.colMin - 1);
+      expect(a!.bbox.colMax).toBeLessThanOrEqual(truth.colMax + 1);
+      expect(bboxIoU(a!.bbox, truth)).toBeGreaterThan(0.6);
+    }
+  }, 120_000);
+
   it('a clean scan raises no alert', async () => {
     const sim = simulateScan({ rows: 32, cols: 32, seed: 78 });
     expect(await alertsOf(sim)).toEqual([]);
