@@ -31,7 +31,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const cli = (args: string[]) => run(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 1 << 24 });
 
 test('replay --finetune --pace max --summary-json, then models', async () => {
-  const sets = ['finetune.everyPixels=64', 'finetune.epochs=3', 'finetune.learningRate=0.002', 'finetune.referenceMix=2', 'finetune.gate.maxReferenceWorsening=0.35', 'finetune.cpuShare=1', 'finetune.batch=32', 'batch.maxSize=16', 'alerts.enabled=false', 'model.threads=1'];
+  const sets = ['finetune.everyPixels=64', 'finetune.maxRounds=1', 'finetune.epochs=3', 'finetune.learningRate=0.002', 'finetune.referenceMix=2', 'finetune.gate.maxReferenceWorsening=0.35', 'finetune.cpuShare=1', 'finetune.batch=32', 'batch.maxSize=16', 'alerts.enabled=false', 'model.threads=1'];
   const { stdout } = await cli(['replay', file, '--finetune', '--pace', 'max', '--summary-json', '--bundle', bundle, '--data', join(work, 'data'), '--log-level', 'warn', ...sets.flatMap((s) => ['--set', s])]);
   const summary = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
   console.log(`loopstream replay --finetune: ${JSON.stringify({ modelVersions: summary.modelVersions, errorBeforeFinetune: summary.errorBeforeFinetune, errorAfterFinetune: summary.errorAfterFinetune, finetuneRounds: summary.finetuneRounds })}`);
