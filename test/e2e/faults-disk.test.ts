@@ -4,7 +4,8 @@
  * the folder is read-only. The daemon must say so clearly (path and errno), mark the scan 'error', and stop
  * receiving — the producer blocks — rather than accept pixels it cannot record. It must not crash.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, chownSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import * as zmq from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodePixel, encodeStart } from '../../src/protocol/encode.ts';
 import { simulateScan, type SimulatedScan } from '../../src/sim/index.ts';
+import { openScanFile } from '../../src/sources/hdf5/index.ts';
 import { DaemonProcess, ROOT, type LogLine } from './support/daemon-process.ts';
 import { readResults } from './support/results.ts';
 import { testBundle } from './support/test-bundle.ts';
@@ -34,6 +36,8 @@ async function sendUntilBlocked(endpoint: string, scan: SimulatedScan): Promise<
   }
   return sent;
 }
+
+const run = promisify(execFile);
 
 // As root, permission bits do not bind, so the read-only case runs the daemon as `nobody` — which needs to read the
 // checkout. Where it cannot (a clone under a private home folder), that one case cannot be set up here.
@@ -68,13 +72,30 @@ describe('faults: recording folder full or read-only', () => {
     expect(r.attrs.status).toBe('error');
     expect(String(r.attrs.recording_error)).toMatch(/^EFBIG: /);
     // Every pixel the daemon received is either recorded (flushed before the failure) or counted as unrecorded —
-    // none vanished. (The recording itself is left as HDF5 left it: its superblock already claims the space the
-    // failed write wanted, so HDF5 readers call it truncated until that space exists — docs/reliability.md.)
+    // none vanished.
     const received = Number(r.attrs.pixels_received);
     const unrecorded = Number(r.attrs.pixels_unrecorded);
+    const recorded = Number(failure.recorded);
     expect(unrecorded).toBeGreaterThan(0);
-    expect(Number(failure.recorded) + unrecorded).toBe(received);
+    expect(recorded + unrecorded).toBe(received);
     expect(received).toBeLessThanOrEqual(sent);
+
+    // The recording is left as HDF5 left it (its superblock may claim the space the failed write wanted); once there
+    // is room again the repair example makes it readable, and the `recorded` rows are the scan's first pixels, exact.
+    const repair = await run('/usr/bin/python3', [join(ROOT, 'examples/python/repair_recording.py'), d.recordingPath('disk-full'), '--keep', String(recorded)]);
+    expect(repair.stdout).toMatch(new RegExp(`kept ${recorded} row`));
+    const rec = await openScanFile(d.recordingPath('disk-full'));
+    try {
+      expect(rec.count).toBe(recorded);
+      for (const p of rec.pixels()) {
+        const q = scan.pixel(p.seq);
+        expect([p.row, p.col]).toEqual([q.row, q.col]);
+        for (let b = 0; b < q.data.length; b++) expect(p.data[b]).toEqual(Float32Array.from(q.data[b]));
+      }
+      expect([...rec.pixels()].map((p) => p.seq)).toEqual(Array.from({ length: recorded }, (_, i) => i));
+    } finally {
+      rec.close();
+    }
   }, 90_000);
 
   it.skipIf(!nobodyCanRun)('read-only folder: the scan cannot open its recording, the daemon says why and stops receiving', async () => {
