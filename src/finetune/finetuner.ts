@@ -241,6 +241,7 @@ export class Finetuner {
       const last = trained.history[trained.history.length - 1];
       const record: RoundRecord = {
         round,
+        trigger,
         base: this.baseDir,
         parent: parentVersion,
         version,

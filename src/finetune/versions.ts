@@ -16,6 +16,8 @@ import type { DataRange } from './replay-buffer.ts';
 /** What a fine-tuning round records (in the manifest of an accepted version, and in rounds.jsonl). */
 export interface RoundRecord {
   round: number;
+  /** what started the round: `everyPixels` new pixels, or `everyMinutes` passed */
+  trigger: 'pixels' | 'time';
   /** absolute path of the pretrained bundle this lineage started from */
   base: string;
   /** version the candidate was trained from */

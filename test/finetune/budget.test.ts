@@ -58,3 +58,27 @@ test('training pauses while ingest lags and finishes its round once the queue dr
     await daemon.close();
   }
 });
+
+test('a round also starts after finetune.everyMinutes when at least minPixels new pixels arrived', async () => {
+  const config = Config.parse({
+    model: { bundle, threads: 1 },
+    data: { dir: join(work, 'data-time') },
+    batch: { maxSize: 16, maxWaitMs: 2 },
+    alerts: { enabled: false },
+    // far more than the scan has: only the clock can start this round (0.005 min = 0.3 s)
+    finetune: { enabled: true, everyPixels: 100_000, everyMinutes: 0.005, minPixels: 50, epochs: 0, maxRounds: 1 },
+  });
+  const daemon = await Daemon.create(config, silentLogger, { source: 'replay', record: false });
+  const ft = await wireFinetune(daemon, { setFinetuneStatus: () => undefined }, config, silentLogger);
+  try {
+    await daemon.run(replayFile(file, { pace: { kind: 'max' } }));
+    while (ft.rounds.length === 0) await new Promise((r) => setTimeout(r, 50));
+    await ft.settle();
+    const [round] = ft.rounds;
+    expect(round!.trigger).toBe('time');
+    expect(round!.recentTrainPixels + round!.heldOutPixels).toBe(100);
+  } finally {
+    await ft.close();
+    await daemon.close();
+  }
+});

@@ -11,7 +11,10 @@ import { writeSimulatedScan } from '../../src/cli/commands/simulate.ts';
 import { Config } from '../../src/config/schema.ts';
 import { wireFinetune } from '../../src/finetune/wire-finetune.ts';
 import { listVersions, versionsRoot, type RoundRecord } from '../../src/finetune/versions.ts';
+import { loadBundle } from '../../src/model/bundle.ts';
+import { createEngine } from '../../src/model/runtime.ts';
 import { Daemon } from '../../src/pipeline/daemon.ts';
+import { toModelInput } from '../../src/preprocess/index.ts';
 import { PipelineHub } from '../../src/pipeline/hub.ts';
 import { replayThroughPipeline, type FinetunedReplaySummary } from '../../src/pipeline/replay-run.ts';
 import { h5 } from '../../src/sources/hdf5/h5.ts';
@@ -91,6 +94,25 @@ describe('fine-tuning on a scan unlike the training data', () => {
     expect(summary.modelVersion).toBe(summary.acceptedVersions[summary.acceptedVersions.length - 1]);
     // meanError of the summary is the mean of the error map, i.e. under the last model after re-encoding
     expect(summary.meanError!).toBeCloseTo(summary.errorAfterFinetune!, 5);
+  });
+
+  test('errorBeforeFinetune and errorAfterFinetune are the first and the last model\'s mean error over the scan', async () => {
+    // Known answers computed apart from the pipeline: preprocess every pixel of the scan and encode it with each model.
+    const scan = simulateScan(SHIFTED_SCAN);
+    const meanErrorUnder = async (dir: string) => {
+      const b = await loadBundle(dir);
+      const stride = b.T * b.C;
+      const x = new Float32Array(SHIFTED_SCAN.rows * SHIFTED_SCAN.cols * stride);
+      let k = 0;
+      for (const px of scan.pixels()) toModelInput(px.data, scan.start, b.preprocess, x, k++ * stride);
+      const engine = await createEngine(b, { engine: 'onnx', provider: 'cpu', threads: 1 });
+      const { error } = await engine.encodeDecode(x, k);
+      await engine.close();
+      return error.reduce((s, e) => s + e, 0) / k;
+    };
+    const last = summary.acceptedVersions[summary.acceptedVersions.length - 1]!;
+    expect(summary.errorBeforeFinetune!).toBeCloseTo(await meanErrorUnder(bundle), 5);
+    expect(summary.errorAfterFinetune!).toBeCloseTo(await meanErrorUnder(join(versionsRoot(config), `v${last}`)), 5);
   });
 
   test('every accepted version is a bundle folder with parent, data range and gate numbers', async () => {
