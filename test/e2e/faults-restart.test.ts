@@ -7,14 +7,13 @@
  *    sends twice are refused as duplicates, and every pixel still arrives once.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { simulateScan } from '../../src/sim/index.ts';
 import { openScanFile } from '../../src/sources/hdf5/index.ts';
 import { DaemonProcess, ROOT, freePort } from './support/daemon-process.ts';
-import { Producer, until } from './support/producer.ts';
+import { Producer } from './support/producer.ts';
 import { encodedPixels, readResults } from './support/results.ts';
 import { testBundle } from './support/test-bundle.ts';
 
@@ -36,8 +35,14 @@ describe('faults: crashes and restarts', () => {
     const p1 = new Producer(d1.endpoint, scan, { linger: 0 });
     await p1.start();
     await p1.pixels(0, 160);
-    // Mid-scan: the first periodic results write shows pixels went through; then the crash.
-    await until(() => existsSync(d1.resultsPath('crash-me')), 30_000, 'the first results write');
+    // Mid-scan: wait until the daemon has encoded some pixels (so they are recorded: the recording comes first),
+    // then crash it while the rest are still arriving.
+    const url = String(d1.logs.find((l) => typeof l.url === 'string')?.url);
+    for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 50))) {
+      const m = /^loopstream_ingest_pixels_total (\d+)/m.exec(await (await fetch(new URL('/metrics', url))).text());
+      if (m && Number(m[1]) >= 32) break;
+      if (Date.now() - t0 > 30_000) throw new Error(`no 32 pixels encoded within 30 s; last lines:\n${d1.tail()}`);
+    }
     await d1.kill();
     expect(d1.exitSignal).toBe('SIGKILL');
     p1.close(); // the producer notices and drops what it had queued; it resends from the daemon's nextSeq
