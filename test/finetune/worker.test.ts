@@ -48,7 +48,9 @@ test('a paused round waits after its batch, and a stop ends it there; the candid
   // Paused from the start: the worker trains one batch, reports it, and waits; the stop then ends the round there.
   control.pause();
   worker = startTrainWorker();
-  const done = answer(worker, () => control.stop());
+  // Stop only once the worker is really blocked by the pause (it reports progress just before it blocks).
+  const stopWhenWaiting = (): void => void (control.waiting ? control.stop() : setTimeout(stopWhenWaiting, 5));
+  const done = answer(worker, stopWhenWaiting);
   worker.postMessage(req);
   const m = (await done) as TrainDone;
   expect(m.type).toBe('trained');

@@ -6,7 +6,7 @@
  * OS temp folder (rename-into-place, so parallel test files do not race), with its training sample stored as
  * train-sample.bin and its training file listed in the manifest.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,37 +37,60 @@ export function pretrainedTestBundle(): Promise<string> {
   cached ??= (async () => {
     const dir = join(tmpdir(), `loopstream-finetune-test-bundle-${VERSION}`);
     if (existsSync(join(dir, BUNDLE_FILES.decoderOnnx))) return dir;
-    const tmp = `${dir}.${process.pid}.tmp`;
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
-    const scan = simulateScan(PRETRAIN_SCAN);
-    const file = join(tmp, 'pretrain.h5');
-    await writeSimulatedScan(scan, file);
-    const finalFile = join(dir, 'pretrain.h5'); // where it will be once the folder is renamed into place
-    const pixels = [...scan.pixels()].map((p) => p.data.map((d) => Float32Array.from(d)));
-    const { spec, data, n } = fitPreprocess([{ start: scan.start, pixels }]);
-    const backend = await initBackend('wasm');
-    const vae = buildVae({ preset: 'edge', T: spec.T, C: spec.C }, { seed: 5 });
-    const schedule = { primingEpochs: 6, step: 0.005, every: 2, max: 0.005 };
-    const r = await trainVae(vae, data, n, { epochs: 8, batch: 32, learningRate: 3e-3, schedule, seed: 5 });
-    const last = r.last!;
-    const manifest: BundleManifest = {
-      format: 'loopstream-bundle', formatVersion: 1, version: 1, parent: null, preset: 'edge', dims: vae.dims, beta: last.beta,
-      created: new Date().toISOString(),
-      data: { description: `test: 1 simulated scan, classic180 only, T=${spec.T}`, files: [{ path: finalFile, sha256: await sha256File(file), pixels: n }], samples: n },
-      metrics: { loss: last.loss, mse: last.mse, kl: last.kl, klPerLatent: [], activeChannels: [], epochs: 8, samples: r.samplesSeen, seconds: r.seconds },
-      training: { command: 'test/finetune/support/small-bundle.ts', seed: 5, backend, epochs: 8, batch: 32, learningRate: 3e-3 },
-    };
-    await saveBundle(tmp, vae, spec as PreprocessSpec, manifest);
-    await writeTrainSample(tmp, data, n, spec.T * spec.C);
-    vae.encoder.dispose();
-    vae.decoder.dispose();
+    // Test files run in parallel processes: one builds, the others wait for its folder (a lock older than
+    // 10 minutes is a builder that died, and is taken over).
+    const lock = `${dir}.lock`;
+    for (;;) {
+      try {
+        await mkdir(lock);
+        break;
+      } catch {
+        if (existsSync(join(dir, BUNDLE_FILES.decoderOnnx))) return dir;
+        const held = statSync(lock, { throwIfNoEntry: false });
+        if (held && Date.now() - held.mtimeMs > 600_000) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     try {
-      await rename(tmp, dir);
-    } catch {
-      await rm(tmp, { recursive: true, force: true }); // another test file built it first
+      if (existsSync(join(dir, BUNDLE_FILES.decoderOnnx))) return dir;
+      await build(dir);
+    } finally {
+      await rm(lock, { recursive: true, force: true });
     }
     return dir;
   })();
   return cached;
+}
+
+async function build(dir: string): Promise<void> {
+  const tmp = `${dir}.${process.pid}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const scan = simulateScan(PRETRAIN_SCAN);
+  const file = join(tmp, 'pretrain.h5');
+  await writeSimulatedScan(scan, file);
+  const finalFile = join(dir, 'pretrain.h5'); // where it will be once the folder is renamed into place
+  const pixels = [...scan.pixels()].map((p) => p.data.map((d) => Float32Array.from(d)));
+  const { spec, data, n } = fitPreprocess([{ start: scan.start, pixels }]);
+  const backend = await initBackend('wasm');
+  const vae = buildVae({ preset: 'edge', T: spec.T, C: spec.C }, { seed: 5 });
+  const schedule = { primingEpochs: 6, step: 0.005, every: 2, max: 0.005 };
+  const r = await trainVae(vae, data, n, { epochs: 8, batch: 32, learningRate: 3e-3, schedule, seed: 5 });
+  const last = r.last!;
+  const manifest: BundleManifest = {
+    format: 'loopstream-bundle', formatVersion: 1, version: 1, parent: null, preset: 'edge', dims: vae.dims, beta: last.beta,
+    created: new Date().toISOString(),
+    data: { description: `test: 1 simulated scan, classic180 only, T=${spec.T}`, files: [{ path: finalFile, sha256: await sha256File(file), pixels: n }], samples: n },
+    metrics: { loss: last.loss, mse: last.mse, kl: last.kl, klPerLatent: [], activeChannels: [], epochs: 8, samples: r.samplesSeen, seconds: r.seconds },
+    training: { command: 'test/finetune/support/small-bundle.ts', seed: 5, backend, epochs: 8, batch: 32, learningRate: 3e-3 },
+  };
+  await saveBundle(tmp, vae, spec as PreprocessSpec, manifest);
+  await writeTrainSample(tmp, data, n, spec.T * spec.C);
+  vae.encoder.dispose();
+  vae.decoder.dispose();
+  try {
+    await rename(tmp, dir);
+  } catch {
+    await rm(tmp, { recursive: true, force: true }); // another test file built it first
+  }
 }
