@@ -245,6 +245,7 @@ socket.on('stats:update', (s) => {
   $('stat-batch').textContent = `${s.batchLatencyMs.toFixed(1)} ms`;
   const rej = Object.entries(s.rejectedFrames);
   $('stat-rejected').textContent = rej.length ? rej.map(([c, n]) => `${c} ${n}`).join(', ') : '0';
+  $('stat-halted').textContent = s.ingestHalted ?? 'running';
 });
 
 socket.on('alert:list', (list) => {

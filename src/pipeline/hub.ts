@@ -165,6 +165,7 @@ export class PipelineHub implements DashboardHub {
       lagSec: this.daemon.encoder.lastLagSec,
       batchLatencyMs: this.daemon.encoder.lastBatchMs,
       rejectedFrames: this.rejects?.toJSON() ?? {},
+      ...(this.daemon.ingestHalted ? { ingestHalted: `${this.daemon.ingestHalted.errno} writing ${this.daemon.ingestHalted.path}: ingest stopped` } : {}),
     };
   }
 

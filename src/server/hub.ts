@@ -144,6 +144,8 @@ export interface LiveStats {
   batchLatencyMs: number;
   /** refused frames since start, by LS_… code */
   rejectedFrames: Record<string, number>;
+  /** set when ingest stopped accepting because a recording could not be written (disk full, read-only…): the reason */
+  ingestHalted?: string;
 }
 
 /** Notifications from the pipeline; each only marks something dirty on the server side. */

@@ -88,7 +88,11 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     token: cfg.token,
     files,
     metrics,
-    health: () => ({ status: 'ok', uptimeSec: (Date.now() - startedAt) / 1000, scans: hub.scans().length, clients: clients.size }),
+    health: () => {
+      // ingest halted by a failed recording is not a crash (restarting does not help): reported, not a 5xx
+      const halted = hub.stats().ingestHalted;
+      return { status: halted ? 'ingest-halted' : 'ok', ...(halted ? { reason: halted } : {}), uptimeSec: (Date.now() - startedAt) / 1000, scans: hub.scans().length, clients: clients.size };
+    },
   });
   const http = createServer((req, res) => {
     handleHttp(req, res).catch((err: Error) => {

@@ -65,6 +65,10 @@ describe('faults: recording folder full or read-only', () => {
     expect(failure.msg).toMatch(/ulimit -f/);
     expect(sent).toBeLessThan(1024); // ingest stopped accepting: the producer blocked
     expect(d.alive).toBe(true);
+    // /healthz says so (a probe sees it without reading logs)
+    const { url } = await d.waitForLog((l) => typeof l.url === 'string');
+    const health = (await (await fetch(new URL('healthz', String(url)))).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ status: 'ingest-halted', reason: `EFBIG writing ${d.recordingPath('disk-full')}: ingest stopped` });
 
     await d.stop();
     expect(d.exitCode).toBe(0);
