@@ -29,7 +29,9 @@ export function configFromOptions(opts: { config?: string; set?: string[]; logLe
     sets[item.slice(0, eq)] = parseSetValue(item.slice(eq + 1));
   }
   if (opts.logLevel) sets['log.level'] = opts.logLevel;
-  return loadConfig(opts.config, { ...sets, ...overrides });
+  // A dedicated flag overrides --set only when it was given: an absent flag (undefined) must not erase a --set.
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return loadConfig(opts.config, { ...sets, ...given });
 }
 
 /** The root logger for a command run. */
