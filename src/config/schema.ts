@@ -94,7 +94,7 @@ export const SimConfig = section(
 export const AlertsConfig = section(
   {
     enabled: z.boolean().default(true).describe('score every encoded pixel and raise alerts on anomalous regions'),
-    errorThreshold: z.number().positive().default(3.5).describe('robust z of ln(reconstruction error) at which a pixel is anomalous (against the training reference and the scan so far)'),
+    errorThreshold: z.number().positive().default(4).describe('robust z of ln(reconstruction error) at which a pixel is anomalous (against the training reference and the scan so far)'),
     latentThreshold: z.number().nonnegative().default(8).describe('robust z of the latent distance (ln Mahalanobis d², or ln k-th-neighbour distance) at which a pixel is anomalous; 0 = latent score off'),
     latentMethod: z.enum(['mahalanobis', 'knn', 'lof']).default('lof').describe('latent distance to the training embeddings: mahalanobis (one Gaussian), knn (distance to the k-th nearest of a stored sample; suits several mechanisms) or lof (that distance over the neighbours\' own, so sparse normal regions do not fire)'),
     growFactor: z.number().positive().max(1).default(0.75).describe('hysteresis: a pixel touching a region joins it at this fraction of the thresholds'),
