@@ -1,12 +1,13 @@
+import { CodedError } from '../util/coded-error.ts';
+
 /** A configuration file or flag that cannot be used; the message names the key path, the value and what is expected. */
-export class ConfigError extends Error {
+export class ConfigError extends CodedError<'LS_CONFIG_INVALID'> {
   override readonly name = 'ConfigError';
-  readonly code = 'LS_CONFIG_INVALID';
   constructor(
     message: string,
     readonly source: string,
     readonly problems: string[] = [],
   ) {
-    super(message);
+    super('LS_CONFIG_INVALID', message);
   }
 }

@@ -1,18 +1,19 @@
 /** Model-stage errors: one class per family, each with a fixed name and an LS_… code (docs/model.md lists fixes). */
+import { CodedError } from '../util/coded-error.ts';
 
 /** Closed set of reasons a model bundle is refused. */
 export const BUNDLE_ERROR_CODES = ['LS_BUNDLE_MISSING', 'LS_BUNDLE_INVALID', 'LS_BUNDLE_MISMATCH'] as const;
 export type BundleErrorCode = (typeof BUNDLE_ERROR_CODES)[number];
 
 /** A bundle folder that cannot be used: missing files, bad JSON, or a shape that does not fit the scan. */
-export class BundleError extends Error {
+export class BundleError extends CodedError<BundleErrorCode> {
   override readonly name = 'BundleError';
   constructor(
-    readonly code: BundleErrorCode,
+    code: BundleErrorCode,
     message: string,
     readonly dir?: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
@@ -21,12 +22,6 @@ export const ENGINE_ERROR_CODES = ['LS_ENGINE_PROVIDER', 'LS_ENGINE_INPUT', 'LS_
 export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[number];
 
 /** An inference engine that cannot start or a call with a wrong input. */
-export class EngineError extends Error {
+export class EngineError extends CodedError<EngineErrorCode> {
   override readonly name = 'EngineError';
-  constructor(
-    readonly code: EngineErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }

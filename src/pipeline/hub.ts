@@ -11,14 +11,17 @@ import { unscale } from '../preprocess/scale.ts';
 import type { DashboardHub, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
 import { parsePace, replayFile } from '../sources/hdf5/index.ts';
 import type { RejectCounts } from '../sources/zmq.ts';
+import { CodedError } from '../util/coded-error.ts';
 import type { Daemon } from './daemon.ts';
 
 const CHANNEL_UNITS: Record<string, string> = { piezoresponse: 'a.u.', resonance: 'kHz' };
 
 /** Refused when a dashboard asks to replay a file outside the configured folders. */
-export class ReplayPathError extends Error {
+export class ReplayPathError extends CodedError<'LS_REPLAY_PATH'> {
   override readonly name = 'ReplayPathError';
-  readonly code = 'LS_REPLAY_PATH';
+  constructor(message: string) {
+    super('LS_REPLAY_PATH', message);
+  }
 }
 
 export class PipelineHub implements DashboardHub {

@@ -7,6 +7,7 @@
  * axis → global z-score.
  */
 import type { StartHeader } from '../protocol/messages.ts';
+import { CodedError } from '../util/coded-error.ts';
 import { fillNonFinite } from './fill-non-finite.ts';
 import { removeOutliers, savgolKernel, type SavgolKernel } from './savgol.ts';
 
@@ -50,14 +51,8 @@ export interface PreprocessSpec {
 }
 
 /** A pixel could not be turned into a model input (layout differs from the spec). */
-export class PreprocessError extends Error {
+export class PreprocessError extends CodedError<'LS_PREPROCESS_LAYOUT'> {
   override readonly name = 'PreprocessError';
-  constructor(
-    readonly code: 'LS_PREPROCESS_LAYOUT',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 interface Plan {

@@ -2,6 +2,7 @@
  * Every way a frame can be refused, as one coded error class (docs/errors.md gives each code a fix).
  * The message says what was wrong, where, and what was expected.
  */
+import { CodedError } from '../util/coded-error.ts';
 
 /** Closed set of reasons a frame or scan event is refused. */
 export const FRAME_ERROR_CODES = [
@@ -29,13 +30,13 @@ export interface ScanRef {
 }
 
 /** A refused frame: counted by `code` and logged, never the end of a stream. */
-export class FrameError extends Error {
+export class FrameError extends CodedError<FrameErrorCode> {
   override readonly name = 'FrameError';
   constructor(
-    readonly code: FrameErrorCode,
+    code: FrameErrorCode,
     message: string,
     readonly at: ScanRef = {},
   ) {
-    super(message);
+    super(code, message);
   }
 }

@@ -2,6 +2,7 @@
  * Every way an HDF5 scan file is refused, as one coded error class (docs/formats.md lists what each layout needs).
  * The message names the file, the object inside it, what was found and what was expected.
  */
+import { CodedError } from '../../util/coded-error.ts';
 
 /** Closed set of reasons a scan file is refused. */
 export const FILE_ERROR_CODES = [
@@ -20,13 +21,13 @@ export const FILE_ERROR_CODES = [
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 
 /** A scan file that cannot be read (or written) as asked; never garbage returned in its place. */
-export class FileFormatError extends Error {
+export class FileFormatError extends CodedError<FileErrorCode> {
   override readonly name = 'FileFormatError';
   constructor(
-    readonly code: FileErrorCode,
+    code: FileErrorCode,
     message: string,
     readonly path?: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
