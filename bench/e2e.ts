@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { io as connect, type Socket } from 'socket.io-client';
-import { writeSimulatedScan } from '../src/cli/commands/simulate.ts';
+import { writeSimulatedScan } from '../src/sim/write-scan-file.ts';
 import { parseConfig, type Config } from '../src/config/index.ts';
 import { PIXEL_DONE } from '../src/maps/scan-maps.ts';
 import { replayThroughPipeline } from '../src/pipeline/replay-run.ts';

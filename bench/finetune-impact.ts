@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tap } from 'rxjs';
-import { writeSimulatedScan } from '../src/cli/commands/simulate.ts';
+import { writeSimulatedScan } from '../src/sim/write-scan-file.ts';
 import { Config } from '../src/config/schema.ts';
 import { wireFinetune } from '../src/finetune/wire-finetune.ts';
 import { versionsRoot, type RoundRecord } from '../src/finetune/versions.ts';

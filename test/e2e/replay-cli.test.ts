@@ -11,7 +11,7 @@ import { loadBundle } from '../../src/model/bundle.ts';
 import { dictionaryBaselineError } from '../../src/model/dictionary-learning.ts';
 import { toModelInput } from '../../src/preprocess/index.ts';
 import { simulateScan } from '../../src/sim/index.ts';
-import { writeSimulatedScan } from '../../src/cli/commands/simulate.ts';
+import { writeSimulatedScan } from '../../src/sim/write-scan-file.ts';
 import { python, runCli } from '../helpers/cli.ts';
 
 describe('loopstream replay through the pipeline', () => {

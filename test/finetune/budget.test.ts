@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { writeSimulatedScan } from '../../src/cli/commands/simulate.ts';
+import { writeSimulatedScan } from '../../src/sim/write-scan-file.ts';
 import { Config } from '../../src/config/schema.ts';
 import { wireFinetune } from '../../src/finetune/wire-finetune.ts';
 import { Daemon } from '../../src/pipeline/daemon.ts';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { writeSimulatedScan } from '../../src/cli/commands/simulate.ts';
+import { writeSimulatedScan } from '../../src/sim/write-scan-file.ts';
 import type { ModelVersionRow } from '../../src/cli/commands/models.ts';
 import { simulateScan } from '../../src/sim/index.ts';
 import { BIN, ROOT } from '../helpers/cli.ts';

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { writeSimulatedScan } from '../../src/cli/commands/simulate.ts';
+import { writeSimulatedScan } from '../../src/sim/write-scan-file.ts';
 import { Config } from '../../src/config/schema.ts';
 import { reencodeScans } from '../../src/finetune/reencode.ts';
 import { PIXEL_DONE } from '../../src/maps/scan-maps.ts';

@@ -1,8 +1,8 @@
 /** `loopstream simulate`: write a synthetic BEPS scan to a scan file (`--out`) or publish it over ZeroMQ (`--zmq`). */
 import { InvalidArgumentError, type Command } from 'commander';
-import { ANOMALY_KINDS, MECHANISM_NAMES, simulateScan, type AnomalyKind, type MechanismName, type SimulatedScan } from '../../sim/index.ts';
+import { ANOMALY_KINDS, MECHANISM_NAMES, simulateScan, type AnomalyKind, type MechanismName } from '../../sim/index.ts';
 import { publishScan } from '../../sim/publish.ts';
-import { ScanRecorder } from '../../store/scan-file.ts';
+import { writeSimulatedScan } from '../../sim/write-scan-file.ts';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
 
 const int = (name: string) => (v: string) => {
@@ -21,28 +21,6 @@ const listOf = <T extends string>(name: string, allowed: readonly T[]) => (v: st
   return items as T[];
 };
 
-/** Write every pixel of `scan` to a new scan file at `out` (with its ground truth), in batches. */
-export async function writeSimulatedScan(scan: SimulatedScan, out: string, batch = 256): Promise<{ pixels: number; seconds: number }> {
-  const t0 = performance.now();
-  const rec = await ScanRecorder.create(out, scan.start, scan.truth, { overwrite: true });
-  try {
-    let pending = [];
-    for (const px of scan.pixels()) {
-      pending.push(px);
-      if (pending.length >= batch) {
-        rec.append(pending);
-        rec.flush();
-        pending = [];
-      }
-    }
-    rec.append(pending);
-    const n = rec.count;
-    rec.writeStop({ type: 'stop', scanId: scan.start.scanId, status: 'completed', pixelsSent: n, lastSeq: n - 1 });
-    return { pixels: n, seconds: (performance.now() - t0) / 1000 };
-  } finally {
-    rec.close();
-  }
-}
 
 export function register(program: Command): void {
   withConfigOptions(

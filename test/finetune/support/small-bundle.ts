@@ -10,7 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSimulatedScan } from '../../../src/cli/commands/simulate.ts';
+import { writeSimulatedScan } from '../../../src/sim/write-scan-file.ts';
 import { initBackend } from '../../../src/model/backend.ts';
 import { BUNDLE_FILES, type BundleManifest } from '../../../src/model/bundle.ts';
 import { saveBundle } from '../../../src/model/save-bundle.ts';

@@ -9,7 +9,7 @@ import { simulateScan } from '../../../src/sim/index.ts';
 import { openScanFile, parsePace, replayFile, replayReader, type Pace } from '../../../src/sources/hdf5/index.ts';
 import { summarizeEvents } from '../../../src/sources/hdf5/replay-summary.ts';
 import { ScanRecorder } from '../../../src/store/scan-file.ts';
-import { writeSimulatedScan } from '../../../src/cli/commands/simulate.ts';
+import { writeSimulatedScan } from '../../../src/sim/write-scan-file.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const PTO = join(ROOT, 'fixtures/external/BEPS_PTO_50x50.h5');
