@@ -5,11 +5,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { calibrateAlerts } from '../../alerts/calibrate.ts';
-import { encodeQualityScans, formatQualityReport, scoreQuality } from '../../alerts/quality.ts';
-import { loadAlertsReference } from '../../alerts/reference.ts';
-import { loadBundle } from '../../model/bundle.ts';
-import { createEngine } from '../../model/runtime.ts';
 import { simulateScan } from '../../sim/index.ts';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
 
@@ -38,6 +33,12 @@ export function register(program: Command): void {
       .option('--sweep', 'also score a grid of errorThreshold × latentThreshold × minArea on the same encodings')
       .option('--json <file>', 'write the report(s) as JSON'),
   ).action(async (opts) => {
+    // heavy modules load only when the command runs: `loopstream --help` and the other commands stay fast
+    const { calibrateAlerts } = await import('../../alerts/calibrate.ts');
+    const { encodeQualityScans, formatQualityReport, scoreQuality } = await import('../../alerts/quality.ts');
+    const { loadAlertsReference } = await import('../../alerts/reference.ts');
+    const { loadBundle } = await import('../../model/bundle.ts');
+    const { createEngine } = await import('../../model/runtime.ts');
     const config = configFromOptions(opts, opts.bundle ? { 'model.bundle': opts.bundle } : {});
     const log = loggerFor(config);
     const dir = config.model.bundle;

@@ -1,8 +1,6 @@
 /** `loopstream simulate`: write a synthetic BEPS scan to a scan file (`--out`) or publish it over ZeroMQ (`--zmq`). */
 import { InvalidArgumentError, type Command } from 'commander';
 import { ANOMALY_KINDS, MECHANISM_NAMES, simulateScan, type AnomalyKind, type MechanismName } from '../../sim/index.ts';
-import { publishScan } from '../../sim/publish.ts';
-import { writeSimulatedScan } from '../../sim/write-scan-file.ts';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
 
 const int = (name: string) => (v: string) => {
@@ -47,6 +45,9 @@ export function register(program: Command): void {
       .option('--limit <n>', 'publish only the first n pixels (stop status aborted)', int('--limit'))
       .option('--linger-ms <ms>', 'how long to keep undelivered messages after the last send, e.g. while the daemon restarts (default 10000)', int('--linger-ms')),
   ).action(async (opts) => {
+    // heavy modules load only when the command runs: `loopstream --help` and the other commands stay fast
+    const { publishScan } = await import('../../sim/publish.ts');
+    const { writeSimulatedScan } = await import('../../sim/write-scan-file.ts');
     const config = configFromOptions(opts, { 'sim.rows': opts.rows, 'sim.cols': opts.cols, 'sim.seed': opts.seed, 'sim.anomalies': opts.anomalies, 'sim.ratePxPerSec': opts.rate });
     const log = loggerFor(config);
     if (!opts.out === !opts.zmq) {

@@ -1,7 +1,6 @@
 /** `loopstream train FILE.h5… --preset edge|paper [--epochs N] --out BUNDLE_DIR`: train a β-VAE bundle from scan files. */
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { trainBundleFromFiles } from '../../model/train-bundle.ts';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
 
 /** The command line as typed (recorded in the bundle manifest). */
@@ -26,6 +25,8 @@ export function register(program: Command): void {
       .option('--resonance-range <lo,hi>', 'resonance values outside [lo, hi] kHz become NaN (sho), e.g. 1300,1340')
       .option('--no-progress', 'no progress bar (log lines only)'),
   ).action(async (files: string[], opts) => {
+    // heavy modules load only when the command runs: `loopstream --help` and the other commands stay fast
+    const { trainBundleFromFiles } = await import('../../model/train-bundle.ts');
     const config = configFromOptions(opts, {
       'train.preset': opts.preset,
       'train.epochs': opts.epochs,

@@ -1,6 +1,5 @@
 /** `loopstream validate toy [--summary-json]`: the paper's toy-data comparison, β-VAE vs dictionary learning. */
 import type { Command } from 'commander';
-import { validateToy } from '../../model/validate-toy.ts';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
 
 export function register(program: Command): void {
@@ -15,6 +14,8 @@ export function register(program: Command): void {
       .option('--seed <n>', 'random seed', Number, 1)
       .option('--dl-only', 'only the dictionary-learning baseline'),
   ).action(async (what: string, opts) => {
+    // heavy modules load only when the command runs: `loopstream --help` and the other commands stay fast
+    const { validateToy } = await import('../../model/validate-toy.ts');
     const config = configFromOptions(opts);
     const log = loggerFor(config);
     if (what !== 'toy') {
