@@ -246,6 +246,7 @@ socket.on('stats:update', (s) => {
   const rej = Object.entries(s.rejectedFrames);
   $('stat-rejected').textContent = rej.length ? rej.map(([c, n]) => `${c} ${n}`).join(', ') : '0';
   $('stat-halted').textContent = s.ingestHalted ?? 'running';
+  $('stat-halted').style.color = s.ingestHalted ? '#d33' : '';
 });
 
 socket.on('alert:list', (list) => {
