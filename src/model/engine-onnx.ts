@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import type { Bundle } from './bundle.ts';
 import { EngineError } from './errors.ts';
-import { perSampleMse, type EngineOptions, type InferenceEngine } from './runtime.ts';
+import { inputGuard, perSampleMse, type EngineOptions, type InferenceEngine } from './runtime.ts';
 
 const HOW_TO_ENABLE: Record<string, string> = {
   cuda: 'the installed onnxruntime-node has no CUDA provider: on a machine with CUDA 12, remove the `onnxruntime-node-install=skip` line from .npmrc and run `npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12` (docs/operations.md)',
@@ -39,10 +39,7 @@ export async function createOnnxEngine(bundle: Bundle, opts: EngineOptions): Pro
   }
   const { T, C, latentDim: L } = bundle;
   let closed = false;
-  const check = (x: Float32Array, n: number, per: number, what: string) => {
-    if (closed) throw new EngineError('LS_ENGINE_CLOSED', 'the onnx engine was closed; create a new one');
-    if (x.length < n * per) throw new EngineError('LS_ENGINE_INPUT', `${what}: ${x.length} floats for n = ${n}; expected n × ${per} = ${n * per}`);
-  };
+  const check = inputGuard('onnx', () => closed);
   const encode = async (x: Float32Array, n: number) => {
     check(x, n, T * C, 'encode');
     const input = new ort.Tensor('float32', x.length === n * T * C ? x : x.subarray(0, n * T * C), [n, T, C]);

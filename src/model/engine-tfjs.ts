@@ -5,18 +5,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Bundle } from './bundle.ts';
 import { initBackend } from './backend.ts';
-import { EngineError } from './errors.ts';
 import { loadLayersModel } from './io.ts';
-import { perSampleMse, type EngineOptions, type InferenceEngine } from './runtime.ts';
+import { inputGuard, perSampleMse, type EngineOptions, type InferenceEngine } from './runtime.ts';
 
 /** An engine over already-built tfjs models (encoder x → [μ, log σ², …], decoder z → [x̂, …]). */
 export function tfjsEngineFromModels(encoder: tf.LayersModel, decoder: tf.LayersModel, dims: { T: number; C: number; latentDim: number }, version: number): InferenceEngine {
   const { T, C, latentDim: L } = dims;
   let closed = false;
-  const check = (x: Float32Array, n: number, per: number, what: string) => {
-    if (closed) throw new EngineError('LS_ENGINE_CLOSED', 'the tfjs engine was closed; create a new one');
-    if (x.length < n * per) throw new EngineError('LS_ENGINE_INPUT', `${what}: ${x.length} floats for n = ${n}; expected n × ${per} = ${n * per}`);
-  };
+  const check = inputGuard('tfjs', () => closed);
   const encode = async (x: Float32Array, n: number) => {
     check(x, n, T * C, 'encode');
     const outs = tf.tidy(() => encoder.predict(tf.tensor3d(x.subarray(0, n * T * C), [n, T, C])) as tf.Tensor[]);

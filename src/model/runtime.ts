@@ -3,6 +3,7 @@
  * Inputs are [n][T][C] scaled floats, outputs μ and log σ² [n][L], reconstructions [n][T][C] and per-sample MSE.
  */
 import type { Bundle } from './bundle.ts';
+import { EngineError } from './errors.ts';
 
 /** A loaded model that encodes and decodes batches. */
 export interface InferenceEngine {
@@ -26,6 +27,17 @@ export interface EngineOptions {
   provider: 'cpu' | 'cuda' | 'webgpu';
   threads: number;
   version?: number;
+}
+
+/**
+ * The input guard both engines run before every call: refuses a closed engine and an input shorter than n × per.
+ * `engine` names the engine in the message ('onnx', 'tfjs').
+ */
+export function inputGuard(engine: string, isClosed: () => boolean): (x: Float32Array, n: number, per: number, what: string) => void {
+  return (x, n, per, what) => {
+    if (isClosed()) throw new EngineError('LS_ENGINE_CLOSED', `the ${engine} engine was closed; create a new one`);
+    if (x.length < n * per) throw new EngineError('LS_ENGINE_INPUT', `${what}: ${x.length} floats for n = ${n}; expected n × ${per} = ${n * per}`);
+  };
 }
 
 /** Per-sample mean squared error between x and y ([n][stride]) into `out` (length n). */

@@ -111,6 +111,30 @@ export type MessageType = Header['type'];
 export type HeaderOf<K extends MessageType> = Extract<Header, { type: K }>;
 export const MESSAGE_TYPES: readonly MessageType[] = ['start', 'pixel', 'stop', 'heartbeat'];
 
+/** Units of the sho buffers as loopstream writes them (phase in rad, frequency in Hz). */
+export const SHO_UNITS: Record<(typeof SHO_BUFFERS)[number], string> = { amplitude: 'V', phase: 'rad', frequency: 'Hz', quality: '' };
+
+/**
+ * The `start` header of a sho scan: the four SHO buffers as float32 [cycles, fields, steps], phase in rad, raster
+ * order. The simulator and the USID reader both describe their scans with it.
+ */
+export function shoStartHeader(s: { scanId: string; rows: number; cols: number; dcVoltage: number[]; fields: Array<'on' | 'off'>; cycles: number; metadata: Record<string, unknown> }): StartHeader {
+  const shape = [s.cycles, s.fields.length, s.dcVoltage.length];
+  return {
+    type: 'start',
+    protocol: PROTOCOL_VERSION,
+    scanId: s.scanId,
+    grid: { rows: s.rows, cols: s.cols, order: 'raster' },
+    kind: 'sho',
+    dcVoltage: s.dcVoltage,
+    fields: s.fields,
+    cycles: s.cycles,
+    phaseUnit: 'rad',
+    buffers: SHO_BUFFERS.map((name) => ({ name, dtype: 'float32' as const, shape, unit: SHO_UNITS[name] })),
+    metadata: s.metadata,
+  };
+}
+
 /** Elements in one buffer of the given spec. */
 export function specElements(spec: Pick<BufferSpec, 'shape'>): number {
   return spec.shape.reduce((a, b) => a * b, 1);

@@ -6,7 +6,7 @@
  * Every pixel draws its randomness from its own sub-stream of the seed, so `pixel(seq)` is random-access and
  * `pixels()` can be iterated any number of times with identical results.
  */
-import { PROTOCOL_VERSION, SHO_BUFFERS, type StartHeader } from '../protocol/messages.ts';
+import { shoStartHeader, type StartHeader } from '../protocol/messages.ts';
 import type { PixelEvent } from '../protocol/events.ts';
 import { pixelOfSeq } from '../maps/scan-order.ts';
 import { loopBranch, triangleWaveform, type LoopCoefs } from './loop-model.ts';
@@ -116,19 +116,13 @@ export function simulateScan(opts: SimOptions): SimulatedScan {
   };
 
   const wave = triangleWaveform(steps, vmax);
-  const shape = [cycles, 2, steps];
-  const units = { amplitude: 'V', phase: 'rad', frequency: 'Hz', quality: '' } as const;
-  const start: StartHeader = {
-    type: 'start',
-    protocol: PROTOCOL_VERSION,
+  const start: StartHeader = shoStartHeader({
     scanId,
-    grid: { rows, cols, order: 'raster' },
-    kind: 'sho',
+    rows,
+    cols,
     dcVoltage: Array.from(wave.volts, (v) => Math.round(v * 1e6) / 1e6),
     fields: ['on', 'off'],
     cycles,
-    phaseUnit: 'rad',
-    buffers: SHO_BUFFERS.map((name) => ({ name, dtype: 'float32' as const, shape, unit: units[name] })),
     metadata: {
       generator: 'loopstream-sim',
       seed,
@@ -138,7 +132,7 @@ export function simulateScan(opts: SimOptions): SimulatedScan {
       pxPerSec,
       mechanisms: allowed,
     },
-  };
+  });
 
   const pixel = (seq: number): PixelEvent => {
     const at = pixelOfSeq(seq, rows, cols, 'raster');

@@ -5,7 +5,7 @@
  * labels, never assumed from column parity; pycroscopy writes Field 0 = out-of-field, 1 = in-field.
  * The grid comes from Position_Indices (labels X → column, Y → row). Replayed as protocol kind `sho`.
  */
-import { PROTOCOL_VERSION, SHO_BUFFERS, type StartHeader } from '../../protocol/messages.ts';
+import { shoStartHeader, type StartHeader } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
 import { FileFormatError } from './errors.ts';
 import { attr, checkFilters, groupAt, stringList, type Dataset, type File, type Group } from './h5.ts';
@@ -158,22 +158,16 @@ export function readUsidShoLayout(file: File, path: string, groupPath: string): 
   for (let i = 0; i < npix; i++) fileRowOfSeq[rowOf[i] * cols + colOf[i]] = i;
   const order = Array.from(fileRowOfSeq).map((fileRow, seq) => ({ fileRow, seq })).filter((x) => x.fileRow >= 0);
 
-  const shape = [cycles, fields.length, steps];
-  const units = { amplitude: 'V', phase: 'rad', frequency: 'Hz', quality: '' } as const;
   const scanId = scanIdFromPath(path);
-  const start: StartHeader = {
-    type: 'start',
-    protocol: PROTOCOL_VERSION,
+  const start: StartHeader = shoStartHeader({
     scanId,
-    grid: { rows, cols, order: 'raster' },
-    kind: 'sho',
+    rows,
+    cols,
     dcVoltage,
     fields: [...fields],
     cycles,
-    phaseUnit: 'rad',
-    buffers: SHO_BUFFERS.map((name) => ({ name, dtype: 'float32' as const, shape, unit: units[name] })),
     metadata: { source: 'usid-sho', file: path.split('/').pop(), dataset: fit.path, spectroscopicRows: [...spec.keys()] },
-  };
+  });
 
   let blockAt = -1;
   let block: number[][] = []; // h5wasm returns a block of compound rows flat: one record per (pixel, column)
