@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import type { Bundle } from './bundle.ts';
 import { EngineError } from './errors.ts';
-import { inputGuard, perSampleMse, type EngineOptions, type InferenceEngine } from './runtime.ts';
+import { encodeThenDecode, inputGuard, type EngineOptions, type InferenceEngine } from './runtime.ts';
 
 const HOW_TO_ENABLE: Record<string, string> = {
   cuda: 'the installed onnxruntime-node has no CUDA provider: on a machine with CUDA 12, remove the `onnxruntime-node-install=skip` line from .npmrc and run `npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12` (docs/operations.md)',
@@ -58,11 +58,7 @@ export async function createOnnxEngine(bundle: Bundle, opts: EngineOptions): Pro
     version: opts.version ?? bundle.manifest.version,
     encode,
     decode,
-    async encodeDecode(x, n) {
-      const { mu, logVar } = await encode(x, n);
-      const recon = await decode(mu, n);
-      return { mu, logVar, recon, error: perSampleMse(x, recon, n, T * C) };
-    },
+    encodeDecode: (x, n) => encodeThenDecode({ encode, decode }, x, n, T * C),
     async close() {
       if (closed) return;
       closed = true;

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Bundle } from './bundle.ts';
 import { initBackend } from './backend.ts';
 import { loadLayersModel } from './io.ts';
-import { inputGuard, perSampleMse, type EngineOptions, type InferenceEngine } from './runtime.ts';
+import { encodeThenDecode, inputGuard, type EngineOptions, type InferenceEngine } from './runtime.ts';
 
 /** An engine over already-built tfjs models (encoder x → [μ, log σ², …], decoder z → [x̂, …]). */
 export function tfjsEngineFromModels(encoder: tf.LayersModel, decoder: tf.LayersModel, dims: { T: number; C: number; latentDim: number }, version: number): InferenceEngine {
@@ -34,11 +34,7 @@ export function tfjsEngineFromModels(encoder: tf.LayersModel, decoder: tf.Layers
     version,
     encode,
     decode,
-    async encodeDecode(x, n) {
-      const { mu, logVar } = await encode(x, n);
-      const recon = await decode(mu, n);
-      return { mu, logVar, recon, error: perSampleMse(x, recon, n, T * C) };
-    },
+    encodeDecode: (x, n) => encodeThenDecode({ encode, decode }, x, n, T * C),
     async close() {
       closed = true;
     },

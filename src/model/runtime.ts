@@ -40,6 +40,18 @@ export function inputGuard(engine: string, isClosed: () => boolean): (x: Float32
   };
 }
 
+/** Encoder, then decoder on μ, and the per-sample MSE: `encodeDecode` of every engine. */
+export async function encodeThenDecode(
+  engine: Pick<InferenceEngine, 'encode' | 'decode'>,
+  x: Float32Array,
+  n: number,
+  stride: number,
+): Promise<{ mu: Float32Array; logVar: Float32Array; recon: Float32Array; error: Float32Array }> {
+  const { mu, logVar } = await engine.encode(x, n);
+  const recon = await engine.decode(mu, n);
+  return { mu, logVar, recon, error: perSampleMse(x, recon, n, stride) };
+}
+
 /** Per-sample mean squared error between x and y ([n][stride]) into `out` (length n). */
 export function perSampleMse(x: Float32Array, y: Float32Array, n: number, stride: number, out = new Float32Array(n)): Float32Array {
   for (let i = 0; i < n; i++) {
