@@ -48,10 +48,8 @@ export async function resumeRecordings(daemon: Daemon, tell: (start: import('../
     await daemon.run(recorded$, { source: 'live', record: false, recordingPath: path });
     const { recorder, lastSeq, count } = await ScanRecorder.reopen(path);
     const ctx = daemon.registry.get(start.scanId);
-    if (ctx) {
-      ctx.recorder = recorder;
-      ctx.recordFromSeq = lastSeq + 1;
-    }
+    // From here on the tracker refuses seqs below nextSeq, so nothing already recorded is appended twice.
+    if (ctx) ctx.recorder = recorder;
     tell(start, lastSeq + 1);
     out.push({ scanId: start.scanId, path, recorded: count, nextSeq: lastSeq + 1 });
     daemon.log.warn({ scanId: start.scanId, path, recorded: count, nextSeq: lastSeq + 1 }, 'resumed a scan interrupted by a restart; the producer should continue from nextSeq (earlier seqs are refused as duplicates, later ones leave a visible gap)');

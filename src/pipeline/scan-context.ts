@@ -47,8 +47,6 @@ export interface ScanContext {
   encodable: boolean;
   /** why the scan is not encodable */
   notEncodableReason?: string;
-  /** pixels with a lower seq are already in the recording (a scan resumed after a restart) */
-  recordFromSeq: number;
   /** the scan's alerts, when alerting is wired (pipeline/wire-alerts.ts) */
   alerts?: ScanAlerts;
   /** the scaled model input of every encoded pixel [rows*cols][T*C], for pixel inspection and re-encoding */

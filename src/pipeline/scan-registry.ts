@@ -27,7 +27,6 @@ export interface OpenPlan {
   /** an already-open recorder to continue (resume after a restart) */
   recorder?: ScanRecorder;
   recordingPath?: string;
-  recordFromSeq?: number;
 }
 
 export class ScanRegistry {
@@ -36,9 +35,6 @@ export class ScanRegistry {
   private readonly listeners = new Set<(ctx: ScanContext, what: 'open' | 'close') => void>();
   private readonly failureListeners = new Set<(ctx: ScanContext, failure: RecordingFailure) => void>();
   private flushTimer?: NodeJS.Timeout;
-  /** events that belonged to no open scan */
-  orphans = 0;
-
   constructor(
     private readonly config: Config,
     private readonly model: ModelSlot,
@@ -104,7 +100,6 @@ export class ScanRegistry {
   }
 
   orphan(ev: ScanEvent): void {
-    this.orphans++;
     this.log.warn({ type: ev.type, scanId: ev.type === 'stop' ? ev.header.scanId : ev.type === 'start' ? ev.header.scanId : ev.scanId }, 'event for a scan that is not open; dropped');
   }
 
@@ -150,7 +145,6 @@ export class ScanRegistry {
       state: 'running',
       encodable,
       notEncodableReason,
-      recordFromSeq: plan.recordFromSeq ?? 0,
       inputs: encodable ? new Float32Array(start.grid.rows * start.grid.cols * this.model.bundle.T * this.model.bundle.C) : undefined,
       resultsRevision: -1,
     };

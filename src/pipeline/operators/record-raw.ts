@@ -27,8 +27,7 @@ export function recordRaw(onFailure?: RecordFailureHandler): MonoTypeOperatorFun
         item.ctx.recordingError.unrecorded++;
         continue;
       }
-      // Pixels below recordFromSeq are already recorded (a resumed scan re-fed from its own recording).
-      if (!item.ctx.recorder || item.ev.seq < item.ctx.recordFromSeq) continue;
+      if (!item.ctx.recorder) continue; // replays and resumed re-feeds are on disk already
       let list = perScan.get(item.ctx);
       if (!list) perScan.set(item.ctx, (list = []));
       list.push(item.ev);

@@ -5,18 +5,11 @@
  */
 import * as zmq from 'zeromq';
 import type { DaemonProcess } from './daemon-process.ts';
-import { FUZZ_TARGET, OutcomeTally, fuzzSession } from './fuzz-frames.ts';
+import { FUZZ_TARGET, OutcomeTally, fuzzSession, type FuzzSessionOptions } from './fuzz-frames.ts';
 import { encodedPixels, readResults } from './results.ts';
 
 /** A fuzz run: the session and how the daemon is configured. */
-export interface FuzzRunOptions {
-  frames: number;
-  seed: number;
-  /** the daemon's ingest.pendingLimit (the generator must know it to predict held vs refused) */
-  pendingLimit: number;
-  steps: number;
-  validRows: number;
-  validCols: number;
+export interface FuzzRunOptions extends Omit<FuzzSessionOptions, 'validScanId'> {
   /** RSS samples taken at this many evenly spaced points (default 20) */
   rssPoints?: number;
   onProgress?: (sent: number, rssKb: number) => void;
