@@ -6,7 +6,7 @@
  * Every pixel draws its randomness from its own sub-stream of the seed, so `pixel(seq)` is random-access and
  * `pixels()` can be iterated any number of times with identical results.
  */
-import { shoStartHeader, type StartHeader } from '../protocol/messages.ts';
+import { PROTOCOL_VERSION, shoStartHeader, type StartHeader } from '../protocol/messages.ts';
 import type { PixelEvent } from '../protocol/events.ts';
 import { pixelOfSeq } from '../maps/scan-order.ts';
 import { loopBranch, triangleWaveform, type LoopCoefs } from './loop-model.ts';
@@ -45,7 +45,64 @@ export interface SimOptions {
   t0?: number;
   /** scan id (default `sim-s<seed>-<rows>x<cols>`) */
   scanId?: string;
+
+  // Scan-to-scan variety (the corpus generator, src/sim/corpus.ts). Every option below is off by default, and a
+  // scan that uses none of them is bit-identical to what this simulator always produced for its seed.
+
+  /** data kind: `sho` (default: SHO fits [cycles, fields, steps]) or `loop` (projected loops of the last cycle, off-field) */
+  kind?: 'sho' | 'loop';
+  /** magnitude of the negative bias peak, V (default vmax): a slightly asymmetric range such as +10/−9 V */
+  vneg?: number;
+  /** where the acquisition waveform starts: `zero` (0 → +Vmax → −Vmax → 0, default) or `vmax` (+Vmax → −Vmax → +Vmax) */
+  waveStart?: 'zero' | 'vmax';
+  /** centre of the contact resonance, Hz (default 1324.8 kHz); stiffness offsets and softening scale with it */
+  f0Hz?: number;
+  /** quality factor of switching pixels (default 170; weak pixels have 120/170 of it) */
+  q?: number;
+  /** rotation θ between lock-in phase and polarization, rad (default 0.3) */
+  rotationRad?: number;
+  /** multiplies every loop voltage (coercive biases, corner widths, anomaly shifts; default 1 = the ±16 V film) */
+  coerciveScale?: number;
+  /** multiplies loop heights and the piezoresponse noise floor of the whole scan (default 1: loops ~2e-4) */
+  heightScale?: number;
+  /** smooth per-pixel spread of loop height over the map, in decades (default 0); the noise floor does not follow it */
+  heightSpreadDecades?: number;
+  /** imprint: every loop shifted along the bias axis by this many volts (default 0) */
+  imprintV?: number;
+  /** coercive asymmetry: the negative coercive bias is scaled by (1 + a), the positive by (1 − a) (default 0) */
+  asymmetry?: number;
+  /** vertical offset of every loop as a fraction of the nominal loop height (default 0) */
+  offset?: number;
+  /** mean number of spikes (tip events, failed fits) per loop and channel, Poisson-distributed (default 0) */
+  spikesPerLoop?: number;
+  /** share of dead pixels: no piezoresponse, resonance fit failing (default 0); marked in truth.dead */
+  deadFraction?: number;
+  /** phase unit of sho scans (default rad) */
+  phaseUnit?: 'rad' | 'deg';
+  /** unit of the resonance buffer of loop scans (default Hz) */
+  resonanceUnit?: 'Hz' | 'kHz';
 }
+
+/** The variety options of SimOptions, resolved to their values (defaults: the original simulator). */
+interface Variety {
+  kind: 'sho' | 'loop';
+  f0Hz: number;
+  q: number;
+  rotationRad: number;
+  coerciveScale: number;
+  heightScale: number;
+  imprintV: number;
+  asymmetry: number;
+  offset: number;
+  spikesPerLoop: number;
+  phaseUnit: 'rad' | 'deg';
+  resonanceUnit: 'Hz' | 'kHz';
+}
+
+const VARIETY_KEYS = [
+  'kind', 'vneg', 'waveStart', 'f0Hz', 'q', 'rotationRad', 'coerciveScale', 'heightScale', 'heightSpreadDecades',
+  'imprintV', 'asymmetry', 'offset', 'spikesPerLoop', 'deadFraction', 'phaseUnit', 'resonanceUnit',
+] as const satisfies ReadonlyArray<keyof SimOptions>;
 
 /** Ground truth of a simulated scan, row-major rows*cols maps. */
 export interface SimTruth {
@@ -57,6 +114,8 @@ export interface SimTruth {
   anomalyNames: string[];
   /** 0 = none, else the id of the planted region covering the pixel */
   region?: Uint16Array;
+  /** 1 = dead pixel (only when SimOptions.deadFraction > 0; not stored in scan files, see the corpus manifest) */
+  dead?: Uint8Array;
   regions: Array<{ id: number; kind: AnomalyKind; rowMin: number; rowMax: number; colMin: number; colMax: number; pixels: number }>;
 }
 
@@ -102,6 +161,10 @@ export function simulateScan(opts: SimOptions): SimulatedScan {
   if (steps < 8 || steps % 4 !== 0) throw new RangeError(`simulateScan: steps must be a multiple of 4 and ≥ 8; got ${steps}`);
   if (!(cycles >= 1)) throw new RangeError(`simulateScan: cycles must be ≥ 1; got ${cycles}`);
   const scanId = opts.scanId ?? `sim-s${seed}-${rows}x${cols}`;
+  const variety = resolveVariety(opts);
+  const vneg = opts.vneg ?? vmax;
+  if (!(vmax > 0 && vneg > 0)) throw new RangeError(`simulateScan: vmax and vneg must be > 0 V; got ${vmax} and ${vneg}`);
+  const varied = VARIETY_KEYS.some((k) => opts[k] !== undefined);
 
   const fields = smoothFields(rows, cols, seed);
   const mechanism = mechanismMap(rows, cols, fields, allowed);
@@ -114,32 +177,39 @@ export function simulateScan(opts: SimOptions): SimulatedScan {
     region,
     regions,
   };
+  // Variety draws come from their own sub-streams (-3, -4, and seed-shifted per-pixel ones), so the draws of the
+  // original simulator, and with them the default scans, are untouched.
+  const spread = heightSpread(rows, cols, seed, opts.heightSpreadDecades ?? 0);
+  const dead = deadMap(rows * cols, seed, opts.deadFraction ?? 0);
+  if (dead) truth.dead = dead;
 
-  const wave = triangleWaveform(steps, vmax);
-  const start: StartHeader = shoStartHeader({
-    scanId,
-    rows,
-    cols,
-    dcVoltage: Array.from(wave.volts, (v) => Math.round(v * 1e6) / 1e6),
-    fields: ['on', 'off'],
-    cycles,
-    metadata: {
-      generator: 'loopstream-sim',
-      seed,
-      noise,
-      anomalies: regions.length,
-      rotationRad: SIM_ROTATION_RAD,
-      pxPerSec,
-      mechanisms: allowed,
-    },
-  });
+  const wave = rollWave(triangleWaveform(steps, vmax, vneg), opts.waveStart === 'vmax' ? steps / 4 : 0);
+  const dcVoltage = Array.from(wave.volts, (v) => Math.round(v * 1e6) / 1e6);
+  const metadata: Record<string, unknown> = {
+    generator: 'loopstream-sim',
+    seed,
+    noise,
+    anomalies: regions.length,
+    rotationRad: variety.rotationRad,
+    pxPerSec,
+    mechanisms: allowed,
+  };
+  if (varied) {
+    // self-describing corpus files: every scan parameter the generator used, in the file's start header
+    Object.assign(metadata, { steps, cycles, vmax, vneg, waveStart: opts.waveStart ?? 'zero', ...variety, heightSpreadDecades: opts.heightSpreadDecades ?? 0, deadFraction: opts.deadFraction ?? 0 });
+  }
+  const start: StartHeader = variety.kind === 'loop' ? loopStartHeader(scanId, rows, cols, dcVoltage, variety.resonanceUnit, metadata) : shoStartHeader({ scanId, rows, cols, dcVoltage, fields: ['on', 'off'], cycles, metadata });
+  if (variety.kind === 'sho' && variety.phaseUnit === 'deg') {
+    start.phaseUnit = 'deg';
+    start.buffers = start.buffers.map((b) => (b.name === 'phase' ? { ...b, unit: 'deg' } : b));
+  }
 
   const pixel = (seq: number): PixelEvent => {
     const at = pixelOfSeq(seq, rows, cols, 'raster');
     if (!at) throw new RangeError(`simulateScan: seq ${seq} is outside the ${rows}x${cols} grid`);
     const i = at.row * cols + at.col;
     const kind = anomaly[i] ? ANOMALY_KINDS[anomaly[i] - 1] : undefined;
-    const data = pixelData(subRng(seed, seq), {
+    const params: PixelParams = {
       mech: MECHANISM_NAMES[mechanism[i]],
       anomaly: kind,
       steps,
@@ -149,7 +219,10 @@ export function simulateScan(opts: SimOptions): SimulatedScan {
       amp: fields.amp[i],
       coercive: fields.coercive[i],
       stiff: fields.stiff[i],
-    });
+    };
+    const data = varied
+      ? pixelData(subRng(seed, seq), params, variety, { extra: subRng(seed + VARIETY_STREAM, seq), heightFactor: spread ? spread[i] : 1, dead: dead?.[i] === 1 })
+      : pixelData(subRng(seed, seq), params);
     return { type: 'pixel', scanId, seq, row: at.row, col: at.col, t: t0 + seq / pxPerSec, data };
   };
 
@@ -349,20 +422,163 @@ function loopsFor(p: PixelParams, rng: Rng): LoopCoefs[] {
   }
 }
 
-function pixelData(rng: Rng, p: PixelParams): Float32Array[] {
+/** Offset of the per-pixel variety sub-streams (spikes, dead pixels): far from the pixel streams of any nearby seed. */
+const VARIETY_STREAM = 0x3c6ef372;
+
+const ORIGINAL: Variety = {
+  kind: 'sho',
+  f0Hz: SIM_F0_HZ,
+  q: 170,
+  rotationRad: SIM_ROTATION_RAD,
+  coerciveScale: 1,
+  heightScale: 1,
+  imprintV: 0,
+  asymmetry: 0,
+  offset: 0,
+  spikesPerLoop: 0,
+  phaseUnit: 'rad',
+  resonanceUnit: 'Hz',
+};
+
+function resolveVariety(o: SimOptions): Variety {
+  const v: Variety = {
+    kind: o.kind ?? ORIGINAL.kind,
+    f0Hz: o.f0Hz ?? ORIGINAL.f0Hz,
+    q: o.q ?? ORIGINAL.q,
+    rotationRad: o.rotationRad ?? ORIGINAL.rotationRad,
+    coerciveScale: o.coerciveScale ?? ORIGINAL.coerciveScale,
+    heightScale: o.heightScale ?? ORIGINAL.heightScale,
+    imprintV: o.imprintV ?? ORIGINAL.imprintV,
+    asymmetry: o.asymmetry ?? ORIGINAL.asymmetry,
+    offset: o.offset ?? ORIGINAL.offset,
+    spikesPerLoop: o.spikesPerLoop ?? ORIGINAL.spikesPerLoop,
+    phaseUnit: o.phaseUnit ?? ORIGINAL.phaseUnit,
+    resonanceUnit: o.resonanceUnit ?? ORIGINAL.resonanceUnit,
+  };
+  const bad = (what: string) => {
+    throw new RangeError(`simulateScan: ${what}`);
+  };
+  if (!(v.f0Hz > 0)) bad(`f0Hz must be > 0 Hz; got ${v.f0Hz}`);
+  if (!(v.q > 0)) bad(`q must be > 0; got ${v.q}`);
+  if (!(v.coerciveScale > 0)) bad(`coerciveScale must be > 0; got ${v.coerciveScale}`);
+  if (!(v.heightScale > 0)) bad(`heightScale must be > 0; got ${v.heightScale}`);
+  if (!(Math.abs(v.asymmetry) < 1)) bad(`asymmetry must lie in (-1, 1); got ${v.asymmetry}`);
+  if (!(v.spikesPerLoop >= 0)) bad(`spikesPerLoop must be ≥ 0; got ${v.spikesPerLoop}`);
+  for (const k of ['rotationRad', 'imprintV', 'offset'] as const) if (!Number.isFinite(v[k])) bad(`${k} must be finite; got ${v[k]}`);
+  const spread = o.heightSpreadDecades ?? 0;
+  if (!(spread >= 0)) bad(`heightSpreadDecades must be ≥ 0; got ${spread}`);
+  const dead = o.deadFraction ?? 0;
+  if (!(dead >= 0 && dead < 1)) bad(`deadFraction must lie in [0, 1); got ${dead}`);
+  return v;
+}
+
+/** The waveform rotated to start `by` steps later (the `vmax` start: by = steps / 4). */
+function rollWave(w: { volts: Float64Array; falling: Uint8Array }, by: number): { volts: Float64Array; falling: Uint8Array } {
+  if (by === 0) return w;
+  const n = w.volts.length;
+  const volts = new Float64Array(n);
+  const falling = new Uint8Array(n);
+  for (let k = 0; k < n; k++) {
+    volts[k] = w.volts[(k + by) % n];
+    falling[k] = w.falling[(k + by) % n];
+  }
+  return { volts, falling };
+}
+
+/** Per-pixel loop-height factors 10^(spread·u), u a smooth field in [-1/2, 1/2]; undefined when there is no spread. */
+function heightSpread(rows: number, cols: number, seed: number, decades: number): Float32Array | undefined {
+  if (!(decades > 0)) return undefined;
+  const field = valueNoise(rows, cols, Math.max(3, Math.max(rows, cols) / 5), subRng(seed, -3));
+  return field.map((u) => 10 ** ((decades * u) / 2));
+}
+
+/** Dead pixels, each with probability `fraction`; undefined when there are none. */
+function deadMap(n: number, seed: number, fraction: number): Uint8Array | undefined {
+  if (!(fraction > 0)) return undefined;
+  const rng = subRng(seed, -4);
+  return Uint8Array.from({ length: n }, () => (rng() < fraction ? 1 : 0));
+}
+
+/** A loop-kind start header: projected piezoresponse (V, from A·cos(φ + θ)) and resonance, one value per DC step. */
+function loopStartHeader(scanId: string, rows: number, cols: number, dcVoltage: number[], resonanceUnit: string, metadata: Record<string, unknown>): StartHeader {
+  const steps = dcVoltage.length;
+  return {
+    type: 'start',
+    protocol: PROTOCOL_VERSION,
+    scanId,
+    grid: { rows, cols, order: 'raster' },
+    kind: 'loop',
+    dcVoltage,
+    fields: ['off'],
+    cycles: 1,
+    phaseUnit: 'rad',
+    buffers: [
+      { name: 'piezoresponse', dtype: 'float32', shape: [steps], unit: 'V' },
+      { name: 'resonance', dtype: 'float32', shape: [steps], unit: resonanceUnit },
+    ],
+    metadata,
+  };
+}
+
+/** Poisson(mean) by Knuth's product of uniforms (means here are a few per loop). */
+function poisson(rng: Rng, mean: number): number {
+  if (!(mean > 0)) return 0;
+  const limit = Math.exp(-mean);
+  let k = 0;
+  let p = rng();
+  while (p > limit) {
+    k++;
+    p *= rng();
+  }
+  return k;
+}
+
+/** Add Poisson(rate) spikes at distinct random steps of `arr[from, from + len)`; each adds ±magnitude() (sign random, or + when `positive`). */
+function addSpikes(rng: Rng, arr: Float32Array, from: number, len: number, rate: number, magnitude: () => number, positive = false): void {
+  const n = Math.min(len, poisson(rng, rate));
+  const idx = Array.from({ length: len }, (_, k) => k);
+  for (let s = 0; s < n; s++) {
+    // partial Fisher–Yates: the first n entries become n distinct steps
+    const j = s + Math.floor(rng() * (len - s));
+    [idx[s], idx[j]] = [idx[j], idx[s]];
+    const sign = positive || rng() < 0.5 ? 1 : -1;
+    arr[from + idx[s]] += sign * magnitude();
+  }
+}
+
+/** Per-pixel extras of a varied scan. */
+interface PixelExtras {
+  /** the pixel's own variety stream (spikes, dead-pixel fits) */
+  extra: Rng;
+  /** loop-height factor of this pixel (heightSpreadDecades) */
+  heightFactor: number;
+  dead: boolean;
+}
+
+/**
+ * One pixel's buffers. With the original variety and no extras this is, operation for operation, the original
+ * simulator (multiplications by 1 and additions of 0 are exact), so default scans stay bit-identical.
+ */
+function pixelData(rng: Rng, p: PixelParams, v: Variety = ORIGINAL, x?: PixelExtras): Float32Array[] {
   const { steps, cycles, wave } = p;
   const n = cycles * 2 * steps;
   const amplitude = new Float32Array(n);
   const phase = new Float32Array(n);
   const frequency = new Float32Array(n);
   const quality = new Float32Array(n);
-  const loops = loopsFor(p, rng);
+  const loops = shapeLoops(loopsFor(p, rng), v, x);
   const noiseScale = p.noise * (p.anomaly === 'noiseBurst' ? 20 : 1);
   const stiffHz = { classic180: 1.5e3, twoStep: -2.5e3, weak: 4e3 }[p.mech];
-  const f0 = SIM_F0_HZ + stiffHz + 1.2e3 * p.stiff + 200 * rng.normal();
-  const q0 = p.mech === 'weak' ? 120 : 170;
-  const cosT = Math.cos(SIM_ROTATION_RAD);
-  const sinT = Math.sin(SIM_ROTATION_RAD);
+  const fr = v.f0Hz / SIM_F0_HZ; // frequency shifts are relative to the resonance
+  const qr = v.q / 170;
+  const f0 = v.f0Hz + fr * stiffHz + fr * 1.2e3 * p.stiff + fr * 200 * rng.normal();
+  const q0 = (p.mech === 'weak' ? 120 : 170) * qr;
+  const cosT = Math.cos(v.rotationRad);
+  const sinT = Math.sin(v.rotationRad);
+  const softWidth = SOFTENING_WIDTH_V * v.coerciveScale;
+  const height = x ? x.heightFactor : 1;
+  const offset = v.offset * 2e-4 * v.heightScale * height;
+  const piezo = v.kind === 'loop' ? new Float32Array(steps) : undefined;
   for (let c = 0; c < cycles; c++) {
     // The first cycle wakes the film up: slightly smaller and harder to switch than the ones after it.
     const wake = c === 0 && cycles > 1 ? 0.92 : 1;
@@ -371,30 +587,71 @@ function pixelData(rng: Rng, p: PixelParams): Float32Array[] {
       const inField = f === 0; // fields = ['on', 'off']
       const base = (c * 2 + f) * steps;
       for (let k = 0; k < steps; k++) {
-        const v = wave.volts[k];
+        const volts = wave.volts[k];
         const falling = wave.falling[k] === 1;
         let P = 0;
         let soft = 0;
         for (const L of cycleLoops) {
-          P += loopBranch(v, falling, L);
+          P += loopBranch(volts, falling, L);
           const vc = falling ? L.a2 : L.a3;
           // Resonance softens while domains switch (DOMAIN.md §5); the dip scales with the switched fraction.
-          soft += (Math.abs(L.a1) / 2e-4) * Math.exp(-(((v - vc) / SOFTENING_WIDTH_V) ** 2));
+          soft += (Math.abs(L.a1) / 2e-4) * Math.exp(-(((volts - vc) / softWidth) ** 2));
         }
-        if (inField) P += ES_SLOPE * v;
+        if (x) P = P * v.heightScale * height + offset;
+        if (inField) P += ES_SLOPE * v.heightScale * volts;
         // Complex response R = P·e^{-iθ} + noise, so A·cos(φ + θ) recovers P (DOMAIN.md §2).
-        const nr = PIEZO_NOISE * noiseScale * rng.normal();
-        const ni = PIEZO_NOISE * noiseScale * rng.normal();
+        const nr = PIEZO_NOISE * v.heightScale * noiseScale * rng.normal();
+        const ni = PIEZO_NOISE * v.heightScale * noiseScale * rng.normal();
         const re = P * cosT + nr;
         const im = -P * sinT + ni;
         const i = base + k;
         amplitude[i] = Math.hypot(re, im);
         phase[i] = Math.atan2(im, re);
-        frequency[i] = f0 - SOFTENING_HZ * soft - (inField ? 600 : 0) + FREQ_NOISE_HZ * noiseScale * rng.normal();
-        quality[i] = q0 - 50 * Math.min(1, soft) + Q_NOISE * noiseScale * rng.normal();
+        frequency[i] = f0 - SOFTENING_HZ * fr * soft - (inField ? 600 * fr : 0) + FREQ_NOISE_HZ * fr * noiseScale * rng.normal();
+        quality[i] = q0 - 50 * qr * Math.min(1, soft) + Q_NOISE * qr * noiseScale * rng.normal();
+        if (x?.dead) {
+          // a dead pixel: the SHO fit finds no resonance; frequency and Q scatter widely
+          frequency[i] = v.f0Hz * (1 + 0.05 * x.extra.normal());
+          quality[i] = q0 * (0.2 + 0.8 * x.extra());
+        }
+        if (piezo && c === cycles - 1 && !inField) piezo[k] = re * cosT - im * sinT; // the projection P = A·cos(φ + θ)
       }
     }
   }
+  if (!x) return [amplitude, phase, frequency, quality];
+  const rate = v.spikesPerLoop;
+  const loopHeight = 2e-4 * v.heightScale * x.heightFactor;
+  const bigSpike = () => loopHeight * (3 + 7 * x.extra());
+  const fitFailure = () => v.f0Hz * (0.01 + 0.04 * x.extra());
+  if (piezo) {
+    const last = ((cycles - 1) * 2 + 1) * steps;
+    const resonance = frequency.slice(last, last + steps);
+    if (v.resonanceUnit === 'kHz') for (let k = 0; k < steps; k++) resonance[k] /= 1e3;
+    const unit = v.resonanceUnit === 'kHz' ? 1e-3 : 1;
+    addSpikes(x.extra, piezo, 0, steps, rate, bigSpike);
+    addSpikes(x.extra, resonance, 0, steps, rate, () => fitFailure() * unit);
+    return [piezo, resonance];
+  }
+  for (let s = 0; s < cycles * 2; s++) {
+    addSpikes(x.extra, amplitude, s * steps, steps, rate, bigSpike, true);
+    addSpikes(x.extra, frequency, s * steps, steps, rate, fitFailure);
+  }
+  if (v.phaseUnit === 'deg') for (let i = 0; i < n; i++) phase[i] = (phase[i] * 180) / Math.PI;
   return [amplitude, phase, frequency, quality];
 }
 
+/** Coercive scale, asymmetry and imprint applied to a pixel's sub-loops (varied scans only); a dead pixel has none. */
+function shapeLoops(loops: LoopCoefs[], v: Variety, x: PixelExtras | undefined): LoopCoefs[] {
+  if (!x) return loops;
+  if (x.dead) return [];
+  const cs = v.coerciveScale;
+  return loops.map((L) => ({
+    ...L,
+    a2: L.a2 * cs * (1 + v.asymmetry) + v.imprintV,
+    a3: L.a3 * cs * (1 - v.asymmetry) + v.imprintV,
+    b0: L.b0 * cs,
+    b1: L.b1 * cs,
+    b2: L.b2 * cs,
+    b3: L.b3 * cs,
+  }));
+}

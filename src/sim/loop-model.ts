@@ -48,10 +48,11 @@ export function loopBranch(v: number, falling: boolean, c: LoopCoefs): number {
 }
 
 /**
- * The BEPS bias waveform in acquisition order: 0 → +vmax → −vmax → 0 in `steps` equal steps (DOMAIN.md §1:
- * 96 steps, ±16 V, 2/3 V per step). Returns the voltages and, per step, whether the bias is falling.
+ * The BEPS bias waveform in acquisition order: 0 → +vmax → −vneg → 0 in `steps` equal-length quarters (DOMAIN.md §1:
+ * 96 steps, ±16 V, 2/3 V per step). `vneg` (default `vmax`) gives a slightly asymmetric range, as some instruments
+ * use. Returns the voltages and, per step, whether the bias is falling.
  */
-export function triangleWaveform(steps: number, vmax: number): { volts: Float64Array; falling: Uint8Array } {
+export function triangleWaveform(steps: number, vmax: number, vneg = vmax): { volts: Float64Array; falling: Uint8Array } {
   const volts = new Float64Array(steps);
   const falling = new Uint8Array(steps);
   const q = steps / 4;
@@ -59,9 +60,10 @@ export function triangleWaveform(steps: number, vmax: number): { volts: Float64A
     const x = k / q; // quarter cycles elapsed
     if (x < 1) volts[k] = vmax * x;
     else if (x < 3) {
-      volts[k] = vmax * (2 - x);
+      // the symmetric formula is kept as it was so default scans stay bit-identical
+      volts[k] = vneg === vmax ? vmax * (2 - x) : vmax - ((vmax + vneg) * (x - 1)) / 2;
       falling[k] = 1;
-    } else volts[k] = vmax * (x - 4);
+    } else volts[k] = vneg * (x - 4);
   }
   return { volts, falling };
 }

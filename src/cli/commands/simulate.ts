@@ -35,6 +35,7 @@ export function register(program: Command): void {
       .option('--mechanisms <list>', `comma-separated subset of ${MECHANISM_NAMES.join(',')}`, listOf('--mechanisms', MECHANISM_NAMES))
       .option('--anomaly-kinds <list>', `comma-separated subset of ${ANOMALY_KINDS.join(',')}`, listOf('--anomaly-kinds', ANOMALY_KINDS))
       .option('--scan-id <id>', 'scan id (default sim-s<seed>-<rows>x<cols>)')
+      .option('--scenario <name>', 'protocol-tanh: the docs/protocol.md scan instead (372 kHz, ±10 V, Q 180, tanh loops; honours --rows --cols --seed --steps --cycles --scan-id)')
       .option('--out <file>', 'write an HDF5 scan file (docs/formats.md); replaces an existing file')
       .option('--zmq <endpoint>', 'publish over ZeroMQ (protocol v1) to this endpoint instead')
       .option('--rate <pxps>', 'pixels per second when publishing (overrides sim.ratePxPerSec)', positive('--rate'))
@@ -64,19 +65,25 @@ export function register(program: Command): void {
       log.warn({ rows, cols, configured: anomalies, used: fits }, 'grid too small for the configured anomalies; planting fewer');
       anomalies = fits;
     }
-    const scan = simulateScan({
-      rows,
-      cols,
-      seed,
-      anomalies,
-      steps: opts.steps,
-      cycles: opts.cycles,
-      noise: opts.noise,
-      pxPerSec: ratePxPerSec,
-      ...(opts.mechanisms ? { mechanisms: opts.mechanisms as MechanismName[] } : {}),
-      ...(opts.anomalyKinds ? { anomalyKinds: opts.anomalyKinds as AnomalyKind[] } : {}),
-      ...(opts.scanId ? { scanId: opts.scanId } : {}),
-    });
+    if (opts.scenario !== undefined && opts.scenario !== 'protocol-tanh') {
+      throw Object.assign(new Error(`simulate: --scenario is "${opts.scenario}"; the only scenario is protocol-tanh`), { name: 'ConfigError', code: 'LS_CONFIG_INVALID' });
+    }
+    const { protocolTanhScan } = await import('../../sim/scenarios.ts');
+    const scan = opts.scenario === 'protocol-tanh'
+      ? protocolTanhScan({ rows, cols, seed, steps: opts.steps, cycles: opts.cycles, pxPerSec: ratePxPerSec, ...(opts.scanId ? { scanId: opts.scanId } : {}) })
+      : simulateScan({
+          rows,
+          cols,
+          seed,
+          anomalies,
+          steps: opts.steps,
+          cycles: opts.cycles,
+          noise: opts.noise,
+          pxPerSec: ratePxPerSec,
+          ...(opts.mechanisms ? { mechanisms: opts.mechanisms as MechanismName[] } : {}),
+          ...(opts.anomalyKinds ? { anomalyKinds: opts.anomalyKinds as AnomalyKind[] } : {}),
+          ...(opts.scanId ? { scanId: opts.scanId } : {}),
+        });
     if (opts.out) {
       const r = await writeSimulatedScan(scan, opts.out);
       log.info({ out: opts.out, scanId: scan.start.scanId, ...r }, 'scan file written');
