@@ -8,7 +8,8 @@ export function withConfigOptions(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'YAML config file (keys as in config/default.yaml)')
     .option('--set <key=value...>', 'override one config key, e.g. --set batch.maxSize=128 (repeatable)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']));
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(new Option('--log-format <format>', 'log lines: pretty, json, or auto (pretty when stderr is a terminal; overrides log.format)').choices(['auto', 'json', 'pretty']));
 }
 
 /** Parse a `--set` value: JSON when it parses (numbers, booleans, lists), else the raw string. */
@@ -21,7 +22,7 @@ function parseSetValue(raw: string): unknown {
 }
 
 /** Load the config from --config and --set, then apply command-specific `overrides` (dotted keys). */
-export function configFromOptions(opts: { config?: string; set?: string[]; logLevel?: string }, overrides: Record<string, unknown> = {}): Config {
+export function configFromOptions(opts: { config?: string; set?: string[]; logLevel?: string; logFormat?: string }, overrides: Record<string, unknown> = {}): Config {
   const sets: Record<string, unknown> = {};
   for (const item of opts.set ?? []) {
     const eq = item.indexOf('=');
@@ -29,6 +30,7 @@ export function configFromOptions(opts: { config?: string; set?: string[]; logLe
     sets[item.slice(0, eq)] = parseSetValue(item.slice(eq + 1));
   }
   if (opts.logLevel) sets['log.level'] = opts.logLevel;
+  if (opts.logFormat) sets['log.format'] = opts.logFormat;
   // A dedicated flag overrides --set only when it was given: an absent flag (undefined) must not erase a --set.
   const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   return loadConfig(opts.config, { ...sets, ...given });
@@ -36,5 +38,5 @@ export function configFromOptions(opts: { config?: string; set?: string[]; logLe
 
 /** The root logger for a command run. */
 export function loggerFor(config: Config): Logger {
-  return createLogger({ level: config.log.level, pretty: config.log.pretty });
+  return createLogger({ level: config.log.level, format: config.log.format });
 }

@@ -3,6 +3,8 @@
  * Any problem becomes one ConfigError whose lines name the key path, the value found and what was expected.
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.ts';
@@ -60,6 +62,20 @@ export function parseConfig(input: unknown, source: string): Config {
   return parsed.data;
 }
 
+/** The package's root folder (where package.json is): resources shipped with loopstream live under it. */
+export const PACKAGE_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/**
+ * Defaults that name files shipped with the package, resolved against the package so `serve` or `replay` from
+ * any working directory finds them. A path the user gives (file, --set, flag) keeps its meaning: relative to
+ * the working directory. data.dir and replay.roots are the user's folders and stay relative to it.
+ */
+function resolvePackageDefaults(config: Config, raw: Record<string, unknown>): Config {
+  const given = getDotted(raw, ['model', 'bundle']);
+  if (given === undefined && !isAbsolute(config.model.bundle)) config.model.bundle = resolve(PACKAGE_ROOT, config.model.bundle);
+  return config;
+}
+
 /** Read the YAML file (if any), apply `overrides` (dotted keys), validate once. */
 export function loadConfig(file?: string, overrides: Record<string, unknown> = {}): Config {
   let raw: Record<string, unknown> = {};
@@ -78,5 +94,5 @@ export function loadConfig(file?: string, overrides: Record<string, unknown> = {
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: the top level must be a mapping of sections`, file);
   }
   for (const [key, value] of Object.entries(overrides)) if (value !== undefined) setDotted(raw, key, value);
-  return parseConfig(raw, file ?? 'command line');
+  return resolvePackageDefaults(parseConfig(raw, file ?? 'command line'), raw);
 }

@@ -195,7 +195,7 @@ export const FinetuneConfig = section(
 export const LogConfig = section(
   {
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
-    pretty: z.boolean().default(false).describe('human-readable logs instead of JSON lines'),
+    format: z.enum(['auto', 'json', 'pretty']).default('auto').describe('auto: human-readable (pino-pretty) when stderr is a terminal, JSON lines otherwise; json; pretty'),
   },
   'structured logging (pino)',
 );
