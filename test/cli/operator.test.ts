@@ -18,7 +18,7 @@ const SCRIPT = '/usr/bin/script';
 /** Run `loopstream ...args` with cwd `cwd`; resolves with the exit code and both streams. */
 async function loopstream(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd, timeout: 120_000 });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd, timeout: 240_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -61,14 +61,14 @@ describe('log format', () => {
     expect(pretty.code).toBe(0);
     expect(pretty.stderr).toMatch(/INFO.*scan file written/);
     expect(jsonLines(pretty.stderr)).toEqual([]);
-  });
+  }, 300_000);
 
   it.skipIf(!existsSync(SCRIPT))('is pretty on a terminal (pseudo-terminal via script), JSON there with --log-format json', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ls-logtty-'));
     const atTerminal = async (extra: string) => {
       // script runs the command on a pseudo-terminal: its stdout and stderr are both a TTY
       const cmd = `${process.execPath} ${BIN} simulate --rows 4 --cols 4 --anomalies 0 --out ${join(dir, 'x.h5')} ${extra}`;
-      const { stdout } = await run(SCRIPT, ['-qec', cmd, '/dev/null'], { cwd: ROOT, timeout: 120_000 });
+      const { stdout } = await run(SCRIPT, ['-qec', cmd, '/dev/null'], { cwd: ROOT, timeout: 240_000 });
       // the terminal turns \n into \r\n, and pino-pretty colours
       return stdout.replace(/\r/g, '').replace(/\x1b\[[0-9;]*m/g, '');
     };
@@ -78,7 +78,7 @@ describe('log format', () => {
     expect(jsonLines(tty).some((l) => l.msg === 'scan file written')).toBe(false);
     const forced = await atTerminal('--log-format json');
     expect(jsonLines(forced).find((l) => l.msg === 'scan file written')).toMatchObject({ pixels: 16 });
-  });
+  }, 300_000);
 });
 
 describe('default paths resolve against the package, not the working directory', () => {
@@ -91,7 +91,7 @@ describe('default paths resolve against the package, not the working directory',
     const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { encoded: number; results: string };
     expect(summary.encoded).toBe(16);
     expect(summary.results.startsWith(join(dir, 'data')) || existsSync(join(dir, summary.results))).toBe(true);
-  });
+  }, 300_000);
 
   it('serve from another folder loads the default bundle and serves the dashboard', async () => {
     const { dir, configPath } = daemonConfig();
@@ -116,16 +116,16 @@ describe('default paths resolve against the package, not the working directory',
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
     }
-  });
+  }, 300_000);
 });
 
 describe('npx loopstream', () => {
   it('runs the package bin from the repository root', async () => {
-    const { stdout } = await run('npx', ['loopstream', '--version'], { cwd: ROOT, timeout: 120_000 });
+    const { stdout } = await run('npx', ['loopstream', '--version'], { cwd: ROOT, timeout: 240_000 });
     expect(stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
-    const help = await run('npx', ['loopstream', '--help'], { cwd: ROOT, timeout: 120_000 });
+    const help = await run('npx', ['loopstream', '--help'], { cwd: ROOT, timeout: 240_000 });
     expect(help.stdout).toMatch(/sim-corpus/);
-  });
+  }, 300_000);
 });
 
 describe('loopstream sim-corpus', () => {
@@ -142,5 +142,5 @@ describe('loopstream sim-corpus', () => {
     const bad = await loopstream(['sim-corpus', '--out', out, '--scans', '1', '--steps', '5,6']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/steps is \[5, 6\]; it must contain a multiple of 4/);
-  });
+  }, 300_000);
 });
