@@ -48,6 +48,8 @@ export interface CorpusRanges {
   noise: Range;
   /** mean spikes per loop and channel */
   spikesPerLoop: Range;
+  /** mean failed fits (NaN steps) per loop; default none, as a corpus for training should be clean of them unless asked */
+  nanPerLoop: Range;
   /** share of dead pixels */
   deadFraction: Range;
   /** planted anomalous regions (integer) */
@@ -69,13 +71,14 @@ export const DEFAULT_CORPUS_RANGES: CorpusRanges = {
   steps: [32, 128],
   cycles: [1, 3],
   heightScale: [1e-2, 1e2],
-  heightSpreadDecades: [0, 2],
+  heightSpreadDecades: [0, 3],
   coerciveRatio: [0.5, 1.3],
   imprintFrac: [-0.2, 0.2],
   asymmetry: [-0.25, 0.25],
   offset: [-0.5, 0.5],
   noise: [0.3, 3],
   spikesPerLoop: [0, 6],
+  nanPerLoop: [0, 0],
   deadFraction: [0, 0.05],
   anomalies: [0, 3],
   loopShare: 0.5,
@@ -106,7 +109,7 @@ export function checkRanges(r: CorpusRanges): void {
     throw new RangeError(`corpus range steps is [${r.steps[0]}, ${r.steps[1]}]; it must contain a multiple of 4 that is ≥ 8`);
   }
   if (!(r.cycles[0] >= 1 && r.rows[0] >= 4 && r.cols[0] >= 4)) throw new RangeError('corpus ranges: cycles must be ≥ 1 and rows, cols ≥ 4');
-  if (!(r.deadFraction[1] < 1 && r.deadFraction[0] >= 0 && r.spikesPerLoop[0] >= 0)) throw new RangeError('corpus ranges: deadFraction must lie in [0, 1) and spikesPerLoop be ≥ 0');
+  if (!(r.deadFraction[1] < 1 && r.deadFraction[0] >= 0 && r.spikesPerLoop[0] >= 0 && r.nanPerLoop[0] >= 0 && r.nanPerLoop[1] < 8)) throw new RangeError('corpus ranges: deadFraction must lie in [0, 1), spikesPerLoop be ≥ 0 and nanPerLoop in [0, 8)');
   for (const k of ['loopShare', 'asymmetricShare'] as const) if (!(r[k] >= 0 && r[k] <= 1)) throw new RangeError(`corpus ${k} is ${r[k]}; expected a share in [0, 1]`);
 }
 
@@ -156,6 +159,9 @@ export function drawCorpusScan(seed: number, index: number, ranges: CorpusRanges
     phaseUnit: kind === 'sho' && rng() < 0.25 ? 'deg' : 'rad',
     resonanceUnit: kind === 'loop' && rng() < 0.5 ? 'kHz' : 'Hz',
   };
+  // drawn after every other parameter: narrowing or widening this range leaves the rest of each scan unchanged
+  const nan = uniform(rng, ranges.nanPerLoop);
+  if (nan > 0) p.nanPerLoop = sig(nan);
   return p;
 }
 

@@ -75,6 +75,8 @@ export interface SimOptions {
   offset?: number;
   /** mean number of spikes (tip events, failed fits) per loop and channel, Poisson-distributed (default 0) */
   spikesPerLoop?: number;
+  /** mean number of failed fits (NaN in every buffer at that step) per loop, Poisson-distributed (default 0) */
+  nanPerLoop?: number;
   /** share of dead pixels: no piezoresponse, resonance fit failing (default 0); marked in truth.dead */
   deadFraction?: number;
   /** phase unit of sho scans (default rad) */
@@ -95,13 +97,14 @@ interface Variety {
   asymmetry: number;
   offset: number;
   spikesPerLoop: number;
+  nanPerLoop: number;
   phaseUnit: 'rad' | 'deg';
   resonanceUnit: 'Hz' | 'kHz';
 }
 
 const VARIETY_KEYS = [
   'kind', 'vneg', 'waveStart', 'f0Hz', 'q', 'rotationRad', 'coerciveScale', 'heightScale', 'heightSpreadDecades',
-  'imprintV', 'asymmetry', 'offset', 'spikesPerLoop', 'deadFraction', 'phaseUnit', 'resonanceUnit',
+  'imprintV', 'asymmetry', 'offset', 'spikesPerLoop', 'nanPerLoop', 'deadFraction', 'phaseUnit', 'resonanceUnit',
 ] as const satisfies ReadonlyArray<keyof SimOptions>;
 
 /** Ground truth of a simulated scan, row-major rows*cols maps. */
@@ -436,6 +439,7 @@ const ORIGINAL: Variety = {
   asymmetry: 0,
   offset: 0,
   spikesPerLoop: 0,
+  nanPerLoop: 0,
   phaseUnit: 'rad',
   resonanceUnit: 'Hz',
 };
@@ -452,6 +456,7 @@ function resolveVariety(o: SimOptions): Variety {
     asymmetry: o.asymmetry ?? ORIGINAL.asymmetry,
     offset: o.offset ?? ORIGINAL.offset,
     spikesPerLoop: o.spikesPerLoop ?? ORIGINAL.spikesPerLoop,
+    nanPerLoop: o.nanPerLoop ?? ORIGINAL.nanPerLoop,
     phaseUnit: o.phaseUnit ?? ORIGINAL.phaseUnit,
     resonanceUnit: o.resonanceUnit ?? ORIGINAL.resonanceUnit,
   };
@@ -464,6 +469,7 @@ function resolveVariety(o: SimOptions): Variety {
   if (!(v.heightScale > 0)) bad(`heightScale must be > 0; got ${v.heightScale}`);
   if (!(Math.abs(v.asymmetry) < 1)) bad(`asymmetry must lie in (-1, 1); got ${v.asymmetry}`);
   if (!(v.spikesPerLoop >= 0)) bad(`spikesPerLoop must be ≥ 0; got ${v.spikesPerLoop}`);
+  if (!(v.nanPerLoop >= 0 && v.nanPerLoop < 8)) bad(`nanPerLoop must lie in [0, 8); got ${v.nanPerLoop}`);
   for (const k of ['rotationRad', 'imprintV', 'offset'] as const) if (!Number.isFinite(v[k])) bad(`${k} must be finite; got ${v[k]}`);
   const spread = o.heightSpreadDecades ?? 0;
   if (!(spread >= 0)) bad(`heightSpreadDecades must be ≥ 0; got ${spread}`);
@@ -543,6 +549,16 @@ function addSpikes(rng: Rng, arr: Float32Array, from: number, len: number, rate:
     [idx[s], idx[j]] = [idx[j], idx[s]];
     const sign = positive || rng() < 0.5 ? 1 : -1;
     arr[from + idx[s]] += sign * magnitude();
+  }
+}
+
+/** Poisson(rate) failed fits in `[from, from + len)`: NaN at that step in every buffer (protocol: NaN = failed fit). */
+function addFailedFits(rng: Rng, buffers: Float32Array[], from: number, len: number, rate: number): void {
+  if (!(rate > 0)) return;
+  const n = Math.min(len - 1, poisson(rng, rate)); // never a whole loop: a buffer without a finite value is refused
+  for (let s = 0; s < n; s++) {
+    const k = from + Math.floor(rng() * len);
+    for (const b of buffers) b[k] = NaN;
   }
 }
 
@@ -630,11 +646,13 @@ function pixelData(rng: Rng, p: PixelParams, v: Variety = ORIGINAL, x?: PixelExt
     const unit = v.resonanceUnit === 'kHz' ? 1e-3 : 1;
     addSpikes(x.extra, piezo, 0, steps, rate, bigSpike);
     addSpikes(x.extra, resonance, 0, steps, rate, () => fitFailure() * unit);
+    addFailedFits(x.extra, [piezo, resonance], 0, steps, v.nanPerLoop);
     return [piezo, resonance];
   }
   for (let s = 0; s < cycles * 2; s++) {
     addSpikes(x.extra, amplitude, s * steps, steps, rate, bigSpike, true);
     addSpikes(x.extra, frequency, s * steps, steps, rate, fitFailure);
+    addFailedFits(x.extra, [amplitude, phase, frequency, quality], s * steps, steps, v.nanPerLoop);
   }
   if (v.phaseUnit === 'deg') for (let i = 0; i < n; i++) phase[i] = (phase[i] * 180) / Math.PI;
   return [amplitude, phase, frequency, quality];

@@ -180,6 +180,25 @@ describe('varied scans', () => {
     expect(Math.log10(Math.max(...heights) / Math.min(...heights))).toBeLessThan(2.2);
   });
 
+  it('mark failed fits as NaN in every buffer at the asked rate, never a whole loop', () => {
+    const s = simulateScan({ ...base, rows: 10, cols: 20, nanPerLoop: 2 });
+    let nan = 0;
+    let loops = 0;
+    for (const p of s.pixels()) {
+      for (let slice = 0; slice < 4; slice++) {
+        const idx = [...Array(96).keys()].map((k) => slice * 96 + k);
+        const bad = idx.filter((i) => Number.isNaN(p.data[0][i]));
+        for (const i of bad) for (const b of p.data) expect(b[i]).toBeNaN(); // the whole fit failed
+        expect(bad.length).toBeLessThan(96);
+        nan += bad.length;
+        loops++;
+      }
+    }
+    // Poisson(2) positions drawn with replacement: E[distinct] = 96·(1 − (1 − 1/96)^N) ≈ 1.99 per loop
+    expect(nan / loops).toBeGreaterThan(1.75);
+    expect(nan / loops).toBeLessThan(2.2);
+  });
+
   it('plant dead pixels at the asked share, with no piezoresponse', () => {
     const s = simulateScan({ ...base, rows: 40, cols: 40, deadFraction: 0.1 });
     const dead = s.truth.dead!;

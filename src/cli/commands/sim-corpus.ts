@@ -31,6 +31,7 @@ export function register(program: Command): void {
       .option('--steps <lo,hi>', 'range of DC steps per cycle (multiples of 4)', range('--steps'))
       .option('--vmax <lo,hi>', 'range of the bias peak, V', range('--vmax'))
       .option('--spikes <lo,hi>', 'range of the mean spikes per loop and channel', range('--spikes'))
+      .option('--nan <lo,hi>', 'range of the mean failed fits (NaN steps) per loop (default none)', range('--nan'))
       .option('--protocol-tanh', 'also write protocol-tanh.h5: the docs/protocol.md scan (372 kHz, ±10 V, Q 180, tanh loops)'),
   ).action(async (opts) => {
     const { DEFAULT_CORPUS_RANGES, writeCorpus } = await import('../../sim/corpus.ts');
@@ -42,6 +43,7 @@ export function register(program: Command): void {
       ...(opts.steps ? { steps: opts.steps } : {}),
       ...(opts.vmax ? { vmax: opts.vmax } : {}),
       ...(opts.spikes ? { spikesPerLoop: opts.spikes } : {}),
+      ...(opts.nan ? { nanPerLoop: opts.nan } : {}),
     };
     const t0 = performance.now();
     let manifest;
