@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import { openScanFile } from '../../src/sources/hdf5/index.ts';
 import { resolveLogFormat } from '../../src/util/log.ts';
 import { BIN, ROOT, daemonConfig } from '../helpers/cli.ts';
 
@@ -143,4 +145,28 @@ describe('loopstream sim-corpus', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/steps is \[5, 6\]; it must contain a multiple of 4/);
   }, 300_000);
+});
+
+describe('loopstream simulate --scenario protocol-tanh', () => {
+  it('writes the docs/protocol.md scan; an unknown scenario is a usage error', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ls-scenario-')), 'tanh.h5');
+    const before = process.exitCode;
+    try {
+      await main(['node', 'loopstream', 'simulate', '--scenario', 'protocol-tanh', '--rows', '6', '--cols', '5', '--out', out, '--log-level', 'silent']);
+      expect(process.exitCode ?? 0).toBe(0);
+      const r = await openScanFile(out);
+      try {
+        expect(r.start.metadata).toMatchObject({ scenario: 'protocol-tanh', f0Hz: 372e3, q: 180, vmax: 10 });
+        expect(r.count).toBe(30);
+        expect(Math.max(...r.start.dcVoltage)).toBe(10);
+        expect(r.pixel(7).data[2][0]).toBeCloseTo(372e3, -3);
+      } finally {
+        r.close();
+      }
+      await main(['node', 'loopstream', 'simulate', '--scenario', 'nope', '--out', out, '--log-level', 'silent']);
+      expect(process.exitCode).toBe(2);
+    } finally {
+      process.exitCode = before;
+    }
+  });
 });
