@@ -8,8 +8,8 @@
  * corpus, and scan i does not change when more scans are asked for.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ANOMALY_KINDS, MECHANISM_NAMES, simulateScan, type AnomalyKind, type MechanismName, type SimOptions, type SimulatedScan } from './index.ts';
 import { subRng, type Rng } from './prng.ts';
 import { protocolTanhScan, type ProtocolTanhOptions } from './scenarios.ts';
@@ -266,4 +266,22 @@ export async function writeCorpus(opts: CorpusOptions): Promise<CorpusManifest> 
   const manifest: CorpusManifest = { generator: 'loopstream-sim-corpus', version: 1, seed: opts.seed, scans: files.length, ranges, files };
   writeFileSync(join(opts.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
+}
+
+/**
+ * Read `dir/manifest.json` of a corpus: its entries with `path` resolved against `dir` (files left in the folder by
+ * an earlier, larger corpus are not in it). A folder without a corpus manifest is refused with the reason.
+ */
+export function readCorpusManifest(dir: string): Omit<CorpusManifest, 'files'> & { files: Array<CorpusEntry & { path: string }> } {
+  const at = join(dir, 'manifest.json');
+  let m: CorpusManifest;
+  try {
+    m = JSON.parse(readFileSync(at, 'utf8')) as CorpusManifest;
+  } catch (err) {
+    throw new Error(`${at}: cannot read a corpus manifest (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (m?.generator !== 'loopstream-sim-corpus' || m.version !== 1 || !Array.isArray(m.files)) {
+    throw new Error(`${at}: not a loopstream-sim-corpus manifest of version 1`);
+  }
+  return { ...m, files: m.files.map((f) => ({ ...f, path: resolve(dir, f.file) })) };
 }

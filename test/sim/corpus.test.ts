@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkStartLayout } from '../../src/protocol/decode.ts';
 import { StartHeader } from '../../src/protocol/messages.ts';
-import { DEFAULT_CORPUS_RANGES, drawCorpusScan, writeCorpus, type CorpusManifest } from '../../src/sim/corpus.ts';
+import { DEFAULT_CORPUS_RANGES, drawCorpusScan, readCorpusManifest, writeCorpus, type CorpusManifest } from '../../src/sim/corpus.ts';
 import { MECHANISM_NAMES, simulateScan, type SimOptions } from '../../src/sim/index.ts';
 import { protocolTanhScan } from '../../src/sim/scenarios.ts';
 import { openScanFile } from '../../src/sources/hdf5/index.ts';
@@ -226,6 +226,8 @@ describe('writeCorpus', () => {
     expect(c.files[0].contentSha256).not.toBe(a.files[0].contentSha256);
     const manifest = JSON.parse(readFileSync(join(dir, 'a', 'manifest.json'), 'utf8')) as CorpusManifest;
     expect(manifest.files.map((f) => f.file)).toEqual(['scan-0000.h5', 'scan-0001.h5', 'scan-0002.h5']);
+    expect(readCorpusManifest(join(dir, 'a')).files.map((f) => f.path)).toEqual(manifest.files.map((f) => join(dir, 'a', f.file)));
+    expect(() => readCorpusManifest(dir)).toThrow(/cannot read a corpus manifest \(ENOENT\)/);
     for (const entry of manifest.files) {
       const ra = await openScanFile(join(dir, 'a', entry.file));
       const rb = await openScanFile(join(dir, 'b', entry.file));
