@@ -39,7 +39,7 @@ export class LoopChart {
   }
 
   /** Replace the curves (and optionally the titles). */
-  set(curves: Curve[], title?: string, yLabel?: string): void {
+  set(curves: Curve[], title?: string, yLabel?: string, xLabel?: string): void {
     this.chart.data.datasets = curves.map((c) => ({
       label: c.label,
       data: c.x.map((x, k) => ({ x, y: c.y[k] })),
@@ -54,6 +54,8 @@ export class LoopChart {
     if (title !== undefined && opts.plugins?.title) opts.plugins.title.text = title;
     const y = opts.scales?.y as { title?: { text?: string } } | undefined;
     if (yLabel !== undefined && y?.title) y.title.text = yLabel;
+    const x = opts.scales?.x as { title?: { text?: string } } | undefined;
+    if (xLabel !== undefined && x?.title) x.title.text = xLabel;
     this.chart.update();
   }
 

@@ -6,7 +6,7 @@
 import { io, type Socket } from 'socket.io-client';
 import type { AlertJson } from '../../src/alerts/types.ts';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../src/server/events.ts';
-import type { ModelInfo, PixelDetail, ScanInfo } from '../../src/server/hub.ts';
+import type { ModelInfo, PixelDetail, ScanInfo, TraversalResult } from '../../src/server/hub.ts';
 import { applyDelta, fromWireDelta, fromWireSnapshot, type DecodedSnapshot } from '../../src/server/map-wire.ts';
 import { cssColor } from './colormap.ts';
 import { download, loopsCsv, mapsPng } from './export.ts';
@@ -30,6 +30,11 @@ const page = {
   views: [] as MapView[],
   selected: undefined as { row: number; col: number } | undefined,
   pixel: undefined as PixelDetail | undefined,
+  traversal: undefined as TraversalResult | undefined,
+  /** scans this page started replays of: their failure is also put on the error line */
+  replaysStarted: new Set<string>(),
+  /** pixel size the map views were built with (rebuilt when the scan list brings another) */
+  axesKey: '{}',
   snapshots: 0,
   deltas: 0,
   connects: 0,
@@ -72,7 +77,8 @@ function mapSpecs(m: DecodedSnapshot): MapSpec[] {
   const d = m.latentDim;
   const specs: MapSpec[] = [
     { key: 'state', title: 'scan progress', colormap: 'state', value: () => 0 },
-    { key: 'error', title: 'reconstruction error', colormap: 'magma', value: (i) => m.error[i] },
+    // values are read from page.maps at draw time: a later snapshot of the same scan replaces it without a rebuild
+    { key: 'error', title: 'reconstruction error (log scale)', colormap: 'magma', value: (i) => (page.maps ?? m).error[i], log: true },
   ];
   const order = page.model && page.model.channelsByKl.length === d ? page.model.channelsByKl : Array.from({ length: d }, (_, k) => k);
   const active = page.model && page.model.channelsByKl.length === d ? page.model.activeCount : d;
@@ -85,7 +91,7 @@ function mapSpecs(m: DecodedSnapshot): MapSpec[] {
       key: `mu${ch}`,
       title: `μ${ch} (${tag}${kl !== undefined ? `, KL ${fmt(kl)}` : ''})`,
       colormap: 'viridis',
-      value: (i) => m.mu[i * d + ch],
+      value: (i) => (page.maps ?? m).mu[i * d + ch],
     });
   });
   return specs;
@@ -98,8 +104,11 @@ function buildViews(): void {
   page.views = [];
   if (!m) return;
   const scale = Math.max(2, Math.floor(220 / Math.max(m.rows, m.cols)));
+  const info = page.scans.find((s) => s.id === m.scanId);
+  const axes = info?.pixelSize ? { pixelSize: info.pixelSize } : {};
+  page.axesKey = JSON.stringify(axes);
   for (const spec of mapSpecs(m)) {
-    const view = new MapView(spec, m.rows, m.cols, scale, inspect);
+    const view = new MapView(spec, m.rows, m.cols, scale, inspect, axes);
     page.views.push(view);
     box.append(view.root);
   }
@@ -179,14 +188,48 @@ function syncScanSelect(): void {
     const o = document.createElement('option');
     o.value = s.id;
     const n = s.rows * s.cols;
-    o.textContent = `${s.id} · ${s.source}${s.file ? ` ${s.file}` : ''} · ${s.state} · ${Math.round((100 * s.encoded) / n)}%`;
+    const state = s.failure ? `failed [${s.failure.code}]` : s.state;
+    o.textContent = `${s.id} · ${s.source}${s.file ? ` ${s.file}` : ''} · ${state} · ${Math.round((100 * s.encoded) / n)}%`;
     return o;
   });
   sel.replaceChildren(...options);
   if (current) sel.value = current;
+  showScanStatus();
 }
+
+/** Banners of the followed scan: why it failed, whether the model fits it, whether alerts run for it. */
+function showScanStatus(): void {
+  const id = page.maps?.scanId;
+  const s = page.scans.find((x) => x.id === id);
+  const failure = $('scan-failure');
+  failure.hidden = !s?.failure;
+  failure.textContent = s?.failure ? `${s.id} failed: [${s.failure.code}] ${s.failure.message}` : '';
+  const ood = $('ood-banner');
+  ood.hidden = !s?.ood?.flag;
+  ood.textContent = s?.ood?.flag
+    ? `model does not fit this scan (out of distribution)${s.ood.reason ? `: ${s.ood.reason}` : ''}${s.ood.score !== undefined ? ` · score ${fmt(s.ood.score)}${s.ood.threshold !== undefined ? ` > ${fmt(s.ood.threshold)}` : ''}` : ''} — its maps are unreliable until the model is fine-tuned`
+    : '';
+  // an empty table reads as "no anomalies": when alerts do not run for this scan, say so and hide the table
+  const off = s?.alerts && !s.alerts.enabled;
+  $('alerts-off').hidden = !off;
+  $('alerts-off').textContent = off ? `alerts off: ${s.alerts!.reason ?? 'no reason given'}` : '';
+  $('alert-table').hidden = Boolean(off);
+  document.body.dataset.alertsOff = off ? '1' : '';
+  document.body.dataset.ood = s?.ood?.flag ? '1' : '';
+  document.body.dataset.failure = s?.failure?.code ?? '';
+}
+
 socket.on('scan:list', (scans) => {
   page.scans = scans;
+  for (const s of scans) {
+    if (s.failure && page.replaysStarted.delete(s.id)) showError(`replay ${s.id} failed: [${s.failure.code}] ${s.failure.message}`);
+  }
+  const m = page.maps;
+  const info = m && scans.find((s) => s.id === m.scanId);
+  if (m && info && JSON.stringify(info.pixelSize ? { pixelSize: info.pixelSize } : {}) !== page.axesKey) {
+    buildViews();
+    scheduleDraw();
+  }
   syncScanSelect();
 });
 $<HTMLSelectElement>('scan-select').addEventListener('change', (ev) => {
@@ -210,6 +253,7 @@ $('replay-start').addEventListener('click', () => {
   if (!file) return;
   socket.emit('replay:start', { file }, (res) => {
     if (!res.ok) showError(`[${res.code}] ${res.message}`);
+    else page.replaysStarted.add(res.value);
   });
 });
 
@@ -293,7 +337,7 @@ function inspect(row: number, col: number): void {
     p.channels.slice(0, 2).forEach((ch, k) => {
       const curves = [{ label: 'input', x: p.voltage, y: ch.input, color: INPUT_COLOR, points: true }];
       if (ch.reconstruction) curves.push({ label: 'reconstruction', x: p.voltage, y: ch.reconstruction, color: RECON_COLOR, points: false, dashed: true } as never);
-      charts[k].set(curves, `${ch.name} (${p.row}, ${p.col})`, `${ch.name} (${ch.unit})`);
+      charts[k].set(curves, `${ch.name} (${p.row}, ${p.col})`, `${ch.name} (${ch.unit})`, `DC bias (${p.voltageUnit ?? 'V'})`);
     });
     $<HTMLButtonElement>('export-csv').disabled = false;
     document.body.dataset.pixel = `${p.row},${p.col}`;
@@ -333,8 +377,10 @@ $('trav-go').addEventListener('click', () => {
         ch.curves.map((y, j) => ({ label: `μ${t.latent}=${fmt(t.values[j])}`, x: t.voltage, y, color: cssColor('cividis', j / Math.max(1, ch.curves.length - 1)) })),
         `${ch.name} along μ${t.latent}`,
         `${ch.name} (${ch.unit})`,
+        `DC bias (${t.voltageUnit ?? 'V'})`,
       );
     });
+    page.traversal = t;
     document.body.dataset.traversal = String(t.values.length);
   });
 });
