@@ -23,13 +23,13 @@ export interface Curve {
 export class LoopChart {
   private chart: Chart<'scatter'>;
 
-  constructor(canvas: HTMLCanvasElement, title: string, yLabel: string) {
+  constructor(canvas: HTMLCanvasElement, title: string, yLabel: string, opts: { legend?: boolean } = {}) {
     this.chart = new Chart(canvas, {
       type: 'scatter',
       data: { datasets: [] },
       options: {
         responsive: false,
-        plugins: { title: { display: true, text: title }, legend: { display: true, labels: { boxWidth: 12 } } },
+        plugins: { title: { display: true, text: title }, legend: { display: opts.legend ?? true, labels: { boxWidth: 12 } } },
         scales: {
           x: { type: 'linear', title: { display: true, text: 'DC bias (V)' } },
           y: { type: 'linear', title: { display: true, text: yLabel } },

@@ -5,7 +5,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import type { AlertJson } from '../../src/alerts/types.ts';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../src/server/events.ts';
+import type { ClientToServerEvents, Reply, ServerToClientEvents } from '../../src/server/events.ts';
 import type { ModelInfo, PixelDetail, ScanInfo, TraversalResult } from '../../src/server/hub.ts';
 import { applyDelta, fromWireDelta, fromWireSnapshot, type DecodedSnapshot } from '../../src/server/map-wire.ts';
 import { cssColor } from './colormap.ts';
@@ -42,6 +42,16 @@ const page = {
 (window as unknown as { loopstream: typeof page }).loopstream = page;
 
 const charts = [new LoopChart($<HTMLCanvasElement>('chart-0'), 'piezoresponse', ''), new LoopChart($<HTMLCanvasElement>('chart-1'), 'resonance', '')];
+/** per active latent channel, the small traversal chart under its map card */
+const cardCharts = new Map<number, LoopChart>();
+
+/** Active latent channels, by KL (largest first); all of them when the manifest names none. */
+function activeChannels(): number[] {
+  const info = page.model;
+  if (!info) return [];
+  return info.activeCount > 0 ? info.channelsByKl.slice(0, info.activeCount) : info.channelsByKl.slice();
+}
+
 const travCharts = [new LoopChart($<HTMLCanvasElement>('trav-0'), 'piezoresponse', ''), new LoopChart($<HTMLCanvasElement>('trav-1'), 'resonance', '')];
 
 function showError(message: string): void {
@@ -107,10 +117,19 @@ function buildViews(): void {
   const info = page.scans.find((s) => s.id === m.scanId);
   const axes = info?.pixelSize ? { pixelSize: info.pixelSize } : {};
   page.axesKey = JSON.stringify(axes);
+  cardCharts.clear();
+  const active = new Set(activeChannels());
   for (const spec of mapSpecs(m)) {
     const view = new MapView(spec, m.rows, m.cols, scale, inspect, axes);
     page.views.push(view);
     box.append(view.root);
+    const ch = /^mu(\d+)$/.exec(spec.key);
+    if (ch && active.has(Number(ch[1]))) {
+      // the channel's latent traversal under its map (filled by "each active channel")
+      const canvas = Object.assign(document.createElement('canvas'), { className: 'trav', width: Math.max(220, view.canvas.width), height: 150 });
+      view.root.append(canvas);
+      cardCharts.set(Number(ch[1]), new LoopChart(canvas, `μ${ch[1]} traversal`, '', { legend: false }));
+    }
   }
 }
 
@@ -272,6 +291,9 @@ socket.on('model:info', (info) => {
     ),
   );
   if (keep) sel.value = keep;
+  const act = activeChannels();
+  $('trav-count').textContent = `${act.length} active latent channel${act.length === 1 ? '' : 's'} (of ${info.latentDim}): ${act.map((c) => `μ${c}`).join(', ')}`;
+  document.body.dataset.activeChannels = String(act.length);
   if (reorder && page.maps) {
     buildViews();
     scheduleDraw();
@@ -383,4 +405,42 @@ $('trav-go').addEventListener('click', () => {
     page.traversal = t;
     document.body.dataset.traversal = String(t.values.length);
   });
+});
+
+/** Traversal values from the range inputs. */
+function traversalValues(): number[] {
+  const lo = Number($<HTMLInputElement>('trav-min').value);
+  const hi = Number($<HTMLInputElement>('trav-max').value);
+  const steps = Math.min(64, Math.max(2, Math.round(Number($<HTMLInputElement>('trav-steps').value))));
+  return Array.from({ length: steps }, (_, k) => lo + ((hi - lo) * k) / (steps - 1));
+}
+
+// One traversal per active channel, drawn under that channel's map. One request at a time: the server decodes one
+// request per page (LS_SERVER_BUSY otherwise), so they go in sequence.
+$('trav-all').addEventListener('click', async () => {
+  const m = page.maps;
+  if (!m) return;
+  const values = traversalValues();
+  const channels = activeChannels();
+  let done = 0;
+  document.body.dataset.travAll = '0';
+  for (const latent of channels) {
+    const res = await new Promise<Reply<TraversalResult>>((resolve) =>
+      socket.emit('latent:traverse', { scanId: m.scanId, latent, values, base: page.selected }, resolve),
+    );
+    if (!res.ok) {
+      $('trav-info').textContent = `μ${latent}: ${res.message}`;
+      break;
+    }
+    const t = res.value;
+    const ch = t.channels[0];
+    cardCharts.get(latent)?.set(
+      ch.curves.map((y, j) => ({ label: `μ${latent}=${fmt(t.values[j])}`, x: t.voltage, y, color: cssColor('cividis', j / Math.max(1, ch.curves.length - 1)) })),
+      `μ${latent}: ${ch.name} from ${fmt(values[0])} to ${fmt(values[values.length - 1])}`,
+      `${ch.name} (${ch.unit})`,
+      `DC bias (${t.voltageUnit ?? 'V'})`,
+    );
+    done++;
+    document.body.dataset.travAll = String(done);
+  }
 });

@@ -101,4 +101,19 @@ describe('dashboard: scan status in chromium', () => {
     expect(option).not.toMatch(/completed/);
     expect(pageErrors).toEqual([]);
   });
+
+  it('decodes a traversal for each active latent channel under its map, with the count shown', async () => {
+    await page.selectOption('#scan-select', hub.scanMaps.scanId);
+    await page.waitForFunction((id) => (document.getElementById('progress-text')?.textContent ?? '').startsWith(id), hub.scanMaps.scanId);
+    const info = hub.model();
+    const active = info.channelsByKl.slice(0, info.activeCount);
+    expect(active.length).toBeGreaterThan(1);
+    await page.waitForFunction((n) => document.body.dataset.activeChannels === String(n), active.length);
+    expect(await page.textContent('#trav-count')).toBe(`${active.length} active latent channels (of ${info.latentDim}): ${active.map((c) => `μ${c}`).join(', ')}`);
+    // one traversal chart under each active channel's map, none under the others
+    expect(await page.$$eval('figure.map-card canvas.trav', (cs) => cs.map((c) => (c.closest('figure') as HTMLElement).dataset.key))).toEqual(active.map((c) => `mu${c}`));
+    await page.click('#trav-all');
+    await page.waitForFunction((n) => document.body.dataset.travAll === String(n), active.length, { timeout: 30_000 });
+    expect(pageErrors).toEqual([]);
+  });
 });
