@@ -167,7 +167,17 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     sendAlerts(c.socket, scanId);
   };
 
+  // A throw while setting up a connection (a hub read failing) must not escape into Socket.IO's promise chain, where
+  // it would be an unhandled rejection: the client is dropped with a log line instead, and retries.
   io.on('connection', (socket) => {
+    try {
+      onConnection(socket);
+    } catch (err) {
+      log.error({ err, client: socket.id }, 'dashboard connection setup failed; client disconnected');
+      socket.disconnect(true);
+    }
+  });
+  const onConnection = (socket: DashSocket) => {
     const client: Client = {
       socket,
       followNewest: true,
@@ -189,6 +199,12 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     };
     clients.add(client);
     metrics.clients.set(clients.size);
+    // registered first, so a client whose setup fails below still leaves the set when it is disconnected
+    socket.on('disconnect', (reason) => {
+      clients.delete(client);
+      metrics.clients.set(clients.size);
+      log.info({ client: socket.id, reason, sent: client.feed.sent, dropped: client.feed.dropped }, 'dashboard client left');
+    });
     log.info({ client: socket.id, address: socket.handshake.address }, 'dashboard client connected');
     socket.emit('server:hello', { protocol: DASHBOARD_PROTOCOL, maxDeltaHz: cfg.maxDeltaHz, replay: typeof hub.replay === 'function' });
     const scans = hub.scans();
@@ -214,12 +230,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
         select(client, scanId);
       },
     });
-    socket.on('disconnect', (reason) => {
-      clients.delete(client);
-      metrics.clients.set(clients.size);
-      log.info({ client: socket.id, reason, sent: client.feed.sent, dropped: client.feed.dropped }, 'dashboard client left');
-    });
-  });
+  };
 
   const unsubscribe = [
     hub.on('scan:change', () => {
