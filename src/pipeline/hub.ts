@@ -8,7 +8,7 @@ import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Alert } from '../alerts/types.ts';
 import { unscale } from '../preprocess/scale.ts';
-import type { AlertsStatus, DashboardHub, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, PixelSize, ScanFailure, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
+import type { AlertsStatus, DashboardHub, OodStatus, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, PixelSize, ScanFailure, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
 import { scanVoltageAxis } from '../server/voltage-axis.ts';
 import { parsePace, replayFile } from '../sources/hdf5/index.ts';
 import type { RejectCounts } from '../sources/zmq.ts';
@@ -75,9 +75,12 @@ export class PipelineHub implements DashboardHub {
       listed.add(id);
       const failure = this.failures.get(id);
       const pixelSize = (ctx.start as { pixelSize?: PixelSize }).pixelSize;
-      const alerts: AlertsStatus = ctx.alerts
-        ? { enabled: true }
-        : { enabled: false, reason: !ctx.encodable ? `the model cannot read this scan (${ctx.notEncodableReason ?? 'not encodable'})` : (this.alertsOff ?? 'no alert engine for this scan') };
+      // per-scan verdicts other stages may attach to the context (docs/dashboard.md §Scan status fields)
+      const extra = ctx as { ood?: OodStatus; alertsOff?: string };
+      const alerts: AlertsStatus =
+        ctx.alerts && !extra.alertsOff
+          ? { enabled: true }
+          : { enabled: false, reason: extra.alertsOff ?? (!ctx.encodable ? `the model cannot read this scan (${ctx.notEncodableReason ?? 'not encodable'})` : (this.alertsOff ?? 'no alert engine for this scan')) };
       return {
         id,
         source: ctx.source,
@@ -91,6 +94,7 @@ export class PipelineHub implements DashboardHub {
         missing: ctx.maps.missing,
         ...(failure ? { failure: { code: failure.code, message: failure.message } } : ctx.recordingError ? { failure: { code: 'LS_FILE_WRITE', message: `recording failed (${ctx.recordingError.errno}): ${ctx.recordingError.message}` } } : {}),
         alerts,
+        ...(extra.ood ? { ood: extra.ood } : {}),
         ...(pixelSize ? { pixelSize } : {}),
       };
     });
