@@ -43,7 +43,7 @@ const page = {
 
 const charts = [new LoopChart($<HTMLCanvasElement>('chart-0'), 'piezoresponse', ''), new LoopChart($<HTMLCanvasElement>('chart-1'), 'resonance', '')];
 /** per active latent channel, the small traversal chart under its map card */
-const cardCharts = new Map<number, LoopChart>();
+const cardCharts = new Map<number, { canvas: HTMLCanvasElement; chart: LoopChart }>();
 
 /** Active latent channels, by KL (largest first); all of them when the manifest names none. */
 function activeChannels(): number[] {
@@ -126,9 +126,10 @@ function buildViews(): void {
     const ch = /^mu(\d+)$/.exec(spec.key);
     if (ch && active.has(Number(ch[1]))) {
       // the channel's latent traversal under its map (filled by "each active channel")
-      const canvas = Object.assign(document.createElement('canvas'), { className: 'trav', width: Math.max(220, view.canvas.width), height: 150 });
+      // hidden until decoded, so the map grid stays compact
+      const canvas = Object.assign(document.createElement('canvas'), { className: 'trav', width: Math.max(220, view.canvas.width), height: 150, hidden: true });
       view.root.append(canvas);
-      cardCharts.set(Number(ch[1]), new LoopChart(canvas, `μ${ch[1]} traversal`, '', { legend: false }));
+      cardCharts.set(Number(ch[1]), { canvas, chart: new LoopChart(canvas, `μ${ch[1]} traversal`, '', { legend: false }) });
     }
   }
 }
@@ -434,10 +435,13 @@ $('trav-all').addEventListener('click', async () => {
     }
     const t = res.value;
     const ch = t.channels[0];
-    cardCharts.get(latent)?.set(
+    const card = cardCharts.get(latent);
+    if (card) card.canvas.hidden = false;
+    card?.chart.set(
       ch.curves.map((y, j) => ({ label: `μ${latent}=${fmt(t.values[j])}`, x: t.voltage, y, color: cssColor('cividis', j / Math.max(1, ch.curves.length - 1)) })),
-      `μ${latent}: ${ch.name} from ${fmt(values[0])} to ${fmt(values[values.length - 1])}`,
-      `${ch.name} (${ch.unit})`,
+      // small chart: the channel and unit go in the title, no y-axis title
+      `μ${latent} ${fmt(values[0])}…${fmt(values[values.length - 1])}: ${ch.name} (${ch.unit})`,
+      '',
       `DC bias (${t.voltageUnit ?? 'V'})`,
     );
     done++;
