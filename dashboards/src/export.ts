@@ -33,7 +33,8 @@ export async function mapsPng(cards: HTMLCanvasElement[], header: string, perRow
 
 /** CSV of a pixel: one row per voltage step, input and reconstruction per channel (empty where not encoded). */
 export function loopsCsv(p: PixelDetail): string {
-  const head = ['step', 'voltage_V'];
+  // the scan's own bias axis and unit (PixelDetail.voltage), never the model's grid
+  const head = ['step', `voltage_${p.voltageUnit ?? 'V'}`];
   for (const ch of p.channels) head.push(`${ch.name}_input_${ch.unit || 'au'}`, `${ch.name}_reconstruction_${ch.unit || 'au'}`);
   const lines = [
     `# loopstream pixel scan=${p.scanId} row=${p.row} col=${p.col} version=${p.version} error=${p.error ?? ''}`,

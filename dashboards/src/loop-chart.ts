@@ -23,13 +23,13 @@ export interface Curve {
 export class LoopChart {
   private chart: Chart<'scatter'>;
 
-  constructor(canvas: HTMLCanvasElement, title: string, yLabel: string) {
+  constructor(canvas: HTMLCanvasElement, title: string, yLabel: string, opts: { legend?: boolean } = {}) {
     this.chart = new Chart(canvas, {
       type: 'scatter',
       data: { datasets: [] },
       options: {
         responsive: false,
-        plugins: { title: { display: true, text: title }, legend: { display: true, labels: { boxWidth: 12 } } },
+        plugins: { title: { display: true, text: title }, legend: { display: opts.legend ?? true, labels: { boxWidth: 12 } } },
         scales: {
           x: { type: 'linear', title: { display: true, text: 'DC bias (V)' } },
           y: { type: 'linear', title: { display: true, text: yLabel } },
@@ -39,7 +39,7 @@ export class LoopChart {
   }
 
   /** Replace the curves (and optionally the titles). */
-  set(curves: Curve[], title?: string, yLabel?: string): void {
+  set(curves: Curve[], title?: string, yLabel?: string, xLabel?: string): void {
     this.chart.data.datasets = curves.map((c) => ({
       label: c.label,
       data: c.x.map((x, k) => ({ x, y: c.y[k] })),
@@ -54,6 +54,8 @@ export class LoopChart {
     if (title !== undefined && opts.plugins?.title) opts.plugins.title.text = title;
     const y = opts.scales?.y as { title?: { text?: string } } | undefined;
     if (yLabel !== undefined && y?.title) y.title.text = yLabel;
+    const x = opts.scales?.x as { title?: { text?: string } } | undefined;
+    if (xLabel !== undefined && x?.title) x.title.text = xLabel;
     this.chart.update();
   }
 

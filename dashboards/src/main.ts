@@ -5,8 +5,8 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import type { AlertJson } from '../../src/alerts/types.ts';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../src/server/events.ts';
-import type { ModelInfo, PixelDetail, ScanInfo } from '../../src/server/hub.ts';
+import type { ClientToServerEvents, Reply, ServerToClientEvents } from '../../src/server/events.ts';
+import type { ModelInfo, PixelDetail, ScanInfo, TraversalResult } from '../../src/server/hub.ts';
 import { applyDelta, fromWireDelta, fromWireSnapshot, type DecodedSnapshot } from '../../src/server/map-wire.ts';
 import { cssColor } from './colormap.ts';
 import { download, loopsCsv, mapsPng } from './export.ts';
@@ -30,6 +30,11 @@ const page = {
   views: [] as MapView[],
   selected: undefined as { row: number; col: number } | undefined,
   pixel: undefined as PixelDetail | undefined,
+  traversal: undefined as TraversalResult | undefined,
+  /** scans this page started replays of: their failure is also put on the error line */
+  replaysStarted: new Set<string>(),
+  /** pixel size the map views were built with (rebuilt when the scan list brings another) */
+  axesKey: '{}',
   snapshots: 0,
   deltas: 0,
   connects: 0,
@@ -37,6 +42,16 @@ const page = {
 (window as unknown as { loopstream: typeof page }).loopstream = page;
 
 const charts = [new LoopChart($<HTMLCanvasElement>('chart-0'), 'piezoresponse', ''), new LoopChart($<HTMLCanvasElement>('chart-1'), 'resonance', '')];
+/** per active latent channel, the small traversal chart under its map card */
+const cardCharts = new Map<number, { canvas: HTMLCanvasElement; chart: LoopChart }>();
+
+/** Active latent channels, by KL (largest first); all of them when the manifest names none. */
+function activeChannels(): number[] {
+  const info = page.model;
+  if (!info) return [];
+  return info.activeCount > 0 ? info.channelsByKl.slice(0, info.activeCount) : info.channelsByKl.slice();
+}
+
 const travCharts = [new LoopChart($<HTMLCanvasElement>('trav-0'), 'piezoresponse', ''), new LoopChart($<HTMLCanvasElement>('trav-1'), 'resonance', '')];
 
 function showError(message: string): void {
@@ -72,7 +87,8 @@ function mapSpecs(m: DecodedSnapshot): MapSpec[] {
   const d = m.latentDim;
   const specs: MapSpec[] = [
     { key: 'state', title: 'scan progress', colormap: 'state', value: () => 0 },
-    { key: 'error', title: 'reconstruction error', colormap: 'magma', value: (i) => m.error[i] },
+    // values are read from page.maps at draw time: a later snapshot of the same scan replaces it without a rebuild
+    { key: 'error', title: 'reconstruction error (log scale)', colormap: 'magma', value: (i) => (page.maps ?? m).error[i], log: true },
   ];
   const order = page.model && page.model.channelsByKl.length === d ? page.model.channelsByKl : Array.from({ length: d }, (_, k) => k);
   const active = page.model && page.model.channelsByKl.length === d ? page.model.activeCount : d;
@@ -85,7 +101,7 @@ function mapSpecs(m: DecodedSnapshot): MapSpec[] {
       key: `mu${ch}`,
       title: `μ${ch} (${tag}${kl !== undefined ? `, KL ${fmt(kl)}` : ''})`,
       colormap: 'viridis',
-      value: (i) => m.mu[i * d + ch],
+      value: (i) => (page.maps ?? m).mu[i * d + ch],
     });
   });
   return specs;
@@ -98,10 +114,23 @@ function buildViews(): void {
   page.views = [];
   if (!m) return;
   const scale = Math.max(2, Math.floor(220 / Math.max(m.rows, m.cols)));
+  const info = page.scans.find((s) => s.id === m.scanId);
+  const axes = info?.pixelSize ? { pixelSize: info.pixelSize } : {};
+  page.axesKey = JSON.stringify(axes);
+  cardCharts.clear();
+  const active = new Set(activeChannels());
   for (const spec of mapSpecs(m)) {
-    const view = new MapView(spec, m.rows, m.cols, scale, inspect);
+    const view = new MapView(spec, m.rows, m.cols, scale, inspect, axes);
     page.views.push(view);
     box.append(view.root);
+    const ch = /^mu(\d+)$/.exec(spec.key);
+    if (ch && active.has(Number(ch[1]))) {
+      // the channel's latent traversal under its map (filled by "each active channel")
+      // hidden until decoded, so the map grid stays compact
+      const canvas = Object.assign(document.createElement('canvas'), { className: 'trav', width: Math.max(220, view.canvas.width), height: 150, hidden: true });
+      view.root.append(canvas);
+      cardCharts.set(Number(ch[1]), { canvas, chart: new LoopChart(canvas, `μ${ch[1]} traversal`, '', { legend: false }) });
+    }
   }
 }
 
@@ -179,14 +208,48 @@ function syncScanSelect(): void {
     const o = document.createElement('option');
     o.value = s.id;
     const n = s.rows * s.cols;
-    o.textContent = `${s.id} · ${s.source}${s.file ? ` ${s.file}` : ''} · ${s.state} · ${Math.round((100 * s.encoded) / n)}%`;
+    const state = s.failure ? `failed [${s.failure.code}]` : s.state;
+    o.textContent = `${s.id} · ${s.source}${s.file ? ` ${s.file}` : ''} · ${state} · ${Math.round((100 * s.encoded) / n)}%`;
     return o;
   });
   sel.replaceChildren(...options);
   if (current) sel.value = current;
+  showScanStatus();
 }
+
+/** Banners of the followed scan: why it failed, whether the model fits it, whether alerts run for it. */
+function showScanStatus(): void {
+  const id = page.maps?.scanId;
+  const s = page.scans.find((x) => x.id === id);
+  const failure = $('scan-failure');
+  failure.hidden = !s?.failure;
+  failure.textContent = s?.failure ? `${s.id} failed: [${s.failure.code}] ${s.failure.message}` : '';
+  const ood = $('ood-banner');
+  ood.hidden = !s?.ood?.flag;
+  ood.textContent = s?.ood?.flag
+    ? `model does not fit this scan (out of distribution)${s.ood.reason ? `: ${s.ood.reason}` : ''}${s.ood.score !== undefined ? ` · score ${fmt(s.ood.score)}${s.ood.threshold !== undefined ? ` > ${fmt(s.ood.threshold)}` : ''}` : ''} — its maps are unreliable until the model is fine-tuned`
+    : '';
+  // an empty table reads as "no anomalies": when alerts do not run for this scan, say so and hide the table
+  const off = s?.alerts && !s.alerts.enabled;
+  $('alerts-off').hidden = !off;
+  $('alerts-off').textContent = off ? `alerts off: ${s.alerts!.reason ?? 'no reason given'}` : '';
+  $('alert-table').hidden = Boolean(off);
+  document.body.dataset.alertsOff = off ? '1' : '';
+  document.body.dataset.ood = s?.ood?.flag ? '1' : '';
+  document.body.dataset.failure = s?.failure?.code ?? '';
+}
+
 socket.on('scan:list', (scans) => {
   page.scans = scans;
+  for (const s of scans) {
+    if (s.failure && page.replaysStarted.delete(s.id)) showError(`replay ${s.id} failed: [${s.failure.code}] ${s.failure.message}`);
+  }
+  const m = page.maps;
+  const info = m && scans.find((s) => s.id === m.scanId);
+  if (m && info && JSON.stringify(info.pixelSize ? { pixelSize: info.pixelSize } : {}) !== page.axesKey) {
+    buildViews();
+    scheduleDraw();
+  }
   syncScanSelect();
 });
 $<HTMLSelectElement>('scan-select').addEventListener('change', (ev) => {
@@ -210,6 +273,7 @@ $('replay-start').addEventListener('click', () => {
   if (!file) return;
   socket.emit('replay:start', { file }, (res) => {
     if (!res.ok) showError(`[${res.code}] ${res.message}`);
+    else page.replaysStarted.add(res.value);
   });
 });
 
@@ -228,6 +292,9 @@ socket.on('model:info', (info) => {
     ),
   );
   if (keep) sel.value = keep;
+  const act = activeChannels();
+  $('trav-count').textContent = `${act.length} active latent channel${act.length === 1 ? '' : 's'} (of ${info.latentDim}): ${act.map((c) => `μ${c}`).join(', ')}`;
+  document.body.dataset.activeChannels = String(act.length);
   if (reorder && page.maps) {
     buildViews();
     scheduleDraw();
@@ -293,7 +360,7 @@ function inspect(row: number, col: number): void {
     p.channels.slice(0, 2).forEach((ch, k) => {
       const curves = [{ label: 'input', x: p.voltage, y: ch.input, color: INPUT_COLOR, points: true }];
       if (ch.reconstruction) curves.push({ label: 'reconstruction', x: p.voltage, y: ch.reconstruction, color: RECON_COLOR, points: false, dashed: true } as never);
-      charts[k].set(curves, `${ch.name} (${p.row}, ${p.col})`, `${ch.name} (${ch.unit})`);
+      charts[k].set(curves, `${ch.name} (${p.row}, ${p.col})`, `${ch.name} (${ch.unit})`, `DC bias (${p.voltageUnit ?? 'V'})`);
     });
     $<HTMLButtonElement>('export-csv').disabled = false;
     document.body.dataset.pixel = `${p.row},${p.col}`;
@@ -333,8 +400,51 @@ $('trav-go').addEventListener('click', () => {
         ch.curves.map((y, j) => ({ label: `μ${t.latent}=${fmt(t.values[j])}`, x: t.voltage, y, color: cssColor('cividis', j / Math.max(1, ch.curves.length - 1)) })),
         `${ch.name} along μ${t.latent}`,
         `${ch.name} (${ch.unit})`,
+        `DC bias (${t.voltageUnit ?? 'V'})`,
       );
     });
+    page.traversal = t;
     document.body.dataset.traversal = String(t.values.length);
   });
+});
+
+/** Traversal values from the range inputs. */
+function traversalValues(): number[] {
+  const lo = Number($<HTMLInputElement>('trav-min').value);
+  const hi = Number($<HTMLInputElement>('trav-max').value);
+  const steps = Math.min(64, Math.max(2, Math.round(Number($<HTMLInputElement>('trav-steps').value))));
+  return Array.from({ length: steps }, (_, k) => lo + ((hi - lo) * k) / (steps - 1));
+}
+
+// One traversal per active channel, drawn under that channel's map. One request at a time: the server decodes one
+// request per page (LS_SERVER_BUSY otherwise), so they go in sequence.
+$('trav-all').addEventListener('click', async () => {
+  const m = page.maps;
+  if (!m) return;
+  const values = traversalValues();
+  const channels = activeChannels();
+  let done = 0;
+  document.body.dataset.travAll = '0';
+  for (const latent of channels) {
+    const res = await new Promise<Reply<TraversalResult>>((resolve) =>
+      socket.emit('latent:traverse', { scanId: m.scanId, latent, values, base: page.selected }, resolve),
+    );
+    if (!res.ok) {
+      $('trav-info').textContent = `μ${latent}: ${res.message}`;
+      break;
+    }
+    const t = res.value;
+    const ch = t.channels[0];
+    const card = cardCharts.get(latent);
+    if (card) card.canvas.hidden = false;
+    card?.chart.set(
+      ch.curves.map((y, j) => ({ label: `μ${latent}=${fmt(t.values[j])}`, x: t.voltage, y, color: cssColor('cividis', j / Math.max(1, ch.curves.length - 1)) })),
+      // small chart: the channel and unit go in the title, no y-axis title
+      `μ${latent} ${fmt(values[0])}…${fmt(values[values.length - 1])}: ${ch.name} (${ch.unit})`,
+      '',
+      `DC bias (${t.voltageUnit ?? 'V'})`,
+    );
+    done++;
+    document.body.dataset.travAll = String(done);
+  }
 });

@@ -3,6 +3,7 @@
  * smoothing into the visible canvas, alert regions outlined and the selected pixel marked on top, and a colour bar
  * with its value range underneath.
  */
+import { colorLimits, colorPosition, type ColorLimits } from './color-limits.ts';
 import { cssColor, lut, type ColormapName } from './colormap.ts';
 
 /** Pixel state codes (src/maps/scan-maps.ts PIXEL_*; copied as values so the page bundle stays small). */
@@ -27,6 +28,21 @@ export interface MapSpec {
   colormap: ColormapName | 'state';
   /** value of pixel i */
   value: (i: number) => number;
+  /** colour on a log10 scale (values spanning decades, like the reconstruction error) */
+  log?: boolean;
+}
+
+/** Physical size of one pixel, when the scan gives it (start header `pixelSize`). */
+export interface MapAxes {
+  pixelSize?: { value: number; unit: string };
+}
+
+/** The axis line under a map: pixel indices, and the physical extent when the pixel size is known. */
+export function axesText(rows: number, cols: number, axes: MapAxes): string {
+  const px = `x: column 0–${cols - 1}, y: row 0–${rows - 1} (origin top left)`;
+  const s = axes.pixelSize;
+  if (!s || !(s.value > 0)) return px;
+  return `${px} · ${fmt(cols * s.value)} × ${fmt(rows * s.value)} ${s.unit} (${fmt(s.value)} ${s.unit}/pixel)`;
 }
 
 /** An alert region to outline. */
@@ -47,6 +63,8 @@ export class MapView {
   /** value range of the last draw */
   min = Number.NaN;
   max = Number.NaN;
+  /** colour limits of the last draw (robust: 1st–99th percentile) */
+  limits: ColorLimits | undefined;
   /** pixels drawn with a value at the last draw */
   filled = 0;
 
@@ -56,6 +74,7 @@ export class MapView {
     readonly cols: number,
     scale: number,
     onClick: (row: number, col: number) => void,
+    readonly axes: MapAxes = {},
   ) {
     this.root = document.createElement('figure');
     this.root.className = 'map-card';
@@ -77,9 +96,20 @@ export class MapView {
     this.bar.className = 'colorbar';
     this.bar.width = cols * scale;
     this.bar.height = 10;
+    this.canvas.addEventListener('mousemove', (ev) => {
+      const rect = this.canvas.getBoundingClientRect();
+      const col = Math.floor(((ev.clientX - rect.left) / rect.width) * cols);
+      const row = Math.floor(((ev.clientY - rect.top) / rect.height) * rows);
+      const s = this.axes.pixelSize;
+      const where = s && s.value > 0 ? ` = (${fmt(col * s.value)}, ${fmt(row * s.value)}) ${s.unit}` : '';
+      this.canvas.title = `${spec.title}: row ${row}, column ${col}${where}; click to inspect its loops`;
+    });
     this.range = document.createElement('div');
     this.range.className = 'range';
-    this.root.append(caption, this.canvas, this.bar, this.range);
+    const axisLine = document.createElement('div');
+    axisLine.className = 'axes';
+    axisLine.textContent = axesText(rows, cols, axes);
+    this.root.append(caption, this.canvas, this.bar, this.range, axisLine);
     this.off = document.createElement('canvas');
     this.off.width = cols;
     this.off.height = rows;
@@ -108,19 +138,14 @@ export class MapView {
   draw(state: Uint8Array, outlines: Outline[], selected: { row: number; col: number } | undefined): void {
     const n = this.rows * this.cols;
     const px = this.image.data;
-    let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
     const isState = this.spec.colormap === 'state';
+    let limits: ColorLimits | undefined;
     if (!isState) {
-      for (let i = 0; i < n; i++) {
-        if (state[i] !== DONE) continue;
-        const v = this.spec.value(i);
-        if (v < min) min = v;
-        if (v > max) max = v;
-      }
+      const drawn: number[] = [];
+      for (let i = 0; i < n; i++) if (state[i] === DONE) drawn.push(this.spec.value(i));
+      limits = colorLimits(drawn, { log: this.spec.log });
     }
     const table = isState ? undefined : lut(this.spec.colormap as ColormapName);
-    const span = max > min ? max - min : 1;
     let filled = 0;
     for (let i = 0; i < n; i++) {
       const s = state[i];
@@ -130,9 +155,9 @@ export class MapView {
         if (isState) {
           [r, g, b] = [68, 170, 110];
         } else {
-          const v = this.spec.value(i);
-          if (Number.isFinite(v)) {
-            const k = Math.min(255, Math.max(0, Math.round(((v - min) / span) * 255))) * 3;
+          const t = colorPosition(this.spec.value(i), limits!);
+          if (Number.isFinite(t)) {
+            const k = Math.round(t * 255) * 3;
             r = table![k];
             g = table![k + 1];
             b = table![k + 2];
@@ -154,8 +179,11 @@ export class MapView {
       px[o + 3] = 255;
     }
     this.filled = filled;
-    this.min = filled > 0 ? min : Number.NaN;
-    this.max = filled > 0 ? max : Number.NaN;
+    this.limits = limits;
+    this.min = limits && limits.n > 0 ? limits.min : Number.NaN;
+    this.max = limits && limits.n > 0 ? limits.max : Number.NaN;
+    this.root.dataset.lo = limits ? String(limits.lo) : '';
+    this.root.dataset.hi = limits ? String(limits.hi) : '';
     this.off.getContext('2d')!.putImageData(this.image, 0, 0);
     const ctx = this.canvas.getContext('2d')!;
     ctx.imageSmoothingEnabled = false;
@@ -171,8 +199,8 @@ export class MapView {
     this.root.dataset.filled = String(filled);
     this.range.textContent = isState
       ? 'pending · received · encoded · missing'
-      : filled > 0
-        ? `${fmt(min)} … ${fmt((min + max) / 2)} … ${fmt(max)}`
+      : limits && limits.n > 0
+        ? `${fmt(limits.lo)} … ${fmt(limits.log ? Math.sqrt(limits.lo * limits.hi) : (limits.lo + limits.hi) / 2)} … ${fmt(limits.hi)}${limits.log ? ' (log)' : ''} · 1–99th pct of ${fmt(limits.min)} … ${fmt(limits.max)}`
         : 'no values yet';
   }
 
@@ -209,7 +237,7 @@ export class MapView {
     const pad = 6;
     const out = document.createElement('canvas');
     out.width = this.canvas.width + 2 * pad;
-    out.height = this.canvas.height + this.bar.height + 46;
+    out.height = this.canvas.height + this.bar.height + 60;
     const g = out.getContext('2d')!;
     g.fillStyle = '#111418';
     g.fillRect(0, 0, out.width, out.height);
@@ -219,6 +247,8 @@ export class MapView {
     g.drawImage(this.canvas, pad, 20);
     g.drawImage(this.bar, pad, 22 + this.canvas.height);
     g.fillText(this.range.textContent ?? '', pad, 44 + this.canvas.height);
+    g.fillStyle = '#9aa3ad';
+    g.fillText(axesText(this.rows, this.cols, this.axes), pad, 58 + this.canvas.height);
     return out;
   }
 }

@@ -76,6 +76,10 @@ export const ServerConfig = section(
     port: z.number().int().min(0).max(65535).default(8080).describe('HTTP port (0 = any free port)'),
     token: z.string().default('').describe('access token for the dashboard and Socket.IO; required when host is not loopback'),
     maxDeltaHz: z.number().positive().max(60).default(10).describe('most map updates per second sent to one client'),
+    allowedOrigins: z
+      .array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin: scheme://host[:port], no path'))
+      .default([])
+      .describe('browser origins allowed besides the dashboard itself (e.g. https://lab-proxy.example); docs/dashboard.md'),
   },
   'dashboard server (HTTP + Socket.IO)',
 );

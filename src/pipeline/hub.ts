@@ -8,7 +8,8 @@ import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Alert } from '../alerts/types.ts';
 import { unscale } from '../preprocess/scale.ts';
-import type { DashboardHub, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
+import type { AlertsStatus, DashboardHub, OodStatus, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, PixelSize, ScanFailure, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
+import { scanVoltageAxis } from '../server/voltage-axis.ts';
 import { parsePace, replayFile } from '../sources/hdf5/index.ts';
 import type { RejectCounts } from '../sources/zmq.ts';
 import { CodedError } from '../util/coded-error.ts';
@@ -28,6 +29,10 @@ export class PipelineHub implements DashboardHub {
   private readonly emitter = new EventEmitter();
   private finetune: ModelInfo['finetune'] = { state: 'disabled', text: 'fine-tuning is off' };
   private replays = 0;
+  /** replays started from the dashboard that failed, by scan id (shown on the page with their code) */
+  private readonly failures = new Map<string, ScanFailure & { rows: number; cols: number; file: string; startedAt: number }>();
+  /** why alerting is off for every scan, set by the alerts wiring; undefined = alerts run (per scan: ctx.alerts) */
+  private alertsOff: string | undefined = 'alerting is not wired into this run';
 
   constructor(
     private readonly daemon: Daemon,
@@ -51,6 +56,12 @@ export class PipelineHub implements DashboardHub {
     this.emit('alert:change', scanId);
   }
 
+  /** The alerts wiring calls this: `undefined` when alerts run, else the reason they are off (shown as "alerts off: …"). */
+  setAlertsOff(reason: string | undefined): void {
+    this.alertsOff = reason;
+    this.emit('scan:change', '');
+  }
+
   /** Fine-tuning calls this as it moves through its states. */
   setFinetuneStatus(state: FinetuneState, text: string, progress?: number): void {
     this.finetune = { state, text, ...(progress === undefined ? {} : { progress }) };
@@ -58,18 +69,41 @@ export class PipelineHub implements DashboardHub {
   }
 
   scans(): ScanInfo[] {
-    return this.daemon.registry.list().map((ctx) => ({
-      id: ctx.start.scanId,
-      source: ctx.source,
-      ...(ctx.file ? { file: ctx.file } : {}),
-      rows: ctx.maps.rows,
-      cols: ctx.maps.cols,
-      state: ctx.state,
-      startedAt: ctx.startedAt,
-      received: ctx.maps.received,
-      encoded: ctx.maps.encoded,
-      missing: ctx.maps.missing,
-    }));
+    const listed = new Set<string>();
+    const scans: ScanInfo[] = this.daemon.registry.list().map((ctx) => {
+      const id = ctx.start.scanId;
+      listed.add(id);
+      const failure = this.failures.get(id);
+      const pixelSize = (ctx.start as { pixelSize?: PixelSize }).pixelSize;
+      // per-scan verdicts other stages may attach to the context (docs/dashboard.md §Scan status fields)
+      const extra = ctx as { ood?: OodStatus; alertsOff?: string };
+      const alerts: AlertsStatus =
+        ctx.alerts && !extra.alertsOff
+          ? { enabled: true }
+          : { enabled: false, reason: extra.alertsOff ?? (!ctx.encodable ? `the model cannot read this scan (${ctx.notEncodableReason ?? 'not encodable'})` : (this.alertsOff ?? 'no alert engine for this scan')) };
+      return {
+        id,
+        source: ctx.source,
+        ...(ctx.file ? { file: ctx.file } : {}),
+        rows: ctx.maps.rows,
+        cols: ctx.maps.cols,
+        state: failure ? 'error' : ctx.state,
+        startedAt: ctx.startedAt,
+        received: ctx.maps.received,
+        encoded: ctx.maps.encoded,
+        missing: ctx.maps.missing,
+        ...(failure ? { failure: { code: failure.code, message: failure.message } } : ctx.recordingError ? { failure: { code: 'LS_FILE_WRITE', message: `recording failed (${ctx.recordingError.errno}): ${ctx.recordingError.message}` } } : {}),
+        alerts,
+        ...(extra.ood ? { ood: extra.ood } : {}),
+        ...(pixelSize ? { pixelSize } : {}),
+      };
+    });
+    // a replay that failed before its scan opened still has a line in the picker, with its reason
+    for (const [id, f] of this.failures) {
+      if (listed.has(id)) continue;
+      scans.push({ id, source: 'replay', file: f.file, rows: f.rows, cols: f.cols, state: 'error', startedAt: f.startedAt, received: 0, encoded: 0, missing: 0, failure: { code: f.code, message: f.message } });
+    }
+    return scans.sort((a, b) => b.startedAt - a.startedAt);
   }
 
   maps(scanId: string) {
@@ -97,7 +131,8 @@ export class PipelineHub implements DashboardHub {
       row,
       col,
       state: maps.state[i],
-      voltage: spec.voltage.slice(),
+      voltage: scanVoltageAxis(spec.voltage, ctx.start.dcVoltage),
+      voltageUnit: 'V',
       channels: spec.channels.map((name, c) => ({
         name,
         unit: CHANNEL_UNITS[name] ?? '',
@@ -131,7 +166,8 @@ export class PipelineHub implements DashboardHub {
     return {
       latent: req.latent,
       values: req.values.slice(),
-      voltage: spec.voltage.slice(),
+      voltage: ctx ? scanVoltageAxis(spec.voltage, ctx.start.dcVoltage) : spec.voltage.slice(),
+      voltageUnit: 'V',
       baseMu: Array.from(baseMu),
       channels: spec.channels.map((name, c) => ({
         name,
@@ -231,10 +267,19 @@ export class PipelineHub implements DashboardHub {
     const { openScanFile } = await import('../sources/hdf5/index.ts');
     const reader = await openScanFile(path);
     const scanId = `${reader.start.scanId}-replay${++this.replays}`;
+    const { rows, cols } = reader.start.grid;
     reader.close();
+    const startedAt = Date.now();
     void this.daemon
       .run(replayFile(path, { pace: parsePace(this.daemon.config.replay.pace), scanId }), { source: 'replay', file, record: false })
-      .catch((err) => this.daemon.log.error({ file, err: (err as Error).message }, 'replay failed'));
+      .catch((err: Error & { code?: unknown }) => {
+        const code = typeof err.code === 'string' && err.code.startsWith('LS_') ? err.code : 'LS_SERVER_REPLAY';
+        this.daemon.log.error({ file, scanId, code, err: err.message }, 'replay failed');
+        // the page started it and was told "started": it must learn the outcome too (not "completed · 0%")
+        this.failures.set(scanId, { code, message: `replay of ${file} failed: ${err.message}`, rows, cols, file, startedAt });
+        if (this.failures.size > 100) this.failures.delete(this.failures.keys().next().value as string);
+        this.emit('scan:change', scanId);
+      });
     return scanId;
   }
 }

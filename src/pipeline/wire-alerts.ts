@@ -17,14 +17,20 @@ export interface AlertsWiring {
 
 /** `extraSinks` get every event besides the configured sinks (e.g. the metrics counter). */
 export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, config: Config, log: Logger, extraSinks: AlertSink[] = []): Promise<AlertsWiring> {
-  if (!config.alerts.enabled) return { close: async () => undefined };
+  if (!config.alerts.enabled) {
+    hub?.setAlertsOff('alerts.enabled is false in the configuration');
+    return { close: async () => undefined };
+  }
   let reference: AlertsReference;
   try {
     reference = await loadAlertsReference(daemon.slot.bundle.dir);
   } catch (err) {
-    log.warn({ code: (err as { code?: string }).code }, `alerts off: ${(err as Error).message}`);
+    const code = (err as { code?: string }).code;
+    log.warn({ code }, `alerts off: ${(err as Error).message}`);
+    hub?.setAlertsOff(`${code ? `[${code}] ` : ''}${(err as Error).message}`);
     return { close: async () => undefined };
   }
+  hub?.setAlertsOff(undefined);
   const sinks = await createAlertSinks(config.alerts.sinks, log);
   sinks.dashboard?.on('alert', (ev) => hub?.alertChanged(ev.alert.scanId));
   const engines = new Map<string, AlertEngine>();

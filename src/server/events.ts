@@ -8,6 +8,9 @@
 import type { AlertJson } from '../alerts/types.ts';
 import type { LiveStats, ModelInfo, PixelDetail, ScanInfo, TraversalRequest, TraversalResult } from './hub.ts';
 
+/** Scan status fields of `ScanInfo` (in `scan:list`), defined beside the hub contract; docs/dashboard.md §Scan status fields. */
+export type { AlertsStatus, OodStatus, PixelSize, ScanFailure } from './hub.ts';
+
 /** A binary attachment as sent (Buffer/Uint8Array) or received (ArrayBuffer in the browser, Buffer in Node). */
 export type Binary = ArrayBuffer | Uint8Array;
 

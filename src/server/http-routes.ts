@@ -3,13 +3,17 @@
  * (every path but /healthz needs the token; opening the page with ?token= sets the cookie).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TOKEN_COOKIE, tokenMatches, tokenOf } from './access.ts';
+import { TOKEN_COOKIE, originAllowed, tokenMatches, tokenOf, type OriginRule } from './access.ts';
 import type { StaticFile } from './dashboard-bundle.ts';
 import type { DashboardMetrics } from './metrics.ts';
 
 /** What the routes read. */
 export interface HttpRoutesOptions {
   token: string;
+  /** the Origin rule; called per request since the port is known only once bound */
+  origin: () => OriginRule;
+  /** told about every refusal (for the log and the refused metric) */
+  onRefused?: (reason: 'origin' | 'token', req: IncomingMessage) => void;
   files: Map<string, StaticFile>;
   metrics: DashboardMetrics;
   /** the /healthz body: counts only */
@@ -35,7 +39,15 @@ export function httpRoutes(opts: HttpRoutesOptions): (req: IncomingMessage, res:
       res.writeHead(204).end();
       return;
     }
+    const origin = req.headers.origin;
+    if (!originAllowed(origin, req.headers.host, opts.origin())) {
+      // a request a foreign web page made on the user's behalf: never answered, even a GET (it may carry the cookie)
+      opts.onRefused?.('origin', req);
+      res.writeHead(403, { 'content-type': 'text/plain' }).end(`403: origin ${origin} may not use this dashboard (server.allowedOrigins)\n`);
+      return;
+    }
     if (!tokenMatches(tokenOf(req), token)) {
+      opts.onRefused?.('token', req);
       res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="loopstream"' });
       res.end('401: this dashboard needs its access token (?token=…, Authorization: Bearer …, or the loopstream_token cookie)\n');
       return;

@@ -35,6 +35,49 @@ export interface ScanInfo {
   encoded: number;
   /** pixels known to be missing (sequence gaps) */
   missing: number;
+  /** why the scan is in state 'error' (a replay that failed, a recording that could not be written); shown on the page */
+  failure?: ScanFailure;
+  /** whether alerting runs for this scan; when off the page shows "alerts off: <reason>" instead of an empty table */
+  alerts?: AlertsStatus;
+  /** set when the model was found not to fit this scan; the page shows a banner while `flag` is true */
+  ood?: OodStatus;
+  /** physical size of one pixel (start header `pixelSize`, when the producer or file gives it): map axes in units */
+  pixelSize?: PixelSize;
+}
+
+/** Why a scan failed: the error's LS_ code (or 'LS_SERVER_REPLAY' when it had none) and its message. */
+export interface ScanFailure {
+  code: string;
+  message: string;
+}
+
+/**
+ * Alerting for one scan. `enabled: false` always carries a human reason, e.g. "no alerts reference for bundle
+ * fixtures/models/x (run alerts-eval --calibrate)" or "alerts.enabled is false"; the page shows it verbatim.
+ */
+export interface AlertsStatus {
+  enabled: boolean;
+  /** why alerts are off (required when `enabled` is false) */
+  reason?: string;
+}
+
+/**
+ * "The model does not fit this scan" (out of distribution), as computed by the model-fit check against the bundle's
+ * training reference. Only `flag` is required; the rest is shown when present.
+ */
+export interface OodStatus {
+  flag: boolean;
+  /** one human line, e.g. 'reconstruction error 41× the training level' */
+  reason?: string;
+  /** the statistic compared and its threshold, in the check's own units */
+  score?: number;
+  threshold?: number;
+}
+
+/** Physical size of one pixel, e.g. { value: 20, unit: 'nm' }. */
+export interface PixelSize {
+  value: number;
+  unit: string;
 }
 
 /**
@@ -71,8 +114,14 @@ export interface PixelDetail {
   col: number;
   /** per-pixel state code (maps/scan-maps.ts PIXEL_*) */
   state: number;
-  /** DC bias per step, volts, in the model's step order (DOMAIN.md §2: +16 V → −16 V → +15.33 V) */
+  /**
+   * DC bias per step in the SCAN's own units (`voltageUnit`), one per value of each channel's `input`: the scan's
+   * start-header `dcVoltage` when the model input has one value per scan step, else the model's normalised axis
+   * (fractions of its Vmax) scaled by the scan's Vmax (src/server/voltage-axis.ts). Never the model's volts.
+   */
   voltage: number[];
+  /** unit of `voltage` (the start header's, 'V' by default) */
+  voltageUnit?: string;
   channels: LoopChannel[];
   /** μ of the pixel (latentDim values); empty when not encoded */
   mu: number[];
@@ -97,8 +146,9 @@ export interface TraversalRequest {
 export interface TraversalResult {
   latent: number;
   values: number[];
-  /** DC bias per step, volts */
+  /** DC bias per step on the followed scan's own voltage axis (as PixelDetail.voltage) */
   voltage: number[];
+  voltageUnit?: string;
   /** the latent vector the other channels were held at (latentDim values) */
   baseMu: number[];
   /** per channel, one decoded loop per value (physical units) */

@@ -31,6 +31,8 @@ export interface DashboardMetrics {
   mapBytes: Counter;
   /** server: connected dashboard clients */
   clients: Gauge;
+  /** server: HTTP requests and Socket.IO handshakes refused, by reason (origin, token) */
+  refusedRequests: Counter<'reason'>;
   /** read from hub.stats() at scrape: pixels per second */
   ingestRate: Gauge;
   /** read from hub.stats() at scrape: pixels waiting for inference */
@@ -76,6 +78,12 @@ export function createDashboardMetrics(opts: { defaultMetrics?: boolean } = {}):
     mapMessages: new Counter({ name: 'loopstream_dashboard_map_messages_total', help: 'map messages sent to dashboard clients', labelNames: ['kind'], registers }),
     mapBytes: new Counter({ name: 'loopstream_dashboard_map_bytes_total', help: 'bytes of map arrays sent to dashboard clients', registers }),
     clients: new Gauge({ name: 'loopstream_dashboard_clients', help: 'connected dashboard clients', registers }),
+    refusedRequests: new Counter({
+      name: 'loopstream_dashboard_refused_total',
+      help: 'dashboard HTTP requests and Socket.IO handshakes refused, by reason (origin: a foreign web page; token: no or wrong token)',
+      labelNames: ['reason'],
+      registers,
+    }),
     ingestRate: new Gauge({
       name: 'loopstream_ingest_pixels_per_second',
       help: 'ingest rate over the last seconds',

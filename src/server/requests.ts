@@ -16,6 +16,26 @@ function busy<T>(): Reply<T> {
   return fail('LS_SERVER_BUSY', 'the previous pixel or traversal request of this page is still decoding; try again when it answers');
 }
 
+/**
+ * A request handler whose failure is logged and answered, never left as a rejected promise: Socket.IO does not await
+ * listeners, so an async listener that throws would be an unhandled rejection, which ends the process.
+ */
+function guarded<A extends unknown[]>(log: Logger, event: string, code: string, fn: (...args: A) => Promise<void>): (...args: A) => void {
+  return (...args: A) => {
+    fn(...args).catch((err: unknown) => {
+      log.error({ err, event }, 'dashboard request handler failed');
+      const reply = args[args.length - 1];
+      if (typeof reply === 'function') {
+        try {
+          (reply as (r: Reply<never>) => void)(fail(code, `${event} failed on the server: ${(err as Error)?.message ?? String(err)}`));
+        } catch {
+          // the client is gone
+        }
+      }
+    });
+  };
+}
+
 /** Register the request handlers of one connection; `onReplay` is told the scan a replay started (to follow it). */
 export function answerRequests(
   socket: Socket<ClientToServerEvents, ServerToClientEvents>,
@@ -24,7 +44,7 @@ export function answerRequests(
   hooks: { onReplay: (scanId: string) => void },
 ): void {
   const state = { decoding: false };
-  socket.on('pixel:get', async (req, reply) => {
+  socket.on('pixel:get', guarded(log, 'pixel:get', 'LS_SERVER_PIXEL', async (req, reply) => {
     if (typeof reply !== 'function') return;
     const { scanId, row, col } = req ?? ({} as never);
     const maps = typeof scanId === 'string' ? hub.maps(scanId) : undefined;
@@ -43,8 +63,8 @@ export function answerRequests(
     } finally {
       state.decoding = false;
     }
-  });
-  socket.on('latent:traverse', async (req, reply) => {
+  }));
+  socket.on('latent:traverse', guarded(log, 'latent:traverse', 'LS_SERVER_TRAVERSE', async (req, reply) => {
     if (typeof reply !== 'function') return;
     const info = hub.model();
     const values = req?.values;
@@ -64,8 +84,8 @@ export function answerRequests(
     } finally {
       state.decoding = false;
     }
-  });
-  socket.on('replay:list', async (reply) => {
+  }));
+  socket.on('replay:list', guarded(log, 'replay:list', 'LS_SERVER_REPLAY', async (reply) => {
     if (typeof reply !== 'function') return;
     if (!hub.replayFiles) return reply(fail('LS_SERVER_REPLAY', 'this daemon does not offer replays'));
     try {
@@ -73,8 +93,8 @@ export function answerRequests(
     } catch (err) {
       reply(fail('LS_SERVER_REPLAY', (err as Error).message));
     }
-  });
-  socket.on('replay:start', async (req, reply) => {
+  }));
+  socket.on('replay:start', guarded(log, 'replay:start', 'LS_SERVER_REPLAY', async (req, reply) => {
     if (typeof reply !== 'function') return;
     if (!hub.replay) return reply(fail('LS_SERVER_REPLAY', 'this daemon does not offer replays'));
     if (typeof req?.file !== 'string' || req.file.length === 0) return reply(fail('LS_SERVER_REPLAY', 'replay:start needs a file name'));
@@ -87,5 +107,5 @@ export function answerRequests(
       const e = err as Error & { code?: string };
       reply(fail(e.code ?? 'LS_SERVER_REPLAY', e.message));
     }
-  });
+  }));
 }

@@ -11,7 +11,7 @@ import { Server, type Socket } from 'socket.io';
 import { alertEventToJson } from '../alerts/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../util/log.ts';
-import { checkBind, tokenMatches, tokenOf } from './access.ts';
+import { checkBind, originAllowed, tokenMatches, tokenOf, type OriginRule } from './access.ts';
 import { buildDashboard, type StaticFile } from './dashboard-bundle.ts';
 import { ServerError } from './errors.ts';
 import { DASHBOARD_PROTOCOL, type ClientToServerEvents, type ServerToClientEvents } from './events.ts';
@@ -84,8 +84,23 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   });
   const startedAt = Date.now();
 
+  // the bound port is known after listen; until then nothing can connect, so 0 is never compared
+  let boundPort = 0;
+  const originRule = (): OriginRule => ({ host: cfg.host, port: boundPort, allowed: cfg.allowedOrigins ?? [], token: cfg.token.length > 0 });
+  // one warning per origin and reason, then counted only: a hostile page could otherwise flood the log
+  const refusedSeen = new Set<string>();
+  const refused = (reason: 'origin' | 'token', origin: string | undefined, address: string | undefined, via: string) => {
+    metrics.refusedRequests.inc({ reason });
+    const key = `${reason} ${origin ?? ''}`;
+    if (refusedSeen.has(key) || refusedSeen.size > 1000) return;
+    refusedSeen.add(key);
+    log.warn({ reason, origin, address, via }, reason === 'origin' ? 'dashboard refused a foreign web page (Origin not allowed; see server.allowedOrigins)' : 'dashboard refused a request without a valid token');
+  };
+
   const handleHttp = httpRoutes({
     token: cfg.token,
+    origin: originRule,
+    onRefused: (reason, req) => refused(reason, req.headers.origin, req.socket.remoteAddress, `HTTP ${req.url ?? ''}`.slice(0, 200)),
     files,
     metrics,
     health: () => {
@@ -111,10 +126,24 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     pingInterval: 25_000,
     pingTimeout: 20_000,
   });
+  const refusal = (message: string, code: 'LS_SERVER_TOKEN' | 'LS_SERVER_ORIGIN') => Object.assign(new Error(message), { data: { code } });
+  // Socket.IO runs middleware inside a promise: anything thrown here would be an unhandled rejection and end the
+  // process, so every failure (even an unexpected one) is caught and becomes a refused handshake.
   io.use((socket, next) => {
-    const presented = tokenOf(socket.request, (socket.handshake.auth as { token?: unknown }).token);
-    if (tokenMatches(presented, cfg.token)) next();
-    else next(Object.assign(new Error('unauthorized: this dashboard needs its access token'), { data: { code: 'LS_SERVER_TOKEN' } }));
+    try {
+      const origin = socket.handshake.headers.origin;
+      if (!originAllowed(origin, socket.handshake.headers.host, originRule())) {
+        refused('origin', origin, socket.handshake.address, 'Socket.IO handshake');
+        return next(refusal(`forbidden: origin ${String(origin)} may not use this dashboard (server.allowedOrigins)`, 'LS_SERVER_ORIGIN'));
+      }
+      const presented = tokenOf(socket.request, (socket.handshake.auth as { token?: unknown }).token);
+      if (tokenMatches(presented, cfg.token)) return next();
+      refused('token', origin, socket.handshake.address, 'Socket.IO handshake');
+      next(refusal('unauthorized: this dashboard needs its access token', 'LS_SERVER_TOKEN'));
+    } catch (err) {
+      log.error({ err }, 'dashboard handshake check failed; connection refused');
+      next(refusal('unauthorized: the handshake could not be checked', 'LS_SERVER_TOKEN'));
+    }
   });
 
   interface Client {
@@ -138,7 +167,17 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     sendAlerts(c.socket, scanId);
   };
 
+  // A throw while setting up a connection (a hub read failing) must not escape into Socket.IO's promise chain, where
+  // it would be an unhandled rejection: the client is dropped with a log line instead, and retries.
   io.on('connection', (socket) => {
+    try {
+      onConnection(socket);
+    } catch (err) {
+      log.error({ err, client: socket.id }, 'dashboard connection setup failed; client disconnected');
+      socket.disconnect(true);
+    }
+  });
+  const onConnection = (socket: DashSocket) => {
     const client: Client = {
       socket,
       followNewest: true,
@@ -160,6 +199,12 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     };
     clients.add(client);
     metrics.clients.set(clients.size);
+    // registered first, so a client whose setup fails below still leaves the set when it is disconnected
+    socket.on('disconnect', (reason) => {
+      clients.delete(client);
+      metrics.clients.set(clients.size);
+      log.info({ client: socket.id, reason, sent: client.feed.sent, dropped: client.feed.dropped }, 'dashboard client left');
+    });
     log.info({ client: socket.id, address: socket.handshake.address }, 'dashboard client connected');
     socket.emit('server:hello', { protocol: DASHBOARD_PROTOCOL, maxDeltaHz: cfg.maxDeltaHz, replay: typeof hub.replay === 'function' });
     const scans = hub.scans();
@@ -185,12 +230,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
         select(client, scanId);
       },
     });
-    socket.on('disconnect', (reason) => {
-      clients.delete(client);
-      metrics.clients.set(clients.size);
-      log.info({ client: socket.id, reason, sent: client.feed.sent, dropped: client.feed.dropped }, 'dashboard client left');
-    });
-  });
+  };
 
   const unsubscribe = [
     hub.on('scan:change', () => {
@@ -249,6 +289,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     });
   });
   const port = (http.address() as AddressInfo).port;
+  boundPort = port;
   const hostInUrl = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
   const url = `http://${hostInUrl}:${port}/`;
   log.info({ url, maxDeltaHz: cfg.maxDeltaHz, token: cfg.token.length > 0 }, 'dashboard listening');

@@ -87,9 +87,9 @@ describe('dashboard in chromium', () => {
     // an encoded pixel has a colormap colour, an unencoded one the empty colour
     expect(await canvasRgb('error', 5 * scale + 1, 2 * scale + 1)).not.toEqual([30, 30, 36]);
     expect(await canvasRgb('error', 5 * scale + 1, 20 * scale + 1)).toEqual([30, 30, 36]);
-    // the error colour bar's range is the data's range
+    // the error colour bar: its log-scale limits (1st–99th percentile) and the data's whole range
     const range = await page.textContent('figure[data-key="error"] .range');
-    expect(range).toMatch(/^\S+ … \S+ … \S+$/);
+    expect(range).toMatch(/^\S+ … \S+ … \S+ \(log\) · 1–99th pct of \S+ … \S+$/);
     // all 16 channels on demand
     await page.check('#show-all');
     expect(await page.$$eval('figure.map-card', (els) => els.length)).toBe(18);

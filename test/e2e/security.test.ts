@@ -32,9 +32,9 @@ function rawGet(url: string, path: string): Promise<{ status: number; body: stri
   });
 }
 
-function connect(url: string, token?: string): Promise<Socket> {
+function connect(url: string, token?: string, extraHeaders?: Record<string, string>): Promise<Socket> {
   return new Promise((res, rej) => {
-    const s = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, ...(token ? { auth: { token } } : {}) });
+    const s = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, ...(token ? { auth: { token } } : {}), ...(extraHeaders ? { extraHeaders } : {}) });
     s.on('server:hello', () => res(s));
     s.on('connect_error', (err) => {
       s.close();
@@ -68,6 +68,62 @@ describe('security: dashboard token, bind address, replay confinement', () => {
     await expect(connect(local)).rejects.toThrow(/unauthorized/);
     await expect(connect(local, 'wrong')).rejects.toThrow(/unauthorized/);
     sockets.push(await connect(local, token));
+  }, 60_000);
+
+  it('refuses a malformed token cookie (401 / connect_error) and keeps running', async () => {
+    const bundle = await testBundle();
+    d = await DaemonProcess.start({ bundle: bundle.dir, config: { server: { token: 'tok-1' } } });
+    const url = String(d.logs.find((l) => typeof l.url === 'string')?.url);
+    for (const bad of ['%', '%zz', 'x%E0%A4%A']) {
+      const err = await connect(url, undefined, { cookie: `loopstream_token=${bad}` }).then(
+        (s) => (sockets.push(s), undefined),
+        (e: Error & { data?: { code?: string } }) => e,
+      );
+      expect(err?.message, bad).toMatch(/unauthorized/);
+      expect(err?.data?.code, bad).toBe('LS_SERVER_TOKEN');
+      expect((await fetch(new URL('/metrics', url), { headers: { cookie: `loopstream_token=${bad}` } })).status, bad).toBe(401);
+    }
+    // the same without any token configured (the default): a cookie is then not even needed, and must not hurt
+    await new Promise((r) => setTimeout(r, 300));
+    expect(d.alive).toBe(true);
+    const health = await fetch(new URL('/healthz', url));
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as { status: string }).status).toBe('ok');
+    sockets.push(await connect(url, 'tok-1', { cookie: 'loopstream_token=%' }));
+    await d.kill();
+    d = await DaemonProcess.start({ bundle: bundle.dir });
+    const open = String(d.logs.find((l) => typeof l.url === 'string')?.url);
+    sockets.push(await connect(open, undefined, { cookie: 'loopstream_token=%' }));
+    expect((await fetch(new URL('/metrics', open), { headers: { cookie: 'loopstream_token=%' } })).status).toBe(200);
+    expect(d.alive).toBe(true);
+  }, 180_000);
+
+  it('refuses web pages from other origins on Socket.IO and HTTP, serves its own and non-browser clients', async () => {
+    const bundle = await testBundle();
+    d = await DaemonProcess.start({ bundle: bundle.dir, config: { server: { allowedOrigins: ['https://proxy.example'] } } });
+    const url = String(d.logs.find((l) => typeof l.url === 'string')?.url);
+    const port = new URL(url).port;
+    for (const origin of ['http://evil.example', `http://evil.example:${port}`, 'null', 'http://localhost:1']) {
+      const err = await connect(url, undefined, { origin }).then(
+        (s) => (sockets.push(s), undefined),
+        (e: Error & { data?: { code?: string } }) => e,
+      );
+      expect(err?.message, origin).toMatch(/forbidden: origin/);
+      expect(err?.data?.code, origin).toBe('LS_SERVER_ORIGIN');
+      expect((await fetch(new URL('/metrics', url), { headers: { origin } })).status, origin).toBe(403);
+    }
+    // a refused page started nothing and read nothing; own and allowed origins, and clients without Origin, work
+    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`, 'https://proxy.example']) {
+      const s = await connect(url, undefined, { origin });
+      sockets.push(s);
+      const list = await new Promise<{ ok: boolean }>((res) => s.emit('replay:list', (r: { ok: boolean }) => res(r)));
+      expect(list.ok, origin).toBe(true);
+    }
+    sockets.push(await connect(url));
+    const metrics = await (await fetch(new URL('/metrics', url))).text();
+    expect(metrics).toMatch(/loopstream_dashboard_refused_total\{reason="origin"\} 8/);
+    expect(d.logs.some((l) => l.msg.includes('refused a foreign web page') && l.origin === 'http://evil.example')).toBe(true);
+    expect(d.alive).toBe(true);
   }, 60_000);
 
   it('refuses to serve beyond loopback without a token', async () => {

@@ -241,6 +241,27 @@ describe('dashboard server over Socket.IO', () => {
     expect(text).toContain('loopstream_dashboard_map_messages_total{kind="delta"} 2');
   });
 
+  it('answers a request whose hub call throws unexpectedly with its code, and keeps serving (no unhandled rejection)', async () => {
+    const hub = new TestHub();
+    hub.add(makeMaps('s1', 2, 2, 4));
+    const srv = await start(hub);
+    const c = client(srv.url);
+    await new Promise<void>((resolve) => c.on('connect', resolve));
+    // a hub whose model() throws: the traversal handler fails before its own try
+    hub.model = () => {
+      throw new Error('model slot is closed');
+    };
+    const res = await new Promise<unknown>((resolve) => c.emit('latent:traverse', { scanId: 's1', latent: 0, values: [0] }, resolve));
+    expect(res).toEqual({ ok: false, code: 'LS_SERVER_TRAVERSE', message: 'latent:traverse failed on the server: model slot is closed' });
+    // a connection whose setup reads the throwing hub is dropped, not left half set up or crashing the server
+    const late = client(srv.url);
+    const reason = await new Promise<string>((resolve) => late.on('disconnect', resolve));
+    expect(reason).toBe('io server disconnect');
+    await until(() => srv.clientCount() === 1, 'the dropped client to leave the count');
+    const health = await fetch(new URL('/healthz', srv.url));
+    expect(health.status).toBe(200);
+  });
+
   it('follows the newest scan until the user selects one', async () => {
     const hub = new TestHub();
     hub.add(makeMaps('old', 2, 2, 4));

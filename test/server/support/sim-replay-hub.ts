@@ -41,6 +41,14 @@ export interface SimReplayOptions {
   stopAt?: number;
   /** seqs never sent: marked missing instead of encoded */
   skip?: number[];
+  /** the replay fails after this many pixels with this error (a damaged file), as the daemon reports it */
+  failAt?: { pixels: number; code: string; message: string };
+  /** the model-fit check's verdict for this scan (ScanInfo.ood) */
+  ood?: ScanInfo['ood'];
+  /** whether alerts run (ScanInfo.alerts); absent = not reported */
+  alerts?: ScanInfo['alerts'];
+  /** multiply the reconstruction error of these seqs (one outlier pixel) */
+  spike?: { seqs: number[]; factor: number };
 }
 
 /** See the file comment. */
@@ -59,6 +67,8 @@ export class SimReplayHub implements DashboardHub {
   private rate: { t: number; n: number } = { t: performance.now(), n: 0 };
   private pxPerSec = 0;
   private lastBatchMs = 0;
+  /** set once a `failAt` replay reached its failure */
+  private failed = false;
   /** pixels encoded so far (the bench reads it) */
   encodedTotal = 0;
 
@@ -92,7 +102,11 @@ export class SimReplayHub implements DashboardHub {
 
   /** Encode the next batch now. */
   step(): void {
-    const stopAt = Math.min(this.opts.stopAt ?? Number.POSITIVE_INFINITY, this.scanMaps.size);
+    const stopAt = Math.min(this.opts.stopAt ?? Number.POSITIVE_INFINITY, this.opts.failAt?.pixels ?? Number.POSITIVE_INFINITY, this.scanMaps.size);
+    if (this.opts.failAt && this.next >= this.opts.failAt.pixels && !this.failed) {
+      this.failed = true;
+      this.emitter.emit('scan:change', this.scanMaps.scanId);
+    }
     const n = Math.min(this.opts.batch, stopAt - this.next);
     if (n <= 0) return this.pause();
     const t0 = performance.now();
@@ -107,6 +121,7 @@ export class SimReplayHub implements DashboardHub {
       this.encodeOne(seq, mu.subarray(k * d, (k + 1) * d));
       this.decodeOne(mu.subarray(k * d, (k + 1) * d), recon.subarray(k * this.spec.T * this.spec.C));
       error[k] = this.mse(seq, recon.subarray(k * this.spec.T * this.spec.C));
+      if (this.opts.spike?.seqs.includes(seq)) error[k] *= this.opts.spike.factor;
     }
     // seqs the "instrument" never sent become a gap: marked missing, not encoded
     const skip = this.opts.skip ?? [];
@@ -184,11 +199,14 @@ export class SimReplayHub implements DashboardHub {
         file: 'simulated.h5',
         rows: m.rows,
         cols: m.cols,
-        state: this.next >= m.size ? 'completed' : 'running',
+        state: this.failed ? 'error' : this.next >= m.size ? 'completed' : 'running',
         startedAt: this.startedAt,
         received: m.received,
         encoded: m.encoded,
         missing: m.missing,
+        ...(this.failed && this.opts.failAt ? { failure: { code: this.opts.failAt.code, message: this.opts.failAt.message } } : {}),
+        ...(this.opts.ood ? { ood: this.opts.ood } : {}),
+        ...(this.opts.alerts ? { alerts: this.opts.alerts } : {}),
       },
     ];
   }
@@ -341,13 +359,18 @@ export class MultiReplayHub implements DashboardHub {
   }
 
   async replayFiles(): Promise<string[]> {
-    return ['sim-7.h5', 'sim-8.h5'];
+    return this.files;
   }
 
+  /** Names offered for replay: `sim-<seed>.h5` replays a simulated scan, `broken-<seed>.h5` one that fails half-way. */
+  files = ['sim-7.h5', 'sim-8.h5'];
+
   async replay(file: string): Promise<string> {
-    const m = /^sim-(\d+)\.h5$/.exec(file);
+    const m = /^(sim|broken)-(\d+)\.h5$/.exec(file);
     if (!m) throw Object.assign(new Error(`replay of "${file}" refused: not a file inside the replay roots`), { code: 'LS_REPLAY_PATH' });
-    const h = new SimReplayHub({ ...this.template, seed: Number(m[1]) });
+    const half = Math.floor((this.template.rows * this.template.cols) / 2);
+    const failAt = m[1] === 'broken' ? { pixels: half, code: 'LS_FILE_UNREADABLE', message: `replay of ${file} failed: HDF5 failed while reading row ${half} (the file is truncated or damaged)` } : undefined;
+    const h = new SimReplayHub({ ...this.template, seed: Number(m[2]), ...(failAt ? { failAt } : {}) });
     this.add(h);
     h.play();
     return h.scanMaps.scanId;
