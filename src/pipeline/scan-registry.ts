@@ -158,8 +158,10 @@ export class ScanRegistry {
 
   /** Allocate a scan's grid buffers: its maps and, when the model reads it, its model inputs [rows*cols][T*C]. */
   allocate(ctx: ScanContext): void {
-    ctx.maps.allocate();
+    // The model inputs first: the largest buffer, and zero-filled, so a grid too large fails here before the maps
+    // write NaN into gigabytes.
     if (ctx.encodable && !ctx.inputs) ctx.inputs = new Float32Array(ctx.maps.size * this.model.bundle.T * this.model.bundle.C);
+    ctx.maps.allocate();
   }
 
   /**
