@@ -77,6 +77,8 @@ export class ScanMaps {
   readonly cols: number;
   readonly latentDim: number;
   private grid?: GridBuffers;
+  /** set by `refuse`: the grid is never allocated (its scan was refused) */
+  private refusedReason?: string;
   revision = 0;
   received = 0;
   encoded = 0;
@@ -105,6 +107,7 @@ export class ScanMaps {
   /** Allocate the grid buffers now (idempotent); throws a RangeError when the memory is not there. */
   allocate(): void {
     if (this.grid) return;
+    if (this.refusedReason) throw new RangeError(`scan ${this.scanId}: its grid buffers were refused (${this.refusedReason})`);
     const n = this.rows * this.cols;
     const d = this.latentDim;
     this.grid = {
@@ -115,6 +118,12 @@ export class ScanMaps {
       state: new Uint8Array(n),
       changedAt: new Uint32Array(n),
     };
+  }
+
+  /** Never allocate this grid (its scan was refused): a later read throws instead of trying gigabytes again. */
+  refuse(reason: string): void {
+    this.refusedReason = reason;
+    this.grid = undefined;
   }
 
   private get buffers(): GridBuffers {

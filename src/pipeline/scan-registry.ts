@@ -174,6 +174,7 @@ export class ScanRegistry {
     ctx.refused = { code: 'LS_SCAN_MEMORY', message };
     ctx.state = 'error';
     ctx.inputs = undefined;
+    ctx.maps.refuse((err as Error).message);
     this.log.error({ scanId: ctx.start.scanId, code: 'LS_SCAN_MEMORY', rows: ctx.maps.rows, cols: ctx.maps.cols }, message);
     if (ctx.recorder) {
       try {

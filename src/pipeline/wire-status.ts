@@ -49,7 +49,7 @@ export function wireStatus(daemon: Daemon, source: Pick<ZmqSource, 'rejects$' | 
     daemon.registry.onScan((ctx, what) => {
       const scanId = ctx.start.scanId;
       if (what === 'open') {
-        channel.publish('accepted', { scanId, kind: ctx.start.kind, rows: ctx.start.grid.rows, cols: ctx.start.grid.cols, source: ctx.source, recording: ctx.recordingPath ?? null });
+        channel.publish('accepted', { scanId, dataKind: ctx.start.kind, rows: ctx.start.grid.rows, cols: ctx.start.grid.cols, source: ctx.source, recording: ctx.recordingPath ?? null });
         return;
       }
       lastProgress.delete(scanId);

@@ -43,6 +43,11 @@ export interface TrackResult {
   warnings: IngestWarning[];
 }
 
+/** Below this a sho frequency in Hz is implausible for band excitation (docs/protocol.md §Plausibility). */
+export const PLAUSIBLE_MIN_HZ = 1e4;
+/** Above this `t` (seconds since the Unix epoch, the year 5138) is almost surely milliseconds. */
+export const PLAUSIBLE_MAX_T = 1e11;
+
 export class ScanTracker {
   private readonly active = new Map<string, ActiveScan>();
   private readonly ended = new Set<string>();
@@ -206,8 +211,9 @@ export class ScanTracker {
 
   /**
    * Plausibility (docs/protocol.md §Plausibility), warned once per scan: `t` is seconds since the Unix epoch, so
-   * t > 1e11 (the year 5138) is almost surely milliseconds; a sho frequency is in Hz, and a BE contact resonance is
-   * far above 1 kHz, so a pixel whose finite frequencies are mostly below 1000 was almost surely sent in kHz.
+   * t > 1e11 (the year 5138) is almost surely milliseconds; a sho frequency is in Hz, and the contact resonance BE
+   * drives is 10^5–10^6 Hz, so a pixel whose finite frequencies are mostly below 10^4 was almost surely sent in kHz
+   * (1324.8 for 1.3248 MHz) or MHz. The threshold sits two decades under the lowest plausible resonance.
    */
   private checkPlausible(scan: ActiveScan, header: PixelHeader, data: Float32Array[], out: TrackResult): void {
     const warn = (code: IngestWarning['code'], message: string) => {
@@ -216,7 +222,7 @@ export class ScanTracker {
       scan.warned.add(code);
       out.warnings.push(new IngestWarning(code, message, { scanId: header.scanId, seq: header.seq }));
     };
-    if (header.t > 1e11) warn('LS_WARN_TIME_UNIT', `scan ${header.scanId} pixel seq ${header.seq}: t = ${header.t} is after the year 5000 as seconds since the Unix epoch; it looks like milliseconds (send seconds)`);
+    if (header.t > PLAUSIBLE_MAX_T) warn('LS_WARN_TIME_UNIT', `scan ${header.scanId} pixel seq ${header.seq}: t = ${header.t} is after the year 5000 as seconds since the Unix epoch; it looks like milliseconds (send seconds)`);
     if (scan.start.kind !== 'sho') return;
     const f = data[scan.start.buffers.findIndex((b) => b.name === 'frequency')];
     if (!f) return;
@@ -225,9 +231,9 @@ export class ScanTracker {
     for (let k = 0; k < f.length; k++) {
       if (!Number.isFinite(f[k])) continue;
       finite++;
-      if (Math.abs(f[k]) < 1000) low++;
+      if (Math.abs(f[k]) < PLAUSIBLE_MIN_HZ) low++;
     }
-    if (finite > 0 && low * 2 > finite) warn('LS_WARN_FREQUENCY_UNIT', `scan ${header.scanId} pixel seq ${header.seq}: ${low} of ${finite} frequencies are below 1000 Hz; a BE resonance is tens of kHz or more, so they look like kHz (sho frequency is in Hz)`);
+    if (finite > 0 && low * 2 > finite) warn('LS_WARN_FREQUENCY_UNIT', `scan ${header.scanId} pixel seq ${header.seq}: ${low} of ${finite} frequencies are below ${PLAUSIBLE_MIN_HZ} Hz; a BE contact resonance is 10^5–10^6 Hz, so they look like kHz (sho frequency is in Hz)`);
   }
 
   private remember(scanId: string): void {

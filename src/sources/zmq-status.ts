@@ -67,7 +67,7 @@ export class StatusChannel {
 
   /** Queue one message; never waits. */
   publish(kind: StatusKind, body: Record<string, unknown>): void {
-    this.queue.push([kind, JSON.stringify({ kind, t: Date.now() / 1000, ...body })]);
+    this.queue.push([kind, JSON.stringify({ ...body, kind, t: Date.now() / 1000 })]);
   }
 
   /** Send what is queued (at most `timeoutMs`), then close. */
