@@ -17,6 +17,11 @@ interface ActiveScan {
   nextSeq: number;
   /** plausibility checks already warned about (once per scan) */
   warned?: Set<string>;
+  /**
+   * seqs ahead of nextSeq whose pixel arrived but was refused: a later gap skips them (they are counted as
+   * rejected, not missing). Only seqs below rows × cols, the ones a gap can locate: at most one entry per pixel.
+   */
+  refusedSeqs?: Set<number>;
 }
 
 interface HeldPixel {
@@ -104,9 +109,7 @@ export class ScanTracker {
           out.rejects.push(new FrameError(code, `stop for scan ${header.scanId}, which is not running`, { scanId: header.scanId }));
           return out;
         }
-        if (header.lastSeq >= scan.nextSeq) {
-          out.events.push({ type: 'gap', scanId: header.scanId, fromSeq: scan.nextSeq, toSeq: header.lastSeq });
-        }
+        if (header.lastSeq >= scan.nextSeq) this.gap(scan, header.lastSeq, out);
         this.active.delete(header.scanId);
         this.remember(header.scanId);
         out.events.push({ type: 'stop', header });
@@ -195,18 +198,34 @@ export class ScanTracker {
       return;
     }
     const data = decodePixelData(header, buffers, scan.start);
-    if (header.seq > scan.nextSeq) {
-      out.events.push({ type: 'gap', scanId: header.scanId, fromSeq: scan.nextSeq, toSeq: header.seq - 1 });
-    }
-    // A refused pixel still arrived: its seq is used up, so it is counted as rejected downstream, not as missing.
-    scan.nextSeq = header.seq + 1;
     if (data instanceof FrameError) {
+      // It arrived, refused: counted as rejected downstream and never reported missing by a later gap. Its seq stays
+      // open, so the producer may send the pixel again, corrected.
       out.rejects.push(data);
       out.events.push({ type: 'refused', scanId: header.scanId, seq: header.seq, code: data.code });
+      if (header.seq < scan.start.grid.rows * scan.start.grid.cols) (scan.refusedSeqs ??= new Set()).add(header.seq);
       return;
     }
+    scan.refusedSeqs?.delete(header.seq);
+    if (header.seq > scan.nextSeq) this.gap(scan, header.seq - 1, out);
+    scan.nextSeq = header.seq + 1;
     this.checkPlausible(scan, header, data, out);
     out.events.push({ type: 'pixel', scanId: header.scanId, seq: header.seq, row: header.row, col: header.col, t: header.t, data });
+  }
+
+  /** Report seqs nextSeq..toSeq as a gap, minus those that arrived and were refused (split into several gaps). */
+  private gap(scan: ActiveScan, toSeq: number, out: TrackResult): void {
+    const scanId = scan.start.scanId;
+    let from = scan.nextSeq;
+    if (scan.refusedSeqs?.size) {
+      const inside = [...scan.refusedSeqs].filter((q) => q >= from && q <= toSeq).sort((a, b) => a - b);
+      for (const q of inside) {
+        if (q > from) out.events.push({ type: 'gap', scanId, fromSeq: from, toSeq: q - 1 });
+        from = q + 1;
+      }
+      for (const q of scan.refusedSeqs) if (q <= toSeq) scan.refusedSeqs.delete(q);
+    }
+    if (from <= toSeq) out.events.push({ type: 'gap', scanId, fromSeq: from, toSeq });
   }
 
   /**

@@ -33,7 +33,7 @@ describe('faults: hostile ingest on a real daemon', () => {
     const bundle = await testBundle();
     T = bundle.T;
     // The largest grid allowed, so an 8192 x 8192 start is accepted and its allocation fails at its first pixel.
-    d = await DaemonProcess.start({ bundle: bundle.dir, config: { ingest: { maxOpenScans: 4, maxScanPixels: 8192 * 8192 } } });
+    d = await DaemonProcess.start({ bundle: bundle.dir, startTimeoutMs: 170_000, config: { ingest: { maxOpenScans: 4, maxScanPixels: 8192 * 8192 } } });
     url = String(d.logs.find((l) => typeof l.url === 'string')?.url);
     const serving = d.logs.find((l) => l.msg.startsWith('loopstream serving'))!;
     expect(serving.statusEndpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
@@ -46,7 +46,7 @@ describe('faults: hostile ingest on a real daemon', () => {
     await new Promise((r) => setTimeout(r, 300)); // PUB/SUB: let the subscription reach the daemon
     push = new zmq.Push({ linger: 5000 });
     push.connect(d.endpoint);
-  }, 180_000);
+  }, 200_000);
 
   afterAll(async () => {
     push?.close();

@@ -22,12 +22,12 @@ describe('Python publisher → loopstream serve → Python reader', () => {
   beforeAll(async () => {
     const bundle = await testBundle();
     // one open scan at a time, so the last test can make the daemon refuse the example's scan
-    d = await DaemonProcess.start({ bundle: bundle.dir, config: { ingest: { maxOpenScans: 1 } } });
+    d = await DaemonProcess.start({ bundle: bundle.dir, startTimeoutMs: 150_000, config: { ingest: { maxOpenScans: 1 } } });
     usid = join(d.dataDir, 'pto-usid.h5');
     // --off-first: the out-of-field columns come first, the reverse of the default — the publisher must read the
     // Field row rather than assume column parity.
     await run(PY, [join(EX, 'make_usid.py'), usid, '--rows', '8', '--cols', '8', '--steps', String(bundle.T), '--cycles', '2', '--off-first']);
-  }, 90_000);
+  }, 180_000);
   afterAll(async () => {
     await d?.stop();
   });

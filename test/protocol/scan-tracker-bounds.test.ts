@@ -38,7 +38,7 @@ describe('ScanTracker bounds', () => {
     expect(tr.accept(encodeStop({ type: 'stop', scanId: 'big', status: 'completed', pixelsSent: 1, lastSeq: 0 })).rejects[0].code).toBe('LS_SCAN_REFUSED');
   });
 
-  it('uses up the seq of a refused pixel: a refused event, no gap for it', () => {
+  it('reports a refused pixel as refused, never inside a later gap, and lets it be sent again', () => {
     const tr = new ScanTracker({ pendingLimit: 10 });
     tr.accept(encodeStart(loopStart('n')));
     tr.accept(pixel('n', 0));
@@ -46,8 +46,14 @@ describe('ScanTracker bounds', () => {
     const r1 = tr.accept(pixel('n', 1, { data: nan }));
     expect(r1.rejects.map((e) => e.code)).toEqual(['LS_FRAME_ALL_NONFINITE']);
     expect(r1.events).toEqual([{ type: 'refused', scanId: 'n', seq: 1, code: 'LS_FRAME_ALL_NONFINITE' }]);
-    const r2 = tr.accept(pixel('n', 2));
-    expect(r2.events.map((e) => e.type)).toEqual(['pixel']); // no gap: seq 1 arrived
+    tr.accept(pixel('n', 3, { data: nan }));
+    const r2 = tr.accept(pixel('n', 5));
+    // seqs 1 and 3 arrived (refused): only 2 and 4 are missing
+    expect(r2.events.map((e) => (e.type === 'gap' ? `${e.fromSeq}-${e.toSeq}` : e.type))).toEqual(['2-2', '4-4', 'pixel']);
+    const again = tr.accept(encodeStart(loopStart('m')));
+    expect(again.events.length).toBe(1);
+    tr.accept(pixel('m', 0, { data: nan }));
+    expect(tr.accept(pixel('m', 0)).events.map((e) => e.type)).toEqual(['pixel']); // the corrected pixel, same seq
   });
 
   it('warns once per scan about a t that looks like milliseconds', () => {
