@@ -33,9 +33,9 @@ describe('Python publisher → loopstream serve → Python reader', () => {
   });
 
   it('streams every pixel of a USID SHO file into the maps, at the right coordinates', async () => {
-    const { stderr } = await run(PY, [join(EX, 'publish_usid.py'), usid, '--endpoint', d.endpoint, '--scan-id', 'py-usid'], { timeout: 60_000 });
+    const { stderr } = await run(PY, [join(EX, 'publish_usid.py'), usid, '--endpoint', d.endpoint, '--status-endpoint', d.statusEndpoint!, '--scan-id', 'py-usid'], { timeout: 60_000 });
     expect(stderr).toMatch(/sent scan py-usid: 8x8 grid, 64 pixels/);
-    // the example heard the daemon's final counts on the status channel (PUB, ingest port + 1)
+    // the example heard the daemon's final counts on the status channel (PUB)
     expect(stderr).toMatch(/daemon finished py-usid: status completed, received 64, recorded 64, encoded 64, rejected 0, missing 0/);
     expect(stderr).not.toMatch(/daemon refused/);
     const finished = await d.scanFinished('py-usid');
@@ -97,7 +97,7 @@ describe('Python publisher → loopstream serve → Python reader', () => {
     const scan = simulateScan({ rows: 2, cols: 2, seed: 1, steps: 96, scanId: 'slot-holder' });
     await holder.send(encodeStart(scan.start));
     await d.waitForLog((l) => l.scanId === 'slot-holder' && l.msg === 'scan started');
-    const { stderr } = await run(PY, [join(EX, 'publish_usid.py'), usid, '--endpoint', d.endpoint, '--scan-id', 'py-refused', '--wait-finished', '2'], { timeout: 60_000 });
+    const { stderr } = await run(PY, [join(EX, 'publish_usid.py'), usid, '--endpoint', d.endpoint, '--status-endpoint', d.statusEndpoint!, '--scan-id', 'py-refused', '--wait-finished', '2'], { timeout: 60_000 });
     expect(stderr).toMatch(/daemon refused: \[LS_SCAN_LIMIT\] scan py-refused: 1 scans are open/);
     expect(stderr).toMatch(/daemon refused: \[LS_SCAN_REFUSED\] scan py-refused pixel seq 0/);
     expect(stderr).toMatch(/no 'finished' status for py-refused/);

@@ -107,7 +107,8 @@ export class DaemonProcess {
     const endpoint = `tcp://127.0.0.1:${port}`;
     const config = merge(
       {
-        ingest: { endpoint },
+        // the status channel on any free port (its `auto` default, ingest port + 1, may be taken on a busy machine)
+        ingest: { endpoint, statusEndpoint: 'tcp://127.0.0.1:*' },
         data: { dir: dataDir, resultsFlushMs: 500 },
         model: { bundle: opts.bundle, threads: 1 },
         server: { port: 0 },
@@ -128,6 +129,12 @@ export class DaemonProcess {
     const d = new DaemonProcess(child, dataDir, endpoint, configPath);
     await d.waitForLog((l) => typeof l.endpoint === 'string' && l.msg.startsWith('loopstream serving'), opts.startTimeoutMs ?? 60_000);
     return d;
+  }
+
+  /** the status channel's bound endpoint (from the `loopstream serving` line); undefined when it is off */
+  get statusEndpoint(): string | undefined {
+    const line = this.logs.find((l) => l.msg.startsWith('loopstream serving'));
+    return typeof line?.statusEndpoint === 'string' ? line.statusEndpoint : undefined;
   }
 
   get pid(): number {
