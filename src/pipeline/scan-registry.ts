@@ -236,6 +236,8 @@ export class ScanRegistry {
   /** Rewrite the results file of a scan (atomically). */
   async writeResults(ctx: ScanContext, complete: boolean): Promise<void> {
     if (ctx.refused) return; // no maps to write: the refusal is in the log and on the status channel
+    // A running scan without pixels has no grid yet: nothing to flush, and flushing must not allocate it.
+    if (!complete && !ctx.maps.allocated) return;
     ctx.resultsRevision = ctx.maps.revision;
     await writeResultsFile(ctx.resultsPath, {
       maps: ctx.maps,
