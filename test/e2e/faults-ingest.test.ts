@@ -184,4 +184,39 @@ describe('faults: hostile ingest on a real daemon', () => {
     expect(statusFor('units', 'warning').map((m) => m.code).sort()).toEqual(['LS_WARN_FREQUENCY_UNIT', 'LS_WARN_TIME_UNIT']);
     expect(d.logs.filter((l) => l.scanId === 'units' && typeof l.code === 'string' && String(l.code).startsWith('LS_WARN_')).length).toBe(2);
   }, 60_000);
+
+  it('publishes a halted recording (disk full) on the status channel', async () => {
+    // A daemon under a 1 MiB file-size limit: writes past it fail with EFBIG, as on a full disk (faults-disk.test.ts).
+    const d3 = await DaemonProcess.start({ bundle: (await testBundle()).dir, startTimeoutMs: 170_000, fileSizeLimitKb: 1024, config: { ingest: { highWaterMark: 16 }, batch: { maxSize: 16 } } });
+    const sub3 = new zmq.Subscriber({ linger: 0 });
+    const got: Status[] = [];
+    try {
+      sub3.connect(d3.statusEndpoint!);
+      sub3.subscribe();
+      void (async () => {
+        for await (const [kind, json] of sub3) got.push({ ...(JSON.parse(json.toString()) as Status), kind: kind.toString() });
+      })().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+      const p = new zmq.Push({ linger: 0, sendHighWaterMark: 16, sendTimeout: 3000 });
+      p.connect(d3.endpoint);
+      const s = simulateScan({ rows: 32, cols: 32, seed: 2, steps: T, scanId: 'disk-full' });
+      try {
+        await p.send(encodeStart(s.start));
+        for (const px of s.pixels()) await p.send(encodePixel({ type: 'pixel', scanId: px.scanId, seq: px.seq, row: px.row, col: px.col, t: px.t }, px.data, s.start));
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('EAGAIN'); // ingest stopped receiving
+      } finally {
+        p.close();
+      }
+      await until(() => got.some((m) => m.kind === 'halted'), 30_000, 'the halted status');
+      const halted = got.filter((m) => m.kind === 'halted');
+      expect(halted).toHaveLength(1); // once per scan, not once per failed batch
+      expect(halted[0]).toMatchObject({ scanId: 'disk-full', errno: 'EFBIG', ingestHalted: true });
+      expect(String(halted[0].path)).toBe(d3.recordingPath('disk-full'));
+      expect(got.find((m) => m.kind === 'accepted')).toMatchObject({ scanId: 'disk-full' });
+    } finally {
+      sub3.close();
+      await d3.kill();
+    }
+  }, 240_000);
 });
