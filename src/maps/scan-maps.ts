@@ -177,16 +177,17 @@ export class ScanMaps {
   markMissing(fromSeq: number, toSeq: number): number {
     if (this.start.grid.order === 'custom') return 0;
     const last = Math.min(toSeq, this.size - 1);
+    const { state, changedAt } = this.buffers; // once, not per pixel: a gap may cover the whole grid
     let marked = 0;
     for (let seq = Math.max(0, fromSeq); seq <= last; seq++) {
       const at = pixelOfSeq(seq, this.rows, this.cols, this.start.grid.order);
       if (!at) continue;
       const i = this.indexOf(at.row, at.col);
-      if (this.state[i] !== PIXEL_PENDING) continue;
-      this.state[i] = PIXEL_MISSING;
+      if (state[i] !== PIXEL_PENDING) continue;
+      state[i] = PIXEL_MISSING;
       this.missing++;
       marked++;
-      this.touch(i);
+      changedAt[i] = ++this.revision;
     }
     return marked;
   }
