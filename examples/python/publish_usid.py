@@ -10,6 +10,11 @@ and sends one `sho` scan: a start, one pixel message per position with four floa
 Needs only h5py, numpy and pyzmq. The socket is a PUSH that connects to the daemon's PULL: when the daemon is
 busy, send() blocks (lossless). With --server-key the connection is CURVE-encrypted (docs/operations.md).
 
+PUSH is one-way, so the script also subscribes to the daemon's status channel (a PUB socket, by default on the
+ingest port + 1; docs/protocol.md §Status channel): it prints every refusal and warning for its scan as they come,
+and after the stop waits for the daemon's `finished` message and prints the final counts (--status-endpoint ''
+turns this off).
+
 Examples:
   publish_usid.py scan.h5 --endpoint tcp://127.0.0.1:5555
   publish_usid.py scan.h5 --stop-after 20      # send 20 pixels then exit without a stop (a producer crash)
@@ -90,6 +95,47 @@ def layout(grp: h5py.Group):
     return dc, fields, len(cycles), index
 
 
+def default_status_endpoint(endpoint: str) -> str:
+    """The daemon's `auto` status endpoint: the ingest TCP port + 1 (ipc://PATH -> ipc://PATH.status)."""
+    if endpoint.startswith("tcp://"):
+        host, port = endpoint[len("tcp://"):].rsplit(":", 1)
+        return f"tcp://{host}:{int(port) + 1}"
+    return endpoint + ".status"
+
+
+class StatusWatch:
+    """A SUB socket on the status channel, drained without blocking between sends."""
+
+    def __init__(self, ctx, endpoint: str, scan_id: str, quiet: bool):
+        self.scan_id, self.quiet = scan_id, quiet
+        self.sock = ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sock.connect(endpoint)
+        self.refused = 0
+        self.finished = None
+
+    def drain(self, timeout_ms: int = 0) -> None:
+        """Handle what has arrived; wait up to timeout_ms for the first message."""
+        while self.sock.poll(timeout_ms):
+            timeout_ms = 0
+            kind, body = self.sock.recv_multipart()
+            msg = json.loads(body)
+            if msg.get("scanId") not in (None, self.scan_id):
+                continue
+            kind = kind.decode()
+            if kind in ("refused", "warning", "halted"):
+                self.refused += kind == "refused"
+                print(f"daemon {kind}: [{msg.get('code', msg.get('errno'))}] {msg.get('message')}", file=sys.stderr)
+            elif kind == "finished":
+                self.finished = msg
+
+    def wait_finished(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self.finished is None and time.monotonic() < deadline:
+            self.drain(100)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("file")
@@ -99,6 +145,9 @@ def main() -> None:
     p.add_argument("--from-seq", type=int, default=0, help="first seq to send (a restarted producer continues here)")
     p.add_argument("--stop-after", type=int, default=0, help="exit after this many pixels without a stop message")
     p.add_argument("--server-key", help="Z85 CURVE public key of the daemon: encrypt and authenticate")
+    p.add_argument("--status-endpoint", help="the daemon's status channel (default: the ingest port + 1); '' = do not listen")
+    p.add_argument("--wait-finished", type=float, default=30,
+                   help="seconds to wait after the stop for the daemon's final counts on the status channel")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
 
@@ -129,6 +178,10 @@ def main() -> None:
         sock.curve_publickey = client_public
         sock.curve_secretkey = client_secret
     sock.connect(a.endpoint)
+    status_endpoint = default_status_endpoint(a.endpoint) if a.status_endpoint is None else a.status_endpoint
+    watch = StatusWatch(ctx, status_endpoint, scan_id, a.quiet) if status_endpoint else None
+    if watch:
+        time.sleep(0.2)  # PUB/SUB: let the subscription reach the daemon before the first message
     # A restarted producer sends its start again: same layout, so the daemon continues the scan.
     sock.send_multipart([b"start", json.dumps(start).encode()])
 
@@ -137,6 +190,9 @@ def main() -> None:
     t0 = time.monotonic()
     for seq in range(a.from_seq, n):
         if a.stop_after and sent >= a.stop_after:
+            if watch:
+                watch.drain(200)
+                watch.sock.close()
             sock.close()
             ctx.term()
             if not a.quiet:
@@ -151,8 +207,19 @@ def main() -> None:
         buffers = [np.ascontiguousarray(fit[SHO_FIELDS[name]][seq][index], dtype="<f4").tobytes() for name in SHO_FIELDS]
         sock.send_multipart([b"pixel", json.dumps(header).encode(), *buffers])
         sent += 1
+        if watch:
+            watch.drain()
     stop = {"type": "stop", "scanId": scan_id, "status": "completed", "pixelsSent": n, "lastSeq": n - 1}
     sock.send_multipart([b"stop", json.dumps(stop).encode()])
+    if watch:
+        watch.wait_finished(a.wait_finished)
+        watch.sock.close()
+        f = watch.finished
+        if f is None:
+            print(f"no 'finished' status for {scan_id} within {a.wait_finished:g} s (is the status channel on?)", file=sys.stderr)
+        else:
+            print(f"daemon finished {scan_id}: status {f['status']}, received {f['received']}, recorded {f['recorded']}, "
+                  f"encoded {f['encoded']}, rejected {f['rejected']}, missing {f['missing']}", file=sys.stderr)
     sock.close()
     ctx.term()
     if not a.quiet:

@@ -8,18 +8,38 @@ import { z } from 'zod';
 const section = <T extends z.ZodRawShape>(shape: T, description: string) =>
   z.object(shape).strict().prefault({} as never).describe(description);
 
+/**
+ * A ZeroMQ endpoint libzmq can bind or connect: tcp://host:port (port 1–65535 or * for any), ipc://path or
+ * inproc://name. Checked here so a typo fails at start-up with exit code 2, not inside the socket.
+ */
+const ZMQ_ENDPOINT = /^(tcp:\/\/(\*|[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(\*|[1-9][0-9]{0,4})|ipc:\/\/\S+|inproc:\/\/\S+)$/;
+const zmqEndpoint = () =>
+  z
+    .string()
+    .regex(ZMQ_ENDPOINT, 'a ZeroMQ endpoint: tcp://HOST:PORT (PORT 1-65535 or *), ipc://PATH or inproc://NAME')
+    .refine((e) => !/^tcp:/.test(e) || e.endsWith(':*') || Number(e.slice(e.lastIndexOf(':') + 1)) <= 65535, 'TCP port must be 1-65535 or *');
+/** A Z85-encoded CURVE key: exactly 40 characters of the Z85 alphabet (32 bytes). */
+const Z85_KEY = /^[0-9A-Za-z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+const z85Key = (what: string) => z.string().regex(Z85_KEY, `${what} must be a Z85 CURVE key: 40 characters, as zmq_curve_keypair() makes them (docs/operations.md)`);
+
 export const IngestConfig = section(
   {
-    endpoint: z.string().min(1).default('tcp://127.0.0.1:5555').describe('ZeroMQ endpoint the daemon listens on (bind) or dials (connect)'),
+    endpoint: zmqEndpoint().default('tcp://127.0.0.1:5555').describe('ZeroMQ endpoint the daemon listens on (bind) or dials (connect)'),
     mode: z.enum(['bind', 'connect']).default('bind').describe('bind: producers connect to us; connect: we dial the producer'),
     socket: z.enum(['pull', 'sub']).default('pull').describe('pull: lossless, the producer blocks when we fall behind; sub: monitor only, drops at the high-water mark'),
-    highWaterMark: z.number().int().positive().default(10000).describe('ZMQ_RCVHWM: messages queued in the socket before the producer blocks (pull) or messages drop (sub)'),
-    pendingLimit: z.number().int().positive().default(10000).describe('pixels held for scans whose start message has not arrived; beyond it they are refused'),
+    highWaterMark: z.number().int().positive().max(1_000_000).default(10000).describe('ZMQ_RCVHWM: messages queued in the socket before the producer blocks (pull) or messages drop (sub); 1 to 1,000,000'),
+    pendingLimit: z.number().int().positive().max(1_000_000).default(10000).describe('pixels held for scans whose start message has not arrived; beyond it they are refused'),
+    statusEndpoint: z
+      .union([z.literal(''), z.literal('auto'), zmqEndpoint()])
+      .default('auto')
+      .describe('ZeroMQ PUB endpoint of the status channel (accepted, refused, recorded, encoded per scan; docs/protocol.md); auto = the ingest port + 1 on the same host (ipc: PATH.status), empty = off'),
+    maxOpenScans: z.number().int().positive().max(10_000).default(16).describe('scans open at once (started, not stopped); a start beyond it is refused with LS_SCAN_LIMIT'),
+    maxScanPixels: z.number().int().positive().max(8192 * 8192).default(512 * 512).describe('largest grid (rows x cols) a start may declare; ~1 KB of memory per pixel, allocated at its first pixel; beyond it LS_SCAN_TOO_LARGE'),
     curve: z
       .object({
-        serverSecretKey: z.string().default('').describe('Z85 CURVE secret key of this daemon; empty = no encryption'),
-        serverPublicKey: z.string().default('').describe('Z85 CURVE public key of this daemon (given to producers)'),
-        clientPublicKeys: z.array(z.string().length(40)).default([]).describe('Z85 public keys of the producers allowed in; empty = any producer that knows serverPublicKey'),
+        serverSecretKey: z.union([z.literal(''), z85Key('ingest.curve.serverSecretKey')]).default('').describe('Z85 CURVE secret key of this daemon (40 characters); empty = no encryption'),
+        serverPublicKey: z.union([z.literal(''), z85Key('ingest.curve.serverPublicKey')]).default('').describe('Z85 CURVE public key of this daemon (given to producers)'),
+        clientPublicKeys: z.array(z85Key('each of ingest.curve.clientPublicKeys')).default([]).describe('Z85 public keys of the producers allowed in; empty = any producer that knows serverPublicKey'),
       })
       .strict()
       .prefault({})

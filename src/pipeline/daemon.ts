@@ -16,6 +16,9 @@ import { createModelSlot, type ModelSlot } from './model-slot.ts';
 import type { RecordingFailure, ScanContext } from './scan-context.ts';
 import { ScanRegistry, type OpenPlan } from './scan-registry.ts';
 
+/** Recording failures that concern one scan, not the disk: they never halt ingest. */
+const SCAN_LOCAL_ERRNOS = new Set(['EEXIST', 'EMFILE', 'ENFILE']);
+
 /** What one finished source run reports (the replay summary builds on it). */
 export interface RunSummary {
   scans: ScanContext[];
@@ -41,8 +44,9 @@ export class Daemon {
     readonly encoder: ModelEncoder,
   ) {
     registry.onRecordingFailure((ctx, failure) => {
-      // EEXIST: a reused scan id (its old recording is kept); the disk is fine, so ingest goes on.
-      if (failure.errno !== 'EEXIST') this.ingestHalted ??= { ...failure, scanId: ctx.start.scanId };
+      // EEXIST: a reused scan id (its old recording is kept); EMFILE/ENFILE: too many open files for this one scan's
+      // recording. The disk is fine in both, so only that scan goes unrecorded and ingest goes on for everyone else.
+      if (!SCAN_LOCAL_ERRNOS.has(failure.errno)) this.ingestHalted ??= { ...failure, scanId: ctx.start.scanId };
     });
   }
 

@@ -107,7 +107,8 @@ export class PipelineHub implements DashboardHub {
   }
 
   maps(scanId: string) {
-    return this.daemon.registry.get(scanId)?.maps;
+    const ctx = this.daemon.registry.get(scanId);
+    return ctx && !ctx.refused ? ctx.maps : undefined; // a refused scan's grid was never allocated
   }
 
   async pixel(scanId: string, row: number, col: number): Promise<PixelDetail | undefined> {

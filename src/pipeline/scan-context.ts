@@ -53,6 +53,8 @@ export interface ScanContext {
   inputs?: Float32Array;
   /** maps revision last written to the results file */
   resultsRevision: number;
+  /** set when the scan was refused after it opened (its maps could not be allocated): state 'error', events dropped */
+  refused?: { code: string; message: string };
   /** set when the raw recording could not be created or written (the scan is then in state 'error') */
   recordingError?: RecordingFailure;
 }

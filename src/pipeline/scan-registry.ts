@@ -34,6 +34,7 @@ export class ScanRegistry {
   private readonly plans = new Map<string, OpenPlan>();
   private readonly listeners = new Set<(ctx: ScanContext, what: 'open' | 'close') => void>();
   private readonly failureListeners = new Set<(ctx: ScanContext, failure: RecordingFailure) => void>();
+  private readonly refusalListeners = new Set<(ctx: ScanContext, refusal: { code: string; message: string }) => void>();
   private flushTimer?: NodeJS.Timeout;
   constructor(
     private readonly config: Config,
@@ -145,7 +146,7 @@ export class ScanRegistry {
       state: 'running',
       encodable,
       notEncodableReason,
-      inputs: encodable ? new Float32Array(start.grid.rows * start.grid.cols * this.model.bundle.T * this.model.bundle.C) : undefined,
+      // maps and model inputs are allocated at the first pixel (allocate), so a start costs no grid memory
       resultsRevision: -1,
     };
     this.scans.set(start.scanId, ctx);
@@ -153,6 +154,44 @@ export class ScanRegistry {
     this.log.info({ scanId: start.scanId, source: ctx.source, rows: start.grid.rows, cols: start.grid.cols, kind: start.kind, recording: recordingPath, results: ctx.resultsPath }, 'scan started');
     for (const fn of this.listeners) fn(ctx, 'open');
     return ctx;
+  }
+
+  /** Allocate a scan's grid buffers: its maps and, when the model reads it, its model inputs [rows*cols][T*C]. */
+  allocate(ctx: ScanContext): void {
+    // The model inputs first: the largest buffer, and zero-filled, so a grid too large fails here before the maps
+    // write NaN into gigabytes.
+    if (ctx.encodable && !ctx.inputs) ctx.inputs = new Float32Array(ctx.maps.size * this.model.bundle.T * this.model.bundle.C);
+    ctx.maps.allocate();
+  }
+
+  /**
+   * A scan whose buffers could not be allocated (Array buffer allocation failed under a memory limit) is refused:
+   * logged with LS_SCAN_MEMORY, state 'error', its recording closed with an 'error' stop (not resumed on restart),
+   * later pixels dropped and counted as rejected. Other scans and the daemon go on.
+   */
+  refuse(ctx: ScanContext, err: unknown): void {
+    const message = `scan ${ctx.start.scanId}: cannot allocate the buffers of its ${ctx.maps.rows}x${ctx.maps.cols} grid (${(err as Error).message}); the scan is refused, the daemon goes on. Lower ingest.maxScanPixels or give the daemon more memory`;
+    ctx.refused = { code: 'LS_SCAN_MEMORY', message };
+    ctx.state = 'error';
+    ctx.inputs = undefined;
+    ctx.maps.refuse((err as Error).message);
+    this.log.error({ scanId: ctx.start.scanId, code: 'LS_SCAN_MEMORY', rows: ctx.maps.rows, cols: ctx.maps.cols }, message);
+    if (ctx.recorder) {
+      try {
+        ctx.recorder.writeStop({ type: 'stop', scanId: ctx.start.scanId, status: 'error', pixelsSent: ctx.counters.recorded, lastSeq: ctx.counters.lastSeq });
+        ctx.recorder.close();
+      } catch (e) {
+        this.log.error({ scanId: ctx.start.scanId, err: (e as Error).message }, 'closing the recording of a refused scan failed');
+      }
+      ctx.recorder = undefined;
+    }
+    for (const fn of this.refusalListeners) fn(ctx, ctx.refused);
+  }
+
+  /** Told when an open scan is refused (its buffers could not be allocated). */
+  onRefused(fn: (ctx: ScanContext, refusal: { code: string; message: string }) => void): () => void {
+    this.refusalListeners.add(fn);
+    return () => this.refusalListeners.delete(fn);
   }
 
   /** start / gap / stop, in stream order. */
@@ -165,7 +204,7 @@ export class ScanRegistry {
       return undefined;
     }
     ctx.stop = ev.header;
-    ctx.state = ctx.recordingError ? 'error' : ev.header.status === 'completed' ? 'completed' : ev.header.status;
+    ctx.state = ctx.recordingError || ctx.refused ? 'error' : ev.header.status === 'completed' ? 'completed' : ev.header.status;
     ctx.alerts?.finish();
     if (ctx.recorder) {
       ctx.recorder.writeStop(ev.header);
@@ -196,6 +235,9 @@ export class ScanRegistry {
 
   /** Rewrite the results file of a scan (atomically). */
   async writeResults(ctx: ScanContext, complete: boolean): Promise<void> {
+    if (ctx.refused) return; // no maps to write: the refusal is in the log and on the status channel
+    // A running scan without pixels has no grid yet: nothing to flush, and flushing must not allocate it.
+    if (!complete && !ctx.maps.allocated) return;
     ctx.resultsRevision = ctx.maps.revision;
     await writeResultsFile(ctx.resultsPath, {
       maps: ctx.maps,

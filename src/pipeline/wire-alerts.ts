@@ -33,20 +33,23 @@ export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, c
   hub?.setAlertsOff(undefined);
   const sinks = await createAlertSinks(config.alerts.sinks, log);
   sinks.dashboard?.on('alert', (ev) => hub?.alertChanged(ev.alert.scanId));
-  const engines = new Map<string, AlertEngine>();
+  // Each engine holds per-pixel arrays of its grid: made at the scan's first encoded batch, like the maps, so a start
+  // allocates nothing for its grid (docs/protocol.md §Rules).
+  const engines = new Map<string, () => AlertEngine>();
   const offScan = daemon.registry.onScan((ctx, what) => {
     // A finished scan's engine is reached through ctx.alerts only, so it leaves memory with its scan.
     if (what === 'close') engines.delete(ctx.start.scanId);
     if (what !== 'open' || !ctx.encodable) return;
-    const engine = new AlertEngine(ctx.maps, reference, config.alerts, [...sinks.all, ...extraSinks], { log });
-    engines.set(ctx.start.scanId, engine);
+    let engine: AlertEngine | undefined;
+    const get = () => (engine ??= new AlertEngine(ctx.maps, reference, config.alerts, [...sinks.all, ...extraSinks], { log }));
+    engines.set(ctx.start.scanId, get);
     ctx.alerts = {
-      list: () => engine.alerts(),
-      table: () => alertsToTable(engine.alerts({ includeMerged: true }), ctx.maps.size),
-      finish: () => void engine.finish(ctx.maps),
+      list: () => engine?.alerts() ?? [],
+      table: () => alertsToTable(engine?.alerts({ includeMerged: true }) ?? [], ctx.maps.size),
+      finish: () => void engine?.finish(ctx.maps),
     };
   });
-  const offBatch = daemon.encoder.onEncoded((ctx, index) => engines.get(ctx.start.scanId)?.onBatch(ctx.maps, index));
+  const offBatch = daemon.encoder.onEncoded((ctx, index) => engines.get(ctx.start.scanId)?.().onBatch(ctx.maps, index));
   return {
     async close() {
       offScan();

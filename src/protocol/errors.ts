@@ -20,6 +20,9 @@ export const FRAME_ERROR_CODES = [
   'LS_SCAN_STALE',
   'LS_SEQ_DUPLICATE',
   'LS_PENDING_OVERFLOW',
+  'LS_SCAN_LIMIT',
+  'LS_SCAN_TOO_LARGE',
+  'LS_SCAN_REFUSED',
 ] as const;
 export type FrameErrorCode = (typeof FRAME_ERROR_CODES)[number];
 
@@ -34,6 +37,22 @@ export class FrameError extends CodedError<FrameErrorCode> {
   override readonly name = 'FrameError';
   constructor(
     code: FrameErrorCode,
+    message: string,
+    readonly at: ScanRef = {},
+  ) {
+    super(code, message);
+  }
+}
+
+/** Accepted input that looks wrong (logged and counted once per scan, never refused): docs/protocol.md §Plausibility. */
+export const INGEST_WARNING_CODES = ['LS_WARN_FREQUENCY_UNIT', 'LS_WARN_TIME_UNIT'] as const;
+export type IngestWarningCode = (typeof INGEST_WARNING_CODES)[number];
+
+/** A plausibility warning about an accepted scan. */
+export class IngestWarning extends CodedError<IngestWarningCode> {
+  override readonly name = 'IngestWarning';
+  constructor(
+    code: IngestWarningCode,
     message: string,
     readonly at: ScanRef = {},
   ) {

@@ -34,5 +34,16 @@ export interface GapEvent {
   toSeq: number;
 }
 
-export type ScanEvent = StartEvent | PixelEvent | StopEvent | GapEvent;
+/**
+ * A pixel whose header was in order but whose data was refused (wrong buffer size or count, all NaN, outside the
+ * grid): it was sent and did arrive, so it is counted as rejected (`pixels_rejected`), never as missing.
+ */
+export interface RefusedPixelEvent {
+  type: 'refused';
+  scanId: string;
+  seq: number;
+  code: string;
+}
+
+export type ScanEvent = StartEvent | PixelEvent | StopEvent | GapEvent | RefusedPixelEvent;
 export type ScanEventType = ScanEvent['type'];

@@ -1,10 +1,13 @@
 /**
  * Turns a stream of decoded frames into ScanEvents, enforcing the per-scan rules of protocol v1:
  * pixels before their start are held (up to a limit), seq gaps become `gap` events, duplicate or backwards
- * seqs and pixels of ended (stale) scans are refused and counted. Transport-free: the ZeroMQ source feeds it.
+ * seqs and pixels of ended (stale) scans are refused and counted. Bounded by config: at most `maxOpenScans` scans
+ * open at once and grids of at most `maxScanPixels` (a refused start's later frames are refused with
+ * LS_SCAN_REFUSED, never held). Accepted data that looks like the wrong unit is warned about once per scan.
+ * Transport-free: the ZeroMQ source feeds it.
  */
 import { decodeFrames, decodePixelData } from './decode.ts';
-import { FrameError } from './errors.ts';
+import { FrameError, IngestWarning } from './errors.ts';
 import type { ScanEvent } from './events.ts';
 import type { PixelHeader, StartHeader } from './messages.ts';
 
@@ -12,6 +15,13 @@ interface ActiveScan {
   start: StartHeader;
   /** the seq the next pixel should carry */
   nextSeq: number;
+  /** plausibility checks already warned about (once per scan) */
+  warned?: Set<string>;
+  /**
+   * seqs ahead of nextSeq whose pixel arrived but was refused: a later gap skips them (they are counted as
+   * rejected, not missing). Only seqs below rows × cols, the ones a gap can locate: at most one entry per pixel.
+   */
+  refusedSeqs?: Set<number>;
 }
 
 interface HeldPixel {
@@ -24,17 +34,30 @@ export interface ScanTrackerOptions {
   pendingLimit: number;
   /** ended scan ids remembered, so their late pixels are drained as stale */
   staleMemory?: number;
+  /** scans open at once; a start beyond it is refused (LS_SCAN_LIMIT). Default: no limit */
+  maxOpenScans?: number;
+  /** largest rows × cols a start may declare (LS_SCAN_TOO_LARGE). Default: no limit beyond the protocol's */
+  maxScanPixels?: number;
 }
 
 /** Result of feeding one multipart message. */
 export interface TrackResult {
   events: ScanEvent[];
   rejects: FrameError[];
+  /** accepted data that looks wrong (docs/protocol.md §Plausibility), at most once per scan and check */
+  warnings: IngestWarning[];
 }
+
+/** Below this a sho frequency in Hz is implausible for band excitation (docs/protocol.md §Plausibility). */
+export const PLAUSIBLE_MIN_HZ = 1e4;
+/** Above this `t` (seconds since the Unix epoch, the year 5138) is almost surely milliseconds. */
+export const PLAUSIBLE_MAX_T = 1e11;
 
 export class ScanTracker {
   private readonly active = new Map<string, ActiveScan>();
   private readonly ended = new Set<string>();
+  /** scan ids whose start was refused, with why: their pixels and stop are refused, not held */
+  private readonly refused = new Map<string, FrameError>();
   private readonly held = new Map<string, HeldPixel[]>();
   private heldCount = 0;
 
@@ -57,7 +80,7 @@ export class ScanTracker {
 
   /** Feed one multipart message. */
   accept(parts: readonly Buffer[]): TrackResult {
-    const out: TrackResult = { events: [], rejects: [] };
+    const out: TrackResult = { events: [], rejects: [], warnings: [] };
     const decoded = decodeFrames(parts);
     if (decoded instanceof FrameError) {
       out.rejects.push(decoded);
@@ -76,13 +99,17 @@ export class ScanTracker {
       case 'stop': {
         const scan = this.active.get(header.scanId);
         if (!scan) {
+          const refusal = this.refused.get(header.scanId);
+          if (refusal) {
+            out.rejects.push(new FrameError('LS_SCAN_REFUSED', `stop for scan ${header.scanId}, whose start was refused (${refusal.code})`, { scanId: header.scanId }));
+            this.refused.delete(header.scanId);
+            return out;
+          }
           const code = this.ended.has(header.scanId) ? 'LS_SCAN_STALE' : 'LS_SCAN_UNKNOWN';
           out.rejects.push(new FrameError(code, `stop for scan ${header.scanId}, which is not running`, { scanId: header.scanId }));
           return out;
         }
-        if (header.lastSeq >= scan.nextSeq) {
-          out.events.push({ type: 'gap', scanId: header.scanId, fromSeq: scan.nextSeq, toSeq: header.lastSeq });
-        }
+        if (header.lastSeq >= scan.nextSeq) this.gap(scan, header.lastSeq, out);
         this.active.delete(header.scanId);
         this.remember(header.scanId);
         out.events.push({ type: 'stop', header });
@@ -99,6 +126,15 @@ export class ScanTracker {
       out.rejects.push(new FrameError('LS_FRAME_START_LAYOUT', `scan ${start.scanId} is already running with another layout; a restarted producer must send the same grid, axes and buffers`, { scanId: start.scanId }));
       return;
     }
+    const refusal = this.checkBounds(start);
+    if (refusal) {
+      this.refused.set(start.scanId, refusal);
+      if (this.refused.size > (this.opts.staleMemory ?? 1024)) this.refused.delete(this.refused.keys().next().value!);
+      out.rejects.push(refusal);
+      this.dropHeld(start.scanId, refusal, out);
+      return;
+    }
+    this.refused.delete(start.scanId);
     this.ended.delete(start.scanId);
     this.active.set(start.scanId, { start, nextSeq: 0 });
     out.events.push({ type: 'start', header: start });
@@ -110,10 +146,39 @@ export class ScanTracker {
     }
   }
 
+  /** Why a start must be refused by the configured bounds (open scans, grid size), or undefined. */
+  private checkBounds(start: StartHeader): FrameError | undefined {
+    const at = { scanId: start.scanId };
+    const pixels = start.grid.rows * start.grid.cols;
+    const maxPixels = this.opts.maxScanPixels ?? Infinity;
+    if (pixels > maxPixels) {
+      return new FrameError('LS_SCAN_TOO_LARGE', `scan ${start.scanId}: a ${start.grid.rows}x${start.grid.cols} grid is ${pixels} pixels; this daemon accepts at most ${maxPixels} (ingest.maxScanPixels)`, at);
+    }
+    const maxOpen = this.opts.maxOpenScans ?? Infinity;
+    if (this.active.size >= maxOpen) {
+      return new FrameError('LS_SCAN_LIMIT', `scan ${start.scanId}: ${this.active.size} scans are open (started, not stopped); the limit is ${maxOpen} (ingest.maxOpenScans). Stop finished scans, or send the start again later`, at);
+    }
+    return undefined;
+  }
+
+  /** Refuse the pixels held for a scan whose start was refused. */
+  private dropHeld(scanId: string, refusal: FrameError, out: TrackResult): void {
+    const held = this.held.get(scanId);
+    if (!held) return;
+    this.held.delete(scanId);
+    this.heldCount -= held.length;
+    for (const p of held) out.rejects.push(new FrameError('LS_SCAN_REFUSED', `scan ${scanId} pixel seq ${p.header.seq}: the scan's start was refused (${refusal.code})`, { scanId, seq: p.header.seq }));
+  }
+
   private onPixel(header: PixelHeader, buffers: Buffer[], out: TrackResult): void {
     const at = { scanId: header.scanId, seq: header.seq };
     const scan = this.active.get(header.scanId);
     if (!scan) {
+      const refusal = this.refused.get(header.scanId);
+      if (refusal) {
+        out.rejects.push(new FrameError('LS_SCAN_REFUSED', `scan ${header.scanId} pixel seq ${header.seq}: the scan's start was refused (${refusal.code}); send an acceptable start first`, at));
+        return;
+      }
       if (this.ended.has(header.scanId)) {
         out.rejects.push(new FrameError('LS_SCAN_STALE', `scan ${header.scanId} pixel seq ${header.seq}: the scan has stopped; late pixel drained`, at));
         return;
@@ -134,14 +199,60 @@ export class ScanTracker {
     }
     const data = decodePixelData(header, buffers, scan.start);
     if (data instanceof FrameError) {
+      // It arrived, refused: counted as rejected downstream and never reported missing by a later gap. Its seq stays
+      // open, so the producer may send the pixel again, corrected.
       out.rejects.push(data);
+      out.events.push({ type: 'refused', scanId: header.scanId, seq: header.seq, code: data.code });
+      if (header.seq < scan.start.grid.rows * scan.start.grid.cols) (scan.refusedSeqs ??= new Set()).add(header.seq);
       return;
     }
-    if (header.seq > scan.nextSeq) {
-      out.events.push({ type: 'gap', scanId: header.scanId, fromSeq: scan.nextSeq, toSeq: header.seq - 1 });
-    }
+    scan.refusedSeqs?.delete(header.seq);
+    if (header.seq > scan.nextSeq) this.gap(scan, header.seq - 1, out);
     scan.nextSeq = header.seq + 1;
+    this.checkPlausible(scan, header, data, out);
     out.events.push({ type: 'pixel', scanId: header.scanId, seq: header.seq, row: header.row, col: header.col, t: header.t, data });
+  }
+
+  /** Report seqs nextSeq..toSeq as a gap, minus those that arrived and were refused (split into several gaps). */
+  private gap(scan: ActiveScan, toSeq: number, out: TrackResult): void {
+    const scanId = scan.start.scanId;
+    let from = scan.nextSeq;
+    if (scan.refusedSeqs?.size) {
+      const inside = [...scan.refusedSeqs].filter((q) => q >= from && q <= toSeq).sort((a, b) => a - b);
+      for (const q of inside) {
+        if (q > from) out.events.push({ type: 'gap', scanId, fromSeq: from, toSeq: q - 1 });
+        from = q + 1;
+      }
+      for (const q of scan.refusedSeqs) if (q <= toSeq) scan.refusedSeqs.delete(q);
+    }
+    if (from <= toSeq) out.events.push({ type: 'gap', scanId, fromSeq: from, toSeq });
+  }
+
+  /**
+   * Plausibility (docs/protocol.md §Plausibility), warned once per scan: `t` is seconds since the Unix epoch, so
+   * t > 1e11 (the year 5138) is almost surely milliseconds; a sho frequency is in Hz, and the contact resonance BE
+   * drives is 10^5–10^6 Hz, so a pixel whose finite frequencies are mostly below 10^4 was almost surely sent in kHz
+   * (1324.8 for 1.3248 MHz) or MHz. The threshold sits two decades under the lowest plausible resonance.
+   */
+  private checkPlausible(scan: ActiveScan, header: PixelHeader, data: Float32Array[], out: TrackResult): void {
+    const warn = (code: IngestWarning['code'], message: string) => {
+      scan.warned ??= new Set();
+      if (scan.warned.has(code)) return;
+      scan.warned.add(code);
+      out.warnings.push(new IngestWarning(code, message, { scanId: header.scanId, seq: header.seq }));
+    };
+    if (header.t > PLAUSIBLE_MAX_T) warn('LS_WARN_TIME_UNIT', `scan ${header.scanId} pixel seq ${header.seq}: t = ${header.t} is after the year 5000 as seconds since the Unix epoch; it looks like milliseconds (send seconds)`);
+    if (scan.start.kind !== 'sho') return;
+    const f = data[scan.start.buffers.findIndex((b) => b.name === 'frequency')];
+    if (!f) return;
+    let finite = 0;
+    let low = 0;
+    for (let k = 0; k < f.length; k++) {
+      if (!Number.isFinite(f[k])) continue;
+      finite++;
+      if (Math.abs(f[k]) < PLAUSIBLE_MIN_HZ) low++;
+    }
+    if (finite > 0 && low * 2 > finite) warn('LS_WARN_FREQUENCY_UNIT', `scan ${header.scanId} pixel seq ${header.seq}: ${low} of ${finite} frequencies are below ${PLAUSIBLE_MIN_HZ} Hz; a BE contact resonance is 10^5–10^6 Hz, so they look like kHz (sho frequency is in Hz)`);
   }
 
   private remember(scanId: string): void {

@@ -6,11 +6,12 @@
  */
 import { Observable, Subject } from 'rxjs';
 import * as zmq from 'zeromq';
-import { FrameError, type FrameErrorCode } from '../protocol/errors.ts';
+import { FrameError, type FrameErrorCode, type IngestWarning, type IngestWarningCode } from '../protocol/errors.ts';
 import type { ScanEvent } from '../protocol/events.ts';
 import type { StartHeader } from '../protocol/messages.ts';
 import { ScanTracker } from '../protocol/scan-tracker.ts';
 import type { Logger } from '../util/log.ts';
+import { isLoopback } from '../server/access.ts';
 import { startZapHandler, type ZapHandler } from './zap.ts';
 
 export interface ZmqSourceOptions {
@@ -19,6 +20,10 @@ export interface ZmqSourceOptions {
   socket: 'pull' | 'sub';
   highWaterMark: number;
   pendingLimit: number;
+  /** scans open at once (ingest.maxOpenScans); default: no limit */
+  maxOpenScans?: number;
+  /** largest grid a start may declare (ingest.maxScanPixels); default: no limit beyond the protocol's */
+  maxScanPixels?: number;
   /** CURVE keys (Z85); a non-empty `clientPublicKeys` admits only those producers (ZAP handler, src/sources/zap.ts) */
   curve?: { serverSecretKey: string; serverPublicKey: string; clientPublicKeys?: string[] };
   /** awaited before each receive: the pipeline's backpressure (resolves at once when there is room) */
@@ -26,11 +31,11 @@ export interface ZmqSourceOptions {
   log: Logger;
 }
 
-/** Counts of refused frames by reason, plus totals. */
-export class RejectCounts {
-  readonly byCode = new Map<FrameErrorCode, number>();
+/** Counts of refused frames (or of warnings) by code, plus totals. */
+export class RejectCounts<Code extends string = FrameErrorCode> {
+  readonly byCode = new Map<Code, number>();
   total = 0;
-  add(code: FrameErrorCode): void {
+  add(code: Code): void {
     this.byCode.set(code, (this.byCode.get(code) ?? 0) + 1);
     this.total++;
   }
@@ -45,6 +50,9 @@ export interface ZmqSource {
   /** every refused frame, after it was counted and logged */
   rejects$: Observable<FrameError>;
   rejects: RejectCounts;
+  /** plausibility warnings (once per scan and check), after they were counted and logged */
+  warnings$: Observable<IngestWarning>;
+  warnings: RejectCounts<IngestWarningCode>;
   /** messages received (valid or not) */
   readonly received: number;
   /** resolves once the socket is bound or connected */
@@ -58,9 +66,11 @@ const REJECT_LOG_PER_SEC = 20;
 
 /** Create the live ZeroMQ source. */
 export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
-  const tracker = new ScanTracker({ pendingLimit: opts.pendingLimit });
+  const tracker = new ScanTracker({ pendingLimit: opts.pendingLimit, maxOpenScans: opts.maxOpenScans, maxScanPixels: opts.maxScanPixels });
   const rejects = new RejectCounts();
   const rejects$ = new Subject<FrameError>();
+  const warnings = new RejectCounts<IngestWarningCode>();
+  const warnings$ = new Subject<IngestWarning>();
   let received = 0;
   let resolveReady!: (endpoint: string) => void;
   let rejectReady!: (err: Error) => void;
@@ -81,6 +91,11 @@ export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
     }
     if (loggedInWindow++ < REJECT_LOG_PER_SEC) opts.log.warn({ code: err.code, ...err.at }, err.message);
     rejects$.next(err);
+  };
+  const onWarning = (w: IngestWarning) => {
+    warnings.add(w.code);
+    opts.log.warn({ code: w.code, ...w.at }, w.message);
+    warnings$.next(w);
   };
 
   const events$ = new Observable<ScanEvent>((subscriber) => {
@@ -110,6 +125,7 @@ export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
         return;
       }
       const endpoint = sock.lastEndpoint ?? opts.endpoint;
+      warnIfExposed(opts);
       opts.log.info({ endpoint, socket: opts.socket, mode: opts.mode, curve: Boolean(opts.curve?.serverSecretKey), clientAllowList: zap ? opts.curve!.clientPublicKeys!.length : 0 }, 'listening for scans');
       resolveReady(endpoint);
       while (!closed) {
@@ -124,8 +140,9 @@ export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
           return;
         }
         received++;
-        const { events, rejects: refused } = tracker.accept(frames);
+        const { events, rejects: refused, warnings: warned } = tracker.accept(frames);
         for (const r of refused) onReject(r);
+        for (const w of warned) onWarning(w);
         for (const e of events) subscriber.next(e);
       }
     };
@@ -141,10 +158,27 @@ export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
     events$,
     rejects$: rejects$.asObservable(),
     rejects,
+    warnings$: warnings$.asObservable(),
+    warnings,
     get received() {
       return received;
     },
     ready,
     resume: (start, nextSeq) => tracker.resume(start, nextSeq),
   };
+}
+
+/**
+ * A bound ingest socket reachable beyond this machine without CURVE accepts scans from anyone who can reach the
+ * port: warned at start, in the words the dashboard uses when it refuses the same exposure (src/server/access.ts).
+ */
+function warnIfExposed(opts: ZmqSourceOptions): void {
+  if (opts.mode !== 'bind' || opts.curve?.serverSecretKey) return;
+  const tcp = /^tcp:\/\/(.+):(\*|\d+)$/.exec(opts.endpoint);
+  if (!tcp || isLoopback(tcp[1])) return;
+  opts.log.warn(
+    { endpoint: opts.endpoint, code: 'LS_INGEST_EXPOSED' },
+    `ingest.endpoint is "${opts.endpoint}", which is reachable beyond this machine, and ingest.curve.serverSecretKey is empty: ` +
+      'anyone who can reach the port can send scans; set ingest.curve keys (docs/operations.md) or bind to 127.0.0.1',
+  );
 }

@@ -21,19 +21,23 @@ describe('Python publisher → loopstream serve → Python reader', () => {
   let usid: string;
   beforeAll(async () => {
     const bundle = await testBundle();
-    d = await DaemonProcess.start({ bundle: bundle.dir });
+    // one open scan at a time, so the last test can make the daemon refuse the example's scan
+    d = await DaemonProcess.start({ bundle: bundle.dir, startTimeoutMs: 150_000, config: { ingest: { maxOpenScans: 1 } } });
     usid = join(d.dataDir, 'pto-usid.h5');
     // --off-first: the out-of-field columns come first, the reverse of the default — the publisher must read the
     // Field row rather than assume column parity.
     await run(PY, [join(EX, 'make_usid.py'), usid, '--rows', '8', '--cols', '8', '--steps', String(bundle.T), '--cycles', '2', '--off-first']);
-  }, 90_000);
+  }, 180_000);
   afterAll(async () => {
     await d?.stop();
   });
 
   it('streams every pixel of a USID SHO file into the maps, at the right coordinates', async () => {
-    const { stderr } = await run(PY, [join(EX, 'publish_usid.py'), usid, '--endpoint', d.endpoint, '--scan-id', 'py-usid'], { timeout: 60_000 });
+    const { stderr } = await run(PY, [join(EX, 'publish_usid.py'), usid, '--endpoint', d.endpoint, '--status-endpoint', d.statusEndpoint!, '--scan-id', 'py-usid'], { timeout: 60_000 });
     expect(stderr).toMatch(/sent scan py-usid: 8x8 grid, 64 pixels/);
+    // the example heard the daemon's final counts on the status channel (PUB)
+    expect(stderr).toMatch(/daemon finished py-usid: status completed, received 64, recorded 64, encoded 64, rejected 0, missing 0/);
+    expect(stderr).not.toMatch(/daemon refused/);
     const finished = await d.scanFinished('py-usid');
     expect(finished).toMatchObject({ status: 'completed', received: 64, encoded: 64, missing: 0 });
 
@@ -82,4 +86,23 @@ describe('Python publisher → loopstream serve → Python reader', () => {
     const human = await run(PY, [join(EX, 'read_results.py'), d.resultsPath('py-usid')]);
     expect(human.stdout).toMatch(/pixels encoded 64, missing 0/);
   }, 30_000);
+
+  it('prints the refusals the daemon publishes on the status channel', async () => {
+    // Another producer holds the only open-scan slot (ingest.maxOpenScans = 1), so the example's start is refused.
+    const zmq = await import('zeromq');
+    const { encodeStart, encodeStop } = await import('../../src/protocol/encode.ts');
+    const { simulateScan } = await import('../../src/sim/index.ts');
+    const holder = new zmq.Push({ linger: 5000 });
+    holder.connect(d.endpoint);
+    const scan = simulateScan({ rows: 2, cols: 2, seed: 1, steps: 96, scanId: 'slot-holder' });
+    await holder.send(encodeStart(scan.start));
+    await d.waitForLog((l) => l.scanId === 'slot-holder' && l.msg === 'scan started');
+    const { stderr } = await run(PY, [join(EX, 'publish_usid.py'), usid, '--endpoint', d.endpoint, '--status-endpoint', d.statusEndpoint!, '--scan-id', 'py-refused', '--wait-finished', '2'], { timeout: 60_000 });
+    expect(stderr).toMatch(/daemon refused: \[LS_SCAN_LIMIT\] scan py-refused: 1 scans are open/);
+    expect(stderr).toMatch(/daemon refused: \[LS_SCAN_REFUSED\] scan py-refused pixel seq 0/);
+    expect(stderr).toMatch(/no 'finished' status for py-refused/);
+    await holder.send(encodeStop({ type: 'stop', scanId: 'slot-holder', status: 'aborted', pixelsSent: 0, lastSeq: -1 }));
+    await d.scanFinished('slot-holder');
+    holder.close();
+  }, 90_000);
 });

@@ -66,7 +66,7 @@ describe('ScanTracker', () => {
     const tr = new ScanTracker({ pendingLimit: 10 });
     tr.accept(encodeStart(start));
     tr.accept(pixel(0));
-    expect(tr.accept(encodeStart(start))).toEqual({ events: [], rejects: [] });
+    expect(tr.accept(encodeStart(start))).toEqual({ events: [], rejects: [], warnings: [] });
     expect(tr.accept(pixel(1)).events[0]).toMatchObject({ type: 'pixel', seq: 1 });
 
     const resumed = new ScanTracker({ pendingLimit: 10 });

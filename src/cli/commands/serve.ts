@@ -1,6 +1,17 @@
-/** `loopstream serve`: the live daemon — ZeroMQ in, pipeline, results files, dashboard — until Ctrl-C. */
+/**
+ * `loopstream serve`: the live daemon — ZeroMQ in, pipeline, results files, dashboard — until Ctrl-C.
+ *
+ * Process lifecycle (docs/reliability.md §Zombies): a fatal error (a bind that fails, a source that dies, a
+ * start-up that cannot finish) logs one clear `fatal` line and exits non-zero, so a supervisor such as systemd
+ * (Restart=on-failure) restarts it; SIGTERM/SIGINT always end the process — gracefully within SHUTDOWN_MS,
+ * at once on a second signal.
+ */
 import type { Command } from 'commander';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
+import { exitCodeOf } from '../errors.ts';
+
+/** Longest a graceful shutdown may take before the process exits anyway. */
+const SHUTDOWN_MS = 15_000;
 
 /** Resolve on SIGINT or SIGTERM. */
 export function untilSignal(): Promise<NodeJS.Signals> {
@@ -24,11 +35,57 @@ export function register(program: Command): void {
     const { startLive } = await import('../../pipeline/live.ts');
     const config = configFromOptions(opts, { 'ingest.endpoint': opts.endpoint, 'server.port': opts.port, 'model.bundle': opts.bundle, 'data.dir': opts.data });
     const log = loggerFor(config);
-    const live = await startLive(config, log);
-    log.info({ endpoint: live.endpoint, url: live.url, resumed: live.resumed.length }, 'loopstream serving; Ctrl-C to stop');
-    const signal = await Promise.race([untilSignal(), live.done.then(() => 'source-ended' as const)]);
-    log.info({ signal }, 'shutting down');
+    const exit = (code: number): never => process.exit(code);
+    const report = (err: unknown, stage: string): number => {
+      const e = err as Error & { code?: string };
+      log.fatal({ code: e.code, stage, err: e.message }, `fatal: ${e.message}; exiting`);
+      process.stderr.write(`loopstream: fatal (${stage}): ${e.code ? `[${e.code}] ` : ''}${e.message}\n`);
+      return exitCodeOf(err);
+    };
+    // Signals are handled from the first moment: a start-up that hangs still ends on SIGTERM.
+    let shuttingDown = false;
+    const signalled = new Promise<NodeJS.Signals>((resolve) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (shuttingDown) {
+          log.warn({ signal }, 'second signal: exiting now');
+          exit(130);
+        }
+        shuttingDown = true;
+        // A graceful close that hangs must not keep the process alive.
+        setTimeout(() => {
+          log.error({ signal, ms: SHUTDOWN_MS }, 'shutdown took too long; exiting');
+          exit(1);
+        }, SHUTDOWN_MS).unref();
+        resolve(signal);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    });
+    const started = startLive(config, log);
+    const first = await Promise.race([started.then((live) => ({ live }), (err: unknown) => ({ err })), signalled.then((signal) => ({ signal }))]);
+    if ('signal' in first) {
+      log.info({ signal: first.signal }, 'signal during start-up; exiting');
+      void started.then((live) => live.close(), () => undefined).finally(() => exit(0));
+      return;
+    }
+    if ('err' in first) return exit(report(first.err, 'start-up'));
+    const { live } = first;
+    log.info({ endpoint: live.endpoint, statusEndpoint: live.statusEndpoint, url: live.url, resumed: live.resumed.length }, 'loopstream serving; Ctrl-C to stop');
+    const ended = live.done.then(
+      () => ({ err: new Error('the live ZeroMQ source ended on its own') }),
+      (err: unknown) => ({ err }),
+    );
+    const next = await Promise.race([signalled.then((signal) => ({ signal })), ended]);
+    if ('err' in next) {
+      const code = report(next.err, 'ingest');
+      shuttingDown = true;
+      setTimeout(() => exit(code), SHUTDOWN_MS).unref();
+      await live.close().catch(() => undefined);
+      return exit(code);
+    }
+    log.info({ signal: next.signal }, 'shutting down');
     await live.close();
-    log.info({ rejected: live.source.rejects.toJSON(), received: live.source.received }, 'stopped');
+    log.info({ rejected: live.source.rejects.toJSON(), warnings: live.source.warnings.toJSON(), received: live.source.received }, 'stopped');
+    exit(0);
   });
 }

@@ -1,6 +1,8 @@
 /**
- * openScans: bind every ScanEvent to its ScanContext. A `start` opens the scan (maps, recording, results path)
- * through `open`; pixels are marked received; a pixel of a scan that is not open is counted and dropped.
+ * openScans: bind every ScanEvent to its ScanContext. A `start` opens the scan (recording, results path; the maps
+ * stay unallocated) through `open`; the scan's first pixel or gap allocates its maps, and an allocation that fails
+ * refuses that one scan (`refuse`), never the pipeline. Pixels are marked received; a pixel the source refused is
+ * counted as rejected; an event of a scan that is not open (or was refused) is counted and dropped.
  */
 import { type Observable, type OperatorFunction, concatMap, EMPTY, from, of } from 'rxjs';
 import type { ScanEvent } from '../../protocol/events.ts';
@@ -13,6 +15,10 @@ export interface ScanDirectory {
   get(scanId: string): ScanContext | undefined;
   /** count a pixel that belongs to no open scan */
   orphan(ev: ScanEvent): void;
+  /** allocate the scan's grid buffers (maps, model inputs) if not yet done; throws when the memory is not there */
+  allocate(ctx: ScanContext): void;
+  /** the scan's buffers could not be allocated: refuse the scan (its later events are dropped and counted) */
+  refuse(ctx: ScanContext, err: unknown): void;
 }
 
 export function openScans(scans: ScanDirectory): OperatorFunction<ScanEvent, PipelineItem> {
@@ -23,6 +29,23 @@ export function openScans(scans: ScanDirectory): OperatorFunction<ScanEvent, Pip
     if (!ctx) {
       scans.orphan(ev);
       return EMPTY;
+    }
+    if (ctx.refused) {
+      if (ev.type === 'pixel' || ev.type === 'refused') ctx.counters.rejected++;
+      return ev.type === 'stop' ? of({ kind: 'control', ctx, ev }) : EMPTY;
+    }
+    if (ev.type === 'refused') {
+      ctx.counters.rejected++;
+      return EMPTY;
+    }
+    if (ev.type !== 'stop') {
+      try {
+        scans.allocate(ctx);
+      } catch (err) {
+        scans.refuse(ctx, err);
+        if (ev.type === 'pixel') ctx.counters.rejected++;
+        return EMPTY;
+      }
     }
     if (ev.type !== 'pixel') return of({ kind: 'control', ctx, ev });
     ctx.counters.received++;

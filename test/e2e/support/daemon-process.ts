@@ -41,6 +41,8 @@ export interface DaemonProcessOptions {
   args?: string[];
   /** RLIMIT_FSIZE of the daemon in KiB (`ulimit -f`, SIGXFSZ ignored): writes past it fail with EFBIG, like a full disk */
   fileSizeLimitKb?: number;
+  /** how long start-up may take before `start` rejects (default 60 s; a loaded machine may need more) */
+  startTimeoutMs?: number;
   /** run the daemon as this user and group (tests started as root, where permission bits do not bind) */
   uid?: number;
   gid?: number;
@@ -105,7 +107,8 @@ export class DaemonProcess {
     const endpoint = `tcp://127.0.0.1:${port}`;
     const config = merge(
       {
-        ingest: { endpoint },
+        // the status channel on any free port (its `auto` default, ingest port + 1, may be taken on a busy machine)
+        ingest: { endpoint, statusEndpoint: 'tcp://127.0.0.1:*' },
         data: { dir: dataDir, resultsFlushMs: 500 },
         model: { bundle: opts.bundle, threads: 1 },
         server: { port: 0 },
@@ -124,8 +127,14 @@ export class DaemonProcess {
     }
     const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOOPSTREAM_DEBUG: '1' }, uid: opts.uid, gid: opts.gid });
     const d = new DaemonProcess(child, dataDir, endpoint, configPath);
-    await d.waitForLog((l) => typeof l.endpoint === 'string' && l.msg.startsWith('loopstream serving'), 60_000);
+    await d.waitForLog((l) => typeof l.endpoint === 'string' && l.msg.startsWith('loopstream serving'), opts.startTimeoutMs ?? 60_000);
     return d;
+  }
+
+  /** the status channel's bound endpoint (from the `loopstream serving` line); undefined when it is off */
+  get statusEndpoint(): string | undefined {
+    const line = this.logs.find((l) => l.msg.startsWith('loopstream serving'));
+    return typeof line?.statusEndpoint === 'string' ? line.statusEndpoint : undefined;
   }
 
   get pid(): number {
