@@ -202,6 +202,14 @@ export class ScanRegistry {
       manifest: this.model.bundle.manifest,
       complete,
       alerts: ctx.alerts?.table(),
+      ...(ctx.loopStats
+        ? {
+            physicalMaps: {
+              loop_offset: { data: ctx.loopStats.offset, description: 'median of each pixel\'s cleaned piezoresponse loop (before normalisation); NaN where not encoded', units: ctx.inputState?.channels[0]?.unit ?? '' },
+              loop_height: { data: ctx.loopStats.height, description: 'half-height (max − min)/2 of each pixel\'s cleaned piezoresponse loop; NaN where not encoded', units: ctx.inputState?.channels[0]?.unit ?? '' },
+            },
+          }
+        : {}),
       attrs: {
         source: ctx.source,
         ...(ctx.file ? { replayed_file: ctx.file } : {}),
@@ -209,6 +217,7 @@ export class ScanRegistry {
         pixels_received: ctx.counters.received,
         pixels_rejected: ctx.counters.rejected,
         status: ctx.state,
+        ...(ctx.inputState ? { input_state_json: JSON.stringify(ctx.inputState), input_descriptor_json: JSON.stringify(this.model.bundle.input) } : {}),
         ...(ctx.recordingError ? { recording_error: `${ctx.recordingError.errno}: ${ctx.recordingError.message}`, pixels_unrecorded: ctx.recordingError.unrecorded } : {}),
       },
     });
