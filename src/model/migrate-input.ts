@@ -9,10 +9,12 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadReferenceSample } from '../finetune/reference-sample.ts';
+import { resolve } from 'node:path';
+import { readTrainSample } from '../finetune/reference-sample.ts';
 import { descriptorOf, type InputDescriptor } from '../preprocess/canonical-input.ts';
-import { createLogger } from '../util/log.ts';
-import { BUNDLE_FILES, loadBundle } from './bundle.ts';
+import { toModelInput } from '../preprocess/index.ts';
+import { openScanFile } from '../sources/hdf5/index.ts';
+import { BUNDLE_FILES, loadBundle, type Bundle } from './bundle.ts';
 
 /** Median and 1.4826·MAD of channel c of [n][T][C] data. */
 export function robustChannelStats(data: Float32Array, C: number): { centre: number[]; scale: number[] } {
@@ -28,10 +30,32 @@ export function robustChannelStats(data: Float32Array, C: number): { centre: num
   return { centre, scale };
 }
 
+/** The bundle's training inputs in its own (global z-score) units: train-sample.bin, else its training files. */
+async function trainingInputs(bundle: Bundle): Promise<{ data: Float32Array; n: number; description: string }> {
+  const stride = bundle.T * bundle.C;
+  const stored = await readTrainSample(bundle.dir, stride);
+  if (stored) return { ...stored, description: `${stored.n} pixels of train-sample.bin` };
+  const chunks: Float32Array[] = [];
+  for (const f of bundle.manifest.data?.files ?? []) {
+    const reader = await openScanFile(resolve(f.path));
+    try {
+      const x = new Float32Array(reader.count * stride);
+      for (let i = 0; i < reader.count; i++) toModelInput(reader.pixel(i).data, reader.start, bundle.preprocess, x, i * stride);
+      chunks.push(x);
+    } finally {
+      reader.close();
+    }
+  }
+  const data = new Float32Array(chunks.reduce((s, c) => s + c.length, 0));
+  let at = 0;
+  for (const c of chunks) (data.set(c, at), (at += c.length));
+  if (data.length === 0) throw new Error(`${bundle.dir}: no train-sample.bin and no training files; cannot derive the input target`);
+  return { data, n: data.length / stride, description: `${data.length / stride} pixels of its training files` };
+}
+
 export async function migrateBundleInput(dir: string): Promise<InputDescriptor> {
   const bundle = await loadBundle(dir, { requireOnnx: false });
-  const sample = await loadReferenceSample(bundle, { maxPixels: 4096, seed: 1, log: createLogger({ level: 'warn' }) });
-  if (sample.n === 0) throw new Error(`${dir}: ${sample.description}; cannot derive the input target`);
+  const sample = await trainingInputs(bundle);
   const input: InputDescriptor = { ...descriptorOf({ ...bundle.preprocess, input: undefined }), target: robustChannelStats(sample.data, bundle.C) };
   const path = join(bundle.dir, BUNDLE_FILES.preprocess);
   const spec = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;

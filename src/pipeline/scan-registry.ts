@@ -205,7 +205,7 @@ export class ScanRegistry {
       ...(ctx.loopStats
         ? {
             physicalMaps: {
-              loop_offset: { data: ctx.loopStats.offset, description: 'median of each pixel\'s cleaned piezoresponse loop (before normalisation); NaN where not encoded', units: ctx.inputState?.channels[0]?.unit ?? '' },
+              loop_offset: { data: ctx.loopStats.offset, description: 'offset (max + min)/2 of each pixel\'s cleaned piezoresponse loop (before normalisation); NaN where not encoded', units: ctx.inputState?.channels[0]?.unit ?? '' },
               loop_height: { data: ctx.loopStats.height, description: 'half-height (max − min)/2 of each pixel\'s cleaned piezoresponse loop; NaN where not encoded', units: ctx.inputState?.channels[0]?.unit ?? '' },
             },
           }

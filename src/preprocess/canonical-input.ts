@@ -19,9 +19,9 @@
  *   3. clean: non-finite → linear fill; Hampel spike removal (hampel.ts); Savitzky–Golay outlier removal (savgol.ts)
  *   4. roll to start at the scan's +Vmax, and resample onto the descriptor's T steps by linear interpolation along
  *      the cycle's phase (cumulative |ΔV| / cycle length, so any step count, step size or range maps onto it)
- *   5. per pixel (normalisation 'pixel'): remember offset (median) and half-height ((max − min)/2) of the loop
+ *   5. per pixel: offset ((max + min)/2) and half-height ((max − min)/2) of the piezoresponse loop (physical maps)
  *   6. normalise: 'scan' → (x − centre_scan) / scale_scan; 'pixel' → (x − offset_pixel) / max(height_pixel, floor)
- *      for piezoresponse, (x − median_pixel) / scale_scan for resonance
+ *      for piezoresponse (a loop then spans [−1, 1]), (x − median_pixel) / scale_scan for resonance
  *   7. map onto the units the model was trained in: y = x · target.scale + target.centre (identity for bundles
  *      trained on canonical inputs; for older global-z-score bundles the robust statistics of their training set)
  * A channel the bundle reads but the scan lacks (resonance of a loop file) is filled with target.centre (the middle
@@ -368,6 +368,17 @@ function median(values: ArrayLike<number>): number {
   return a.length % 2 ? a[h]! : 0.5 * (a[h - 1]! + a[h]!);
 }
 
+/** (max + min) / 2: the loop's offset (spikes are gone by now, so the extremes are the loop's own). */
+function midRange(x: Float64Array): number {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of x) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return (hi + lo) / 2;
+}
+
 function halfHeight(x: Float64Array): number {
   let lo = Infinity;
   let hi = -Infinity;
@@ -491,11 +502,13 @@ export function toCanonicalInput(
     let centre = ch.centre;
     let scale = ch.scale;
     if (state.normalisation === 'pixel') {
-      centre = median(buf);
-      if (ch.name === 'piezoresponse') scale = Math.max(halfHeight(buf), state.heightFloor ?? 0, 1e-30);
+      if (ch.name === 'piezoresponse') {
+        centre = midRange(buf);
+        scale = Math.max(halfHeight(buf), state.heightFloor ?? 0, 1e-30);
+      } else centre = median(buf);
     }
     if (c === 0 && stats) {
-      stats.offset = median(buf);
+      stats.offset = midRange(buf);
       stats.height = halfHeight(buf);
     }
     for (let t = 0; t < T; t++) out[offset + t * C + c] = ((buf[t]! - centre) / scale) * ts + tc;
