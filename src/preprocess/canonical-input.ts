@@ -523,3 +523,30 @@ export function canonicalInputs(start: StartHeader, pixels: readonly Float32Arra
   pixels.forEach((px, i) => toCanonicalInput(px, start, state, d, data, i * stride));
   return { state, data, n: pixels.length };
 }
+
+/**
+ * Undo the normalisation of model inputs or reconstructions ([n][T][C] in the bundle's units) into physical units
+ * of this scan (piezoresponse as projected, resonance kHz), on the bundle's grid; the matching voltages are
+ * `scanVoltage(state, d)`. For 'pixel' normalisation pass the pixel's loop stats (else the scan's typical loop).
+ */
+export function fromCanonicalInput(y: Float32Array, state: ScanInputState, d: InputDescriptor, stats?: PixelLoopStats, out = new Float32Array(y.length)): Float32Array {
+  const C = d.channels.length;
+  for (let i = 0; i < y.length; i++) {
+    const c = i % C;
+    const ch = state.channels[c]!;
+    const u = (y[i]! - d.target.centre[c]!) / d.target.scale[c]!;
+    let centre = ch.centre;
+    let scale = ch.scale;
+    if (state.normalisation === 'pixel' && c === 0 && stats && Number.isFinite(stats.height)) {
+      centre = stats.offset;
+      scale = Math.max(stats.height, state.heightFloor ?? 0, 1e-30);
+    }
+    out[i] = ch.present ? u * scale + centre : Number.NaN;
+  }
+  return out;
+}
+
+/** The scan's own voltages (V) at the bundle's T steps: the normalised axis times the scan's Vmax. */
+export function scanVoltage(state: ScanInputState, d: InputDescriptor): number[] {
+  return d.voltage.map((u) => Math.round(u * state.grid.vmax * 1e6) / 1e6);
+}
