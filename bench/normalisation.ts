@@ -127,7 +127,7 @@ for (const scan of scans) {
   const rowsOut: string[] = [];
   const variants: Array<{ label: string; norm: Normalisation | 'global'; hampel: boolean; C: number }> = [
     { label: 'global z-score', norm: 'global', hampel: true, C: 1 },
-    { label: 'per scan (median/MAD, first 256 px)', norm: 'scan', hampel: true, C: 1 },
+    { label: 'per scan (median/MAD, first 64 px)', norm: 'scan', hampel: true, C: 1 },
     { label: 'per pixel (offset, half-height)', norm: 'pixel', hampel: true, C: 1 },
     { label: 'per pixel, no Hampel', norm: 'pixel', hampel: false, C: 1 },
   ];

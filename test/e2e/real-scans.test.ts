@@ -50,7 +50,7 @@ describe('real scans through the default bundle', () => {
     expect(results.state.grid).toMatchObject({ sourceSteps: 64, vmax: 8.5, rollSteps: 16, T: 96 });
     // the default bundle reads resonance too; this file has none: the channel is filled, and said so
     expect(results.state.channels.map((c) => [c.name, c.present])).toEqual([['piezoresponse', true], ['resonance', false]]);
-    expect(results.state.fittedOnPixels).toBe(256);
+    expect(results.state.fittedOnPixels).toBe(64);
     expect(results.finiteHeights).toBe(2500);
   });
 
