@@ -84,7 +84,7 @@ export class ModelEncoder implements BatchEncoder {
       const stride = engine.T * engine.C;
       const x = new Float32Array(items.length * stride);
       const kept: PixelItem[] = [];
-      const stats: PixelLoopStats = { offset: Number.NaN, height: Number.NaN };
+      const stats: PixelLoopStats = { offset: Number.NaN, height: Number.NaN, coercive: { down: Number.NaN, up: Number.NaN, imprint: Number.NaN } };
       for (const item of items) {
         if (!item.ctx.encodable || !item.ctx.inputState) continue;
         try {
@@ -92,6 +92,9 @@ export class ModelEncoder implements BatchEncoder {
           const ls = (item.ctx.loopStats ??= newLoopStats(item.ctx.maps.rows * item.ctx.maps.cols));
           ls.offset[item.index] = stats.offset;
           ls.height[item.index] = stats.height;
+          ls.coerciveDown[item.index] = stats.coercive!.down;
+          ls.coerciveUp[item.index] = stats.coercive!.up;
+          ls.imprint[item.index] = stats.coercive!.imprint;
           kept.push(item);
         } catch (err) {
           item.ctx.counters.rejected++;
@@ -145,6 +148,7 @@ export class ModelEncoder implements BatchEncoder {
   }
 }
 
-function newLoopStats(n: number): { offset: Float32Array; height: Float32Array } {
-  return { offset: new Float32Array(n).fill(Number.NaN), height: new Float32Array(n).fill(Number.NaN) };
+function newLoopStats(n: number): NonNullable<ScanContext['loopStats']> {
+  const nan = () => new Float32Array(n).fill(Number.NaN);
+  return { offset: nan(), height: nan(), coerciveDown: nan(), coerciveUp: nan(), imprint: nan() };
 }

@@ -59,8 +59,8 @@ export interface ScanContext {
   inputState?: ScanInputState;
   /** pixels held until the input state is fitted (at most the bundle's warmupPixels; flushed at the scan's stop) */
   warmup?: import('./items.ts').PixelItem[];
-  /** per-pixel piezoresponse loop offset and half-height (physical units), NaN until encoded */
-  loopStats?: { offset: Float32Array; height: Float32Array };
+  /** per-pixel piezoresponse loop offset and half-height (physical units), coercive biases and imprint (V); NaN until encoded */
+  loopStats?: { offset: Float32Array; height: Float32Array; coerciveDown: Float32Array; coerciveUp: Float32Array; imprint: Float32Array };
   /** maps revision last written to the results file */
   resultsRevision: number;
   /** set when the raw recording could not be created or written (the scan is then in state 'error') */

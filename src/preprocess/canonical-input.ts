@@ -36,7 +36,7 @@ import { removeOutliers, savgolKernel } from './savgol.ts';
 import type { PreprocessSpec } from './index.ts';
 
 /** How per-scan values are brought to a common scale (docs/model.md §Normalisation for the measured choice). */
-export type Normalisation = 'scan' | 'pixel';
+export type Normalisation = 'scan' | 'pixel' | 'trained';
 
 /** The model input a bundle reads (preprocess.json `input`). */
 export interface InputDescriptor {
@@ -59,6 +59,12 @@ export interface InputDescriptor {
   clean: { hampel: HampelOptions; savgol: { window: number; order: number; points: number } };
   /** 'pixel' normalisation: smallest loop half-height, as a fraction of the scan's median half-height */
   heightFloor: number;
+  /**
+   * 'trained' normalisation (bundles trained on one global z-score before the canonical input): the training
+   * mean/std per channel (physical units, resonance kHz). A scan whose resonance median lies more than
+   * `recentreBeyond` training stds from the training mean (another cantilever) is recentred on its own median.
+   */
+  trained?: { mean: number[]; std: number[]; recentreBeyond: number };
 }
 
 /** One scan's frozen preprocessing state (written to its results file as `input_state_json`). */
@@ -191,9 +197,9 @@ export function canonicalDescriptor(T: number, channels: string[], normalisation
 
 /**
  * The descriptor of a bundle: preprocess.json's `input` when present, else derived from an older spec (trained on a
- * global z-score of one kind of scan): its own voltage axis normalised, per-scan robust scaling mapped onto the
- * z-units it was trained in (target centre 0, scale 1: a scan like its training data then gets the inputs it was
- * trained on, up to the robust/classical statistics difference).
+ * global z-score of one kind of scan): its own voltage axis normalised, normalisation 'trained' with its training
+ * mean/std and the cleaning it was trained with (no Hampel step), so a scan like its training data gets exactly the
+ * inputs it was trained on, while θ (per scan), step count, voltage range and a foreign resonance still adapt.
  */
 export function descriptorOf(spec: PreprocessSpec & { input?: InputDescriptor }): InputDescriptor {
   if (spec.input) return spec.input;
@@ -205,13 +211,14 @@ export function descriptorOf(spec: PreprocessSpec & { input?: InputDescriptor })
     T: spec.T,
     voltage: spec.voltage.map((v) => (vmax > 0 ? v / vmax : 0)),
     channels: [...spec.channels],
-    normalisation: 'scan',
+    normalisation: 'trained',
     target: { centre: spec.channels.map(() => 0), scale: spec.channels.map(() => 1) },
     warmupPixels: 64,
     cycle: spec.cycle,
     field: spec.field,
-    clean: { hampel: { ...HAMPEL_DEFAULTS }, savgol: sg },
+    clean: { hampel: { ...HAMPEL_DEFAULTS, halfWindow: 0 }, savgol: sg },
     heightFloor: 0.05,
+    trained: { mean: [...spec.mean], std: [...spec.std], recentreBeyond: 5 },
   };
 }
 
@@ -223,7 +230,8 @@ export function descriptorProblems(d: InputDescriptor, T: number, C: number): st
   if (d.channels?.length !== C || d.channels[0] !== 'piezoresponse' || (C === 2 && d.channels[1] !== 'resonance') || C > 2) {
     p.push(`input: channels [${d.channels?.join(', ')}]; expected [piezoresponse] or [piezoresponse, resonance] matching C = ${C}`);
   }
-  if (d.normalisation !== 'scan' && d.normalisation !== 'pixel') p.push(`input: normalisation ${d.normalisation}; expected scan or pixel`);
+  if (d.normalisation !== 'scan' && d.normalisation !== 'pixel' && d.normalisation !== 'trained') p.push(`input: normalisation ${d.normalisation}; expected scan, pixel or trained`);
+  if (d.normalisation === 'trained' && (d.trained?.mean?.length !== C || d.trained?.std?.length !== C)) p.push(`input: normalisation trained needs trained.mean/std with ${C} entries`);
   if (d.target?.centre?.length !== C || d.target?.scale?.length !== C) p.push(`input: target centre/scale need ${C} entries`);
   if (!(Number.isInteger(d.warmupPixels) && d.warmupPixels >= 1)) p.push(`input: warmupPixels ${d.warmupPixels}; expected an integer ≥ 1`);
   return p;
@@ -441,7 +449,12 @@ export function fitScanInputState(start: StartHeader, pixels: Iterable<Float32Ar
       for (const v of buf) centred.push(Math.abs(v - m));
     }
     const centre = median(values);
-    if (d.normalisation === 'scan') {
+    if (d.normalisation === 'trained') {
+      const t = d.trained!;
+      ch.centre = t.mean[c]!;
+      ch.scale = t.std[c]!;
+      if (name === 'resonance' && Number.isFinite(centre) && Math.abs(centre - t.mean[c]!) > t.recentreBeyond * t.std[c]!) ch.centre = centre;
+    } else if (d.normalisation === 'scan') {
       const mad = median(values.map((v) => Math.abs(v - centre)));
       ch.centre = Number.isFinite(centre) ? centre : 0;
       ch.scale = positive(MAD_TO_SIGMA * mad, heights);
@@ -467,10 +480,35 @@ function positive(s: number, heights: number[]): number {
   return Number.isFinite(h) && h > 1e-30 ? h : 1;
 }
 
-/** Per-pixel physical quantities read on the way (piezoresponse loop offset and half-height, physical units). */
+/**
+ * Per-pixel physical quantities read on the way: the piezoresponse loop's offset and half-height (physical units) and,
+ * when `coercive` is asked for, its coercive biases (V, the scan's own axis) where each branch crosses the loop's
+ * mid-line — the steepest crossing, so noise around the mid-line of a flat loop does not win — and the imprint
+ * (their mean). NaN when a branch does not cross.
+ */
 export interface PixelLoopStats {
   offset: number;
   height: number;
+  coercive?: { down: number; up: number; imprint: number };
+}
+
+/** Bias where the branch between model steps [from, to) crosses `level` most steeply; NaN when it never does. */
+function steepestCrossing(x: Float64Array, volts: readonly number[], from: number, to: number, level: number): number {
+  let best = Number.NaN;
+  let steep = 0;
+  for (let t = from; t < to; t++) {
+    const a = x[t]! - level;
+    const b = x[(t + 1) % x.length]! - level;
+    if (a === b || a * b > 0) continue;
+    const dv = Math.abs(b - a);
+    if (dv > steep) {
+      steep = dv;
+      const va = volts[t]!;
+      const vb = volts[(t + 1) % x.length]!;
+      best = va + (a / (a - b)) * (vb - va);
+    }
+  }
+  return best;
 }
 
 /**
@@ -496,7 +534,11 @@ export function toCanonicalInput(
     const ts = d.target.scale[c]!;
     if (!ch.present || !physicalChannel(data, c, state, d, w, buf) || !Number.isFinite(buf[0]!)) {
       for (let t = 0; t < T; t++) out[offset + t * C + c] = tc; // absent or all-NaN: the middle of the range
-      if (c === 0 && stats) (stats.offset = Number.NaN), (stats.height = Number.NaN);
+      if (c === 0 && stats) {
+        stats.offset = Number.NaN;
+        stats.height = Number.NaN;
+        if (stats.coercive) stats.coercive = { down: Number.NaN, up: Number.NaN, imprint: Number.NaN };
+      }
       continue;
     }
     let centre = ch.centre;
@@ -510,6 +552,13 @@ export function toCanonicalInput(
     if (c === 0 && stats) {
       stats.offset = midRange(buf);
       stats.height = halfHeight(buf);
+      if (stats.coercive) {
+        const volts = d.voltage.map((u) => u * state.grid.vmax);
+        const half = T >> 1; // the canonical cycle falls from +Vmax for its first half, then rises
+        const down = steepestCrossing(buf, volts, 0, half, stats.offset);
+        const up = steepestCrossing(buf, volts, half, T, stats.offset);
+        stats.coercive = { down, up, imprint: (down + up) / 2 };
+      }
     }
     for (let t = 0; t < T; t++) out[offset + t * C + c] = ((buf[t]! - centre) / scale) * ts + tc;
   }

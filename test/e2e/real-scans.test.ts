@@ -23,6 +23,8 @@ interface Results {
   encoded: number;
   finiteHeights: number;
   startHeader: { pixelSize?: { x: number; y: number; unit: string } };
+  coerciveUp: number[][];
+  coerciveDown: number[][];
 }
 
 async function replay(file: string, dir: string): Promise<{ summary: Record<string, unknown>; results: Results }> {
@@ -34,7 +36,8 @@ async function replay(file: string, dir: string): Promise<{ summary: Record<stri
     `import h5py, json, sys, numpy as np
 f = h5py.File(sys.argv[1], 'r')
 print(json.dumps({'state': json.loads(f.attrs['input_state_json']), 'encoded': int(f.attrs['pixels_encoded']),
-  'finiteHeights': int(np.isfinite(f['loop_height'][()]).sum()), 'startHeader': json.loads(f.attrs['start_header_json'])}))`,
+  'finiteHeights': int(np.isfinite(f['loop_height'][()]).sum()), 'startHeader': json.loads(f.attrs['start_header_json']),
+  'coerciveUp': np.nan_to_num(f['coercive_up'][()], nan=99).tolist(), 'coerciveDown': np.nan_to_num(f['coercive_down'][()], nan=99).tolist()}))`,
     [String(summary.results)],
   );
   return { summary, results };
@@ -77,6 +80,9 @@ describe('real scans through the default bundle', () => {
     expect(results.state.grid).toMatchObject({ sourceSteps: 48, vmax: 6, rollSteps: 12 });
     expect(results.state.fittedOnPixels).toBe(120); // smaller than the warm-up: fitted on the whole scan at its stop
     expect(results.startHeader.pixelSize).toEqual({ x: expect.closeTo(0.05, 9), y: expect.closeTo(0.05, 9), unit: 'um' });
+    // two domains written with coercive biases ±1.2 V (columns 0–5) and ±3 V (columns 6–11): the coercive maps show them
+    for (const row of results.coerciveUp) row.forEach((v, col) => expect(v).toBeCloseTo(col < 6 ? 1.2 : 3, 0));
+    for (const row of results.coerciveDown) row.forEach((v, col) => expect(v).toBeCloseTo(col < 6 ? -1.2 : -3, 0));
   });
 
   it('replays a sho scan at 372 kHz / ±10 V, estimating θ for this scan', { timeout: 240_000 }, async () => {

@@ -51,7 +51,7 @@ describe('model bundle', () => {
   it('accepts any scan with a piezoresponse (other kind, T, cycles, channels) and derives its input descriptor', async () => {
     const b = await loadBundle(join(dir, 'sim'));
     // a bundle saved without an `input` gets one derived from its spec: its own voltage axis as fractions of Vmax
-    expect(b.input).toMatchObject({ version: 1, axis: 'cycle-from-vmax', T: 96, channels: ['piezoresponse', 'resonance'], normalisation: 'scan' });
+    expect(b.input).toMatchObject({ version: 1, axis: 'cycle-from-vmax', T: 96, channels: ['piezoresponse', 'resonance'], normalisation: 'trained' });
     expect(b.input.voltage[0]).toBe(1);
     expect(() => checkBundleAgainstScan(b, loopStart(64, ['piezoresponse']))).not.toThrow();
     expect(() => checkBundleAgainstScan(b, simulateScan({ rows: 2, cols: 2, seed: 1, steps: 64, cycles: 1 }).start)).not.toThrow();

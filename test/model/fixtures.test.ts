@@ -39,9 +39,9 @@ describe('committed bundles (fixtures/models)', () => {
     reader.close();
     expect(bundle).toMatchObject({ T: 64, C: 1 });
     for (const k of ['mu', 'recon', 'error'] as const) a[k].forEach((v, i) => expect(Math.abs(v - b[k][i]!)).toBeLessThan(1e-4));
-    // migrated by src/model/migrate-input.ts: per-scan scaling mapped onto the z-units it was trained in
-    expect(bundle.input).toMatchObject({ T: 64, channels: ['piezoresponse'], normalisation: 'scan' });
-    expect(bundle.input.target.scale[0]).toBeGreaterThan(0);
+    // migrated by src/model/migrate-input.ts: its own training statistics, its own cleaning (no Hampel step)
+    expect(bundle.input).toMatchObject({ T: 64, channels: ['piezoresponse'], normalisation: 'trained', trained: { mean: bundle.preprocess.mean, std: bundle.preprocess.std } });
+    expect(bundle.input.clean.hampel.halfWindow).toBe(0);
     expect(() => checkBundleAgainstScan(bundle, simulateScan({ rows: 1, cols: 1, seed: 1 }).start)).not.toThrow();
   }, 120_000);
 });

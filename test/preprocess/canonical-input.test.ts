@@ -112,6 +112,25 @@ describe('toCanonicalInput', () => {
     expect(range(1) / range(0)).toBeCloseTo(100, 0);
   });
 
+  it('reads coercive biases and imprint on the scan\'s own voltage axis', () => {
+    const dc = wave(128, 10);
+    // a shifted loop: switches at −3 V on the way down and +5 V on the way up (imprint +1 V), height 2, offset 0.5
+    const p = Float32Array.from(dc, (v, i) => {
+      const down = i > 32 && i <= 96;
+      return 0.5 + 2 * Math.tanh((v - (down ? -3 : 5)) / 0.4);
+    });
+    const d = canonicalDescriptor(96, ['piezoresponse'], 'pixel');
+    const start = loopStart(dc, ['piezoresponse']);
+    const state = fitScanInputState(start, [[p]], d);
+    const stats = { offset: 0, height: 0, coercive: { down: 0, up: 0, imprint: 0 } };
+    toCanonicalInput([p], start, state, d, new Float32Array(96), 0, stats);
+    expect(stats.offset).toBeCloseTo(0.5, 2);
+    expect(stats.height).toBeCloseTo(2, 2);
+    expect(stats.coercive.down).toBeCloseTo(-3, 1);
+    expect(stats.coercive.up).toBeCloseTo(5, 1);
+    expect(stats.coercive.imprint).toBeCloseTo(1, 1);
+  });
+
   it('fills a channel the scan lacks with the middle of the range; refuses only a scan with no piezoresponse', () => {
     const dc = wave(16, 2);
     const d = canonicalDescriptor(16, ['piezoresponse', 'resonance'], 'pixel');
