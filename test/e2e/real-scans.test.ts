@@ -73,16 +73,16 @@ describe('real scans through the default bundle', () => {
   it('replays a pyNSID-layout file (/Measurement_000/Channel_000/<name>/<name>) and reads its pixel size', { timeout: 240_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ls-real-'));
     const file = join(dir, 'pynsid.h5');
-    await writePyNsidFile(file, { nx: 12, ny: 10, steps: 48, vmax: 6, pitchUm: 0.05 });
+    await writePyNsidFile(file, { nx: 8, ny: 6, steps: 48, vmax: 6, pitchUm: 0.05 });
     const { summary, results } = await replay(file, dir);
-    // x is the first stored dimension: 12 columns, 10 rows
-    expect(summary).toMatchObject({ pixels: 120, encoded: 120, rejected: 0, layout: 'nsid', rows: 10, cols: 12 });
+    // x is the first stored dimension: 8 columns, 6 rows
+    expect(summary).toMatchObject({ pixels: 48, encoded: 48, rejected: 0, layout: 'nsid', rows: 6, cols: 8 });
     expect(results.state.grid).toMatchObject({ sourceSteps: 48, vmax: 6, rollSteps: 12 });
-    expect(results.state.fittedOnPixels).toBe(120); // smaller than the warm-up: fitted on the whole scan at its stop
+    expect(results.state.fittedOnPixels).toBe(48); // smaller than the warm-up: fitted on the whole scan at its stop
     expect(results.startHeader.pixelSize).toEqual({ x: expect.closeTo(0.05, 9), y: expect.closeTo(0.05, 9), unit: 'um' });
-    // two domains written with coercive biases ±1.2 V (columns 0–5) and ±3 V (columns 6–11): the coercive maps show them
-    for (const row of results.coerciveUp) row.forEach((v, col) => expect(v).toBeCloseTo(col < 6 ? 1.2 : 3, 0));
-    for (const row of results.coerciveDown) row.forEach((v, col) => expect(v).toBeCloseTo(col < 6 ? -1.2 : -3, 0));
+    // two domains written with coercive biases ±1.2 V (columns 0–3) and ±3 V (columns 4–7): the coercive maps show them
+    for (const row of results.coerciveUp) row.forEach((v, col) => expect(v).toBeCloseTo(col < 4 ? 1.2 : 3, 0));
+    for (const row of results.coerciveDown) row.forEach((v, col) => expect(v).toBeCloseTo(col < 4 ? -1.2 : -3, 0));
   });
 
   it('replays a sho scan at 372 kHz / ±10 V, estimating θ for this scan', { timeout: 240_000 }, async () => {
