@@ -599,3 +599,37 @@ export function fromCanonicalInput(y: Float32Array, state: ScanInputState, d: In
 export function scanVoltage(state: ScanInputState, d: InputDescriptor): number[] {
   return d.voltage.map((u) => Math.round(u * state.grid.vmax * 1e6) / 1e6);
 }
+
+/**
+ * Training data in the canonical input: every scan (any kinds, step counts, ranges, units, mixed) gets its own frozen
+ * state from its first pixels, exactly as the pipeline will read it, and all pixels are stacked [n][T][C]. Returns the
+ * PreprocessSpec a bundle saves (identity statistics, the descriptor under `input`).
+ */
+export function fitCanonicalTraining(
+  scans: ReadonlyArray<{ start: StartHeader; pixels: Float32Array[][] }>,
+  d: InputDescriptor,
+): { spec: PreprocessSpec & { input: InputDescriptor }; data: Float32Array; n: number; states: ScanInputState[] } {
+  const stride = d.T * d.channels.length;
+  const parts = scans.map((sc) => canonicalInputs(sc.start, sc.pixels, d));
+  const n = parts.reduce((a, p) => a + p.n, 0);
+  const data = new Float32Array(n * stride);
+  let at = 0;
+  for (const p of parts) (data.set(p.data, at), (at += p.data.length));
+  const C = d.channels.length;
+  const spec = {
+    kind: scans[0]?.start.kind ?? 'loop',
+    T: d.T,
+    C,
+    channels: [...d.channels],
+    cycle: d.cycle,
+    field: d.field,
+    thetaRad: 0,
+    mean: d.channels.map(() => 0),
+    std: d.channels.map(() => 1),
+    voltage: [...d.voltage],
+    rollSteps: 0,
+    savgol: { ...d.clean.savgol },
+    input: d,
+  } satisfies PreprocessSpec & { input: InputDescriptor };
+  return { spec, data, n, states: parts.map((p) => p.state) };
+}

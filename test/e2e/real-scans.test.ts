@@ -100,3 +100,26 @@ describe('real scans through the default bundle', () => {
     expect(Number(summary.meanError)).toBeLessThan(5);
   });
 });
+
+describe('a bundle trained on the canonical input', () => {
+  it('trains from files of different layouts (`train --canonical`) and its bundle reads the PTO file', { timeout: 400_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ls-real-'));
+    const loopFile = join(dir, 'loop64.h5');
+    const shoFile = join(dir, 'sho372.h5');
+    await writeLoopScan(loopFile, { rows: 6, cols: 6, seed: 2, steps: 64, vmax: 8 });
+    await writeShoScanAt(shoFile, { rows: 6, cols: 6, seed: 4, f0Hz: 372e3, q: 180, vmax: 10 });
+    const out = join(dir, 'bundle');
+    const train = runCli(['train', loopFile, shoFile, '--canonical', '32,resonance:pixel', '--out', out, '--epochs', '1', '--batch', '16', '--no-progress']);
+    expect(await train.exited, train.stderrText().slice(-2000)).toBe(0);
+    const input = await python<{ normalisation: string; T: number; channels: string[]; voltage0: number }>(
+      `import json, sys
+d = json.load(open(sys.argv[1]))['input']
+print(json.dumps({'normalisation': d['normalisation'], 'T': d['T'], 'channels': d['channels'], 'voltage0': d['voltage'][0]}))`,
+      [join(out, 'preprocess.json')],
+    );
+    expect(input).toEqual({ normalisation: 'pixel', T: 32, channels: ['piezoresponse', 'resonance'], voltage0: 1 });
+    const cli = runCli(['replay', 'fixtures/external/BEPS_PTO_50x50.h5', '--pace', 'max', '--summary-json', '--data', join(dir, 'data'), '--bundle', out]);
+    expect(await cli.exited, cli.stderrText().slice(-2000)).toBe(0);
+    expect(JSON.parse(cli.stdout[cli.stdout.length - 1]!)).toMatchObject({ pixels: 2500, encoded: 2500, rejected: 0 });
+  });
+});
