@@ -32,6 +32,7 @@ async function replay(file: string, dir: string): Promise<{ summary: Record<stri
   const code = await cli.exited;
   expect(code, cli.stderrText().slice(-2000)).toBe(0);
   const summary = JSON.parse(cli.stdout[cli.stdout.length - 1]!) as Record<string, unknown>;
+  console.log(`${file}: ${summary.encoded}/${summary.pixels} encoded, meanError ${Number(summary.meanError).toFixed(4)}`);
   const results = await python<Results>(
     `import h5py, json, sys, numpy as np
 f = h5py.File(sys.argv[1], 'r')
