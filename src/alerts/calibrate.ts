@@ -8,7 +8,7 @@ import type { StartHeader } from '../protocol/messages.ts';
 import { ScanMaps } from '../maps/scan-maps.ts';
 import { loadBundle, type Bundle } from '../model/bundle.ts';
 import { createEngine, type InferenceEngine } from '../model/runtime.ts';
-import { toModelInput } from '../preprocess/index.ts';
+import { fitScanInputState, toCanonicalInput } from '../preprocess/canonical-input.ts';
 import { AlertsError } from './errors.ts';
 import { referenceFromEncodings } from './scores.ts';
 import { modelSha256, saveAlertsReference } from './reference.ts';
@@ -45,8 +45,15 @@ export async function encodeScanInto(
     opts.onBatch?.(maps, idx);
     n = 0;
   };
+  // the scan's input state is fitted on its first pixels and frozen, as the live pipeline does (canonical-input.ts)
+  const warm: Float32Array[][] = [];
   for (const px of scan.pixels()) {
-    toModelInput(px.data, scan.start, bundle.preprocess, x, n * stride);
+    warm.push(px.data);
+    if (warm.length >= bundle.input.warmupPixels) break;
+  }
+  const state = fitScanInputState(scan.start, warm, bundle.input);
+  for (const px of scan.pixels()) {
+    toCanonicalInput(px.data, scan.start, state, bundle.input, x, n * stride);
     index[n++] = maps.indexOf(px.row, px.col);
     if (n === batchSize) await flush();
   }

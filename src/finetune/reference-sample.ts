@@ -15,7 +15,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Bundle } from '../model/bundle.ts';
 import { mulberry32 } from '../model/train.ts';
-import { toModelInput } from '../preprocess/index.ts';
+import { fitScanInputState, toCanonicalInput, type ScanInputState } from '../preprocess/canonical-input.ts';
 import { openScanFile } from '../sources/hdf5/index.ts';
 import type { Logger } from '../util/log.ts';
 import { FinetuneError } from './errors.ts';
@@ -82,6 +82,14 @@ async function sampleFromFiles(bundle: Bundle, maxPixels: number, seed: number, 
   for (const p of usable) {
     const reader = await openScanFile(p);
     try {
+      // each file's input state from its first pixels, frozen, as the pipeline reads a scan (canonical-input.ts)
+      const warm = Array.from({ length: Math.min(reader.count, bundle.input.warmupPixels) }, (_, i) => reader.pixel(i).data);
+      let state: ScanInputState;
+      try {
+        state = fitScanInputState(reader.start, warm, bundle.input);
+      } catch {
+        continue; // a file the model cannot read at all (no piezoresponse) feeds nothing
+      }
       // A seeded random subset of rows (partial Fisher–Yates over row numbers).
       const order = Uint32Array.from({ length: reader.count }, (_, i) => i);
       const take = Math.min(perFile, reader.count);
@@ -91,7 +99,7 @@ async function sampleFromFiles(bundle: Bundle, maxPixels: number, seed: number, 
         order[k] = order[j];
         order[j] = t;
         try {
-          toModelInput(reader.pixel(order[k]).data, reader.start, bundle.preprocess, out, n * stride);
+          toCanonicalInput(reader.pixel(order[k]).data, reader.start, state, bundle.input, out, n * stride);
           n++;
         } catch {
           // a pixel the preprocessing refuses is simply not sampled (the pipeline refuses it too)

@@ -3,7 +3,9 @@
  *
  *   manifest.json     version, parent, preset and dims, β, training data (files + sha256), metrics, KL per latent,
  *                     active channels, exact training command, seed
- *   preprocess.json   the PreprocessSpec (θ, cycle/field, scaler statistics, voltage axis, roll)
+ *   preprocess.json   the PreprocessSpec (θ, cycle/field, scaler statistics, voltage axis, roll) and, under
+ *                     `input`, the InputDescriptor of the canonical model input (preprocess/canonical-input.ts);
+ *                     a bundle without one gets it derived from its spec (`descriptorOf`)
  *   tfjs/encoder/model.json + weights.bin, tfjs/decoder/model.json + weights.bin   tfjs layers models (training)
  *   encoder.onnx      x [N,T,C] → mu [N,L], logvar [N,L]          (inference)
  *   decoder.onnx      z [N,L] → recon [N,T,C]
@@ -12,6 +14,7 @@ import { readFile, writeFile, mkdir, access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { StartHeader } from '../protocol/messages.ts';
 import type { PreprocessSpec } from '../preprocess/index.ts';
+import { CanonicalInputError, descriptorOf, descriptorProblems, sourcePlan, type InputDescriptor } from '../preprocess/canonical-input.ts';
 import { BundleError } from './errors.ts';
 
 /** Dimensions of a β-VAE (DOMAIN.md §3). */
@@ -68,6 +71,8 @@ export interface Bundle {
   dir: string;
   manifest: BundleManifest;
   preprocess: PreprocessSpec;
+  /** the model input this bundle reads (preprocess.json `input`, or derived from the spec of an older bundle) */
+  input: InputDescriptor;
   onnxEncoderPath: string;
   onnxDecoderPath: string;
   tfjsEncoderPath: string;
@@ -118,7 +123,7 @@ async function readJson(dir: string, name: string): Promise<unknown> {
 export async function loadBundle(dir: string, opts: { requireOnnx?: boolean } = {}): Promise<Bundle> {
   const abs = resolve(dir);
   const manifest = (await readJson(abs, BUNDLE_FILES.manifest)) as BundleManifest;
-  const preprocess = (await readJson(abs, BUNDLE_FILES.preprocess)) as PreprocessSpec;
+  const preprocess = (await readJson(abs, BUNDLE_FILES.preprocess)) as PreprocessSpec & { input?: InputDescriptor };
   if (manifest?.format !== 'loopstream-bundle' || !manifest.dims) {
     throw new BundleError('LS_BUNDLE_INVALID', `bundle ${dir}: manifest.json has format ${JSON.stringify(manifest?.format)}; expected "loopstream-bundle" with dims`, abs);
   }
@@ -128,11 +133,14 @@ export async function loadBundle(dir: string, opts: { requireOnnx?: boolean } = 
   if (preprocess.C !== C || preprocess.channels?.length !== C) problems.push(`preprocess.json has ${preprocess.channels?.length} channel(s) (C = ${preprocess.C}) but the model has C = ${C}`);
   if (preprocess.mean?.length !== C || preprocess.std?.length !== C) problems.push(`preprocess.json mean/std have ${preprocess.mean?.length}/${preprocess.std?.length} entries; expected ${C}`);
   if (preprocess.voltage?.length !== T) problems.push(`preprocess.json voltage has ${preprocess.voltage?.length} steps; expected ${T}`);
-  if (problems.length) throw new BundleError('LS_BUNDLE_INVALID', `bundle ${dir}: ${problems.join('; ')}`, abs);
+  const input = problems.length ? undefined : descriptorOf(preprocess);
+  if (input) problems.push(...descriptorProblems(input, T, C).map((p) => `preprocess.json ${p}`));
+  if (problems.length || !input) throw new BundleError('LS_BUNDLE_INVALID', `bundle ${dir}: ${problems.join('; ')}`, abs);
   const bundle: Bundle = {
     dir: abs,
     manifest,
     preprocess,
+    input,
     onnxEncoderPath: join(abs, BUNDLE_FILES.encoderOnnx),
     onnxDecoderPath: join(abs, BUNDLE_FILES.decoderOnnx),
     tfjsEncoderPath: join(abs, BUNDLE_FILES.tfjsEncoder),
@@ -152,25 +160,16 @@ export async function loadBundle(dir: string, opts: { requireOnnx?: boolean } = 
 }
 
 /**
- * Check that a bundle can read a scan: same data kind, same number of steps T, and the channels (C) the model
- * needs present (and, for sho, the cycle and field it selects). Throws BundleError listing every mismatch.
+ * Check that a bundle can read a scan. Every scan with a piezoresponse maps onto the bundle's canonical input
+ * (preprocess/canonical-input.ts: any kind, step count, voltage range, resonance unit or none); only a scan with no
+ * piezoresponse at all is refused, with BundleError LS_BUNDLE_MISMATCH saying why.
  */
 export function checkBundleAgainstScan(bundle: Bundle, start: StartHeader): void {
-  const spec = bundle.preprocess;
-  const problems: string[] = [];
-  const steps = start.dcVoltage.length;
-  if (start.kind !== spec.kind) problems.push(`kind: the scan carries ${start.kind} data, the model reads ${spec.kind}`);
-  if (steps !== bundle.T) problems.push(`steps: the scan has T = ${steps} DC steps, the model expects T = ${bundle.T}`);
-  if (start.kind === 'sho' && spec.kind === 'sho') {
-    if (!start.fields.includes(spec.field)) problems.push(`field: the scan has fields [${start.fields.join(', ')}], the model reads ${spec.field}-field`);
-    if (spec.cycle >= start.cycles) problems.push(`cycle: the scan has ${start.cycles} cycle(s), the model reads cycle index ${spec.cycle}`);
-  } else if (start.kind === 'loop' && spec.kind === 'loop') {
-    const names = start.buffers.map((b) => b.name);
-    const missing = spec.channels.filter((c) => !names.includes(c));
-    if (missing.length) problems.push(`channels: the scan has C = ${names.length} [${names.join(', ')}], the model expects C = ${bundle.C} [${spec.channels.join(', ')}]`);
-  }
-  if (problems.length) {
-    throw new BundleError('LS_BUNDLE_MISMATCH', `bundle ${bundle.dir} does not fit scan ${start.scanId}: ${problems.join('; ')}`, bundle.dir);
+  try {
+    sourcePlan(start, bundle.input);
+  } catch (err) {
+    if (!(err instanceof CanonicalInputError)) throw err;
+    throw new BundleError('LS_BUNDLE_MISMATCH', `bundle ${bundle.dir} cannot model scan ${start.scanId}: ${err.message}`, bundle.dir);
   }
 }
 

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import { openScanFile } from '../sources/hdf5/index.ts';
 import { fitPreprocess, type FitPreprocessOptions, type TrainingScan } from '../preprocess/fit.ts';
+import { canonicalDescriptor, fitCanonicalTraining, type Normalisation } from '../preprocess/canonical-input.ts';
 import type { PreprocessSpec } from '../preprocess/index.ts';
 import { initBackend, type BackendChoice } from './backend.ts';
 import type { BundleManifest } from './bundle.ts';
@@ -34,6 +35,11 @@ export interface TrainBundleOptions {
   resume: boolean;
   backend?: BackendChoice;
   preprocess?: FitPreprocessOptions;
+  /**
+   * train on the canonical model input (preprocess/canonical-input.ts) instead of the reference preprocessing: files
+   * of any layouts mix, each read with its own frozen state; the bundle's preprocess.json carries the descriptor
+   */
+  canonical?: { T: number; channels: string[]; normalisation?: Normalisation };
   /** the exact command line, recorded in the manifest */
   command: string;
   onBatch?: TrainOptions['onBatch'];
@@ -48,7 +54,7 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** Read scans for training: every pixel's buffers (copied), per file. */
-export async function readTrainingScans(files: string[]): Promise<TrainingScan[]> {
+export async function readTrainingScans(files: string[], sameLayout = true): Promise<TrainingScan[]> {
   const scans: TrainingScan[] = [];
   for (const f of files) {
     const reader = await openScanFile(f);
@@ -61,7 +67,7 @@ export async function readTrainingScans(files: string[]): Promise<TrainingScan[]
     }
   }
   const first = scans[0]!.start;
-  for (let i = 1; i < scans.length; i++) {
+  for (let i = 1; sameLayout && i < scans.length; i++) {
     const s = scans[i]!.start;
     if (s.kind !== first.kind || s.dcVoltage.length !== first.dcVoltage.length || s.buffers.length !== first.buffers.length) {
       throw new BundleError('LS_BUNDLE_MISMATCH', `training files differ in layout: ${files[0]} is ${first.kind} with T = ${first.dcVoltage.length} and ${first.buffers.length} buffers, ${files[i]} is ${s.kind} with T = ${s.dcVoltage.length} and ${s.buffers.length} buffers; train one layout per bundle`);
@@ -105,8 +111,10 @@ function mean(a: Float32Array): number {
 export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger): Promise<BundleManifest> {
   const backend = await initBackend(opts.backend ?? 'auto');
   log.info({ backend, tfjs: tf.version.tfjs }, `tfjs backend: ${backend}${backend === 'wasm' ? ' (single-threaded; install @tensorflow/tfjs-node-gpu for CUDA)' : ''}`);
-  const scans = await readTrainingScans(opts.files);
-  const { spec, data, n } = fitPreprocess(scans, opts.preprocess);
+  const scans = await readTrainingScans(opts.files, !opts.canonical);
+  const { spec, data, n } = opts.canonical
+    ? fitCanonicalTraining(scans, canonicalDescriptor(opts.canonical.T, opts.canonical.channels, opts.canonical.normalisation))
+    : fitPreprocess(scans, opts.preprocess);
   log.info({ samples: n, T: spec.T, C: spec.C, channels: spec.channels, thetaRad: spec.thetaRad, mean: spec.mean, std: spec.std }, 'preprocessing fitted');
   const stride = spec.T * spec.C;
   const { train, nTrain, val, nVal } = splitSamples(data, n, stride, opts.valFraction, opts.seed);

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Alert } from '../alerts/types.ts';
+import { fromCanonicalInput, scanVoltage } from '../preprocess/canonical-input.ts';
 import { unscale } from '../preprocess/scale.ts';
 import type { AlertsStatus, DashboardHub, OodStatus, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, PixelSize, ScanFailure, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
 import { scanVoltageAxis } from '../server/voltage-axis.ts';
@@ -120,11 +121,15 @@ export class PipelineHub implements DashboardHub {
     const { T, C, latentDim: d } = bundle;
     const spec = bundle.preprocess;
     const encoded = maps.version[i] >= 0;
-    const input = unscale(ctx.inputs.subarray(i * T * C, (i + 1) * T * C), C, spec.mean, spec.std);
+    // back to the scan's physical units and its own voltages (its frozen input state), else the bundle's
+    const state = ctx.inputState;
+    const stats = ctx.loopStats ? { offset: ctx.loopStats.offset[i]!, height: ctx.loopStats.height[i]! } : undefined;
+    const physical = (y: Float32Array) => (state ? fromCanonicalInput(y, state, bundle.input, stats) : unscale(y, C, spec.mean, spec.std));
+    const input = physical(ctx.inputs.subarray(i * T * C, (i + 1) * T * C));
     let recon: Float32Array | undefined;
     if (encoded) {
       const mu = maps.mu.slice(i * d, (i + 1) * d);
-      recon = unscale(await this.daemon.slot.run((engine) => engine.decode(mu, 1)), C, spec.mean, spec.std);
+      recon = physical(await this.daemon.slot.run((engine) => engine.decode(mu, 1)));
     }
     const channel = (data: Float32Array, c: number) => Array.from({ length: T }, (_, t) => data[t * C + c]);
     return {
@@ -132,7 +137,7 @@ export class PipelineHub implements DashboardHub {
       row,
       col,
       state: maps.state[i],
-      voltage: scanVoltageAxis(spec.voltage, ctx.start.dcVoltage),
+      voltage: state ? scanVoltage(state, bundle.input) : scanVoltageAxis(spec.voltage, ctx.start.dcVoltage),
       voltageUnit: 'V',
       channels: spec.channels.map((name, c) => ({
         name,
@@ -163,11 +168,14 @@ export class PipelineHub implements DashboardHub {
       z[k * d + req.latent] = v;
     });
     const { recon, version } = await this.daemon.slot.run(async (engine) => ({ recon: await engine.decode(z, n), version: engine.version }));
-    const phys = unscale(recon, C, spec.mean, spec.std);
+    const state = ctx?.inputState;
+    const i = req.base && ctx ? ctx.maps.indexOf(req.base.row, req.base.col) : -1;
+    const stats = i >= 0 && ctx?.loopStats ? { offset: ctx.loopStats.offset[i]!, height: ctx.loopStats.height[i]! } : undefined;
+    const phys = state ? fromCanonicalInput(recon, state, bundle.input, stats) : unscale(recon, C, spec.mean, spec.std);
     return {
       latent: req.latent,
       values: req.values.slice(),
-      voltage: ctx ? scanVoltageAxis(spec.voltage, ctx.start.dcVoltage) : spec.voltage.slice(),
+      voltage: state ? scanVoltage(state, bundle.input) : ctx ? scanVoltageAxis(spec.voltage, ctx.start.dcVoltage) : spec.voltage.slice(),
       voltageUnit: 'V',
       baseMu: Array.from(baseMu),
       channels: spec.channels.map((name, c) => ({

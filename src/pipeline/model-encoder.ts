@@ -1,10 +1,14 @@
 /**
- * ModelEncoder: the BatchEncoder of the live pipeline. For each batch: preprocess every pixel into one input
- * tensor (preprocess/), run encoder + decoder once (model/runtime via the ModelSlot), write μ, log σ², error and
- * version into each scan's maps, and tell the per-pixel listeners (alerts). Control items go to the registry.
+ * ModelEncoder: the BatchEncoder of the live pipeline. For each batch: turn every pixel into the bundle's canonical
+ * model input (preprocess/canonical-input.ts), run encoder + decoder once (model/runtime via the ModelSlot), write
+ * μ, log σ², error and version into each scan's maps, and tell the per-pixel listeners (alerts). Control items go
+ * to the registry.
+ *
+ * A scan's input state (θ, resampling grid, normalisation) is fitted on its first `warmupPixels` pixels and then
+ * frozen: those pixels wait here until there are enough of them (or the scan stops), then all are encoded.
  */
 import type { Logger } from '../util/log.ts';
-import { toModelInput } from '../preprocess/index.ts';
+import { fitScanInputState, toCanonicalInput, type PixelLoopStats } from '../preprocess/canonical-input.ts';
 import type { ControlItem, PipelineEvent, PixelItem } from './items.ts';
 import type { BatchEncoder } from './operators/encode-batches.ts';
 import type { ModelSlot } from './model-slot.ts';
@@ -34,15 +38,63 @@ export class ModelEncoder implements BatchEncoder {
   }
 
   async encode(items: readonly PixelItem[]): Promise<void> {
+    const ready: PixelItem[] = [];
+    for (const item of items) {
+      const { ctx } = item;
+      if (!ctx.encodable) continue;
+      if (ctx.inputState) {
+        ready.push(item);
+        continue;
+      }
+      (ctx.warmup ??= []).push(item);
+      const need = Math.min(this.model.bundle.input.warmupPixels, ctx.start.grid.rows * ctx.start.grid.cols);
+      if (ctx.warmup.length >= need) ready.push(...this.freeze(ctx));
+    }
+    if (ready.length) await this.encodeReady(ready);
+  }
+
+  /** Fit and freeze a scan's input state on its held pixels; returns them for encoding. */
+  private freeze(ctx: ScanContext): PixelItem[] {
+    const held = ctx.warmup ?? [];
+    ctx.warmup = undefined;
+    try {
+      ctx.inputState = fitScanInputState(
+        ctx.start,
+        held.map((it) => it.ev.data),
+        this.model.bundle.input,
+      );
+    } catch (err) {
+      ctx.encodable = false;
+      ctx.notEncodableReason = (err as Error).message;
+      ctx.counters.rejected += held.length;
+      this.log.error({ scanId: ctx.start.scanId, code: (err as { code?: string }).code }, `${ctx.notEncodableReason}; its pixels are not encoded`);
+      return [];
+    }
+    const s = ctx.inputState;
+    this.log.info(
+      { scanId: ctx.start.scanId, thetaRad: s.thetaRad, normalisation: s.normalisation, channels: s.channels, sourceSteps: s.grid.sourceSteps, vmax: s.grid.vmax, pixels: s.fittedOnPixels },
+      'model input state fitted and frozen',
+    );
+    return held;
+  }
+
+  private async encodeReady(items: readonly PixelItem[]): Promise<void> {
     await this.model.run(async (engine, bundle) => {
-      const spec = bundle.preprocess;
+      const d = bundle.input;
       const stride = engine.T * engine.C;
       const x = new Float32Array(items.length * stride);
       const kept: PixelItem[] = [];
+      const stats: PixelLoopStats = { offset: Number.NaN, height: Number.NaN, coercive: { down: Number.NaN, up: Number.NaN, imprint: Number.NaN } };
       for (const item of items) {
-        if (!item.ctx.encodable) continue;
+        if (!item.ctx.encodable || !item.ctx.inputState) continue;
         try {
-          toModelInput(item.ev.data, item.ctx.start, spec, x, kept.length * stride);
+          toCanonicalInput(item.ev.data, item.ctx.start, item.ctx.inputState, d, x, kept.length * stride, stats);
+          const ls = (item.ctx.loopStats ??= newLoopStats(item.ctx.maps.rows * item.ctx.maps.cols));
+          ls.offset[item.index] = stats.offset;
+          ls.height[item.index] = stats.height;
+          ls.coerciveDown[item.index] = stats.coercive!.down;
+          ls.coerciveUp[item.index] = stats.coercive!.up;
+          ls.imprint[item.index] = stats.coercive!.imprint;
           kept.push(item);
         } catch (err) {
           item.ctx.counters.rejected++;
@@ -86,7 +138,17 @@ export class ModelEncoder implements BatchEncoder {
     }
   }
 
-  control(item: ControlItem): Promise<PipelineEvent | undefined> {
+  async control(item: ControlItem): Promise<PipelineEvent | undefined> {
+    // A scan that stops before its warm-up filled: fit on what it sent, encode, then close it.
+    if (item.ev.type === 'stop' && item.ctx.warmup?.length) {
+      const held = this.freeze(item.ctx);
+      if (held.length) await this.encodeReady(held);
+    }
     return this.registry.control(item);
   }
+}
+
+function newLoopStats(n: number): NonNullable<ScanContext['loopStats']> {
+  const nan = () => new Float32Array(n).fill(Number.NaN);
+  return { offset: nan(), height: nan(), coerciveDown: nan(), coerciveUp: nan(), imprint: nan() };
 }

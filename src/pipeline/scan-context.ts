@@ -3,6 +3,7 @@
  * file and its counters. Opened on `start`, closed on `stop`; no math here.
  */
 import type { ScanMaps } from '../maps/scan-maps.ts';
+import type { ScanInputState } from '../preprocess/canonical-input.ts';
 import type { StartHeader, StopHeader } from '../protocol/messages.ts';
 import type { ScanSource } from '../server/hub.ts';
 
@@ -51,6 +52,15 @@ export interface ScanContext {
   alerts?: ScanAlerts;
   /** the scaled model input of every encoded pixel [rows*cols][T*C], for pixel inspection and re-encoding */
   inputs?: Float32Array;
+  /**
+   * The scan's frozen model-input state (θ, resampling grid, normalisation; preprocess/canonical-input.ts), fitted
+   * on its first pixels; undefined until then. Written to the results file.
+   */
+  inputState?: ScanInputState;
+  /** pixels held until the input state is fitted (at most the bundle's warmupPixels; flushed at the scan's stop) */
+  warmup?: import('./items.ts').PixelItem[];
+  /** per-pixel piezoresponse loop offset and half-height (physical units), coercive biases and imprint (V); NaN until encoded */
+  loopStats?: { offset: Float32Array; height: Float32Array; coerciveDown: Float32Array; coerciveUp: Float32Array; imprint: Float32Array };
   /** maps revision last written to the results file */
   resultsRevision: number;
   /** set when the scan was refused after it opened (its maps could not be allocated): state 'error', events dropped */

@@ -244,6 +244,17 @@ export class ScanRegistry {
       manifest: this.model.bundle.manifest,
       complete,
       alerts: ctx.alerts?.table(),
+      ...(ctx.loopStats
+        ? {
+            physicalMaps: {
+              loop_offset: { data: ctx.loopStats.offset, description: 'offset (max + min)/2 of each pixel\'s cleaned piezoresponse loop (before normalisation); NaN where not encoded', units: ctx.inputState?.channels[0]?.unit ?? '' },
+              coercive_down: { data: ctx.loopStats.coerciveDown, description: 'bias where the falling branch of each pixel\'s cleaned loop crosses its mid-line (steepest crossing); NaN where it does not', units: 'V' },
+              coercive_up: { data: ctx.loopStats.coerciveUp, description: 'bias where the rising branch of each pixel\'s cleaned loop crosses its mid-line (steepest crossing); NaN where it does not', units: 'V' },
+              imprint: { data: ctx.loopStats.imprint, description: '(coercive_down + coercive_up) / 2', units: 'V' },
+              loop_height: { data: ctx.loopStats.height, description: 'half-height (max − min)/2 of each pixel\'s cleaned piezoresponse loop; NaN where not encoded', units: ctx.inputState?.channels[0]?.unit ?? '' },
+            },
+          }
+        : {}),
       attrs: {
         source: ctx.source,
         ...(ctx.file ? { replayed_file: ctx.file } : {}),
@@ -251,6 +262,7 @@ export class ScanRegistry {
         pixels_received: ctx.counters.received,
         pixels_rejected: ctx.counters.rejected,
         status: ctx.state,
+        ...(ctx.inputState ? { input_state_json: JSON.stringify(ctx.inputState), input_descriptor_json: JSON.stringify(this.model.bundle.input) } : {}),
         ...(ctx.recordingError ? { recording_error: `${ctx.recordingError.errno}: ${ctx.recordingError.message}`, pixels_unrecorded: ctx.recordingError.unrecorded } : {}),
       },
     });

@@ -42,6 +42,16 @@ export const BufferSpec = z
   .strict();
 export type BufferSpec = z.infer<typeof BufferSpec>;
 
+/** Physical pixel pitch of a scan: positive finite steps along x (columns) and y (rows), one length unit. */
+export const PixelSize = z
+  .object({
+    x: z.number().finite().positive(),
+    y: z.number().finite().positive(),
+    unit: z.string().min(1).max(16),
+  })
+  .strict();
+export type PixelSize = z.infer<typeof PixelSize>;
+
 export const ScanOrder = z.enum(['raster', 'serpentine', 'custom']);
 export type ScanOrder = z.infer<typeof ScanOrder>;
 
@@ -67,6 +77,8 @@ export const StartHeader = z
     /** Phase unit of sho data: DOMAIN.md warns that older files carry degrees. */
     phaseUnit: z.enum(['rad', 'deg']).default('rad'),
     buffers: z.array(BufferSpec).min(1).max(8),
+    /** Optional physical step between neighbouring pixels (x: along a row, y: between rows) and its unit, e.g. 'um'. */
+    pixelSize: PixelSize.optional(),
     metadata: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
@@ -118,7 +130,7 @@ export const SHO_UNITS: Record<(typeof SHO_BUFFERS)[number], string> = { amplitu
  * The `start` header of a sho scan: the four SHO buffers as float32 [cycles, fields, steps], phase in rad, raster
  * order. The simulator and the USID reader both describe their scans with it.
  */
-export function shoStartHeader(s: { scanId: string; rows: number; cols: number; dcVoltage: number[]; fields: Array<'on' | 'off'>; cycles: number; metadata: Record<string, unknown> }): StartHeader {
+export function shoStartHeader(s: { scanId: string; rows: number; cols: number; dcVoltage: number[]; fields: Array<'on' | 'off'>; cycles: number; metadata: Record<string, unknown>; pixelSize?: PixelSize }): StartHeader {
   const shape = [s.cycles, s.fields.length, s.dcVoltage.length];
   return {
     type: 'start',
@@ -131,8 +143,26 @@ export function shoStartHeader(s: { scanId: string; rows: number; cols: number; 
     cycles: s.cycles,
     phaseUnit: 'rad',
     buffers: SHO_BUFFERS.map((name) => ({ name, dtype: 'float32' as const, shape, unit: SHO_UNITS[name] })),
+    ...(s.pixelSize ? { pixelSize: s.pixelSize } : {}),
     metadata: s.metadata,
   };
+}
+
+/**
+ * The pixel pitch implied by position values: the median positive step between distinct sorted values of each axis,
+ * when both axes have one (a single row/column borrows the other axis' step). Undefined when unknown.
+ */
+export function pixelSizeFrom(xValues: ArrayLike<number> | undefined, yValues: ArrayLike<number> | undefined, unit: string): PixelSize | undefined {
+  const step = (v: ArrayLike<number> | undefined): number | undefined => {
+    if (!v || v.length < 2) return undefined;
+    const u = [...new Set(Array.from(v).filter(Number.isFinite))].sort((a, b) => a - b);
+    const d = u.slice(1).map((x, i) => x - u[i]!).filter((x) => x > 0).sort((a, b) => a - b);
+    return d.length ? d[d.length >> 1] : undefined;
+  };
+  const x = step(xValues);
+  const y = step(yValues);
+  const parsed = PixelSize.safeParse({ x: x ?? y, y: y ?? x, unit: unit.trim() || 'a.u.' });
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Elements in one buffer of the given spec. */

@@ -22,6 +22,8 @@ export interface ResultsContent {
   alerts?: AlertTable;
   /** free metadata (source, recording path, counts) stored as attributes */
   attrs?: Record<string, string | number>;
+  /** further per-pixel physical maps [rows, cols] (e.g. loop height and offset), each with its description and unit */
+  physicalMaps?: Record<string, { data: Float32Array; description: string; units: string }>;
 }
 
 /** HDF5 dtype string of a typed array column. */
@@ -66,6 +68,11 @@ export async function writeResultsFile(path: string, content: ResultsContent): P
     const missing = new Uint8Array(rows * cols);
     for (let i = 0; i < missing.length; i++) missing[i] = maps.state[i] === PIXEL_MISSING ? 1 : 0;
     f.create_dataset({ name: 'missing', data: missing, shape: [rows, cols], dtype: '<B' }).create_attribute('description', '1 where the pixel was sent but never arrived');
+    for (const [name, m] of Object.entries(content.physicalMaps ?? {})) {
+      const ds = f.create_dataset({ name, data: m.data, shape: [rows, cols], dtype: '<f' });
+      ds.create_attribute('description', m.description);
+      ds.create_attribute('units', m.units);
+    }
     f.create_dataset({ name: 'dc_voltage', data: Float64Array.from(maps.start.dcVoltage), shape: [maps.start.dcVoltage.length], dtype: '<d' }).create_attribute('units', 'V');
 
     const a = content.alerts;

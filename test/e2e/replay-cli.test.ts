@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadBundle } from '../../src/model/bundle.ts';
 import { dictionaryBaselineError } from '../../src/model/dictionary-learning.ts';
-import { toModelInput } from '../../src/preprocess/index.ts';
+import { canonicalInputs } from '../../src/preprocess/canonical-input.ts';
+import type { StartHeader } from '../../src/protocol/messages.ts';
+import { ScanRecorder } from '../../src/store/scan-file.ts';
 import { simulateScan } from '../../src/sim/index.ts';
 import { writeSimulatedScan } from '../../src/sim/write-scan-file.ts';
 import { python, runCli } from '../helpers/cli.ts';
@@ -42,20 +44,28 @@ print(json.dumps({'meanError': float(np.mean(f['error'][()].astype('f8'))), 'fin
     // the linear baseline on exactly the inputs the model saw
     const bundle = await loadBundle('fixtures/models/edge-sim');
     const stride = bundle.T * bundle.C;
-    const inputs = new Float32Array(400 * stride);
-    let n = 0;
-    for (const px of scan.pixels()) toModelInput(px.data, scan.start, bundle.preprocess, inputs, n++ * stride);
+    const { data: inputs, n } = canonicalInputs(scan.start, Array.from(scan.pixels(), (p) => p.data), bundle.input);
     const dlError = dictionaryBaselineError(inputs, n, stride);
     console.log(`replay 20x20: β-VAE mean error ${Number(summary.meanError).toFixed(4)} vs dictionary learning ${dlError.toFixed(4)} (scaled units)`);
     expect(Number(summary.meanError)).toBeLessThan(dlError);
   });
 
-  it('refuses a bundle that does not fit the scan, saying what does not match', { timeout: 120_000 }, async () => {
+  it('refuses only a scan with no piezoresponse, saying why', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ls-replay-'));
-    const cli = runCli(['replay', 'fixtures/external/BEPS_PTO_50x50.h5', '--pace', 'max', '--data', join(dir, 'data'), '--bundle', 'fixtures/models/edge-sim']);
+    const file = join(dir, 'resonance-only.h5');
+    const start: StartHeader = {
+      type: 'start', protocol: 1, scanId: 'resonance-only', grid: { rows: 2, cols: 2, order: 'raster' }, kind: 'loop',
+      dcVoltage: [0, 1, 0, -1], fields: ['off'], cycles: 1, phaseUnit: 'rad',
+      buffers: [{ name: 'resonance', dtype: 'float32', shape: [4], unit: 'kHz' }], metadata: {},
+    };
+    const rec = await ScanRecorder.create(file, start);
+    rec.append([0, 1, 2, 3].map((seq) => ({ type: 'pixel' as const, scanId: start.scanId, seq, row: seq >> 1, col: seq & 1, t: seq, data: [Float32Array.of(300, 301, 302, 301)] })));
+    rec.writeStop({ type: 'stop', scanId: start.scanId, status: 'completed', pixelsSent: 4, lastSeq: 3 });
+    rec.close();
+    const cli = runCli(['replay', file, '--pace', 'max', '--data', join(dir, 'data')]);
     expect(await cli.exited).toBe(3);
     expect(cli.stderrText()).toContain(
-      `loopstream: [LS_BUNDLE_MISMATCH] bundle ${process.cwd()}/fixtures/models/edge-sim does not fit scan BEPS_PTO_50x50: kind: the scan carries loop data, the model reads sho; steps: the scan has T = 64 DC steps, the model expects T = 96\n`,
+      `loopstream: [LS_BUNDLE_MISMATCH] bundle ${process.cwd()}/fixtures/models/edge-sim cannot model scan resonance-only: scan resonance-only: loop data with buffers [resonance] and no "piezoresponse"; nothing to model\n`,
     );
   });
 

@@ -14,7 +14,7 @@ import { listVersions, versionsRoot, type RoundRecord } from '../../src/finetune
 import { loadBundle } from '../../src/model/bundle.ts';
 import { createEngine } from '../../src/model/runtime.ts';
 import { Daemon } from '../../src/pipeline/daemon.ts';
-import { toModelInput } from '../../src/preprocess/index.ts';
+import { canonicalInputs } from '../../src/preprocess/canonical-input.ts';
 import { PipelineHub } from '../../src/pipeline/hub.ts';
 import { replayThroughPipeline, type FinetunedReplaySummary } from '../../src/pipeline/replay-run.ts';
 import { h5 } from '../../src/sources/hdf5/h5.ts';
@@ -101,10 +101,8 @@ describe('fine-tuning on a scan unlike the training data', () => {
     const scan = simulateScan(SHIFTED_SCAN);
     const meanErrorUnder = async (dir: string) => {
       const b = await loadBundle(dir);
-      const stride = b.T * b.C;
-      const x = new Float32Array(SHIFTED_SCAN.rows * SHIFTED_SCAN.cols * stride);
-      let k = 0;
-      for (const px of scan.pixels()) toModelInput(px.data, scan.start, b.preprocess, x, k++ * stride);
+      // the pipeline's inputs: the scan's state fitted on its first pixels and frozen (canonical-input.ts)
+      const { data: x, n: k } = canonicalInputs(scan.start, Array.from(scan.pixels(), (p) => p.data), b.input);
       const engine = await createEngine(b, { engine: 'onnx', provider: 'cpu', threads: 1 });
       const { error } = await engine.encodeDecode(x, k);
       await engine.close();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadReferenceSample, readTrainSample, splitReference, TRAIN_SAMPLE_FILE, writeTrainSample } from '../../src/finetune/reference-sample.ts';
 import { loadBundle, type Bundle } from '../../src/model/bundle.ts';
-import { toModelInput } from '../../src/preprocess/index.ts';
+import { fitScanInputState, toCanonicalInput } from '../../src/preprocess/canonical-input.ts';
 import { openScanFile } from '../../src/sources/hdf5/index.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { pretrainedTestBundle } from './support/small-bundle.ts';
@@ -57,7 +57,9 @@ describe('loadReferenceSample', () => {
     const reader = await openScanFile(b.manifest.data.files[0]!.path);
     const stride = b.T * b.C;
     const all = new Float32Array(reader.count * stride);
-    for (let i = 0; i < reader.count; i++) toModelInput(reader.pixel(i).data, reader.start, b.preprocess, all, i * stride);
+    // the pipeline's way: the file's input state fitted on its first pixels, frozen, then every pixel converted
+    const state = fitScanInputState(reader.start, Array.from({ length: Math.min(reader.count, b.input.warmupPixels) }, (_, i) => reader.pixel(i).data), b.input);
+    for (let i = 0; i < reader.count; i++) toCanonicalInput(reader.pixel(i).data, reader.start, state, b.input, all, i * stride);
     reader.close();
     const found = new Set<number>();
     for (let k = 0; k < s.n; k++) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeFrames, decodePixelData } from '../../src/protocol/decode.ts';
 import { encodeHeartbeat, encodePixel, encodeStart, encodeStop } from '../../src/protocol/encode.ts';
 import { FrameError } from '../../src/protocol/errors.ts';
-import type { PixelHeader, StartHeader } from '../../src/protocol/messages.ts';
+import { pixelSizeFrom, type PixelHeader, type StartHeader } from '../../src/protocol/messages.ts';
 import { loopStart, loopValues } from '../helpers/scan.ts';
 
 const start = loopStart();
@@ -112,6 +112,20 @@ describe('protocol v1 codec', () => {
       'LS_FRAME_START_LAYOUT',
       'scan s1: buffer "piezoresponse" declares 16777216 elements; the limit is 1048576',
     );
+  });
+
+  it('carries an optional pixelSize and refuses a non-positive one', () => {
+    const withSize = { ...start, pixelSize: { x: 0.04, y: 0.05, unit: 'um' } };
+    const ok = decodeFrames(encodeStart(withSize));
+    expect(ok).not.toBeInstanceOf(FrameError);
+    expect((ok as { header: StartHeader }).header.pixelSize).toEqual({ x: 0.04, y: 0.05, unit: 'um' });
+    expectError(decodeFrames(encodeStart({ ...start, pixelSize: { x: -1, y: 0.05, unit: 'um' } })), 'LS_FRAME_HEADER', 'invalid start header: pixelSize.x: Too small: expected number to be >0');
+  });
+
+  it('reads the pixel pitch from position values (median step of each axis)', () => {
+    expect(pixelSizeFrom([0, 0.1, 0.2, 0, 0.1, 0.2], [0, 0, 0, 0.05, 0.05, 0.05], 'um')).toEqual({ x: expect.closeTo(0.1, 9), y: expect.closeTo(0.05, 9), unit: 'um' });
+    expect(pixelSizeFrom([0, 1, 2], undefined, 'nm')).toEqual({ x: 1, y: 1, unit: 'nm' }); // one row: square pixels
+    expect(pixelSizeFrom([3, 3], [1, 1], 'um')).toBeUndefined(); // no step at all
   });
 
   it('checks pixel buffers against the start header', () => {

@@ -23,6 +23,7 @@ export function register(program: Command): void {
       .option('--max-minutes <m>', 'stop after this many minutes and save (overrides train.maxMinutes)', Number)
       .option('--resume', 'continue from the checkpoint in OUT/checkpoint if there is one')
       .option('--resonance-range <lo,hi>', 'resonance values outside [lo, hi] kHz become NaN (sho), e.g. 1300,1340')
+      .option('--canonical <spec>', 'train on the canonical model input: T[,resonance][:scan|pixel], e.g. 96,resonance:pixel (files of any layouts may mix; docs/model.md)')
       .option('--no-progress', 'no progress bar (log lines only)'),
   ).action(async (files: string[], opts) => {
     // heavy modules load only when the command runs: `loopstream --help` and the other commands stay fast
@@ -43,6 +44,14 @@ export function register(program: Command): void {
       cliProgress.Presets.shades_classic,
     );
     let barEpoch = -1;
+    let canonical: { T: number; channels: string[]; normalisation: 'scan' | 'pixel' } | undefined;
+    if (typeof opts.canonical === 'string') {
+      const m = /^(\d+)(,resonance)?(?::(scan|pixel))?$/.exec(opts.canonical);
+      if (!m || Number(m[1]) < 8) {
+        throw Object.assign(new Error(`--canonical "${opts.canonical}": expected T[,resonance][:scan|pixel] with T ≥ 8, e.g. 96,resonance:pixel`), { name: 'ConfigError', code: 'LS_CONFIG_INVALID' });
+      }
+      canonical = { T: Number(m[1]), channels: m[2] ? ['piezoresponse', 'resonance'] : ['piezoresponse'], normalisation: (m[3] as 'scan' | 'pixel' | undefined) ?? 'pixel' };
+    }
     const range = typeof opts.resonanceRange === 'string' ? (opts.resonanceRange.split(',').map(Number) as [number, number]) : undefined;
     await trainBundleFromFiles(
       {
@@ -59,6 +68,7 @@ export function register(program: Command): void {
         maxMinutes: t.maxMinutes,
         resume: opts.resume === true,
         ...(range ? { preprocess: { resonanceRangeKHz: range } } : {}),
+        ...(canonical ? { canonical } : {}),
         command: commandLine(),
         onBatch: (p) => {
           if (!showBar) return;

@@ -46,7 +46,7 @@ export async function openScanFile(path: string): Promise<ScanFileReader> {
     if (main) return readNsidLayout(file, path, main);
     throw new FileFormatError(
       'LS_FILE_LAYOUT',
-      `${path}: unknown layout (top level: [${file.keys().join(', ')}]); expected a loopstream scan file (/scan), an NSID file (/Channel_000/<name>/<name>) or a USID SHO fit (Raw_Data-SHO_Fit_000/Fit)`,
+      `${path}: unknown layout (top level: [${file.keys().join(', ')}]); expected a loopstream scan file (/scan), an NSID file (a main dataset with NSID attributes, e.g. /Measurement_000/Channel_000/<name>/<name>) or a USID SHO fit (Raw_Data-SHO_Fit_000/Fit)`,
       path,
     );
   } catch (err) {

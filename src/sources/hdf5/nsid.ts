@@ -1,9 +1,9 @@
 /**
- * Reader for pyNSID/sidpy loop files (DOMAIN.md §6): `/Channel_NNN/<name>/<name>` holds an N-d array whose
+ * Reader for pyNSID/sidpy loop files (DOMAIN.md §6): `<group>/<name>/<name>` holds an N-d array whose
  * dimension scales (or DIMENSION_LABELS) say which axes are spatial and which is the voltage axis. Replayed as
  * protocol kind `loop`, one buffer `piezoresponse` per pixel, pixels in raster order (row = Y, col = X).
  */
-import { PROTOCOL_VERSION, type StartHeader } from '../../protocol/messages.ts';
+import { PROTOCOL_VERSION, pixelSizeFrom, type StartHeader } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
 import { FileFormatError } from './errors.ts';
 import { attr, checkFilters, groupAt, stringList, type Dataset, type File } from './h5.ts';
@@ -12,21 +12,43 @@ import { NOMINAL_PIXEL_SECONDS, iteratePixels, scanIdFromPath, type ScanFileRead
 // Whole-array read: NSID loop files are small (the PTO file is 1.3 MB); refuse anything absurd instead of OOM.
 const MAX_ELEMENTS = 64 * 1024 * 1024;
 
-/** The NSID main dataset of a file, if it has one: the first `/Channel_NNN/<name>/<name>` with dimension info. */
+/** Does this dataset look like an NSID main dataset (its attributes or attached dimension information)? */
+function isNsidMain(ds: Dataset): boolean {
+  const a = ds.attrs;
+  return Boolean(a.DIMENSION_LIST || a.DIMENSION_LABELS || a.data_type || a.main_data_name || a.quantity);
+}
+
+/**
+ * The NSID main dataset of a file, if it has one, found by its attributes wherever the writer put it: pyNSID's
+ * `/Measurement_000/Channel_000/<name>/<name>`, a top-level `/Channel_NNN/<name>/<name>`, or any other group.
+ * Groups are searched breadth first in name order (shallowest first); a dataset named like its parent group is
+ * preferred (pyNSID's convention), and dimension-scale datasets are never main datasets.
+ */
 export function findNsidMain(file: File): Dataset | undefined {
-  for (const ch of file.keys().filter((k) => /^Channel_\d+$/.test(k)).sort()) {
-    const g = groupAt(file, ch);
-    if (!g) continue;
-    for (const name of g.keys()) {
-      const sub = groupAt(g, name);
-      const obj = sub?.get(name) as { type?: string } | null | undefined;
-      if (obj?.type === 'Dataset') {
+  const queue: Array<File | import('./h5.ts').Group> = [file];
+  let fallback: Dataset | undefined;
+  let visited = 0;
+  while (queue.length && visited < 10_000) {
+    const g = queue.shift()!;
+    visited++;
+    const parentName = g.path.split('/').pop() ?? '';
+    for (const name of g.keys().sort()) {
+      let obj: { type?: string } | null = null;
+      try {
+        obj = g.get(name) as { type?: string } | null;
+      } catch {
+        continue;
+      }
+      if (obj?.type === 'Group') queue.push(obj as import('./h5.ts').Group);
+      else if (obj?.type === 'Dataset') {
         const ds = obj as Dataset;
-        if (ds.attrs.DIMENSION_LABELS || ds.attrs.DIMENSION_LIST || ds.attrs.data_type) return ds;
+        if (String(attr(ds, 'CLASS') ?? '') === 'DIMENSION_SCALE' || (ds.shape?.length ?? 0) < 2 || !isNsidMain(ds)) continue;
+        if (name === parentName) return ds;
+        fallback ??= ds;
       }
     }
   }
-  return undefined;
+  return fallback;
 }
 
 interface Axis {
@@ -73,6 +95,13 @@ export function readNsidLayout(file: File, path: string, main: Dataset): ScanFil
   const spatial = axes.map((a, i) => ({ ...a, i })).filter((a) => a.kind === 'spatial');
   const spectral = axes.map((a, i) => ({ ...a, i })).filter((a) => a.kind === 'spectral');
   const where = `${path}: NSID dataset ${main.path} [${shape.join(', ')}] with dimensions [${axes.map((a) => `${a.label} (${a.kind})`).join(', ')}]`;
+  // A dimension named for the bias is the spectral one even without a declared type.
+  if (spatial.length !== 2 || spectral.length !== 1) {
+    const named = axes.findIndex((a) => /^(voltage|dc_?bias|bias|dc_?offset|v)$/i.test(a.label));
+    if (named >= 0 && axes.length === 3) axes.forEach((a, i) => (a.kind = i === named ? 'spectral' : 'spatial'));
+  }
+  spatial.splice(0, spatial.length, ...axes.map((a, i) => ({ ...a, i })).filter((a) => a.kind === 'spatial'));
+  spectral.splice(0, spectral.length, ...axes.map((a, i) => ({ ...a, i })).filter((a) => a.kind === 'spectral'));
   if (spatial.length !== 2 || spectral.length !== 1) {
     throw new FileFormatError('LS_FILE_SHAPE', `${where}: expected two spatial dimensions and one spectral (voltage) dimension`, path);
   }
@@ -102,6 +131,8 @@ export function readNsidLayout(file: File, path: string, main: Dataset): ScanFil
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   const units = String(attr(main, 'units') ?? '');
   const scanId = scanIdFromPath(path);
+  // Physical pitch from the spatial dimension scales (x along columns, y along rows), when they carry one unit.
+  const pixelSize = rowAx.units === colAx.units || !rowAx.units || !colAx.units ? pixelSizeFrom(colAx.values, rowAx.values, colAx.units || rowAx.units) : undefined;
   const start: StartHeader = {
     type: 'start',
     protocol: PROTOCOL_VERSION,
@@ -113,6 +144,7 @@ export function readNsidLayout(file: File, path: string, main: Dataset): ScanFil
     cycles: 1,
     phaseUnit: 'rad',
     buffers: [{ name: 'piezoresponse', dtype: 'float32', shape: [steps], unit: units }],
+    ...(pixelSize ? { pixelSize } : {}),
     metadata: {
       source: 'nsid',
       file: path.split('/').pop(),

@@ -5,7 +5,7 @@
  * labels, never assumed from column parity; pycroscopy writes Field 0 = out-of-field, 1 = in-field.
  * The grid comes from Position_Indices (labels X → column, Y → row). Replayed as protocol kind `sho`.
  */
-import { shoStartHeader, type StartHeader } from '../../protocol/messages.ts';
+import { pixelSizeFrom, shoStartHeader, type StartHeader } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
 import { FileFormatError } from './errors.ts';
 import { attr, checkFilters, groupAt, stringList, type Dataset, type File, type Group } from './h5.ts';
@@ -159,7 +159,24 @@ export function readUsidShoLayout(file: File, path: string, groupPath: string): 
   const order = Array.from(fileRowOfSeq).map((fileRow, seq) => ({ fileRow, seq })).filter((x) => x.fileRow >= 0);
 
   const scanId = scanIdFromPath(path);
+  // Physical pitch from Position_Values (beside Position_Indices, same column order), when present.
+  let pixelSize: ReturnType<typeof pixelSizeFrom>;
+  if (posDs) {
+    const pvObj = file.get(posDs.path.replace(/Position_Indices$/, 'Position_Values')) as { type?: string } | null;
+    if (pvObj?.type === 'Dataset') {
+      const pv = pvObj as Dataset;
+      const shape = pv.shape ?? [];
+      if (shape.length === 2 && shape[0] === npix && shape[1] === ndim) {
+        checkFilters(pv, path);
+        const v = Float64Array.from(pv.value as unknown as ArrayLike<number>);
+        const col = (k: number) => (k < 0 ? undefined : Float64Array.from({ length: npix }, (_, i) => v[i * ndim + k]!));
+        const unitsAttr = stringList(attr(pv, 'units')) ?? [];
+        pixelSize = pixelSizeFrom(col(xAt), col(rowAt), unitsAttr[xAt] ?? unitsAttr[0] ?? '');
+      }
+    }
+  }
   const start: StartHeader = shoStartHeader({
+    ...(pixelSize ? { pixelSize } : {}),
     scanId,
     rows,
     cols,
