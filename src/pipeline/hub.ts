@@ -69,6 +69,8 @@ export class PipelineHub implements DashboardHub {
       received: ctx.maps.received,
       encoded: ctx.maps.encoded,
       missing: ctx.maps.missing,
+      ...(ctx.ood ? { ood: { flag: ctx.ood.flag, errorRatio: ctx.ood.errorRatio, inputShift: ctx.ood.inputShift, reasons: ctx.ood.reasons, pixels: ctx.ood.pixels } } : {}),
+      ...(ctx.alertsStatus ? { alerts: { ...ctx.alertsStatus } } : {}),
     }));
   }
 

@@ -35,6 +35,27 @@ export interface ScanInfo {
   encoded: number;
   /** pixels known to be missing (sequence gaps) */
   missing: number;
+  /**
+   * Does the model fit this scan (src/model/fit-check.ts): absent until the first check (after `ood.minPixels`
+   * encoded pixels). `flag` true = it does not: show the reasons beside the maps, which are unreliable then.
+   */
+  ood?: ScanFit;
+  /** alerting of this scan; `enabled: false` = show "alerts off: <reason>" instead of an empty alert table */
+  alerts?: { enabled: boolean; reason?: string; reference?: string };
+}
+
+/** The latest model-fit verdict of a scan, as the scan list carries it. */
+export interface ScanFit {
+  /** true = the model does not fit this scan */
+  flag: boolean;
+  /** scan median error ÷ training median error (null: unknown) */
+  errorRatio: number | null;
+  /** largest per-channel input shift in training std (null: the bundle has no input reference) */
+  inputShift: number | null;
+  /** one human sentence per failed check; empty when it fits */
+  reasons: string[];
+  /** pixels the verdict is based on */
+  pixels: number;
 }
 
 /**
