@@ -91,6 +91,8 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
     counter.markStart();
     const run = await daemon.run(replayReader(reader, { pace: opts.pace, scanId: opts.scanId }).pipe(tap((ev) => counter.observe(ev))));
     const ctx = run.scans[0];
+    // A scan smaller than everyPixels still gets a round (≥ minPixels), and rounds go on while the gate accepts them.
+    finetune?.drain();
     await finetune?.settle(); // the rounds this replay triggered finish (gate, swap, re-encode) before the summary
     if (ctx) {
       // Over the final maps (re-encoded by accepted rounds): baselines once, the fit verdict of the whole scan.
