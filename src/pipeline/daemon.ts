@@ -59,6 +59,7 @@ export class Daemon {
     const encoder = new ModelEncoder(slot, registry, log);
     const fit = new FitMonitor(config.ood, slot, log.child({ stage: 'fit' }));
     encoder.onEncoded((ctx, index) => fit.onEncoded(ctx, index));
+    registry.onEnding((ctx) => fit.assess(ctx)); // the verdict over the whole scan goes into its final results
     return new Daemon(config, log, slot, registry, encoder, fit);
   }
 

@@ -61,6 +61,7 @@ export class ScanRegistry {
   private readonly plans = new Map<string, OpenPlan>();
   private readonly listeners = new Set<(ctx: ScanContext, what: 'open' | 'close') => void>();
   private readonly failureListeners = new Set<(ctx: ScanContext, failure: RecordingFailure) => void>();
+  private readonly endingListeners = new Set<(ctx: ScanContext) => void>();
   private flushTimer?: NodeJS.Timeout;
   constructor(
     private readonly config: Config,
@@ -82,6 +83,12 @@ export class ScanRegistry {
   onScan(fn: (ctx: ScanContext, what: 'open' | 'close') => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Told when a scan's stop arrived, before its final results write (final checks that the file should carry). */
+  onEnding(fn: (ctx: ScanContext) => void): () => void {
+    this.endingListeners.add(fn);
+    return () => this.endingListeners.delete(fn);
   }
 
   /** Told when a scan's recording cannot be created or written (the daemon stops receiving). */
@@ -195,6 +202,7 @@ export class ScanRegistry {
     ctx.state = ctx.recordingError ? 'error' : ev.header.status === 'completed' ? 'completed' : ev.header.status;
     ctx.alerts?.finish();
     this.computeBaselines(ctx);
+    for (const fn of this.endingListeners) fn(ctx);
     if (ctx.recorder) {
       ctx.recorder.writeStop(ev.header);
       ctx.recorder.close();
