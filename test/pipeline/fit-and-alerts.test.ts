@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { from } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Config } from '../../src/config/schema.ts';
 import { Daemon } from '../../src/pipeline/daemon.ts';
@@ -20,25 +20,34 @@ import { wireAlerts } from '../../src/pipeline/wire-alerts.ts';
 import type { ScanEvent } from '../../src/protocol/events.ts';
 import { createDashboardMetrics } from '../../src/server/metrics.ts';
 import { SIM_F0_HZ, simulateScan } from '../../src/sim/index.ts';
+import { parsePace, replayFile } from '../../src/sources/hdf5/index.ts';
+import { ScanRecorder } from '../../src/store/scan-file.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ls-fit-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A simulated scan as pipeline events, its resonance moved to f0Hz, optionally a dead patch (no piezoresponse). */
-function scanEvents(scanId: string, rows: number, cols: number, f0Hz: number, dead?: (row: number, col: number) => boolean): ScanEvent[] {
+/**
+ * A simulated scan written as a scan file and replayed (as `loopstream replay` does), its resonance moved to f0Hz,
+ * optionally with a dead patch (no piezoresponse: amplitude at the noise floor).
+ */
+async function scanEvents(scanId: string, rows: number, cols: number, f0Hz: number, dead?: (row: number, col: number) => boolean): Promise<Observable<ScanEvent>> {
   const sim = simulateScan({ rows, cols, seed: 31, scanId });
-  const out: ScanEvent[] = [{ type: 'start', header: sim.start }];
+  const path = join(work, `${scanId}.h5`);
+  const rec = await ScanRecorder.create(path, sim.start, undefined, { overwrite: true });
   let n = 0;
-  for (const px of sim.pixels()) {
-    const data = px.data.map((d) => Float32Array.from(d));
-    for (let i = 0; i < data[2]!.length; i++) data[2]![i] = data[2]![i]! * (f0Hz / SIM_F0_HZ);
-    // dead tip contact: no response at all (amplitude at the noise floor)
-    if (dead?.(px.row, px.col)) for (let i = 0; i < data[0]!.length; i++) data[0]![i] = 1e-7 * Math.abs(Math.sin(i + n));
-    out.push({ ...px, data });
-    n++;
+  try {
+    for (const px of sim.pixels()) {
+      const data = px.data.map((d) => Float32Array.from(d));
+      for (let i = 0; i < data[2]!.length; i++) data[2]![i] = data[2]![i]! * (f0Hz / SIM_F0_HZ);
+      if (dead?.(px.row, px.col)) for (let i = 0; i < data[0]!.length; i++) data[0]![i] = 1e-7 * Math.abs(Math.sin(i + n));
+      rec.append([{ ...px, data }]);
+      n++;
+    }
+    rec.writeStop({ type: 'stop', scanId, status: 'completed', pixelsSent: n, lastSeq: n - 1 });
+  } finally {
+    rec.close();
   }
-  out.push({ type: 'stop', header: { type: 'stop', scanId, status: 'completed', pixelsSent: n, lastSeq: n - 1 } });
-  return out;
+  return replayFile(path, { pace: parsePace('max') });
 }
 
 /** A daemon on `bundle` with alerts wired, its hub, metrics and the captured JSON log lines. */
@@ -73,8 +82,8 @@ describe('does the model fit this scan', () => {
   it('a scan at the simulator resonance fits; at 372 kHz it is flagged in the log, the scan list and /metrics', { timeout: 300_000 }, async () => {
     const d = await daemonFor({});
     try {
-      await d.daemon.run(from(scanEvents('at-sim', 20, 20, SIM_F0_HZ)));
-      await d.daemon.run(from(scanEvents('at-372k', 20, 20, 372e3)));
+      await d.daemon.run(await scanEvents('at-sim', 20, 20, SIM_F0_HZ));
+      await d.daemon.run(await scanEvents('at-372k', 20, 20, 372e3));
       const scans = Object.fromEntries(d.hub.scans().map((s) => [s.id, s]));
       expect(scans['at-sim']!.ood).toMatchObject({ flag: false, pixels: 400 });
       expect(scans['at-sim']!.ood!.errorRatio!).toBeLessThan(3);
@@ -103,7 +112,7 @@ describe('alerts off, and why', () => {
   it('disabled in the config: the scan list and /metrics say so', { timeout: 200_000 }, async () => {
     const d = await daemonFor({ alerts: { enabled: false } });
     try {
-      await d.daemon.run(from(scanEvents('off', 6, 6, SIM_F0_HZ)));
+      await d.daemon.run(await scanEvents('off', 6, 6, SIM_F0_HZ));
       expect(d.hub.scans()[0]!.alerts).toEqual({ enabled: false, reason: 'alerts are disabled in the configuration (alerts.enabled = false)' });
       expect(await d.metrics.registry.metrics()).toContain('loopstream_scan_alerts_enabled{scan="off"} 0');
     } finally {
@@ -117,7 +126,7 @@ describe('alerts off, and why', () => {
     rmSync(join(bundle, 'alerts-reference.json'));
     const d = await daemonFor({ model: { bundle, threads: 1 } });
     try {
-      await d.daemon.run(from(scanEvents('noref', 6, 6, SIM_F0_HZ)));
+      await d.daemon.run(await scanEvents('noref', 6, 6, SIM_F0_HZ));
       const a = d.hub.scans()[0]!.alerts!;
       expect(a.enabled).toBe(false);
       expect(a.reason).toContain('alerts-reference.json is missing');
@@ -132,13 +141,13 @@ describe('alerts off, and why', () => {
     const bundle = join(work, 'no-ref-2');
     cpSync('fixtures/models/edge-sim', bundle, { recursive: true });
     rmSync(join(bundle, 'alerts-reference.json'));
-    const d = await daemonFor({ model: { bundle, threads: 1 }, alerts: { calibrateFromScan: 300, warmupPixels: 64 } });
+    const d = await daemonFor({ model: { bundle, threads: 1 }, alerts: { calibrateFromScan: 300, warmupPixels: 64 }, batch: { maxSize: 64 } });
     const inPatch = (r: number, c: number) => r >= 22 && r < 28 && c >= 8 && c < 16;
     try {
-      await d.daemon.run(from(scanEvents('dead', 32, 32, 372e3, inPatch)));
+      await d.daemon.run(await scanEvents('dead', 32, 32, 372e3, inPatch));
       const info = d.hub.scans()[0]!;
       expect(info.alerts).toMatchObject({ enabled: true });
-      expect(info.alerts!.reference).toContain('first 3');
+      expect(info.alerts!.reference).toMatch(/^first 320 encoded pixels of scan dead/); // the first batch of 64 reaching 300
       const alerts = d.hub.alerts('dead');
       console.log(`dead patch at 372 kHz: ${alerts.length} alert(s): ${alerts.map((a) => `${a.area} px rows ${a.bbox.rowMin}–${a.bbox.rowMax} cols ${a.bbox.colMin}–${a.bbox.colMax}`).join('; ')}`);
       const onPatch = alerts.filter((a) => [...a.pixels].some((i) => inPatch(Math.floor(i / 32), i % 32)));
