@@ -47,3 +47,16 @@ test('a scan below minPixels runs no round and says so', { timeout: 600_000 }, a
   expect(s.finetuneRounds).toBe(0);
   expect(stderr).toContain('no fine-tuning round: the scan gave 100 encoded pixels, fewer than finetune.minPixels = 256');
 });
+
+test('a scan flagged as not fitting starts its round at minPixels (trigger "ood"), long before everyPixels', { timeout: 600_000 }, async () => {
+  const data = join(work, 'c');
+  const { stdout, stderr } = await cli(['replay', file, '--finetune', '--pace', 'max', '--summary-json', '--bundle', bundle, '--data', data, '--log-level', 'info',
+    ...[...common.filter((s) => !s.startsWith('finetune.maxRounds')), 'finetune.maxRounds=1', 'finetune.minPixels=48', 'ood.minPixels=32', 'ood.everyPixels=16'].flatMap((s) => ['--set', s])]);
+  const s = JSON.parse(stdout.trim().split('\n').pop()!) as { finetuneRounds: number; ood: { flag: boolean } };
+  expect(s.finetuneRounds).toBe(1);
+  expect(stderr).toContain('"code":"LS_MODEL_NOT_FITTING"');
+  const { readFileSync } = await import('node:fs');
+  const rounds = readFileSync(join(data, 'models', bundle.split('/').pop()!, 'rounds.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { trigger: string; recentTrainPixels: number; heldOutPixels: number });
+  expect(rounds[0]!.trigger).toBe('ood');
+  expect(rounds[0]!.recentTrainPixels + rounds[0]!.heldOutPixels).toBeLessThan(100); // started mid-scan, not at the end
+});
