@@ -227,7 +227,7 @@ function showScanStatus(): void {
   const ood = $('ood-banner');
   ood.hidden = !s?.ood?.flag;
   ood.textContent = s?.ood?.flag
-    ? `model does not fit this scan (out of distribution)${s.ood.reason ? `: ${s.ood.reason}` : ''}${s.ood.score !== undefined ? ` · score ${fmt(s.ood.score)}${s.ood.threshold !== undefined ? ` > ${fmt(s.ood.threshold)}` : ''}` : ''} — its maps are unreliable until the model is fine-tuned`
+    ? `model does not fit this scan (out of distribution)${s.ood.reasons.length ? `: ${s.ood.reasons.join('; ')}` : ''} — its maps are unreliable until the model is fine-tuned`
     : '';
   // an empty table reads as "no anomalies": when alerts do not run for this scan, say so and hide the table
   const off = s?.alerts && !s.alerts.enabled;

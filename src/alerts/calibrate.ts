@@ -6,12 +6,12 @@
 import type { PixelEvent } from '../protocol/events.ts';
 import type { StartHeader } from '../protocol/messages.ts';
 import { ScanMaps } from '../maps/scan-maps.ts';
-import { loadBundle, type Bundle } from '../model/bundle.ts';
+import { checkBundleAgainstScan, loadBundle, type Bundle } from '../model/bundle.ts';
 import { createEngine, type InferenceEngine } from '../model/runtime.ts';
 import { fitScanInputState, toCanonicalInput } from '../preprocess/canonical-input.ts';
 import { AlertsError } from './errors.ts';
 import { referenceFromEncodings } from './scores.ts';
-import { modelSha256, saveAlertsReference } from './reference.ts';
+import { loadAlertsReference, modelSha256, saveAlertsReference } from './reference.ts';
 import type { AlertsReference } from './types.ts';
 
 /** A scan to encode: its start header and its pixels; `exclude` (rows·cols, non-zero = skip) drops known anomalies. */
@@ -68,6 +68,14 @@ export async function encodeScanInto(
 export async function calibrateAlerts(bundleDir: string, scans: CalibrationScan[], opts: { threads?: number } = {}): Promise<AlertsReference> {
   if (scans.length === 0) throw new AlertsError('LS_ALERTS_CALIBRATION', `calibrating ${bundleDir}: no scans given; pass at least one clean scan`, bundleDir);
   const bundle = await loadBundle(bundleDir);
+  // Every scan must be one the bundle reads (kind, steps, channels): say which and why before encoding anything.
+  for (const scan of scans) {
+    try {
+      checkBundleAgainstScan(bundle, scan.start);
+    } catch (err) {
+      throw new AlertsError('LS_ALERTS_CALIBRATION', `calibrating ${bundleDir}: scan ${scan.start.scanId} cannot calibrate this bundle (${(err as Error).message}); calibrate on clean scans of the kind the bundle reads, e.g. \`loopstream alerts-eval --calibrate --bundle ${bundleDir} --from YOUR_SCAN.h5\``, bundleDir);
+    }
+  }
   const engine = await createEngine(bundle, { engine: 'onnx', provider: 'cpu', threads: opts.threads ?? 2 });
   try {
     const errors: Float32Array[] = [];
@@ -91,6 +99,7 @@ export async function calibrateAlerts(bundleDir: string, scans: CalibrationScan[
     }
     const error = concat(errors);
     const mu = concat(mus);
+    if (error.length < 2) throw new AlertsError('LS_ALERTS_CALIBRATION', `calibrating ${bundleDir}: ${error.length} pixel(s) left after exclusions; calibrate on larger clean scans`, bundleDir);
     const ref = referenceFromEncodings({
       error,
       mu,
@@ -101,6 +110,8 @@ export async function calibrateAlerts(bundleDir: string, scans: CalibrationScan[
     const sha = await modelSha256(bundleDir);
     if (sha) ref.source.modelSha256 = sha;
     await saveAlertsReference(bundleDir, ref);
+    // What calibration writes, the daemon must accept: read it back through the same schema check.
+    await loadAlertsReference(bundleDir);
     return ref;
   } finally {
     await engine.close();

@@ -41,6 +41,7 @@ const ReferenceSchema = z.object({
         .object({
           k: z.number().int().positive(),
           scale: z.array(finite.positive()),
+          flooredScales: z.array(z.number().int().nonnegative()).optional(),
           sample: z.array(finite),
           logDkMedian: finite,
           logDkMad: finite.nonnegative(),
@@ -63,7 +64,7 @@ export async function loadAlertsReference(bundleDir: string): Promise<AlertsRefe
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new AlertsError('LS_ALERTS_REFERENCE_MISSING', `bundle ${bundleDir}: ${ALERTS_REFERENCE_FILE} is missing; run \`loopstream alerts-eval --calibrate --bundle ${bundleDir}\` to compute it from clean simulated scans`, path);
+    throw new AlertsError('LS_ALERTS_REFERENCE_MISSING', `bundle ${bundleDir}: ${ALERTS_REFERENCE_FILE} is missing; run \`loopstream alerts-eval --calibrate --bundle ${bundleDir} --from CLEAN_SCAN.h5\` to compute it from your own clean scans (without --from: from simulated sho scans, for bundles that read them)`, path);
   }
   let json: unknown;
   try {

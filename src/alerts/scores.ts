@@ -277,6 +277,10 @@ export const KNN_K = 8;
 
 /** Quantile levels stored in a reference. */
 export const REFERENCE_QUANTILES = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
+/** Smallest kNN scale kept, relative to the largest latent scale; and absolute, when every latent is constant. */
+export const SCALE_FLOOR_RELATIVE = 1e-6;
+export const SCALE_FLOOR = 1e-9;
+
 /** Default covariance shrinkage. */
 export const DEFAULT_SHRINKAGE = 0.1;
 
@@ -347,6 +351,17 @@ export function referenceFromEncodings(params: {
   let meanVar = 0;
   for (let j = 0; j < dim; j++) meanVar += cov[j * dim + j] / dim;
   for (let j = 0; j < dim; j++) scale[j] = Math.sqrt((1 - shrinkage) * cov[j * dim + j] + shrinkage * meanVar);
+  // A latent channel that is constant on every calibration pixel (an encoder whose μ collapsed, e.g. dead ReLUs
+  // before the heads) has scale 0: distances along it would divide by zero, and the stored reference would be refused.
+  // Such scales are raised to a floor relative to the largest (absolute when all are 0) and listed.
+  const floor = Math.max(SCALE_FLOOR_RELATIVE * Math.max(...scale), SCALE_FLOOR);
+  const flooredScales: number[] = [];
+  for (let j = 0; j < dim; j++) {
+    if (!(scale[j]! >= floor)) {
+      scale[j] = floor;
+      flooredScales.push(j);
+    }
+  }
   const sample = new Float32Array(sampleIdx.length * dim);
   sampleIdx.forEach((i, r) => sample.set(mu.subarray(i * dim, (i + 1) * dim), r * dim));
   const knn = knnModel(sample, dim, mean, scale, k);
@@ -373,7 +388,7 @@ export function referenceFromEncodings(params: {
       shrinkage,
       logD2Median: ld.median,
       logD2Mad: ld.mad,
-      knn: { k, scale, sample: Array.from(sample), logDkMedian: lk.median, logDkMad: lk.mad, kdist, logLofMedian: ll.median, logLofMad: ll.mad },
+      knn: { k, scale, ...(flooredScales.length ? { flooredScales } : {}), sample: Array.from(sample), logDkMedian: lk.median, logDkMad: lk.mad, kdist, logLofMedian: ll.median, logLofMad: ll.mad },
     },
   };
 }

@@ -140,6 +140,8 @@ export interface AlertsReference {
       k: number;
       /** per-dimension scale (shrunk standard deviation) the distances are measured in */
       scale: number[];
+      /** dimensions whose scale was (near) zero on the calibration pixels and was raised to SCALE_FLOOR (a collapsed encoder) */
+      flooredScales?: number[];
       /** sample × dim, raw μ, row-major */
       sample: number[];
       /** median and MAD of ln(k-th neighbour distance) over held-out reference pixels */

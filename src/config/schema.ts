@@ -125,6 +125,7 @@ export const AlertsConfig = section(
     warmupPixels: z.number().int().min(0).default(256).describe('pixels of a scan seen before its running median/MAD is used; earlier pixels wait and are scored then'),
     reservoirSize: z.number().int().min(16).default(4096).describe('samples kept for the running median/MAD of ln(error) (reservoir sampling)'),
     minArea: z.number().int().positive().default(10).describe('pixels a connected region (8-neighbourhood) needs before it raises an alert'),
+    calibrateFromScan: z.number().int().min(0).default(0).describe('opt-in: when the bundle has no usable alerts reference, calibrate one per scan from its first N encoded pixels (treated as clean) and alert on the rest; 0 = off'),
     cooldownMs: z.number().int().min(0).default(1000).describe('least time between two updates of one alert; changes in between are sent together'),
     sinks: z
       .object({
@@ -216,6 +217,29 @@ export const FinetuneConfig = section(
   'background fine-tuning with a validation gate and hot swap (docs/finetune.md)',
 );
 
+export const BaselinesConfig = section(
+  {
+    enabled: z.boolean().default(true).describe('fit PCA-5 and dictionary learning on every scan\'s own model inputs at its end and report their errors beside the model\'s (replay summary, results file)'),
+    samplePixels: z.number().int().min(6).default(1000).describe('encoded pixels (seeded random sample) the two baselines are fitted on; caps their cost'),
+    evalPixels: z.number().int().positive().default(10000).describe('most encoded pixels their errors are averaged over'),
+    dlMaxIter: z.number().int().positive().default(30).describe('dictionary-learning iterations (atoms and codes alternate)'),
+    seed: z.number().int().default(1).describe('seed of the pixel samples and the k-means start'),
+  },
+  'linear baselines of each scan: PCA with 5 components and dictionary learning (5 atoms, alpha 1, positive codes), docs/model.md',
+);
+
+export const OodConfig = section(
+  {
+    enabled: z.boolean().default(true).describe('compare each scan with the bundle\'s training reference and say when the model does not fit it'),
+    minPixels: z.number().int().positive().default(256).describe('encoded pixels of a scan before the first check'),
+    everyPixels: z.number().int().positive().default(256).describe('pixels between two checks (over the latest windowPixels)'),
+    windowPixels: z.number().int().positive().default(1024).describe('latest encoded pixels a check looks at'),
+    errorRatio: z.number().gt(1).default(3).describe('not fitting when the window\'s median reconstruction error exceeds this multiple of the training median'),
+    inputShift: z.number().positive().default(1).describe('not fitting when a channel\'s input mean moves by more than this many training std, or its std changes by more than e^this'),
+  },
+  'out-of-distribution check: does the model fit this scan (docs/model.md)',
+);
+
 export const LogConfig = section(
   {
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
@@ -236,6 +260,8 @@ export const Config = z
     alerts: AlertsConfig,
     train: TrainConfig,
     finetune: FinetuneConfig,
+    baselines: BaselinesConfig,
+    ood: OodConfig,
     log: LogConfig,
   })
   .strict();

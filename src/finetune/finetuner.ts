@@ -30,13 +30,15 @@ import { reencodeScans } from './reencode.ts';
 import { ReplayBuffer, type RecentData } from './replay-buffer.ts';
 import { startTrainWorker } from './start-train-worker.ts';
 import { TrainControl } from './train-control.ts';
-import { appendRound, commitVersion, discardStaging, latestVersion, nextVersion, stagingDir, versionsRoot, type FinetunedManifest, type RoundRecord } from './versions.ts';
+import { appendRound, commitVersion, discardStaging, latestVersion, nextVersion, stagingDir, versionsRoot, type FinetunedManifest, type RoundRecord, type RoundTrigger } from './versions.ts';
 
 /** The parts of the daemon fine-tuning uses (pipeline/daemon.ts `Daemon` has them all). */
 export interface FinetuneHost {
   readonly slot: ModelSlot;
   readonly registry: { list(): ScanContext[]; writeResults(ctx: ScanContext, complete: boolean): Promise<void> };
   readonly encoder: { onEncoded(fn: EncodedListener): () => void };
+  /** the model-fit check (pipeline/fit-monitor.ts): a scan flagged as not fitting starts a round at minPixels */
+  readonly fit?: { onChange(fn: (ctx: ScanContext, status: { flag: boolean }) => void): () => void };
   queueDepth(): number;
 }
 
@@ -79,6 +81,13 @@ export class Finetuner {
   private started = 0;
   private lastRoundAt = Date.now();
   private lastCollectingAt = 0;
+  /** scans flagged as not fitting now: while any is, a round needs only minPixels new pixels */
+  private readonly notFitting = new Set<string>();
+  private readonly offFit?: () => void;
+  /** set by `drain` (replay end): keep running rounds while the gate accepts them */
+  private draining = false;
+  /** whether the latest round was accepted */
+  private lastAccepted = false;
   /** every round, accepted or not */
   readonly rounds: RoundRecord[] = [];
   /** versions the slot has held since start, in order (the initial one first) */
@@ -101,6 +110,13 @@ export class Finetuner {
     this.rule = { minImprovement: c.gate.minImprovement, maxReferenceWorsening: c.gate.maxReferenceWorsening };
     this.versionsUsed = [host.slot.engine.version];
     this.unsubscribe = host.encoder.onEncoded((ctx, index) => this.onEncoded(ctx, index));
+    this.offFit = host.fit?.onChange((ctx, status) => {
+      if (status.flag) {
+        this.notFitting.add(ctx.start.scanId);
+        this.log.info({ scanId: ctx.start.scanId, minPixels: c.minPixels }, `scan ${ctx.start.scanId} does not fit the model: the next round starts after ${c.minPixels} new pixels instead of ${c.everyPixels}`);
+        this.maybeStart('ood');
+      } else this.notFitting.delete(ctx.start.scanId);
+    });
     // Start the worker and its tfjs backend now, so the first round does not pay for loading them during a scan.
     this.ensureWorker();
     // The time trigger: checked every few seconds; a round starts when T minutes passed and enough pixels arrived.
@@ -157,18 +173,32 @@ export class Finetuner {
     this.buffer.add(ctx.start.scanId, maps.cols, ctx.start.grid.order, ctx.inputs, index);
     if (!this.running && Date.now() - this.lastCollectingAt > 1000) {
       this.lastCollectingAt = Date.now();
-      this.status.setFinetuneStatus('collecting', `collecting: ${this.buffer.added} of ${this.config.finetune.everyPixels} new pixels (model v${this.version})`, Math.min(1, this.buffer.added / this.config.finetune.everyPixels));
+      this.status.setFinetuneStatus('collecting', `collecting: ${this.buffer.added} of ${this.pixelsNeeded} new pixels (model v${this.version})`, Math.min(1, this.buffer.added / this.pixelsNeeded));
     }
-    this.maybeStart('pixels');
+    this.maybeStart(this.notFitting.size > 0 ? 'ood' : 'pixels');
   }
 
-  private maybeStart(trigger: 'pixels' | 'time'): void {
+  /** Pixels a round needs now: everyPixels, or minPixels while a scan does not fit the model. */
+  private get pixelsNeeded(): number {
+    const c = this.config.finetune;
+    return this.notFitting.size > 0 ? Math.min(c.minPixels, c.everyPixels) : c.everyPixels;
+  }
+
+  private maybeStart(trigger: RoundTrigger): void {
     const c = this.config.finetune;
     if (this.closed || this.running) return;
     if (c.maxRounds > 0 && this.started >= c.maxRounds) return;
-    if (trigger === 'pixels' && this.buffer.added < c.everyPixels) return;
+    if ((trigger === 'pixels' || trigger === 'ood') && this.buffer.added < this.pixelsNeeded) {
+      // a new pixel-triggered round waits for its pixels; only a drain goes on on what the buffer holds
+      if (!(this.draining && this.lastAccepted)) return;
+      trigger = 'end';
+    }
     if (trigger === 'time' && this.buffer.added < c.minPixels) return;
+    if (trigger === 'end' && !(this.buffer.added >= c.minPixels || (this.lastAccepted && this.buffer.size >= c.minPixels))) return;
     this.running = this.runRound(trigger)
+      .then((accepted) => {
+        this.lastAccepted = accepted;
+      })
       // runRound handles its own failures; this catches the rest (a versions folder it cannot read) so a failed
       // round never becomes an unhandled rejection that would take the daemon down.
       .catch((err: Error & { code?: string }) => {
@@ -182,19 +212,36 @@ export class Finetuner {
       });
   }
 
+  /**
+   * The end of a replay: run a round on the buffered pixels when at least minPixels arrived since the last one (a
+   * scan smaller than everyPixels still gets one), then further rounds on the same pixels while the gate accepts
+   * them. `settle()` waits for all of them. Logs why when no round can run.
+   */
+  drain(): void {
+    const c = this.config.finetune;
+    this.draining = true;
+    if (this.running) return; // the chain continues from the running round's end
+    if (this.buffer.added < c.minPixels && !this.lastAccepted) {
+      if (this.started === 0) this.log.warn({ pixels: this.buffer.added, minPixels: c.minPixels }, `no fine-tuning round: the scan gave ${this.buffer.added} encoded pixels, fewer than finetune.minPixels = ${c.minPixels}`);
+      return;
+    }
+    this.maybeStart('end');
+  }
+
   /** Resolves when no round is running and none is due (a replay waits on it before summarising). */
   async settle(): Promise<void> {
     while (this.running) await this.running;
   }
 
-  private async runRound(trigger: 'pixels' | 'time'): Promise<void> {
+  /** One round; resolves true when its candidate was accepted and swapped in. */
+  private async runRound(trigger: RoundTrigger): Promise<boolean> {
     const c = this.config.finetune;
     const round = ++this.started;
     const t0 = performance.now();
     const recent = this.buffer.take();
     if (recent.nTrain === 0 || recent.nHeldOut === 0) {
       this.log.info({ round, train: recent.nTrain, heldOut: recent.nHeldOut }, 'round skipped: it needs at least one training and one held-out pixel');
-      return;
+      return false;
     }
     const parent = this.host.slot.bundle;
     const parentVersion = this.host.slot.engine.version;
@@ -230,7 +277,7 @@ export class Finetuner {
       });
       if (this.closed) {
         await discardStaging(staging);
-        return;
+        return false;
       }
       this.status.setFinetuneStatus('gating', `round ${round}: measuring candidate v${version} against v${parentVersion} on ${recent.nHeldOut} held-out + ${this.refSplit.nHeldOut} reference pixels`);
       const candBundle = await loadBundle(staging);
@@ -274,7 +321,7 @@ export class Finetuner {
         this.rounds.push(record);
         await appendRound(this.root, record);
         this.status.setFinetuneStatus('collecting', `round ${round} rejected, v${parentVersion} stays: ${decision.reasons.join('; ')}`);
-        return;
+        return false;
       }
       const kl = klPerLatent(cand.mu, cand.logVar, cand.n, this.initialBundle.latentDim);
       const manifest: FinetunedManifest = {
@@ -325,12 +372,14 @@ export class Finetuner {
       await appendRound(this.root, record);
       this.log.info({ round, version, reencoded, seconds: +record.seconds.toFixed(2), dir }, `v${version} live; ${reencoded} pixels re-encoded`);
       this.status.setFinetuneStatus('collecting', `v${version} live (from v${parentVersion}): held-out MSE ${inc.heldOutMse.toPrecision(4)} → ${cand.heldOutMse.toPrecision(4)}; ${reencoded} pixels re-encoded`);
+      return true;
     } catch (err) {
       const e = err as Error & { code?: string };
       this.log.error({ round, code: e.code, err: e.message }, `round ${round} failed: ${e.message}`);
       this.status.setFinetuneStatus('failed', `round ${round} failed: ${e.message}`);
       await candidate?.close().catch(() => undefined);
       await discardStaging(staging).catch(() => undefined);
+      return false;
     }
   }
 
@@ -464,6 +513,7 @@ export class Finetuner {
     this.closed = true;
     clearInterval(this.timer);
     this.unsubscribe();
+    this.offFit?.();
     this.control?.stop();
     await this.running?.catch(() => undefined);
     await this.worker?.terminate();

@@ -14,10 +14,14 @@ import type { GateDecision, GateRule, GateScores } from './gate.ts';
 import type { DataRange } from './replay-buffer.ts';
 
 /** What a fine-tuning round records (in the manifest of an accepted version, and in rounds.jsonl). */
+/** What starts a fine-tuning round (docs/finetune.md §Triggers). */
+export type RoundTrigger = 'pixels' | 'time' | 'ood' | 'end';
+
 export interface RoundRecord {
   round: number;
   /** what started the round: `everyPixels` new pixels, or `everyMinutes` passed */
-  trigger: 'pixels' | 'time';
+  /** what started the round: everyPixels new pixels, the timer, a scan flagged as not fitting (at minPixels), or the end of a replay */
+  trigger: RoundTrigger;
   /** absolute path of the pretrained bundle this lineage started from */
   base: string;
   /** version the candidate was trained from */

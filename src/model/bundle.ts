@@ -64,6 +64,12 @@ export interface BundleManifest {
   metrics: BundleMetrics;
   training: { command: string; seed: number; backend: string; epochs: number; batch: number; learningRate: number; schedule?: unknown };
   onnx?: { encoder: string; decoder: string; opset: number };
+  /**
+   * Training reference: model-input statistics and the reconstruction-error distribution on held-out training
+   * pixels; what a scan is compared with to say whether the model fits it (model/fit-check.ts). Optional: older
+   * bundles fall back to `metrics.valMse`; `loopstream models --reference DIR` adds one.
+   */
+  reference?: import('./fit-check.ts').TrainingReference;
 }
 
 /** A loaded bundle. */

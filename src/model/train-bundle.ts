@@ -14,6 +14,7 @@ import { canonicalDescriptor, fitCanonicalTraining, type Normalisation } from '.
 import type { PreprocessSpec } from '../preprocess/index.ts';
 import { initBackend, type BackendChoice } from './backend.ts';
 import type { BundleManifest } from './bundle.ts';
+import { trainingReference } from './fit-check.ts';
 import { BundleError } from './errors.ts';
 import { saveBundle, saveCheckpoint, loadCheckpoint, removeCheckpoint } from './save-bundle.ts';
 import { encodeAll, klPerLatent, mulberry32, reconstructionErrors, trainVae, type BetaSchedule, type EpochMetrics, type TrainOptions } from './train.ts';
@@ -151,7 +152,10 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     const p = Math.min(nTrain, probe);
     const { mu, logVar } = encodeAll(vae, train, p);
     const { kl, active } = klPerLatent(mu, logVar, p, dims.latentDim);
-    const valMse = nVal > 0 ? mean(reconstructionErrors(vae, val, nVal)) : undefined;
+    const valErrors = nVal > 0 ? reconstructionErrors(vae, val, nVal) : undefined;
+    const valMse = valErrors ? mean(valErrors) : undefined;
+    // The training reference a scan is compared with (model/fit-check.ts): the validation split's inputs and errors.
+    const reference = valErrors ? trainingReference(val, nVal, spec.channels, valErrors, `validation split (${nVal} of ${n} pixels)`) : undefined;
     const lastEpoch = last?.epoch ?? startEpoch - 1;
     return {
       format: 'loopstream-bundle',
@@ -184,6 +188,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
         learningRate: opts.learningRate,
         schedule: { ...opts.schedule, history: history.map((h) => ({ epoch: h.epoch, beta: h.beta, loss: +h.loss.toPrecision(5), mse: +h.mse.toPrecision(5), kl: +h.kl.toPrecision(5), seconds: +h.seconds.toFixed(1) })) },
       },
+      ...(reference ? { reference } : {}),
     };
   };
   let samplesSeen = priorSamples;

@@ -11,6 +11,7 @@ import type { ScanEvent } from '../protocol/events.ts';
 import type { Logger } from '../util/log.ts';
 import { encodeScans } from './graph.ts';
 import type { PipelineEvent } from './items.ts';
+import { FitMonitor } from './fit-monitor.ts';
 import { ModelEncoder } from './model-encoder.ts';
 import { createModelSlot, type ModelSlot } from './model-slot.ts';
 import type { RecordingFailure, ScanContext } from './scan-context.ts';
@@ -42,6 +43,8 @@ export class Daemon {
     readonly slot: ModelSlot,
     readonly registry: ScanRegistry,
     readonly encoder: ModelEncoder,
+    /** does the model fit each scan (rolling check against the bundle's training reference) */
+    readonly fit: FitMonitor,
   ) {
     registry.onRecordingFailure((ctx, failure) => {
       // EEXIST: a reused scan id (its old recording is kept); EMFILE/ENFILE: too many open files for this one scan's
@@ -58,7 +61,10 @@ export class Daemon {
     const slot = createModelSlot(engine, bundle);
     const registry = new ScanRegistry(config, slot, log, defaultPlan);
     const encoder = new ModelEncoder(slot, registry, log);
-    return new Daemon(config, log, slot, registry, encoder);
+    const fit = new FitMonitor(config.ood, slot, log.child({ stage: 'fit' }));
+    encoder.onEncoded((ctx, index) => fit.onEncoded(ctx, index));
+    registry.onEnding((ctx) => fit.assess(ctx)); // the verdict over the whole scan goes into its final results
+    return new Daemon(config, log, slot, registry, encoder, fit);
   }
 
   /** Pixels received but not yet encoded, over all running scans that the model can read. */

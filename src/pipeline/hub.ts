@@ -76,12 +76,13 @@ export class PipelineHub implements DashboardHub {
       listed.add(id);
       const failure = this.failures.get(id);
       const pixelSize = (ctx.start as { pixelSize?: PixelSize }).pixelSize;
-      // per-scan verdicts other stages may attach to the context (docs/dashboard.md §Scan status fields)
-      const extra = ctx as { ood?: OodStatus; alertsOff?: string };
-      const alerts: AlertsStatus =
-        ctx.alerts && !extra.alertsOff
+      // alerting as wired for this scan (wire-alerts.ts sets ctx.alertsStatus), else what the hub knows
+      const alerts: AlertsStatus = ctx.alertsStatus
+        ? { ...ctx.alertsStatus }
+        : ctx.alerts
           ? { enabled: true }
-          : { enabled: false, reason: extra.alertsOff ?? (!ctx.encodable ? `the model cannot read this scan (${ctx.notEncodableReason ?? 'not encodable'})` : (this.alertsOff ?? 'no alert engine for this scan')) };
+          : { enabled: false, reason: !ctx.encodable ? `the model cannot read this scan (${ctx.notEncodableReason ?? 'not encodable'})` : (this.alertsOff ?? 'no alert engine for this scan') };
+      const ood: OodStatus | undefined = ctx.ood ? { flag: ctx.ood.flag, errorRatio: ctx.ood.errorRatio, inputShift: ctx.ood.inputShift, reasons: ctx.ood.reasons, pixels: ctx.ood.pixels } : undefined;
       return {
         id,
         source: ctx.source,
@@ -95,7 +96,7 @@ export class PipelineHub implements DashboardHub {
         missing: ctx.maps.missing,
         ...(failure ? { failure: { code: failure.code, message: failure.message } } : ctx.recordingError ? { failure: { code: 'LS_FILE_WRITE', message: `recording failed (${ctx.recordingError.errno}): ${ctx.recordingError.message}` } } : {}),
         alerts,
-        ...(extra.ood ? { ood: extra.ood } : {}),
+        ...(ood ? { ood } : {}),
         ...(pixelSize ? { pixelSize } : {}),
       };
     });

@@ -17,6 +17,9 @@ import { metricsAlertSink, wireMetrics } from './wire-metrics.ts';
 import { createDashboardMetrics } from '../server/metrics.ts';
 import { wireFinetune } from '../finetune/wire-finetune.ts';
 import type { FinetuneSummary } from '../finetune/finetuner.ts';
+import type { ScanBaselines } from '../model/baselines.ts';
+import type { OodStatus } from '../model/fit-check.ts';
+import type { AlertsStatus } from './scan-context.ts';
 
 export interface PipelineReplaySummary extends ReplaySummary {
   file: string;
@@ -31,7 +34,13 @@ export interface PipelineReplaySummary extends ReplaySummary {
   results: string;
   /** alerts raised (after merges) */
   alerts: number;
+  /** whether alerts were scored for this scan and, if not, why */
+  alertsStatus: AlertsStatus | null;
   modelVersion: number;
+  /** PCA-5 and dictionary learning fitted on the scan's own model inputs, same units as meanError (model/baselines.ts) */
+  baselines: ScanBaselines | null;
+  /** does the model fit this scan, over all its encoded pixels at the end (model/fit-check.ts) */
+  ood: OodStatus | null;
 }
 
 /** The summary with fine-tuning on: modelVersions, errorBeforeFinetune, errorAfterFinetune (src/finetune). */
@@ -82,7 +91,14 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
     counter.markStart();
     const run = await daemon.run(replayReader(reader, { pace: opts.pace, scanId: opts.scanId }).pipe(tap((ev) => counter.observe(ev))));
     const ctx = run.scans[0];
+    // A scan smaller than everyPixels still gets a round (≥ minPixels), and rounds go on while the gate accepts them.
+    finetune?.drain();
     await finetune?.settle(); // the rounds this replay triggered finish (gate, swap, re-encode) before the summary
+    if (ctx) {
+      // Over the final maps (re-encoded by accepted rounds): baselines once, the fit verdict of the whole scan.
+      daemon.registry.computeBaselines(ctx);
+      daemon.fit.assess(ctx);
+    }
     const source = counter.summary();
     const summary: PipelineReplaySummary = {
       ...source,
@@ -95,9 +111,12 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
       meanError: ctx && ctx.counters.encoded > 0 ? ctx.counters.errorSum / ctx.counters.encoded : null,
       results: ctx?.resultsPath ?? '',
       alerts: ctx?.alerts?.list().length ?? 0,
+      alertsStatus: ctx?.alertsStatus ?? null,
       modelVersion: daemon.slot.engine.version,
+      baselines: ctx?.baselines ?? null,
+      ood: ctx?.ood ?? null,
     };
-    if (ctx && ctx.state === 'running') await daemon.registry.writeResults(ctx, false);
+    if (ctx) await daemon.registry.writeResults(ctx, ctx.stop !== undefined);
     if (server && opts.keepServing) await opts.keepServing();
     return finetune ? { ...summary, ...(await finetune.summary(ctx)) } : summary;
   } finally {

@@ -67,6 +67,21 @@ export interface ScanContext {
   refused?: { code: string; message: string };
   /** set when the raw recording could not be created or written (the scan is then in state 'error') */
   recordingError?: RecordingFailure;
+  /** PCA-5 and dictionary-learning errors on the scan's own model inputs, computed when the scan ends (model/baselines.ts) */
+  baselines?: import('../model/baselines.ts').ScanBaselines;
+  /** does the model fit this scan: the latest check against the bundle's training reference (model/fit-check.ts) */
+  ood?: import('../model/fit-check.ts').OodStatus;
+  /** whether this scan is scored for alerts, and if not why (shown as "alerts off: <reason>") */
+  alertsStatus?: AlertsStatus;
+}
+
+/** Alerting of one scan as the dashboard, the log and the summary report it. */
+export interface AlertsStatus {
+  enabled: boolean;
+  /** why alerts are off (or still calibrating) for this scan; absent when enabled */
+  reason?: string;
+  /** when enabled by live calibration (alerts.calibrateFromScan): what the reference was computed from */
+  reference?: string;
 }
 
 /** Why a scan's recording failed, and how many received pixels are therefore not on disk. */

@@ -6,7 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
-import { ScanMaps } from '../maps/scan-maps.ts';
+import { PIXEL_DONE, ScanMaps } from '../maps/scan-maps.ts';
+import { scanBaselines } from '../model/baselines.ts';
 import { checkBundleAgainstScan } from '../model/bundle.ts';
 import type { ScanEvent, StartEvent } from '../protocol/events.ts';
 import type { ScanSource } from '../server/hub.ts';
@@ -17,6 +18,32 @@ import type { ControlItem, PipelineEvent } from './items.ts';
 import type { ModelSlot } from './model-slot.ts';
 import type { PixelEvent } from '../protocol/events.ts';
 import { newCounters, type RecordingFailure, type ScanContext } from './scan-context.ts';
+
+/** Results-file attributes of the model-fit checks: baselines, out-of-distribution status, alerting (docs/formats.md). */
+export function fitAttrs(ctx: ScanContext): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  const b = ctx.baselines;
+  if (b) {
+    if (b.pca5Mse !== null) out.baseline_pca5_mse = b.pca5Mse;
+    if (b.dlMse !== null) out.baseline_dl_mse = b.dlMse;
+    out.baseline_pixels_used = b.pixelsUsed;
+    out.baseline_pixels_evaluated = b.pixelsEvaluated;
+    out.baseline_seconds = b.seconds;
+  }
+  const o = ctx.ood;
+  if (o) {
+    out.ood_flag = o.flag ? 1 : 0;
+    if (o.errorRatio !== null) out.ood_error_ratio = o.errorRatio;
+    if (o.inputShift !== null) out.ood_input_shift = o.inputShift;
+    out.ood_json = JSON.stringify(o);
+  }
+  const a = ctx.alertsStatus;
+  if (a) {
+    out.alerts_enabled = a.enabled ? 1 : 0;
+    if (a.reason) out.alerts_off_reason = a.reason;
+  }
+  return out;
+}
 
 /** How the next `start` of a scan id should be opened (set by the daemon before a replay or a resume). */
 export interface OpenPlan {
@@ -35,6 +62,7 @@ export class ScanRegistry {
   private readonly listeners = new Set<(ctx: ScanContext, what: 'open' | 'close') => void>();
   private readonly failureListeners = new Set<(ctx: ScanContext, failure: RecordingFailure) => void>();
   private readonly refusalListeners = new Set<(ctx: ScanContext, refusal: { code: string; message: string }) => void>();
+  private readonly endingListeners = new Set<(ctx: ScanContext) => void>();
   private flushTimer?: NodeJS.Timeout;
   constructor(
     private readonly config: Config,
@@ -56,6 +84,12 @@ export class ScanRegistry {
   onScan(fn: (ctx: ScanContext, what: 'open' | 'close') => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Told when a scan's stop arrived, before its final results write (final checks that the file should carry). */
+  onEnding(fn: (ctx: ScanContext) => void): () => void {
+    this.endingListeners.add(fn);
+    return () => this.endingListeners.delete(fn);
   }
 
   /** Told when a scan's recording cannot be created or written (the daemon stops receiving). */
@@ -206,6 +240,8 @@ export class ScanRegistry {
     ctx.stop = ev.header;
     ctx.state = ctx.recordingError || ctx.refused ? 'error' : ev.header.status === 'completed' ? 'completed' : ev.header.status;
     ctx.alerts?.finish();
+    this.computeBaselines(ctx);
+    for (const fn of this.endingListeners) fn(ctx);
     if (ctx.recorder) {
       ctx.recorder.writeStop(ev.header);
       ctx.recorder.close();
@@ -264,8 +300,28 @@ export class ScanRegistry {
         status: ctx.state,
         ...(ctx.inputState ? { input_state_json: JSON.stringify(ctx.inputState), input_descriptor_json: JSON.stringify(this.model.bundle.input) } : {}),
         ...(ctx.recordingError ? { recording_error: `${ctx.recordingError.errno}: ${ctx.recordingError.message}`, pixels_unrecorded: ctx.recordingError.unrecorded } : {}),
+        ...fitAttrs(ctx),
       },
     });
+  }
+
+  /**
+   * Fit the linear baselines (PCA-5, dictionary learning) on the scan's own model inputs, once, when it ends (or when
+   * a replay summarises a scan that never sent its stop). Costs up to a few seconds; capped by `baselines.*`.
+   */
+  computeBaselines(ctx: ScanContext): void {
+    const cfg = this.config.baselines;
+    if (!cfg.enabled || !ctx.inputs || ctx.baselines) return;
+    const encoded: number[] = [];
+    for (let i = 0; i < ctx.maps.size; i++) if (ctx.maps.state[i] === PIXEL_DONE) encoded.push(i);
+    const stride = this.model.bundle.T * this.model.bundle.C;
+    try {
+      ctx.baselines = scanBaselines(ctx.inputs, Uint32Array.from(encoded), stride, cfg);
+      const b = ctx.baselines;
+      this.log.info({ scanId: ctx.start.scanId, ...b, meanError: ctx.counters.encoded ? ctx.counters.errorSum / ctx.counters.encoded : null }, `baselines: PCA-5 ${b.pca5Mse?.toPrecision(4) ?? 'n/a'}, dictionary learning ${b.dlMse?.toPrecision(4) ?? 'n/a'} (fitted on ${b.pixelsUsed} pixels in ${b.seconds.toFixed(2)} s)`);
+    } catch (err) {
+      this.log.warn({ scanId: ctx.start.scanId, err: (err as Error).message }, 'baselines could not be fitted');
+    }
   }
 
   private async flushRunning(): Promise<void> {

@@ -39,7 +39,10 @@ export interface ScanInfo {
   failure?: ScanFailure;
   /** whether alerting runs for this scan; when off the page shows "alerts off: <reason>" instead of an empty table */
   alerts?: AlertsStatus;
-  /** set when the model was found not to fit this scan; the page shows a banner while `flag` is true */
+  /**
+   * Does the model fit this scan (src/model/fit-check.ts): absent until the first check (after `ood.minPixels`
+   * encoded pixels). `flag` true = it does not: the page shows the reasons in a banner; the maps are unreliable then.
+   */
   ood?: OodStatus;
   /** physical size of one pixel (start header `pixelSize`, when the producer or file gives it): map axes in units */
   pixelSize?: PixelSize;
@@ -59,6 +62,8 @@ export interface AlertsStatus {
   enabled: boolean;
   /** why alerts are off (required when `enabled` is false) */
   reason?: string;
+  /** what the alert reference was calibrated on, when on */
+  reference?: string;
 }
 
 /**
@@ -66,12 +71,16 @@ export interface AlertsStatus {
  * training reference. Only `flag` is required; the rest is shown when present.
  */
 export interface OodStatus {
+  /** true = the model does not fit this scan */
   flag: boolean;
-  /** one human line, e.g. 'reconstruction error 41× the training level' */
-  reason?: string;
-  /** the statistic compared and its threshold, in the check's own units */
-  score?: number;
-  threshold?: number;
+  /** scan median error ÷ training median error (null: unknown) */
+  errorRatio: number | null;
+  /** largest per-channel input shift in training std (null: the bundle has no input reference) */
+  inputShift: number | null;
+  /** one human sentence per failed check; empty when it fits */
+  reasons: string[];
+  /** pixels the verdict is based on */
+  pixels: number;
 }
 
 /** Physical size of one pixel, e.g. { value: 20, unit: 'nm' }. */

@@ -45,6 +45,12 @@ export interface DashboardMetrics {
   modelVersion: Gauge;
   /** read from hub.model() at scrape: 1 for the current fine-tuning state, 0 for the others */
   finetuneState: Gauge<'state'>;
+  /** read from hub.scans() at scrape: 1 when the model does not fit the scan, 0 when it does (scans checked so far) */
+  scanOod: Gauge<'scan'>;
+  /** read from hub.scans() at scrape: scan median error ÷ training median error */
+  scanErrorRatio: Gauge<'scan'>;
+  /** read from hub.scans() at scrape: 1 when the scan is scored for alerts, 0 when alerts are off for it */
+  scanAlertsEnabled: Gauge<'scan'>;
   /** give the level metrics their source; the server calls it with its hub */
   readFrom(hub: DashboardHub): void;
 }
@@ -136,6 +142,39 @@ export function createDashboardMetrics(opts: { defaultMetrics?: boolean } = {}):
         if (!hub) return;
         const current = hub.model().finetune.state;
         for (const state of FINETUNE_STATES) this.set({ state }, state === current ? 1 : 0);
+      },
+    }),
+    scanOod: new Gauge({
+      name: 'loopstream_scan_ood',
+      help: 'does the model fit the scan: 1 = no (out of distribution), 0 = yes; scans checked so far',
+      labelNames: ['scan'],
+      registers,
+      collect() {
+        if (!hub) return;
+        this.reset(); // scans the daemon forgot leave the output
+        for (const scan of hub.scans()) if (scan.ood) this.set({ scan: scan.id }, scan.ood.flag ? 1 : 0);
+      },
+    }),
+    scanErrorRatio: new Gauge({
+      name: 'loopstream_scan_error_ratio',
+      help: "the scan's median reconstruction error over the model's training median",
+      labelNames: ['scan'],
+      registers,
+      collect() {
+        if (!hub) return;
+        this.reset();
+        for (const scan of hub.scans()) if (scan.ood?.errorRatio != null) this.set({ scan: scan.id }, scan.ood.errorRatio);
+      },
+    }),
+    scanAlertsEnabled: new Gauge({
+      name: 'loopstream_scan_alerts_enabled',
+      help: '1 when the scan is scored for alerts, 0 when alerts are off for it (the log and the dashboard say why)',
+      labelNames: ['scan'],
+      registers,
+      collect() {
+        if (!hub) return;
+        this.reset();
+        for (const scan of hub.scans()) if (scan.alerts) this.set({ scan: scan.id }, scan.alerts.enabled ? 1 : 0);
       },
     }),
     readFrom(source: DashboardHub) {

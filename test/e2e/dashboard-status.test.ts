@@ -34,7 +34,7 @@ beforeAll(async () => {
     anomalies: 0,
     batch: 64,
     tickMs: 30,
-    ood: { flag: true, reason: 'reconstruction error 41× the training level', score: 41, threshold: 3 },
+    ood: { flag: true, errorRatio: 41, inputShift: 0.5, reasons: ['reconstruction error 41× the training level', 'inputs shifted 6.2 training std'], pixels: 256 },
     alerts: { enabled: true },
     spike: { seqs: [SPIKE], factor: 1e6 },
   });
@@ -59,7 +59,7 @@ describe('dashboard: scan status in chromium', () => {
     await page.waitForFunction((n) => Number(document.body.dataset.encoded) === n, ROWS * COLS, { timeout: 60_000 });
     await page.waitForFunction(() => document.body.dataset.ood === '1');
     expect(await page.textContent('#ood-banner')).toBe(
-      'model does not fit this scan (out of distribution): reconstruction error 41× the training level · score 41.0 > 3.00 — its maps are unreliable until the model is fine-tuned',
+      'model does not fit this scan (out of distribution): reconstruction error 41× the training level; inputs shifted 6.2 training std — its maps are unreliable until the model is fine-tuned',
     );
     expect(await page.isVisible('#alerts-off')).toBe(false);
     expect(await page.isVisible('#alert-table')).toBe(true);

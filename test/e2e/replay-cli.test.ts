@@ -16,6 +16,12 @@ import { simulateScan } from '../../src/sim/index.ts';
 import { writeSimulatedScan } from '../../src/sim/write-scan-file.ts';
 import { python, runCli } from '../helpers/cli.ts';
 
+async function writeF32(path: string, x: Float32Array): Promise<string> {
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(path, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  return path;
+}
+
 describe('loopstream replay through the pipeline', () => {
   it('reports pixels, missing, meanError, results and alerts, consistent with the results file', { timeout: 240_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ls-replay-'));
@@ -31,23 +37,46 @@ describe('loopstream replay through the pipeline', () => {
     expect(summary.pxPerSec).toBeGreaterThan(0);
     expect(Number.isFinite(summary.meanError)).toBe(true);
 
-    const h5 = await python<{ meanError: number; finite: number; complete: number }>(
+    const h5 = await python<{ meanError: number; finite: number; complete: number; pca5: number; dl: number; oodFlag: number }>(
       `import h5py, json, sys, numpy as np
 f = h5py.File(sys.argv[1], 'r')
-print(json.dumps({'meanError': float(np.mean(f['error'][()].astype('f8'))), 'finite': int(np.isfinite(f['embedding'][()]).all(axis=2).sum()), 'complete': int(f.attrs['complete'])}))`,
+print(json.dumps({'meanError': float(np.mean(f['error'][()].astype('f8'))), 'finite': int(np.isfinite(f['embedding'][()]).all(axis=2).sum()), 'complete': int(f.attrs['complete']),
+  'pca5': float(f.attrs['baseline_pca5_mse']), 'dl': float(f.attrs['baseline_dl_mse']), 'oodFlag': int(f.attrs['ood_flag'])}))`,
       [String(summary.results)],
     );
     expect(h5.finite).toBe(400);
     expect(h5.complete).toBe(1);
     expect(h5.meanError).toBeCloseTo(Number(summary.meanError), 5);
+    // baselines and the fit verdict: in the summary and, the same numbers, in the results file
+    const baselines = summary.baselines as unknown as { pca5Mse: number; dlMse: number; pixelsUsed: number; seconds: number };
+    expect(baselines.pixelsUsed).toBe(400); // fewer pixels than baselines.samplePixels: all of them
+    expect(baselines.seconds).toBeGreaterThan(0);
+    expect(h5.pca5).toBeCloseTo(baselines.pca5Mse, 10);
+    expect(h5.dl).toBeCloseTo(baselines.dlMse, 10);
+    const ood = summary.ood as unknown as { flag: boolean; errorRatio: number };
+    expect(ood.flag).toBe(false); // a simulated scan like the training data: the model fits
+    expect(ood.errorRatio).toBeLessThan(3);
+    expect(h5.oodFlag).toBe(0);
 
     // the linear baseline on exactly the inputs the model saw
     const bundle = await loadBundle('fixtures/models/edge-sim');
     const stride = bundle.T * bundle.C;
     const { data: inputs, n } = canonicalInputs(scan.start, Array.from(scan.pixels(), (p) => p.data), bundle.input);
     const dlError = dictionaryBaselineError(inputs, n, stride);
-    console.log(`replay 20x20: β-VAE mean error ${Number(summary.meanError).toFixed(4)} vs dictionary learning ${dlError.toFixed(4)} (scaled units)`);
+    console.log(`replay 20x20: β-VAE mean error ${Number(summary.meanError).toFixed(4)} vs dictionary learning ${dlError.toFixed(4)}, summary dlMse ${baselines.dlMse.toFixed(4)}, pca5Mse ${baselines.pca5Mse.toFixed(4)} (scaled units)`);
     expect(Number(summary.meanError)).toBeLessThan(dlError);
+    // the summary's dlMse is that baseline (config defaults: seed 1, 30 iterations) on exactly these inputs
+    expect(Math.abs(baselines.dlMse - dictionaryBaselineError(inputs, n, stride, { seed: 1, maxIter: 30 })) / baselines.dlMse).toBeLessThan(1e-3);
+    // and pca5Mse is scikit-learn's PCA(5) on them
+    const skPca = await python<number>(
+      `import json, sys, numpy as np
+from sklearn.decomposition import PCA
+X = np.fromfile(sys.argv[1], dtype='<f4').astype('f8').reshape(${n}, ${stride})
+p = PCA(n_components=5, svd_solver='full').fit(X)
+print(json.dumps(float(np.mean((X - p.inverse_transform(p.transform(X))) ** 2))))`,
+      [await writeF32(join(dir, 'inputs.f32'), inputs)],
+    );
+    expect(Math.abs(baselines.pca5Mse - skPca) / skPca).toBeLessThan(1e-4);
   });
 
   it('refuses only a scan with no piezoresponse, saying why', { timeout: 120_000 }, async () => {

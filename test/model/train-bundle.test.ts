@@ -39,6 +39,11 @@ describe('train a bundle from scan files', () => {
     await expect(access(join(out, 'checkpoint'))).rejects.toThrow(); // removed at the end
     const onDisk = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8'));
     expect(onDisk.metrics.epochs).toBe(2);
+    // the training reference: the validation split's inputs and errors (5 of 25 pixels); its error mean is valMse
+    expect(onDisk.reference).toMatchObject({ format: 1, pixels: 5, input: { channels: ['piezoresponse', 'resonance'] } });
+    expect(onDisk.reference.error.mean).toBeCloseTo(manifest.metrics.valMse!, 6);
+    expect(onDisk.reference.error.median).toBeGreaterThan(0);
+    expect(onDisk.reference.input.std).toHaveLength(2);
 
     const bundle = await loadBundle(out);
     const reader = await openScanFile(join(dir, 'a.h5'));

@@ -28,7 +28,8 @@ export function register(program: Command): void {
       .option('--rows <n>', 'grid rows of each scan', int('--rows'), 48)
       .option('--cols <n>', 'grid columns of each scan', int('--cols'), 48)
       .option('--anomalies <n>', 'planted regions per scan', int('--anomalies'), 3)
-      .option('--calibrate', 'recompute the bundle\'s alerts-reference.json from clean simulated scans first')
+      .option('--calibrate', 'recompute the bundle\'s alerts-reference.json first: from --from files, else from clean simulated scans')
+      .option('--from <files...>', 'with --calibrate: your own clean scan files (loopstream, NSID or USID HDF5) to calibrate on, for any bundle kind')
       .option('--calibration-scans <n>', 'clean scans (seeds 9001…) used by --calibrate', int('--calibration-scans'), 3)
       .option('--sweep', 'also score a grid of errorThreshold × latentThreshold × minArea on the same encodings')
       .option('--json <file>', 'write the report(s) as JSON'),
@@ -43,13 +44,43 @@ export function register(program: Command): void {
     const log = loggerFor(config);
     const dir = config.model.bundle;
     const t0 = performance.now();
+    const from = (opts.from as string[] | undefined) ?? [];
+    if (from.length && !opts.calibrate) throw new InvalidArgumentError('--from names the files --calibrate calibrates on; add --calibrate');
     if (opts.calibrate) {
-      const scans = Array.from({ length: opts.calibrationScans as number }, (_, k) => simulateScan({ rows: opts.rows, cols: opts.cols, seed: 9001 + k }));
-      const ref = await calibrateAlerts(dir, scans, { threads: config.model.threads });
+      let ref;
+      if (from.length) {
+        // The user's own scans: read whole (pixels copied: a reader's buffers are reused), any layout openScanFile knows.
+        const { openScanFile } = await import('../../sources/hdf5/index.ts');
+        const scans = [];
+        for (const f of from) {
+          const reader = await openScanFile(f);
+          try {
+            const pixels = [...reader.pixels()].map((px) => ({ ...px, data: px.data.map((d) => Float32Array.from(d)) }));
+            scans.push({ start: reader.start, pixels: () => pixels });
+          } finally {
+            reader.close();
+          }
+        }
+        ref = await calibrateAlerts(dir, scans, { threads: config.model.threads });
+      } else {
+        const scans = Array.from({ length: opts.calibrationScans as number }, (_, k) => simulateScan({ rows: opts.rows, cols: opts.cols, seed: 9001 + k }));
+        ref = await calibrateAlerts(dir, scans, { threads: config.model.threads });
+      }
+      const floored = ref.latent.knn?.flooredScales ?? [];
+      if (floored.length) log.warn({ bundle: dir, latents: floored }, `latent channel(s) ${floored.join(', ')} are constant on the calibration pixels (a collapsed encoder); their scale was floored, so they add nothing to the latent score`);
       log.info({ bundle: dir, pixels: ref.source.pixels, seconds: (performance.now() - t0) / 1000 }, `wrote ${dir}/alerts-reference.json`);
+      process.stdout.write(`wrote ${dir}/alerts-reference.json from ${ref.source.description}: ${ref.source.pixels} pixels, median error ${Math.exp(ref.error.logMedian).toPrecision(4)}\n`);
     }
     const ref = await loadAlertsReference(dir);
     const bundle = await loadBundle(dir);
+    // The quality evaluation plants anomalies in simulated sho scans: only for bundles that read them.
+    const { checkBundleAgainstScan } = await import('../../model/bundle.ts');
+    try {
+      checkBundleAgainstScan(bundle, simulateScan({ rows: 2, cols: 2, seed: 1 }).start);
+    } catch (err) {
+      process.stdout.write(`quality evaluation skipped: it uses simulated sho scans, which this bundle cannot read (${(err as Error).message})\n`);
+      return;
+    }
     const engine = await createEngine(bundle, { engine: config.model.engine, provider: config.model.provider, threads: config.model.threads });
     const t1 = performance.now();
     const plan = { rows: opts.rows, cols: opts.cols, seeds: opts.seeds, firstSeed: opts.firstSeed as number, anomalies: opts.anomalies };

@@ -64,9 +64,18 @@ export function register(program: Command): void {
       .command('models')
       .description('list model versions: the pretrained bundle and its accepted fine-tuned versions, with parent, data range and metrics')
       .argument('[bundle_dir]', 'a bundle folder (its versions are looked up under finetune.dir) or a versions folder holding v<N>/ (default: the configured model.bundle)')
-      .option('--json', 'print the list as one JSON array'),
+      .option('--json', 'print the list as one JSON array')
+      .option('--reference', "compute the bundle's training reference (input statistics, error distribution) from its training data and store it in manifest.json"),
   ).action(async (dir: string | undefined, opts) => {
     const config = configFromOptions(opts, dir && existsSync(join(resolve(dir), BUNDLE_FILES.manifest)) ? { 'model.bundle': dir } : {});
+    if (opts.reference) {
+      const { addTrainingReference } = await import('../../model/training-reference.ts');
+      const { loggerFor } = await import('../common.ts');
+      const target = dir ?? config.model.bundle;
+      const ref = await addTrainingReference(target, loggerFor(config));
+      process.stdout.write(`${target}: training reference from ${ref.pixels} pixels: median error ${ref.error.median.toPrecision(4)}, input mean [${ref.input.mean.map((m) => m.toPrecision(3)).join(', ')}], std [${ref.input.std.map((m) => m.toPrecision(3)).join(', ')}]\n`);
+      return;
+    }
     const rows = await listModelVersions(dir ?? config.model.bundle, versionsRoot(config));
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(rows)}\n`);

@@ -43,6 +43,10 @@ export function register(program: Command): void {
         ...(opts.keepServing ? { keepServing: untilSignal } : {}),
       });
       modelText = `, ${s.encoded} encoded, mean error ${s.meanError?.toFixed(4) ?? 'n/a'}, ${s.alerts} alert(s), results ${s.results}`;
+      // the linear baselines on the same inputs, and whether the model fits this scan at all
+      if (s.baselines) modelText += `; baselines (same units): PCA-5 ${s.baselines.pca5Mse?.toFixed(4) ?? 'n/a'}, dictionary learning ${s.baselines.dlMse?.toFixed(4) ?? 'n/a'} (${s.baselines.pixelsUsed} px, ${s.baselines.seconds.toFixed(1)} s)`;
+      if (s.ood) modelText += s.ood.flag ? `; THE MODEL DOES NOT FIT THIS SCAN: ${s.ood.reasons.join('; ')}` : `; model fits (error ratio ${s.ood.errorRatio?.toFixed(2) ?? 'n/a'}, input shift ${s.ood.inputShift?.toFixed(2) ?? 'n/a'})`;
+      if (s.alertsStatus && !s.alertsStatus.enabled) modelText += `; alerts off: ${s.alertsStatus.reason}`;
       // --finetune (src/finetune): versions used and the scan's mean error before → after
       if ('modelVersions' in s) modelText += `; fine-tuning: ${s.finetuneRounds} round(s), ${s.modelVersions} model version(s), mean error ${s.errorBeforeFinetune?.toFixed(4) ?? 'n/a'} → ${s.errorAfterFinetune?.toFixed(4) ?? 'n/a'}`;
       summary = s;

@@ -1,0 +1,139 @@
+/**
+ * Linear baselines of a scan (DOMAIN.md §8: "judge any model on a scan against PCA and dictionary learning fitted
+ * on the same inputs"). Both are fitted on the scan's own model inputs — exactly the rows the encoder received —
+ * and scored in the unit of the β-VAE's per-pixel `error`: the mean over the T·C values of one pixel of the squared
+ * difference between input and reconstruction, averaged over pixels. So `meanError < pca5Mse` says the deep model
+ * beats a 5-component linear model on this very scan.
+ *
+ *   pca5Mse  PCA with 5 components (centred on the feature mean of the fitted sample, as scikit-learn's PCA).
+ *   dlMse    the paper's dictionary learning: 5 atoms, α = 1, positive codes, k-means start, each pixel's own mean
+ *            removed first (model/dictionary-learning.ts), reconstruction = pixel mean + codes · atoms.
+ *
+ * Cost cap: both are fitted on a seeded random sample of `samplePixels` encoded pixels and evaluated on at most
+ * `evalPixels` (another seeded sample; all pixels when fewer). The summary reports the pixels used and the seconds.
+ */
+import { Matrix, SingularValueDecomposition } from 'ml-matrix';
+import { fitDictionary, sparseEncodePositive } from './dictionary-learning.ts';
+import { mulberry32 } from './train.ts';
+
+/** What every replay summary and results file reports (issue 16 item 6). */
+export interface ScanBaselines {
+  /** mean per-pixel MSE of PCA with `components` components; null when too few pixels */
+  pca5Mse: number | null;
+  /** mean per-pixel MSE of dictionary learning (α = 1, positive codes); null when too few pixels */
+  dlMse: number | null;
+  /** pixels the two models were fitted on */
+  pixelsUsed: number;
+  /** pixels the errors were averaged over */
+  pixelsEvaluated: number;
+  /** wall time of fitting and scoring both, s */
+  seconds: number;
+}
+
+/** How the baselines are fitted (the config's `baselines` section). */
+export interface BaselineOptions {
+  /** pixels the models are fitted on (seeded random sample) */
+  samplePixels: number;
+  /** most pixels the errors are averaged over */
+  evalPixels: number;
+  seed: number;
+  /** components of both models (the issue's 5) */
+  components?: number;
+  /** dictionary-learning sparsity α (the paper's 1) */
+  alpha?: number;
+  /** dictionary-learning outer iterations */
+  dlMaxIter?: number;
+}
+
+/** A seeded sample of `k` distinct values of `pool` (partial Fisher–Yates); all of them, in order, when k ≥ pool.length. */
+function sample(pool: Uint32Array, k: number, seed: number): Uint32Array {
+  if (k >= pool.length) return pool.slice();
+  const a = pool.slice();
+  const rnd = mulberry32(seed);
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(rnd() * (a.length - i));
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+  return a.subarray(0, k).sort();
+}
+
+function rowsOf(inputs: Float32Array, pixels: Uint32Array, stride: number): Matrix {
+  const X = new Matrix(pixels.length, stride);
+  for (let r = 0; r < pixels.length; r++) {
+    const base = pixels[r]! * stride;
+    for (let j = 0; j < stride; j++) X.set(r, j, inputs[base + j]!);
+  }
+  return X;
+}
+
+/** A fitted PCA: feature mean and the first k principal axes (rows, unit length). */
+export interface PcaFit {
+  mean: Float64Array;
+  components: Matrix;
+}
+
+/** PCA of the rows of X (samples × features), k components, by SVD of the centred data. */
+export function fitPca(X: Matrix, k: number): PcaFit {
+  const mean = new Float64Array(X.columns);
+  for (let i = 0; i < X.rows; i++) for (let j = 0; j < X.columns; j++) mean[j] += X.get(i, j);
+  for (let j = 0; j < X.columns; j++) mean[j] /= X.rows;
+  const Xc = X.clone();
+  for (let i = 0; i < X.rows; i++) for (let j = 0; j < X.columns; j++) Xc.set(i, j, X.get(i, j) - mean[j]!);
+  const svd = new SingularValueDecomposition(Xc, { computeLeftSingularVectors: false, computeRightSingularVectors: true, autoTranspose: true });
+  const V = svd.rightSingularVectors; // features × rank, columns ordered by singular value
+  const kk = Math.min(k, V.columns);
+  const components = new Matrix(kk, X.columns);
+  for (let c = 0; c < kk; c++) for (let j = 0; j < X.columns; j++) components.set(c, j, V.get(j, c));
+  return { mean, components };
+}
+
+/** Per-row MSE of X against its PCA reconstruction mean + ((X − mean)·Pᵀ)·P, averaged over rows. */
+export function pcaMse(X: Matrix, fit: PcaFit): number {
+  const Xc = X.clone();
+  for (let i = 0; i < X.rows; i++) for (let j = 0; j < X.columns; j++) Xc.set(i, j, X.get(i, j) - fit.mean[j]!);
+  const R = Xc.clone().sub(Xc.mmul(fit.components.transpose()).mmul(fit.components));
+  return meanSquare(R);
+}
+
+function meanSquare(R: Matrix): number {
+  let s = 0;
+  for (let i = 0; i < R.rows; i++) for (let j = 0; j < R.columns; j++) s += R.get(i, j) ** 2;
+  return s / (R.rows * R.columns);
+}
+
+/** Subtract each row's own mean (the paper's preprocessing for dictionary learning). */
+function removeRowMeans(X: Matrix): Matrix {
+  const out = X.clone();
+  for (let i = 0; i < X.rows; i++) {
+    let m = 0;
+    for (let j = 0; j < X.columns; j++) m += X.get(i, j);
+    m /= X.columns;
+    for (let j = 0; j < X.columns; j++) out.set(i, j, X.get(i, j) - m);
+  }
+  return out;
+}
+
+/**
+ * PCA-5 and dictionary-learning errors of a scan's model inputs. `inputs` holds [pixel][T·C] rows (ScanContext
+ * `inputs`), `pixels` the flat indices of the encoded ones. Fewer pixels than components + 1 give nulls.
+ */
+export function scanBaselines(inputs: Float32Array, pixels: Uint32Array, stride: number, opts: BaselineOptions): ScanBaselines {
+  const t0 = performance.now();
+  const k = opts.components ?? 5;
+  const fitIdx = sample(pixels, opts.samplePixels, opts.seed);
+  const evalIdx = sample(pixels, opts.evalPixels, opts.seed + 1);
+  if (fitIdx.length <= k) return { pca5Mse: null, dlMse: null, pixelsUsed: fitIdx.length, pixelsEvaluated: 0, seconds: (performance.now() - t0) / 1000 };
+  const Xfit = rowsOf(inputs, fitIdx, stride);
+  const Xeval = rowsOf(inputs, evalIdx, stride);
+  const pca = fitPca(Xfit, k);
+  const pca5Mse = pcaMse(Xeval, pca);
+  const alpha = opts.alpha ?? 1;
+  const dl = fitDictionary(removeRowMeans(Xfit), { components: k, alpha, seed: opts.seed, maxIter: opts.dlMaxIter ?? 30 });
+  // Codes of the evaluated pixels on the fitted atoms (same α, positive), then pixel mean + codes·atoms.
+  const E = removeRowMeans(Xeval);
+  const U = sparseEncodePositive(E, dl.dictionary, alpha);
+  const dlMse = meanSquare(E.clone().sub(U.mmul(dl.dictionary)));
+  return { pca5Mse, dlMse, pixelsUsed: fitIdx.length, pixelsEvaluated: evalIdx.length, seconds: (performance.now() - t0) / 1000 };
+}
