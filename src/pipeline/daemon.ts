@@ -41,8 +41,9 @@ export class Daemon {
     readonly encoder: ModelEncoder,
   ) {
     registry.onRecordingFailure((ctx, failure) => {
-      // EEXIST: a reused scan id (its old recording is kept); the disk is fine, so ingest goes on.
-      if (failure.errno !== 'EEXIST') this.ingestHalted ??= { ...failure, scanId: ctx.start.scanId };
+      // Only a failing disk or folder halts ingest; a fault of one scan's input (a reused id, a start that cannot be
+      // stored) leaves that scan unrecorded and every other producer going.
+      if (failure.haltsIngest) this.ingestHalted ??= { ...failure, scanId: ctx.start.scanId };
     });
   }
 

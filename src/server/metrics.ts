@@ -43,6 +43,8 @@ export interface DashboardMetrics {
   modelVersion: Gauge;
   /** read from hub.model() at scrape: 1 for the current fine-tuning state, 0 for the others */
   finetuneState: Gauge<'state'>;
+  /** read from hub.stats() at scrape: 1 while ingest is halted (a recording could not be written), else 0 */
+  ingestHalted: Gauge;
   /** give the level metrics their source; the server calls it with its hub */
   readFrom(hub: DashboardHub): void;
 }
@@ -128,6 +130,14 @@ export function createDashboardMetrics(opts: { defaultMetrics?: boolean } = {}):
         if (!hub) return;
         const current = hub.model().finetune.state;
         for (const state of FINETUNE_STATES) this.set({ state }, state === current ? 1 : 0);
+      },
+    }),
+    ingestHalted: new Gauge({
+      name: 'loopstream_ingest_halted',
+      help: '1 while ingest is halted because a recording could not be written (disk full, read-only folder), else 0',
+      registers,
+      collect() {
+        if (hub) this.set(hub.stats().ingestHalted ? 1 : 0);
       },
     }),
     readFrom(source: DashboardHub) {
