@@ -15,6 +15,12 @@ export const IngestConfig = section(
     socket: z.enum(['pull', 'sub']).default('pull').describe('pull: lossless, the producer blocks when we fall behind; sub: monitor only, drops at the high-water mark'),
     highWaterMark: z.number().int().positive().default(10000).describe('ZMQ_RCVHWM: messages queued in the socket before the producer blocks (pull) or messages drop (sub)'),
     pendingLimit: z.number().int().positive().default(10000).describe('pixels held for scans whose start message has not arrived; beyond it they are refused'),
+    pendingMaxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024)
+      .describe('bytes of pixel buffers held for scans whose start message has not arrived (all scans together); beyond it they are refused (LS_PENDING_BYTES)'),
     curve: z
       .object({
         serverSecretKey: z.string().default('').describe('Z85 CURVE secret key of this daemon; empty = no encryption'),

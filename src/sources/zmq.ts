@@ -19,6 +19,8 @@ export interface ZmqSourceOptions {
   socket: 'pull' | 'sub';
   highWaterMark: number;
   pendingLimit: number;
+  /** bytes of buffers held for scans whose start has not arrived (absent: no byte cap) */
+  pendingMaxBytes?: number;
   /** CURVE keys (Z85); a non-empty `clientPublicKeys` admits only those producers (ZAP handler, src/sources/zap.ts) */
   curve?: { serverSecretKey: string; serverPublicKey: string; clientPublicKeys?: string[] };
   /** awaited before each receive: the pipeline's backpressure (resolves at once when there is room) */
@@ -58,7 +60,7 @@ const REJECT_LOG_PER_SEC = 20;
 
 /** Create the live ZeroMQ source. */
 export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
-  const tracker = new ScanTracker({ pendingLimit: opts.pendingLimit });
+  const tracker = new ScanTracker({ pendingLimit: opts.pendingLimit, pendingMaxBytes: opts.pendingMaxBytes });
   const rejects = new RejectCounts();
   const rejects$ = new Subject<FrameError>();
   let received = 0;
