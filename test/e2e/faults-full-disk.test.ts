@@ -90,7 +90,7 @@ describe.skipIf(!mounted)('faults: a real full filesystem (tmpfs) mid-scan', () 
     console.info(`full disk: sent ${sent}, recorded (verified) ${recorded}, received ${halted?.attrs.pixels_received ?? '?'}, counted unrecorded ${halted?.attrs.pixels_unrecorded ?? '?'}`);
 
     // Room again (an operator freed space): restart over the same folder.
-    expect(spawnSync('mount', ['-o', 'remount,size=64m', mountDir]).status).toBe(0);
+    expect(spawnSync('mount', ['-o', `remount,size=${Math.ceil((PIXELS * 8) / 1024) + 32}m`, mountDir]).status).toBe(0);
     d = await DaemonProcess.start({ bundle: bundle.dir, dataDir: mountDir, config: cfg });
     const resumed = await d.waitForLog((l) => l.scanId === scanId && /^resumed a scan/.test(l.msg));
     // Resume starts after the last VERIFIED row: not at the length HDF5 extended the datasets to.
@@ -101,7 +101,7 @@ describe.skipIf(!mounted)('faults: a real full filesystem (tmpfs) mid-scan', () 
     await producer.start();
     await producer.pixels(Number(resumed.nextSeq), PIXELS);
     await producer.stop();
-    await d.scanFinished(scanId);
+    await d.scanFinished(scanId, 60_000 + PIXELS * 50);
     producer.close();
     await d.stop();
 
@@ -126,5 +126,5 @@ describe.skipIf(!mounted)('faults: a real full filesystem (tmpfs) mid-scan', () 
     const r = await readResults(d.resultsPath(scanId));
     expect(r.attrs.status).toBe('completed');
     expect(Number(r.attrs.pixels_encoded)).toBe(PIXELS);
-  }, 180_000);
+  }, 240_000 + PIXELS * 60);
 });
