@@ -46,5 +46,5 @@ describe('faults: scan lifecycle over a long run', () => {
     expect(encodedPixels(await readResults(d.resultsPath('life-after')))).toEqual(Array.from({ length: 9 }, (_, i) => i));
     expect(encodedPixels(await readResults(d.resultsPath('life-0~2')))).toEqual(Array.from({ length: 9 }, (_, i) => i));
     expect((await readResults(d.resultsPath('life-0'))).attrs.status).toBe('completed'); // the first scan's, untouched
-  }, 120_000);
+  }, 360_000);
 });
