@@ -85,9 +85,11 @@ describe.skipIf(!mounted)('faults: a real full filesystem (tmpfs) mid-scan', () 
     expect(health).toMatchObject({ status: 'ingest-halted', reason: `ENOSPC writing ${d.recordingPath(scanId)}: ingest stopped` });
     const metrics = await (await fetch(new URL('metrics', String(url)))).text();
     expect(metrics).toMatch(/^loopstream_ingest_halted 1$/m);
-    await d.stop();
+    const stopped = await d.stop();
     const halted = await readResults(d.resultsPath(scanId)).catch(() => undefined); // may not fit on the full disk
-    console.info(`full disk: sent ${sent}, recorded (verified) ${recorded}, received ${halted?.attrs.pixels_received ?? '?'}, counted unrecorded ${halted?.attrs.pixels_unrecorded ?? '?'}`);
+    console.info(
+      `full disk: sent ${sent}, recorded (verified) ${recorded}, messages received by the daemon ${stopped?.received ?? '?'} (start + pixels), counted unrecorded ${halted?.attrs.pixels_unrecorded ?? '? (results file did not fit)'}`,
+    );
 
     // Room again (an operator freed space): restart over the same folder.
     expect(spawnSync('mount', ['-o', `remount,size=${Math.ceil((PIXELS * 8) / 1024) + 32}m`, mountDir]).status).toBe(0);
