@@ -276,10 +276,11 @@ export class ScanRecorder {
     return Object.assign(new FileFormatError('LS_FILE_WRITE', `${this.path}: writing the recording failed after ${this.n} verified pixel(s): ${what}; ${why.detail}`, this.path), { errno: why.errno });
   }
 
-  /** Record the scan's stop message (once) and flush; LS_FILE_WRITE when it cannot be written. */
+  /** Verify and commit the rows appended so far, then record the scan's stop message and flush; LS_FILE_WRITE when it cannot be written. */
   writeStop(stop: StopHeader): void {
     const parsed = StopHeader.parse(stop);
     const json = JSON.stringify(parsed);
+    this.flush();
     try {
       const root = groupAt(this.file, SCAN_PATHS.root)!;
       if (this.stopWritten) root.delete_attribute('stop');
