@@ -29,6 +29,13 @@ export const IngestConfig = section(
     socket: z.enum(['pull', 'sub']).default('pull').describe('pull: lossless, the producer blocks when we fall behind; sub: monitor only, drops at the high-water mark'),
     highWaterMark: z.number().int().positive().max(1_000_000).default(10000).describe('ZMQ_RCVHWM: messages queued in the socket before the producer blocks (pull) or messages drop (sub); 1 to 1,000,000'),
     pendingLimit: z.number().int().positive().max(1_000_000).default(10000).describe('pixels held for scans whose start message has not arrived; beyond it they are refused'),
+    pendingMaxBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(64 * 1024 * 1024 * 1024)
+      .default(64 * 1024 * 1024)
+      .describe('bytes of pixel buffers held for scans whose start message has not arrived (all scans together); beyond it they are refused (LS_PENDING_BYTES)'),
     statusEndpoint: z
       .union([z.literal(''), z.literal('auto'), zmqEndpoint()])
       .default('auto')

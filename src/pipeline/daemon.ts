@@ -47,9 +47,10 @@ export class Daemon {
     readonly fit: FitMonitor,
   ) {
     registry.onRecordingFailure((ctx, failure) => {
-      // EEXIST: a reused scan id (its old recording is kept); EMFILE/ENFILE: too many open files for this one scan's
-      // recording. The disk is fine in both, so only that scan goes unrecorded and ingest goes on for everyone else.
-      if (!SCAN_LOCAL_ERRNOS.has(failure.errno)) this.ingestHalted ??= { ...failure, scanId: ctx.start.scanId };
+      // Only a failing disk or folder halts ingest. A fault of one scan's input (a reused id, a start that cannot be
+      // stored) or EMFILE/ENFILE (too many open files for this one scan's recording) leaves that scan unrecorded and
+      // every other producer going.
+      if (failure.haltsIngest && !SCAN_LOCAL_ERRNOS.has(failure.errno)) this.ingestHalted ??= { ...failure, scanId: ctx.start.scanId };
     });
   }
 

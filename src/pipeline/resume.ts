@@ -8,6 +8,7 @@ import { filter } from 'rxjs';
 import { join } from 'node:path';
 import { openScanFile, replayFile } from '../sources/hdf5/index.ts';
 import { ScanRecorder } from '../store/scan-file.ts';
+import { extendToStoredEof } from '../store/stored-eof.ts';
 import type { Daemon } from './daemon.ts';
 
 export interface ResumedScan {
@@ -33,6 +34,9 @@ export async function resumeRecordings(daemon: Daemon, tell: (start: import('../
     const path = join(dir, name);
     let reader;
     try {
+      // A write that failed on a full disk may have left the superblock claiming more than the file holds.
+      const extended = extendToStoredEof(path);
+      if (extended) daemon.log.warn({ path, ...extended }, 'recording shorter than its HDF5 superblock says (a write failed on a full disk); extended with zeros so it opens — rows past its verified count are not data');
       reader = await openScanFile(path);
     } catch (err) {
       daemon.log.error({ path, err: (err as Error).message }, 'cannot reopen recording; left as it is');

@@ -92,6 +92,11 @@ export interface RecordingFailure {
   message: string;
   /** received pixels not recorded (still encoded into the maps) */
   unrecorded: number;
+  /**
+   * true for a failing disk or folder (LS_FILE_WRITE: the daemon halts ingest, nothing more can be recorded);
+   * false for a fault of this one scan (a reused id, a start that cannot be stored): only this scan goes unrecorded
+   */
+  haltsIngest: boolean;
 }
 
 /** The alert side of a scan as the registry and the hub need it. */

@@ -4,7 +4,7 @@
  * running scans are rewritten every `data.resultsFlushMs` while their maps change.
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { PIXEL_DONE, ScanMaps } from '../maps/scan-maps.ts';
 import { scanBaselines } from '../model/baselines.ts';
@@ -13,6 +13,7 @@ import type { ScanEvent, StartEvent } from '../protocol/events.ts';
 import type { ScanSource } from '../server/hub.ts';
 import { writeResultsFile } from '../store/results-file.ts';
 import { ScanRecorder } from '../store/scan-file.ts';
+import { RAW_SUFFIX, RESULTS_SUFFIX, newScanFileName, scanFilePath } from '../store/scan-paths.ts';
 import type { Logger } from '../util/log.ts';
 import type { ControlItem, PipelineEvent } from './items.ts';
 import type { ModelSlot } from './model-slot.ts';
@@ -105,17 +106,19 @@ export class ScanRegistry {
    */
   recordingFailed(ctx: ScanContext, err: unknown, pixels: readonly PixelEvent[]): void {
     const e = err as Error & { errno?: string; code?: string };
-    const path = ctx.recordingPath ?? `${join(this.config.data.dir, ctx.start.scanId)}.raw.h5`;
+    const path = ctx.recordingPath ?? scanFilePath(this.config.data.dir, ctx.start.scanId, RAW_SUFFIX);
     if (!ctx.recordingError) {
-      // A scan id reused after its scan finished finds its old recording in place (never overwritten): that is the
-      // producer's mistake, not a failing disk, so only this scan goes unrecorded and ingest goes on.
-      const reused = e.code === 'LS_FILE_EXISTS';
-      ctx.recordingError = { path, errno: e.errno ?? (reused ? 'EEXIST' : e.code?.startsWith('E') ? e.code : 'EIO'), message: e.message, unrecorded: 0 };
+      // Only LS_FILE_WRITE (HDF5 could not write: disk full, read-only folder, file-size limit) is the disk's fault
+      // and halts ingest. Anything else (a RangeError from a pixel that does not fit, a start that cannot be
+      // serialised) is this scan's input: the scan goes unrecorded, every other producer goes on.
+      const disk = e.code === 'LS_FILE_WRITE';
+      const code = disk ? 'LS_FILE_WRITE' : (e.code ?? 'LS_SCAN_UNRECORDED');
+      ctx.recordingError = { path, errno: e.errno ?? (disk ? 'EIO' : 'EINVAL'), message: e.message, unrecorded: 0, haltsIngest: disk };
       this.log.error(
-        { scanId: ctx.start.scanId, path, errno: ctx.recordingError.errno, code: reused ? 'LS_FILE_EXISTS' : 'LS_FILE_WRITE', recorded: ctx.counters.recorded, firstUnrecordedSeq: pixels[0]?.seq },
-        reused
-          ? `recording failed: ${e.message}; scan id ${ctx.start.scanId} was used before — its pixels are encoded but not recorded (scan marked 'error'); use a new scan id per scan`
-          : `recording failed: ${e.message}; scan ${ctx.start.scanId} marked 'error' and ingest stopped (nothing more is accepted until the cause is fixed and the daemon restarted)`,
+        { scanId: ctx.start.scanId, path, errno: ctx.recordingError.errno, code, recorded: ctx.counters.recorded, firstUnrecordedSeq: pixels[0]?.seq },
+        disk
+          ? `recording failed: ${e.message}; scan ${ctx.start.scanId} marked 'error' and ingest stopped (nothing more is accepted until the cause is fixed and the daemon restarted; it resumes after the last verified row)`
+          : `recording failed for scan ${ctx.start.scanId} only: ${e.message}; its pixels are encoded but not recorded (scan marked 'error'); ingest goes on`,
       );
     }
     ctx.recordingError.unrecorded += pixels.length;
@@ -155,12 +158,17 @@ export class ScanRegistry {
       const kept = plan.record && this.config.data.record ? 'recorded' : 'counted';
       this.log.error({ scanId: start.scanId, code: (err as { code?: string }).code }, `${notEncodableReason}; its pixels are ${kept} but not encoded`);
     }
-    const base = join(this.config.data.dir, start.scanId);
+    const dir = this.config.data.dir;
     let recorder = plan.recorder;
     let recordingPath = plan.recordingPath;
     let recordingFailure: unknown;
-    if (!recorder && plan.record && this.config.data.record) {
-      recordingPath = `${base}.raw.h5`;
+    // The files' name: a resumed recording keeps its own; a new live scan gets its id, or `<id>~<k>` when that id's
+    // files exist already (a scan id used again: both scans are kept, docs/protocol.md §Scan ids).
+    let name = recordingPath ? basename(recordingPath, RAW_SUFFIX) : start.scanId;
+    if (!recorder && !recordingPath && plan.record && this.config.data.record) {
+      name = newScanFileName(dir, start.scanId);
+      if (name !== start.scanId) this.log.warn({ scanId: start.scanId, files: name }, `scan id ${start.scanId} was used before; this scan is recorded as ${name}${RAW_SUFFIX} beside the first one's files`);
+      recordingPath = scanFilePath(dir, name, RAW_SUFFIX);
       try {
         recorder = await ScanRecorder.create(recordingPath, start);
       } catch (err) {
@@ -175,7 +183,7 @@ export class ScanRegistry {
       startedAt: Date.now(),
       recorder,
       recordingPath,
-      resultsPath: `${base}.results.h5`,
+      resultsPath: scanFilePath(dir, name, RESULTS_SUFFIX),
       counters: newCounters(),
       state: 'running',
       encodable,
@@ -243,9 +251,13 @@ export class ScanRegistry {
     this.computeBaselines(ctx);
     for (const fn of this.endingListeners) fn(ctx);
     if (ctx.recorder) {
-      ctx.recorder.writeStop(ev.header);
-      ctx.recorder.close();
-      ctx.recorder = undefined;
+      try {
+        ctx.recorder.writeStop(ev.header);
+        ctx.recorder.close();
+        ctx.recorder = undefined;
+      } catch (err) {
+        this.recordingFailed(ctx, err, []);
+      }
     }
     try {
       await this.writeResults(ctx, true);
@@ -341,8 +353,11 @@ export class ScanRegistry {
     for (const ctx of this.scans.values()) {
       // 'error' without a stop: a scan whose recording failed; its results say so (status, recording_error).
       if (ctx.state === 'running' || (ctx.state === 'error' && !ctx.stop)) await this.writeResults(ctx, false).catch(() => undefined);
-      ctx.recorder?.flush();
-      ctx.recorder?.close();
+      try {
+        ctx.recorder?.close(); // verifies and commits the last rows
+      } catch (err) {
+        this.log.error({ scanId: ctx.start.scanId, path: ctx.recordingPath, err: (err as Error).message }, 'recording failed at shutdown: its last rows are not verified; a restart resumes after the last verified row');
+      }
       ctx.recorder = undefined;
     }
   }

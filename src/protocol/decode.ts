@@ -8,8 +8,11 @@ import {
   Header,
   LOOP_BUFFERS,
   MAX_BUFFER_ELEMENTS,
+  MAX_METADATA_BYTES,
+  MAX_METADATA_DEPTH,
   MESSAGE_TYPES,
   PROTOCOL_VERSION,
+  scanIdProblem,
   SHO_BUFFERS,
   specElements,
   type MessageType,
@@ -51,6 +54,15 @@ export function decodeFrames(parts: readonly Buffer[]): DecodedFrames | FrameErr
     return new FrameError('LS_FRAME_JSON', `${type} header is not valid JSON: ${(err as Error).message}`);
   }
   const scanRef = refOf(json);
+  const rawId = typeof json === 'object' && json !== null ? (json as { scanId?: unknown }).scanId : undefined;
+  // `.`, `..`: would name data.dir or its parent, not a file in it (other bad characters fail the schema below)
+  if (typeof rawId === 'string' && /^\.+$/.test(rawId)) {
+    return new FrameError('LS_FRAME_SCAN_ID', `${type} header: scan id "${rawId.slice(0, 40)}" ${scanIdProblem(rawId)}; use letters or digits`, {});
+  }
+  if (type === 'start' && typeof json === 'object' && json !== null && 'metadata' in json) {
+    const problem = metadataProblem((json as { metadata: unknown }).metadata);
+    if (problem) return new FrameError('LS_FRAME_METADATA', `start of scan ${scanRef.scanId ?? '?'}: metadata ${problem}`, scanRef);
+  }
   if (typeof json === 'object' && json !== null && (json as { type?: unknown }).type !== type) {
     return new FrameError('LS_FRAME_HEADER', `type frame says "${type}" but the header says "${String((json as { type?: unknown }).type)}"`, scanRef);
   }
@@ -70,6 +82,34 @@ export function decodeFrames(parts: readonly Buffer[]): DecodedFrames | FrameErr
     return new FrameError('LS_FRAME_BUFFER_COUNT', `${type} message carries ${parts.length - 2} buffer(s); only pixel messages carry buffers`, scanRef);
   }
   return { header, buffers: parts.slice(2) as Buffer[] };
+}
+
+/**
+ * Why a start's metadata is refused, or undefined: nested deeper than MAX_METADATA_DEPTH or larger than
+ * MAX_METADATA_BYTES. Measured without recursion, so a hostile depth cannot overflow the stack here (it did in
+ * JSON.stringify when the recording stored it).
+ */
+export function metadataProblem(metadata: unknown): string | undefined {
+  let depth = 0;
+  let bytes = 0;
+  const stack: Array<{ v: unknown; d: number }> = [{ v: metadata, d: 0 }];
+  while (stack.length) {
+    const { v, d } = stack.pop()!;
+    if (d > depth) depth = d;
+    if (depth > MAX_METADATA_DEPTH) return `is nested deeper than ${MAX_METADATA_DEPTH} levels`;
+    if (v !== null && typeof v === 'object') {
+      const entries = Array.isArray(v) ? v.map((x) => ['', x] as const) : Object.entries(v);
+      for (const [k, x] of entries) {
+        bytes += k.length + 4;
+        stack.push({ v: x, d: d + 1 });
+      }
+      bytes += 2;
+    } else {
+      bytes += typeof v === 'string' ? v.length + 2 : String(v).length;
+    }
+    if (bytes > MAX_METADATA_BYTES) return `is larger than ${MAX_METADATA_BYTES} bytes of JSON`;
+  }
+  return undefined;
 }
 
 function refOf(json: unknown): { scanId?: string; seq?: number } {

@@ -23,6 +23,10 @@ export const FRAME_ERROR_CODES = [
   'LS_SCAN_LIMIT',
   'LS_SCAN_TOO_LARGE',
   'LS_SCAN_REFUSED',
+  // issue 12: refused at decode (scan id that names no file, start metadata too deep or too big, held pixel bytes)
+  'LS_FRAME_SCAN_ID',
+  'LS_FRAME_METADATA',
+  'LS_PENDING_BYTES',
 ] as const;
 export type FrameErrorCode = (typeof FRAME_ERROR_CODES)[number];
 

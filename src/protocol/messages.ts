@@ -30,7 +30,26 @@ export const MAX_BUFFER_ELEMENTS = 1 << 20;
 /** Largest grid side accepted. */
 export const MAX_GRID_SIDE = 8192;
 
-const ScanId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
+/**
+ * A scan id names the scan's files in data.dir (`<scanId>.raw.h5`): letters, digits and . _ : - only (no path
+ * separator), and not made of dots alone (`.` and `..` name folders, not files).
+ */
+export function scanIdProblem(id: string): string | undefined {
+  if (id.length === 0 || id.length > 128) return `is ${id.length} characters; 1..128 allowed`;
+  if (!/^[A-Za-z0-9._:-]+$/.test(id)) return 'may hold letters, digits and . _ : - only';
+  if (/^\.+$/.test(id)) return 'is made of dots only, which names a folder, not a scan';
+  return undefined;
+}
+
+const ScanId = z.string().superRefine((id, ctx) => {
+  const problem = scanIdProblem(id);
+  if (problem) ctx.addIssue({ code: 'custom', message: `scan id ${problem}` });
+});
+
+/** Deepest nesting of `start.metadata` accepted (objects and arrays); deeper is refused at decode (LS_FRAME_METADATA). */
+export const MAX_METADATA_DEPTH = 32;
+/** Largest `start.metadata` accepted, in bytes of its JSON; it is stored with the recording and the results. */
+export const MAX_METADATA_BYTES = 32 * 1024;
 
 export const BufferSpec = z
   .object({

@@ -9,7 +9,10 @@
 import { decodeFrames, decodePixelData } from './decode.ts';
 import { FrameError, IngestWarning } from './errors.ts';
 import type { ScanEvent } from './events.ts';
-import type { PixelHeader, StartHeader } from './messages.ts';
+import { MAX_BUFFER_ELEMENTS, type PixelHeader, type StartHeader } from './messages.ts';
+
+/** Most buffers a start may declare (messages.ts StartHeader.buffers). */
+const MAX_BUFFERS = 8;
 
 interface ActiveScan {
   start: StartHeader;
@@ -32,6 +35,8 @@ interface HeldPixel {
 export interface ScanTrackerOptions {
   /** pixels held across all scans whose start has not arrived yet */
   pendingLimit: number;
+  /** bytes of buffers held across all scans whose start has not arrived yet (default: no byte cap) */
+  pendingMaxBytes?: number;
   /** ended scan ids remembered, so their late pixels are drained as stale */
   staleMemory?: number;
   /** scans open at once; a start beyond it is refused (LS_SCAN_LIMIT). Default: no limit */
@@ -60,6 +65,7 @@ export class ScanTracker {
   private readonly refused = new Map<string, FrameError>();
   private readonly held = new Map<string, HeldPixel[]>();
   private heldCount = 0;
+  private heldBytes = 0;
 
   constructor(private readonly opts: ScanTrackerOptions) {}
 
@@ -76,6 +82,11 @@ export class ScanTracker {
   /** Number of pixels held for scans whose start has not arrived. */
   get pendingCount(): number {
     return this.heldCount;
+  }
+
+  /** Bytes of buffers held for scans whose start has not arrived. */
+  get pendingBytes(): number {
+    return this.heldBytes;
   }
 
   /** Feed one multipart message. */
@@ -121,9 +132,17 @@ export class ScanTracker {
   private onStart(start: StartHeader, out: TrackResult): void {
     const running = this.active.get(start.scanId);
     if (running) {
-      // A producer restarted mid-scan re-sends its start: same layout → the scan simply continues.
-      if (sameLayout(running.start, start)) return;
-      out.rejects.push(new FrameError('LS_FRAME_START_LAYOUT', `scan ${start.scanId} is already running with another layout; a restarted producer must send the same grid, axes and buffers`, { scanId: start.scanId }));
+      // A producer restarted mid-scan re-sends its start: same layout → the scan simply continues (a new metadata
+      // is not stored). Any field that changes how pixels are read (phase unit, grid order, …) → refused.
+      const differs = layoutDifferences(running.start, start);
+      if (differs.length === 0) return;
+      out.rejects.push(
+        new FrameError(
+          'LS_FRAME_START_LAYOUT',
+          `scan ${start.scanId} is already running with another layout (${differs.map((f) => `${f}: ${JSON.stringify(running.start[f]).slice(0, 60)} → ${JSON.stringify(start[f]).slice(0, 60)}`).join('; ')}); a restarted producer must send the same start, a new layout needs a new scan id`,
+          { scanId: start.scanId },
+        ),
+      );
       return;
     }
     const refusal = this.checkBounds(start);
@@ -142,6 +161,7 @@ export class ScanTracker {
     if (held) {
       this.held.delete(start.scanId);
       this.heldCount -= held.length;
+      for (const p of held) this.heldBytes -= bytesOf(p.buffers);
       for (const p of held) this.onPixel(p.header, p.buffers, out);
     }
   }
@@ -187,10 +207,26 @@ export class ScanTracker {
         out.rejects.push(new FrameError('LS_PENDING_OVERFLOW', `scan ${header.scanId} pixel seq ${header.seq}: no start message for this scan and ${this.heldCount} pixels already held (limit ${this.opts.pendingLimit}); send "start" before pixels`, at));
         return;
       }
+      // Held without a start: check what can be checked now, and cap the bytes (a few huge pixels must not take
+      // the memory a count cap allows).
+      const implausible = heldPixelProblem(buffers);
+      if (implausible) {
+        out.rejects.push(new FrameError('LS_PENDING_BYTES', `scan ${header.scanId} pixel seq ${header.seq}: no start message for this scan yet and ${implausible}; not held`, at));
+        return;
+      }
+      const bytes = bytesOf(buffers);
+      const maxBytes = this.opts.pendingMaxBytes ?? Infinity;
+      if (this.heldBytes + bytes > maxBytes) {
+        out.rejects.push(
+          new FrameError('LS_PENDING_BYTES', `scan ${header.scanId} pixel seq ${header.seq}: no start message for this scan; holding its ${bytes} bytes would exceed ingest.pendingMaxBytes (${this.heldBytes} of ${maxBytes} held); send "start" before pixels`, at),
+        );
+        return;
+      }
       const list = this.held.get(header.scanId) ?? [];
       list.push({ header, buffers: [...buffers] });
       this.held.set(header.scanId, list);
       this.heldCount++;
+      this.heldBytes += bytes;
       return;
     }
     if (header.seq < scan.nextSeq) {
@@ -265,12 +301,29 @@ export class ScanTracker {
   }
 }
 
-function sameLayout(a: StartHeader, b: StartHeader): boolean {
-  return (
-    a.kind === b.kind &&
-    a.grid.rows === b.grid.rows &&
-    a.grid.cols === b.grid.cols &&
-    JSON.stringify(a.buffers) === JSON.stringify(b.buffers) &&
-    JSON.stringify(a.dcVoltage) === JSON.stringify(b.dcVoltage)
-  );
+/**
+ * The fields of a start that differ from the running scan's, ignoring `metadata` (free text a restarted producer may
+ * renew): kind, grid (rows, cols, order), dcVoltage, fields, cycles, phaseUnit, buffers — everything that changes how
+ * a pixel is read. Empty when the layout is the same.
+ */
+export function layoutDifferences(a: StartHeader, b: StartHeader): Array<(typeof LAYOUT_FIELDS)[number]> {
+  return LAYOUT_FIELDS.filter((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
+}
+const LAYOUT_FIELDS = ['protocol', 'kind', 'grid', 'dcVoltage', 'fields', 'cycles', 'phaseUnit', 'buffers'] as const;
+
+/** Bytes of a pixel's buffers. */
+function bytesOf(buffers: readonly Buffer[]): number {
+  let n = 0;
+  for (const b of buffers) n += b.length;
+  return n;
+}
+
+/** Why a pixel cannot belong to any valid start (checked before its start arrives), or undefined. */
+function heldPixelProblem(buffers: readonly Buffer[]): string | undefined {
+  if (buffers.length < 1 || buffers.length > MAX_BUFFERS) return `it carries ${buffers.length} buffer(s); a start declares 1..${MAX_BUFFERS}`;
+  for (const [i, b] of buffers.entries()) {
+    if (b.length === 0 || b.length % 4 !== 0) return `buffer ${i} has ${b.length} bytes, not a whole number of float32/float64 values`;
+    if (b.length > MAX_BUFFER_ELEMENTS * 8) return `buffer ${i} has ${b.length} bytes, beyond the largest a start may declare (${MAX_BUFFER_ELEMENTS} float64 values)`;
+  }
+  return undefined;
 }

@@ -51,6 +51,8 @@ export interface DashboardMetrics {
   scanErrorRatio: Gauge<'scan'>;
   /** read from hub.scans() at scrape: 1 when the scan is scored for alerts, 0 when alerts are off for it */
   scanAlertsEnabled: Gauge<'scan'>;
+  /** read from hub.stats() at scrape: 1 while ingest is halted (a recording could not be written), else 0 */
+  ingestHalted: Gauge;
   /** give the level metrics their source; the server calls it with its hub */
   readFrom(hub: DashboardHub): void;
 }
@@ -175,6 +177,14 @@ export function createDashboardMetrics(opts: { defaultMetrics?: boolean } = {}):
         if (!hub) return;
         this.reset();
         for (const scan of hub.scans()) if (scan.alerts) this.set({ scan: scan.id }, scan.alerts.enabled ? 1 : 0);
+      },
+    }),
+    ingestHalted: new Gauge({
+      name: 'loopstream_ingest_halted',
+      help: '1 while ingest is halted because a recording could not be written (disk full, read-only folder), else 0',
+      registers,
+      collect() {
+        if (hub) this.set(hub.stats().ingestHalted ? 1 : 0);
       },
     }),
     readFrom(source: DashboardHub) {

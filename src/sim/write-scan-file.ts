@@ -17,6 +17,7 @@ export async function writeSimulatedScan(scan: SimulatedScan, out: string, batch
       }
     }
     rec.append(pending);
+    rec.flush(); // verified and committed: `count` counts only rows verified on disk
     const n = rec.count;
     rec.writeStop({ type: 'stop', scanId: scan.start.scanId, status: 'completed', pixelsSent: n, lastSeq: n - 1 });
     return { pixels: n, seconds: (performance.now() - t0) / 1000 };

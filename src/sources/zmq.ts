@@ -24,6 +24,8 @@ export interface ZmqSourceOptions {
   maxOpenScans?: number;
   /** largest grid a start may declare (ingest.maxScanPixels); default: no limit beyond the protocol's */
   maxScanPixels?: number;
+  /** bytes of buffers held for scans whose start has not arrived (absent: no byte cap) */
+  pendingMaxBytes?: number;
   /** CURVE keys (Z85); a non-empty `clientPublicKeys` admits only those producers (ZAP handler, src/sources/zap.ts) */
   curve?: { serverSecretKey: string; serverPublicKey: string; clientPublicKeys?: string[] };
   /** awaited before each receive: the pipeline's backpressure (resolves at once when there is room) */
@@ -66,7 +68,7 @@ const REJECT_LOG_PER_SEC = 20;
 
 /** Create the live ZeroMQ source. */
 export function zmqSource(opts: ZmqSourceOptions): ZmqSource {
-  const tracker = new ScanTracker({ pendingLimit: opts.pendingLimit, maxOpenScans: opts.maxOpenScans, maxScanPixels: opts.maxScanPixels });
+  const tracker = new ScanTracker({ pendingLimit: opts.pendingLimit, pendingMaxBytes: opts.pendingMaxBytes, maxOpenScans: opts.maxOpenScans, maxScanPixels: opts.maxScanPixels });
   const rejects = new RejectCounts();
   const rejects$ = new Subject<FrameError>();
   const warnings = new RejectCounts<IngestWarningCode>();

@@ -10,6 +10,8 @@ import type { ScanMaps } from '../maps/scan-maps.ts';
 import { PIXEL_MISSING } from '../maps/scan-maps.ts';
 import type { AlertsTable } from '../alerts/alerts-table.ts';
 import { h5 } from '../sources/hdf5/h5.ts';
+import { FileFormatError } from '../sources/hdf5/errors.ts';
+import { diagnoseWriteFailure } from './write-failure.ts';
 
 /** Alerts as flat typed columns (alerts/alerts-table.ts); each column becomes one dataset under /alerts. */
 export type AlertTable = AlertsTable;
@@ -42,6 +44,11 @@ export async function writeResultsFile(path: string, content: ResultsContent): P
   const tmp = `${path}.tmp`;
   rmSync(tmp, { force: true });
   const f = new H.File(tmp, 'w');
+  // h5wasm reports a file it could not create (disk full, read-only folder) with an id of -1 instead of throwing.
+  if (f.file_id < 0n) {
+    const why = diagnoseWriteFailure(tmp);
+    throw Object.assign(new FileFormatError('LS_FILE_WRITE', `${path}: cannot write the results file: ${why.detail}`, path), { errno: why.errno });
+  }
   try {
     const { rows, cols, latentDim: d } = maps;
     f.create_attribute('format', 'loopstream-results');

@@ -15,10 +15,13 @@ import { diagnoseWriteFailure } from './write-failure.ts';
 
 /** Value of the `/scan` `format` attribute that marks our layout. */
 export const SCAN_FORMAT = 'loopstream-scan';
-/** Layout version written by this build; readers refuse newer ones. */
-export const SCAN_FORMAT_VERSION = 1;
+/**
+ * Layout version written by this build; readers refuse newer ones. Version 2: `seq` is float64 (exact up to
+ * 2^53 - 1; version 1 stored int32) and `/scan/committed` holds the count of verified rows.
+ */
+export const SCAN_FORMAT_VERSION = 2;
 /** Group paths of the layout. */
-export const SCAN_PATHS = { root: 'scan', pixels: 'scan/pixels', truth: 'scan/truth' } as const;
+export const SCAN_PATHS = { root: 'scan', pixels: 'scan/pixels', truth: 'scan/truth', committed: 'scan/committed' } as const;
 /** Per-pixel index datasets under /scan/pixels, beside one dataset per buffer. */
 export const INDEX_DATASETS = ['seq', 'row', 'col', 't'] as const;
 
@@ -38,8 +41,14 @@ export class ScanRecorder {
   private readonly tDs: Dataset;
   private readonly bufferDs: Dataset[];
   private readonly elements: number[];
+  private readonly committedDs: Dataset;
   private closed = false;
+  private failed = false;
   private stopWritten = false;
+  /** rows written to the datasets (verified or not) */
+  private written: number;
+  /** batches written but not yet verified by flush(): their rows and the columns written, in dataset order */
+  private unverified: Array<{ from: number; to: number; columns: ArrayLike<number>[] }> = [];
 
   private constructor(
     private readonly file: File,
@@ -54,9 +63,11 @@ export class ScanRecorder {
     this.tDs = needDataset(file, `${px}/t`, file.filename);
     this.bufferDs = start.buffers.map((b) => needDataset(file, `${px}/${b.name}`, file.filename));
     this.elements = start.buffers.map((b) => specElements(b));
+    this.committedDs = needDataset(file, SCAN_PATHS.committed, file.filename);
+    this.written = n;
   }
 
-  /** Pixels recorded so far. */
+  /** Pixels recorded and verified on disk so far. */
   get count(): number {
     return this.n;
   }
@@ -72,6 +83,8 @@ export class ScanRecorder {
    */
   static async create(path: string, start: StartHeader, truth?: SimTruth, opts: { overwrite?: boolean } = {}): Promise<ScanRecorder> {
     const parsed = StartHeader.parse(start);
+    // Serialised before the file exists: a start that cannot be serialised is the producer's error, not the disk's.
+    const startJson = JSON.stringify(parsed);
     const lib = await h5();
     if (existsSync(path)) {
       if (!opts.overwrite) throw new FileFormatError('LS_FILE_EXISTS', `${path}: a file is already there; a recording is never overwritten (reopen it to resume, or remove it)`, path);
@@ -92,9 +105,15 @@ export class ScanRecorder {
       root.create_attribute('kind', parsed.kind);
       root.create_attribute('rows', parsed.grid.rows);
       root.create_attribute('cols', parsed.grid.cols);
-      root.create_attribute('start', JSON.stringify(parsed));
+      root.create_attribute('start', startJson);
       const dc = root.create_dataset({ name: 'dc_voltage', data: Float64Array.from(parsed.dcVoltage) });
       dc.create_attribute('units', 'V');
+      // Rows verified on disk (flushed, read back, compared): only this many rows are data, whatever length the
+      // datasets reached. Advanced after each verified batch; a reader never trusts rows past it.
+      root.create_dataset({ name: 'committed', data: new Float64Array([0]), shape: [1], dtype: '<d' }).create_attribute(
+        'description',
+        'rows of /scan/pixels verified on disk (written, flushed, read back equal); rows past it are not data',
+      );
       const px = file.create_group(SCAN_PATHS.pixels);
       const growable = (name: string, dtype: string, data: ArrayLike<number> & { length: number }, shape: number[], units = '') => {
         const elements = shape.reduce((a, b) => a * b, 1);
@@ -108,16 +127,18 @@ export class ScanRecorder {
         });
         if (units) ds.create_attribute('units', units);
       };
-      growable('seq', '<i', new Int32Array(0), []);
+      growable('seq', '<d', new Float64Array(0), []);
       growable('row', '<i', new Int32Array(0), []);
       growable('col', '<i', new Int32Array(0), []);
       growable('t', '<d', new Float64Array(0), [], 's');
       for (const b of parsed.buffers) growable(b.name, '<f', new Float32Array(0), b.shape, b.unit);
       if (truth) writeTruth(file, parsed, truth);
-      file.flush();
+      if (Module.flush(file.file_id) < 0) throw new Error('HDF5 could not flush the new file');
     } catch (err) {
       file.close();
-      throw err;
+      if (err instanceof RangeError) throw err; // the truth does not fit the grid: the caller's error
+      const why = diagnoseWriteFailure(path);
+      throw Object.assign(new FileFormatError('LS_FILE_WRITE', `${path}: cannot create the recording (${(err as Error).message}): ${why.detail}`, path), { errno: why.errno });
     }
     return new ScanRecorder(file, parsed, 0);
   }
@@ -139,12 +160,15 @@ export class ScanRecorder {
           ds.resize([count, ...(ds.shape ?? []).slice(1)]);
         }
       });
+      // A version-1 recording has no committed count yet: its complete rows are committed now.
+      if (!file.get(SCAN_PATHS.committed)) groupAt(file, SCAN_PATHS.root)!.create_dataset({ name: 'committed', data: Float64Array.of(count), shape: [1], dtype: '<d' });
+      else needDataset(file, SCAN_PATHS.committed, path).write_slice([[0, 1]], Float64Array.of(count));
       const recorder = new ScanRecorder(file, start, count);
       recorder.stopWritten = file.get(SCAN_PATHS.root) !== null && attr(groupAt(file, SCAN_PATHS.root)!, 'stop') !== undefined;
       let lastSeq = -1;
       if (count > 0) {
-        const seqs = needDataset(file, `${SCAN_PATHS.pixels}/seq`, path).slice([[0, count]]) as Int32Array;
-        for (let i = 0; i < count; i++) lastSeq = Math.max(lastSeq, seqs[i]);
+        const seqs = needDataset(file, `${SCAN_PATHS.pixels}/seq`, path).slice([[0, count]]) as unknown as ArrayLike<number>;
+        for (let i = 0; i < count; i++) lastSeq = Math.max(lastSeq, Number(seqs[i]));
       }
       file.flush();
       return { recorder, start, lastSeq, count };
@@ -154,12 +178,16 @@ export class ScanRecorder {
     }
   }
 
-  /** Append a batch of pixels (one or many) of this scan; on disk after the next `flush()`. */
+  /**
+   * Append a batch of pixels (one or many) of this scan. The rows count as recorded only after the next `flush()`
+   * verified them on disk. A pixel that does not match the start header throws a RangeError (an input error); a
+   * failed HDF5 write throws FileFormatError LS_FILE_WRITE with the errno of the cause (a disk failure).
+   */
   append(pixels: readonly PixelEvent[]): void {
     if (this.closed) throw new Error(`ScanRecorder ${this.path}: append after close`);
     const m = pixels.length;
     if (m === 0) return;
-    const seq = new Int32Array(m);
+    const seq = new Float64Array(m);
     const row = new Int32Array(m);
     const col = new Int32Array(m);
     const t = new Float64Array(m);
@@ -184,45 +212,111 @@ export class ScanRecorder {
         bufs[b].set(p.data[b], j * e);
       }
     }
-    const from = this.n;
+    const from = this.written;
     const to = from + m;
-    // Index datasets last: a batch cut short by a crash is then trimmed by reopen() to what all datasets hold.
-    this.bufferDs.forEach((ds, b) => grow(ds, from, to, this.start.buffers[b].shape, bufs[b]));
-    grow(this.tDs, from, to, [], t);
-    grow(this.rowDs, from, to, [], row);
-    grow(this.colDs, from, to, [], col);
-    grow(this.seqDs, from, to, [], seq);
+    try {
+      // Index datasets last: a batch cut short by a crash is then trimmed by reopen() to what all datasets hold.
+      this.bufferDs.forEach((ds, b) => grow(ds, from, to, this.start.buffers[b].shape, bufs[b]));
+      grow(this.tDs, from, to, [], t);
+      grow(this.rowDs, from, to, [], row);
+      grow(this.colDs, from, to, [], col);
+      grow(this.seqDs, from, to, [], seq);
+    } catch (err) {
+      throw this.writeFailed(`appending ${m} pixel(s) failed (${(err as Error).message})`);
+    }
+    this.written = to;
+    this.unverified.push({ from, to, columns: [...bufs, t, row, col, seq] });
+  }
+
+  /**
+   * Make everything appended so far durable and verified: H5Fflush (its status checked), read every new row back
+   * and compare it with what was written, then advance `/scan/committed` and flush again. HDF5 reports a chunk it
+   * could not write (disk full) only on stderr when the dataset closes, and the flush after it may still succeed:
+   * the read-back is what catches rows that hold fill values instead of the pixels. Throws LS_FILE_WRITE.
+   */
+  flush(): void {
+    if (this.closed) return;
+    this.checkedFlush();
+    if (this.unverified.length === 0) return;
+    const datasets = [...this.bufferDs, this.tDs, this.rowDs, this.colDs, this.seqDs];
+    for (const batch of this.unverified) {
+      datasets.forEach((ds, k) => {
+        let back: ArrayLike<number>;
+        try {
+          back = ds.slice([[batch.from, batch.to]]) as unknown as ArrayLike<number>;
+        } catch (err) {
+          throw this.writeFailed(`reading back rows ${batch.from}..${batch.to - 1} of ${ds.path} failed (${(err as Error).message})`);
+        }
+        const at = firstDifference(batch.columns[k], back);
+        if (at >= 0) {
+          throw this.writeFailed(`rows ${batch.from}..${batch.to - 1} of ${ds.path} did not reach the disk (value ${at} reads back as ${back[at]}, written ${batch.columns[k][at]})`);
+        }
+      });
+    }
+    const to = this.written;
+    try {
+      this.committedDs.write_slice([[0, 1]], Float64Array.of(to));
+    } catch (err) {
+      throw this.writeFailed(`advancing /scan/committed failed (${(err as Error).message})`);
+    }
+    this.checkedFlush();
+    this.unverified = [];
     this.n = to;
   }
 
-  /** Push everything appended so far to disk (HDF5 H5Fflush). */
-  flush(): void {
-    if (this.closed) return;
-    // h5wasm's File.flush() drops H5Fflush's status, and a failed write (disk full, file-size limit) surfaces only
-    // here: check it, or the recording would silently miss pixels.
-    if (Module.flush(this.file.file_id) < 0) {
-      const why = diagnoseWriteFailure(this.path);
-      throw Object.assign(new FileFormatError('LS_FILE_WRITE', `${this.path}: writing the recording failed after ${this.n} pixel(s): ${why.detail}`, this.path), { errno: why.errno });
-    }
+  /** H5Fflush with its status checked (h5wasm's File.flush() drops it). */
+  private checkedFlush(): void {
+    if (Module.flush(this.file.file_id) < 0) throw this.writeFailed('HDF5 could not flush the file');
   }
 
-  /** Record the scan's stop message (once) and flush. */
+  /** The LS_FILE_WRITE error of a failed write, with the errno the folder probe finds. Marks the recorder failed. */
+  private writeFailed(what: string): FileFormatError & { errno: string } {
+    this.failed = true;
+    const why = diagnoseWriteFailure(this.path);
+    return Object.assign(new FileFormatError('LS_FILE_WRITE', `${this.path}: writing the recording failed after ${this.n} verified pixel(s): ${what}; ${why.detail}`, this.path), { errno: why.errno });
+  }
+
+  /** Verify and commit the rows appended so far, then record the scan's stop message and flush; LS_FILE_WRITE when it cannot be written. */
   writeStop(stop: StopHeader): void {
     const parsed = StopHeader.parse(stop);
-    const root = groupAt(this.file, SCAN_PATHS.root)!;
-    if (this.stopWritten) root.delete_attribute('stop');
-    root.create_attribute('stop', JSON.stringify(parsed));
+    const json = JSON.stringify(parsed);
+    this.flush();
+    try {
+      const root = groupAt(this.file, SCAN_PATHS.root)!;
+      if (this.stopWritten) root.delete_attribute('stop');
+      root.create_attribute('stop', json);
+    } catch (err) {
+      throw this.writeFailed(`writing the stop failed (${(err as Error).message})`);
+    }
     this.stopWritten = true;
-    this.file.flush();
+    this.checkedFlush();
   }
 
-  /** Flush and close the file; further calls do nothing. */
+  /**
+   * Verify and commit what was appended (as `flush()`), then close the file; further calls do nothing. Throws
+   * LS_FILE_WRITE when the last rows cannot be verified (the file is closed all the same). A recorder whose write
+   * failed before is closed without writing.
+   */
   close(): void {
     if (this.closed) return;
-    this.closed = true;
-    this.file.flush();
-    this.file.close();
+    try {
+      if (!this.failed) this.flush();
+    } finally {
+      this.closed = true;
+      this.file.close();
+    }
   }
+}
+
+/** Index of the first value of `read` that differs from `written` (NaN equals NaN), or -1. */
+function firstDifference(written: ArrayLike<number>, read: ArrayLike<number>): number {
+  if (read.length !== written.length) return Math.min(read.length, written.length);
+  for (let i = 0; i < written.length; i++) {
+    const a = written[i];
+    const b = read[i];
+    if (a !== b && !(a !== a && b !== b)) return i;
+  }
+  return -1;
 }
 
 function grow(ds: Dataset, from: number, to: number, shape: number[], data: ArrayLike<number>): void {
@@ -248,18 +342,25 @@ function writeTruth(file: File, start: StartHeader, truth: SimTruth): void {
 }
 
 /**
- * Rows of a recording that every per-pixel dataset holds and that were really written. A crash can leave
- * datasets at different lengths (a batch cut short), or rows whose extent reached the disk but whose data did
- * not (HDF5 evicted metadata before the chunks): those read as the fill value 0. seq is written last in a batch
- * and t is never 0 after row 0, so trailing rows past the first with seq = 0 and t = 0 are not counted.
+ * Rows of a recording that hold data. Since layout version 2 that is `/scan/committed`: rows verified on disk after
+ * their batch was flushed and read back (a full disk leaves the datasets extended over rows of fill values, which
+ * are never data). For version 1 files, which lack it: the rows every per-pixel dataset holds, less trailing rows
+ * whose extent reached the disk but whose data did not (seq = 0 and t = 0 past row 0: seq is written last).
  */
 export function completeRows(file: File, path: string, start: StartHeader): number {
   const names = [...INDEX_DATASETS, ...start.buffers.map((b) => b.name)];
   let count = Math.min(...names.map((name) => needDataset(file, `${SCAN_PATHS.pixels}/${name}`, path).shape?.[0] ?? 0));
+  if (file.get(SCAN_PATHS.committed)) {
+    const committed = Number((needDataset(file, SCAN_PATHS.committed, path).value as ArrayLike<number>)[0]);
+    if (!(Number.isInteger(committed) && committed >= 0)) {
+      throw new FileFormatError('LS_FILE_SHAPE', `${path}: /scan/committed is ${committed}; expected a row count`, path);
+    }
+    return Math.min(count, committed);
+  }
   if (count > 1) {
-    const seqs = needDataset(file, `${SCAN_PATHS.pixels}/seq`, path).slice([[0, count]]) as Int32Array;
-    const ts = needDataset(file, `${SCAN_PATHS.pixels}/t`, path).slice([[0, count]]) as Float64Array;
-    while (count > 1 && seqs[count - 1] === 0 && ts[count - 1] === 0) count--;
+    const seqs = needDataset(file, `${SCAN_PATHS.pixels}/seq`, path).slice([[0, count]]) as unknown as ArrayLike<number>;
+    const ts = needDataset(file, `${SCAN_PATHS.pixels}/t`, path).slice([[0, count]]) as unknown as ArrayLike<number>;
+    while (count > 1 && Number(seqs[count - 1]) === 0 && ts[count - 1] === 0) count--;
   }
   return count;
 }

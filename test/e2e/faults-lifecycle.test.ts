@@ -1,7 +1,7 @@
 /**
  * Long-running daemon hygiene on a real `loopstream serve` process: finished scans beyond `data.keepFinishedScans`
  * leave memory (their files stay), and a producer that reuses a finished scan's id neither overwrites the old
- * recording nor stops ingest for everyone else.
+ * files nor loses its own pixels (a new instance `<id>~2` is recorded beside them), and ingest goes on.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { simulateScan } from '../../src/sim/index.ts';
@@ -35,13 +35,16 @@ describe('faults: scan lifecycle over a long run', () => {
     expect(await scanCount()).toBe(2);
     for (let k = 0; k < 4; k++) expect(d.hasResults(`life-${k}`)).toBe(true); // evicted from memory, not from disk
 
-    // The same id again: the old recording is kept, this scan is encoded but not recorded, ingest goes on.
+    // The same id again: a new instance (life-0~2.*) beside the old files, recorded and encoded; ingest goes on.
     await send('life-0', 99);
-    const refusal = await d.waitForLog((l) => l.scanId === 'life-0' && /^recording failed/.test(l.msg));
-    expect(refusal).toMatchObject({ errno: 'EEXIST', code: 'LS_FILE_EXISTS' });
+    const renamed = await d.waitForLog((l) => l.scanId === 'life-0' && /was used before/.test(l.msg));
+    expect(renamed).toMatchObject({ files: 'life-0~2' });
+    await d.waitForLog((l) => l.scanId === 'life-0' && l.msg === 'scan finished' && l.results === d!.resultsPath('life-0~2'));
     await send('life-after', 5);
     await d.scanFinished('life-after');
     await d.stop();
     expect(encodedPixels(await readResults(d.resultsPath('life-after')))).toEqual(Array.from({ length: 9 }, (_, i) => i));
-  }, 60_000);
+    expect(encodedPixels(await readResults(d.resultsPath('life-0~2')))).toEqual(Array.from({ length: 9 }, (_, i) => i));
+    expect((await readResults(d.resultsPath('life-0'))).attrs.status).toBe('completed'); // the first scan's, untouched
+  }, 360_000);
 });

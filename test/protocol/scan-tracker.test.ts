@@ -85,4 +85,73 @@ describe('ScanTracker', () => {
     const c = tr.accept(pixel(1, 's1')).events;
     expect([...a, ...b, ...c].map((e) => (e.type === 'pixel' ? `${e.scanId}:${e.seq}` : e.type))).toEqual(['s1:0', 's2:0', 's1:1']);
   });
+
+  // issue 12 item 6: 120 pixels of 8 MiB each for scans that never start took ~900 MB; the count cap allowed ~78 GB.
+  it('caps pixels held before their start in bytes, and refuses implausible ones, with LS_PENDING_BYTES', () => {
+    const onePixelBytes = loopValues(0)[0].byteLength + loopValues(0)[1].byteLength; // 32 + 64
+    const tr = new ScanTracker({ pendingLimit: 10_000, pendingMaxBytes: 3 * onePixelBytes });
+    for (const seq of [0, 1, 2]) expect(tr.accept(pixel(seq)).rejects).toEqual([]);
+    expect(tr.pendingBytes).toBe(3 * onePixelBytes);
+    const over = tr.accept(pixel(3));
+    expect(over.rejects.map((r) => r.code)).toEqual(['LS_PENDING_BYTES']);
+    expect(over.rejects[0].message).toBe(`scan s1 pixel seq 3: no start message for this scan; holding its ${onePixelBytes} bytes would exceed ingest.pendingMaxBytes (${3 * onePixelBytes} of ${3 * onePixelBytes} held); send "start" before pixels`);
+    expect(tr.pendingCount).toBe(3);
+    // a pixel no start could ever accept is not held at all
+    const hdr = { type: 'pixel' as const, scanId: 's2', seq: 0, row: 0, col: 0, t: 0 };
+    const odd = tr.accept([Buffer.from('pixel'), Buffer.from(JSON.stringify(hdr)), Buffer.alloc(7)]);
+    expect(odd.rejects[0]).toMatchObject({ code: 'LS_PENDING_BYTES', message: 'scan s2 pixel seq 0: no start message for this scan yet and buffer 0 has 7 bytes, not a whole number of float32/float64 values; not held' });
+    const nine = tr.accept([Buffer.from('pixel'), Buffer.from(JSON.stringify(hdr)), ...Array.from({ length: 9 }, () => Buffer.alloc(8))]);
+    expect(nine.rejects[0].code).toBe('LS_PENDING_BYTES');
+    // the start releases the held bytes, in order
+    const r = tr.accept(encodeStart(start));
+    expect(r.events.map((e) => (e.type === 'pixel' ? e.seq : e.type))).toEqual(['start', 0, 1, 2]);
+    expect(tr.pendingBytes).toBe(0);
+  });
+
+  // issue 12 item 12: a restarted producer's start with another phaseUnit or grid order was taken as "same layout".
+  it('refuses a re-sent start whose layout differs in any field that changes how pixels are read', () => {
+    const tr = new ScanTracker({ pendingLimit: 10 });
+    tr.accept(encodeStart(start));
+    tr.accept(pixel(0));
+    const variants: Array<[string, Partial<typeof start>]> = [
+      ['phaseUnit', { phaseUnit: 'deg' }],
+      ['grid', { grid: { ...start.grid, order: 'serpentine' } }],
+      ['fields', { fields: ['on'] }],
+      ['cycles', { cycles: 2 }],
+      ['dcVoltage', { dcVoltage: start.dcVoltage.map((v) => v * 2) }],
+      ['buffers', { buffers: start.buffers.map((b) => ({ ...b, unit: 'pm' })) }],
+    ];
+    for (const [field, change] of variants) {
+      const r = tr.accept(encodeStart({ ...start, ...change }));
+      expect(r.events, field).toEqual([]);
+      expect(r.rejects.map((e) => e.code), field).toEqual(['LS_FRAME_START_LAYOUT']);
+      expect(r.rejects[0].message, field).toContain(`another layout (${field}: `);
+    }
+    // the same layout with new metadata continues the scan, keeping the first start
+    expect(tr.accept(encodeStart({ ...start, metadata: { restartedAt: 'now' } })).rejects).toEqual([]);
+    expect(tr.activeScans()[0].phaseUnit).toBe('rad');
+    expect(tr.activeScans()[0].metadata).toEqual(start.metadata);
+    expect(tr.accept(pixel(1)).events.map((e) => e.type)).toEqual(['pixel']);
+  });
+
+  // issue 12 items 4 and 7: refused at decode, with their own codes, before anything is stored.
+  it('refuses scan ids made of dots and start metadata too deep or too big', () => {
+    const tr = new ScanTracker({ pendingLimit: 10 });
+    for (const scanId of ['.', '..', '...']) {
+      const r = tr.accept([Buffer.from('start'), Buffer.from(JSON.stringify({ ...start, scanId }))]);
+      expect(r.rejects.map((e) => e.code), scanId).toEqual(['LS_FRAME_SCAN_ID']);
+      const p = tr.accept([Buffer.from('pixel'), Buffer.from(JSON.stringify({ type: 'pixel', scanId, seq: 0, row: 0, col: 0, t: 0 })), Buffer.alloc(32)]);
+      expect(p.rejects.map((e) => e.code), scanId).toEqual(['LS_FRAME_SCAN_ID']);
+    }
+    // depth 100,000 (~200 KB) as in the report: JSON.stringify of it overflowed the stack in the recorder
+    const deep = `{"type":"start","protocol":1,"scanId":"deep","grid":{"rows":3,"cols":4},"kind":"loop","dcVoltage":${JSON.stringify(start.dcVoltage)},"buffers":${JSON.stringify(start.buffers)},"metadata":{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`;
+    const r = tr.accept([Buffer.from('start'), Buffer.from(deep)]);
+    expect(r.rejects[0]).toMatchObject({ code: 'LS_FRAME_METADATA', message: 'start of scan deep: metadata is nested deeper than 32 levels' });
+    const big = tr.accept(encodeStart({ ...start, scanId: 'big', metadata: { note: 'x'.repeat(40_000) } }));
+    expect(big.rejects[0]).toMatchObject({ code: 'LS_FRAME_METADATA', message: 'start of scan big: metadata is larger than 32768 bytes of JSON' });
+    // within the bounds: accepted
+    const ok = tr.accept(encodeStart({ ...start, scanId: 'ok.1', metadata: { a: { b: { c: [1, 2, 3] } }, note: 'x'.repeat(1000) } }));
+    expect(ok.rejects).toEqual([]);
+    expect(ok.events.map((e) => e.type)).toEqual(['start']);
+  });
 });

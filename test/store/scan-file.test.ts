@@ -7,6 +7,8 @@ import { simulateScan } from '../../src/sim/index.ts';
 import { openScanFile } from '../../src/sources/hdf5/index.ts';
 import { ScanRecorder } from '../../src/store/scan-file.ts';
 import type { PixelEvent } from '../../src/protocol/events.ts';
+import { encodePixel } from '../../src/protocol/encode.ts';
+import { ScanTracker } from '../../src/protocol/scan-tracker.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ls-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -187,6 +189,33 @@ describe('ScanRecorder', () => {
       r.close();
     }
   });
+
+  // issue 12 item 8: seq >= 2^31 was stored as int32 (-2147483648); after a restart the scan resumed at nextSeq 1
+  // and a re-sent pixel was recorded twice. Stored as float64 now: exact up to 2^53 - 1.
+  for (const [label, first] of [['2^31 + k', 2 ** 31 + 5], ['2^53 - 1', 2 ** 53 - 3]] as const) {
+    it(`resumes exactly after seqs at ${label}, and a re-sent pixel is refused as a duplicate`, async () => {
+      const scan = simulateScan({ rows: 3, cols: 3, seed: 8 });
+      const path = join(dir, `bigseq-${first}.h5`);
+      const px = [...scan.pixels()].slice(0, 3).map((p, i) => ({ ...p, seq: first + i }));
+      const a = await ScanRecorder.create(path, scan.start);
+      a.append(px);
+      a.flush();
+      a.close();
+      const { recorder, lastSeq, count } = await ScanRecorder.reopen(path);
+      recorder.close();
+      expect([lastSeq, count]).toEqual([first + 2, 3]);
+      const r = await openScanFile(path);
+      expect([...r.pixels()].map((p) => p.seq)).toEqual([first, first + 1, first + 2]);
+      r.close();
+      // the live tracker resumes at lastSeq + 1: the producer re-sending its last pixel is refused, not recorded twice
+      const tracker = new ScanTracker({ pendingLimit: 10 });
+      tracker.resume(scan.start, lastSeq + 1);
+      const last = px[2];
+      const again = tracker.accept(encodePixel({ type: 'pixel', scanId: last.scanId, seq: last.seq, row: last.row, col: last.col, t: last.t }, last.data, scan.start));
+      expect(again.rejects.map((e) => e.code)).toEqual(['LS_SEQ_DUPLICATE']);
+      expect(again.events).toEqual([]);
+    });
+  }
 });
 
 function run(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {

@@ -17,6 +17,8 @@ export const FILE_ERROR_CODES = [
   'LS_FILE_EXISTS',
   // a recording could not be created or written (disk full, read-only folder, file-size limit): src/store/write-failure.ts
   'LS_FILE_WRITE',
+  // a file name built from a scan id would leave data.dir: src/store/scan-paths.ts
+  'LS_FILE_PATH',
 ] as const;
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 

@@ -41,7 +41,7 @@ export interface DaemonProcessOptions {
   args?: string[];
   /** RLIMIT_FSIZE of the daemon in KiB (`ulimit -f`, SIGXFSZ ignored): writes past it fail with EFBIG, like a full disk */
   fileSizeLimitKb?: number;
-  /** how long start-up may take before `start` rejects (default 60 s; a loaded machine may need more) */
+  /** how long to wait for the daemon's "serving" line (default 60 s, or LOOPSTREAM_E2E_START_MS) */
   startTimeoutMs?: number;
   /** run the daemon as this user and group (tests started as root, where permission bits do not bind) */
   uid?: number;
@@ -127,7 +127,13 @@ export class DaemonProcess {
     }
     const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOOPSTREAM_DEBUG: '1' }, uid: opts.uid, gid: opts.gid });
     const d = new DaemonProcess(child, dataDir, endpoint, configPath);
-    await d.waitForLog((l) => typeof l.endpoint === 'string' && l.msg.startsWith('loopstream serving'), opts.startTimeoutMs ?? 60_000);
+    const timeoutMs = opts.startTimeoutMs ?? Number(process.env.LOOPSTREAM_E2E_START_MS ?? 60_000);
+    try {
+      await d.waitForLog((l) => typeof l.endpoint === 'string' && l.msg.startsWith('loopstream serving'), timeoutMs);
+    } catch (err) {
+      await d.kill(); // a daemon that never came up must not outlive the test
+      throw err;
+    }
     return d;
   }
 
