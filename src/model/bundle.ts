@@ -16,7 +16,11 @@ import { BundleError } from './errors.ts';
 
 /** Dimensions of a β-VAE (DOMAIN.md §3). */
 export interface VaeDims {
-  /** LSTM units per direction */
+  /** architecture (src/model/vae.ts): the paper's recurrent LSTM β-VAE (default when absent), an MLP or a 1-D CNN */
+  arch?: 'lstm' | 'mlp' | 'conv';
+  /** mlp: hidden widths of the encoder (the decoder mirrors them); conv: filters of the 3 conv layers */
+  hidden?: readonly number[];
+  /** LSTM units per direction (0 for mlp and conv) */
   units: number;
   /** residual blocks in encoder and decoder */
   blocks: number;

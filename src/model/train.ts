@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Vae } from './vae.ts';
-import { decodeFast, encodeFast } from './fast-lstm.ts';
+import { decodeTrain, encodeTrain } from './forward.ts';
 
 /** β schedule: 0 for `primingEpochs`, then +`step` every `every` epochs, capped at `max`. */
 export interface BetaSchedule {
@@ -70,7 +70,8 @@ export interface TrainOptions {
   onEpoch?: (m: EpochMetrics, optimizer: tf.Optimizer) => void | Promise<void>;
   /** checked between batches: stop early (e.g. a fine-tuning worker asked to quit) */
   shouldStop?: () => boolean;
-  /** use the fast LSTM path (fast-lstm.ts; same math and gradients, far fewer kernels); default true */
+  /** use the op-level forward (forward.ts: fast LSTM, matmul convs; same math and gradients); default true. The
+   *  layers graph (false) cannot train the conv preset on wasm (no Conv2DBackpropFilter kernel there). */
   fast?: boolean;
 }
 
@@ -150,10 +151,10 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       const epsSeed = (opts.seed * 1000003 + epoch * 7919 + b) % 2147483647;
       const lossT = optimizer.minimize(
         () => {
-          const [mu, logVar, emb] = fast ? encodeFast(vae, xb) : (vae.encoder.apply(xb, { training: true }) as tf.Tensor[]);
+          const [mu, logVar, emb] = fast ? encodeTrain(vae, xb) : (vae.encoder.apply(xb, { training: true }) as tf.Tensor[]);
           const eps = tf.randomNormal(mu!.shape, 0, 1, 'float32', epsSeed);
           const z = mu!.add(tf.exp(logVar!.mul(0.5)).mul(eps));
-          const [xh, demb] = fast ? decodeFast(vae, z as tf.Tensor2D) : (vae.decoder.apply(z, { training: true }) as tf.Tensor[]);
+          const [xh, demb] = fast ? decodeTrain(vae, z as tf.Tensor2D) : (vae.decoder.apply(z, { training: true }) as tf.Tensor[]);
           const mse = tf.mean(tf.squaredDifference(xb, xh!)) as tf.Scalar;
           const kl = tf.mean(tf.add(1, logVar!).sub(tf.square(mu!)).sub(tf.exp(logVar!))).mul(-0.5) as tf.Scalar;
           const l1 = tf.add(tf.sum(tf.abs(emb!)), tf.sum(tf.abs(demb!))).div(m) as tf.Scalar;
@@ -197,7 +198,7 @@ export function encodeAll(vae: Vae, data: Float32Array, n: number, batch = 256):
   const logVar = new Float32Array(n * L);
   for (let from = 0; from < n; from += batch) {
     const m = Math.min(batch, n - from);
-    const outs = tf.tidy(() => encodeFast(vae, tf.tensor3d(data.subarray(from * T * C, (from + m) * T * C), [m, T, C])).slice(0, 2));
+    const outs = tf.tidy(() => encodeTrain(vae, tf.tensor3d(data.subarray(from * T * C, (from + m) * T * C), [m, T, C])).slice(0, 2));
     mu.set(outs[0]!.dataSync(), from * L);
     logVar.set(outs[1]!.dataSync(), from * L);
     tf.dispose(outs);
@@ -214,8 +215,8 @@ export function reconstructionErrors(vae: Vae, data: Float32Array, n: number, ba
     const m = Math.min(batch, n - from);
     const e = tf.tidy(() => {
       const x = tf.tensor3d(data.subarray(from * stride, (from + m) * stride), [m, T, C]);
-      const [mu] = encodeFast(vae, x);
-      const [xh] = decodeFast(vae, mu);
+      const [mu] = encodeTrain(vae, x);
+      const [xh] = decodeTrain(vae, mu);
       return tf.mean(tf.squaredDifference(x, xh!), [1, 2]);
     });
     err.set(e.dataSync(), from);
