@@ -44,6 +44,8 @@ export interface BundleMetrics {
   klPerLatent: number[];
   /** latent channels whose KL exceeds the threshold (indices) */
   activeChannels: number[];
+  /** 1-based epoch whose weights the bundle holds (best held-out MSE at the final β), when validation ran */
+  bestEpoch?: number;
   epochs: number;
   samples: number;
   seconds: number;
@@ -63,7 +65,7 @@ export interface BundleManifest {
   created: string;
   data: { description: string; files: Array<{ path: string; sha256: string; pixels?: number }>; samples: number };
   metrics: BundleMetrics;
-  training: { command: string; seed: number; backend: string; epochs: number; batch: number; learningRate: number; schedule?: unknown };
+  training: { command: string; seed: number; backend: string; epochs: number; batch: number; learningRate: number; maxMinutes?: number; schedule?: unknown };
   onnx?: { encoder: string; decoder: string; opset: number };
 }
 
