@@ -10,6 +10,43 @@
  * leaving them out keeps "% of SGEMM peak" honest (it can only under-state the work done).
  */
 import type { VaeDims } from '../src/model/bundle.ts';
+import { archOf, CONV_EMBED, CONV_KERNEL_DOWN, CONV_KERNEL_UP, convBottleneck } from '../src/model/vae.ts';
+
+/** mlp: 2·in·out per Dense layer; conv: 2·out_len·k·in·out per Conv1D plus the Dense layers (vae.ts). */
+function nonRecurrentFlops(dims: VaeDims): VaeFlops {
+  const { latentDim: L, T, C } = dims;
+  const h = [...(dims.hidden ?? [])];
+  const dense = (i: number, o: number) => 2 * i * o;
+  if (archOf(dims) === 'mlp') {
+    const widths = [T * C, ...h];
+    let encoder = 2 * dense(h[h.length - 1]!, L);
+    let decoder = dense(h[0]!, T * C);
+    for (let i = 0; i + 1 < widths.length; i++) {
+      encoder += dense(widths[i]!, widths[i + 1]!);
+      decoder += dense(widths[i + 1]!, i + 2 < widths.length ? widths[i + 2]! : L);
+    }
+    return { encoder, decoder, total: encoder + decoder };
+  }
+  let encoder = 0;
+  let len = T;
+  let cin = C;
+  for (const f of h) {
+    len = Math.ceil(len / 2);
+    encoder += 2 * len * CONV_KERNEL_DOWN * cin * f;
+    cin = f;
+  }
+  encoder += dense(len * cin, CONV_EMBED) + 2 * dense(CONV_EMBED, L);
+  const T8 = convBottleneck(T);
+  let decoder = dense(L, CONV_EMBED) + dense(CONV_EMBED, T8 * h[2]!);
+  len = T8;
+  cin = h[2]!;
+  for (const f of [h[1]!, h[0]!, C]) {
+    len *= 2;
+    decoder += 2 * len * CONV_KERNEL_UP * cin * f;
+    cin = f;
+  }
+  return { encoder, decoder, total: encoder + decoder };
+}
 
 /** Matmul FLOPs of one sequence (one pixel) through each half of the VAE. */
 export interface VaeFlops {
@@ -33,6 +70,7 @@ export function biLstmParams(inDim: number, U: number): number {
 
 /** Matmul FLOPs per sequence for the given dims (see the file comment for what is counted). */
 export function vaeFlops(dims: VaeDims): VaeFlops {
+  if (archOf(dims) !== 'lstm') return nonRecurrentFlops(dims);
   const { units: U, blocks, latentDim: L, T, C } = dims;
   let encoder = 0;
   let dim = C;
@@ -52,6 +90,7 @@ export function vaeFlops(dims: VaeDims): VaeFlops {
 
 /** Trainable parameters of encoder + decoder (matches `countParams(buildVae(dims))`). */
 export function vaeParams(dims: VaeDims): number {
+  if (archOf(dims) !== 'lstm') throw new RangeError('vaeParams counts LSTM presets; use countParams(buildVae(dims)) for mlp and conv');
   const { units: U, blocks, latentDim: L, C } = dims;
   const dense = (i: number, o: number) => i * o + o;
   let p = 0;

@@ -15,7 +15,8 @@ import { loadNow, machineInfo } from './machine.ts';
 import { benchPeer, bestPeer, type PeerResult } from './peer.ts';
 import { measureSgemm, type SgemmResult } from './sgemm.ts';
 import { benchStages } from './stages.ts';
-import { benchFinetuneRound, benchTraining, finetuneAvailable, type TrainingRow } from './training.ts';
+import { benchFinetuneRound, benchTraining, benchTrainingPeer, finetuneAvailable, type TrainingRow } from './training.ts';
+import { presetDims } from '../src/model/vae.ts';
 
 const SECTIONS = ['sgemm', 'inference', 'peer', 'stages', 'e2e', 'training'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -63,7 +64,7 @@ table('models (matmul FLOPs per sequence, bench/flops.ts)', (result.bundles as A
 
 // 1. SGEMM peak ---------------------------------------------------------------------------------------------------
 let sgemm: SgemmResult[] = [];
-if (sections.has('sgemm') || sections.has('inference')) {
+if (sections.has('sgemm') || sections.has('inference') || sections.has('training')) {
   log('SGEMM peak (OpenBLAS)');
   try {
     // besides the square peak: the LSTM's own products at batch 256, 1 thread — what OpenBLAS itself does on them
@@ -225,18 +226,50 @@ if (sections.has('e2e')) {
 // 5. training -----------------------------------------------------------------------------------------------------
 let training: TrainingRow[] = [];
 if (sections.has('training')) {
-  const plan = quick ? [{ preset: 'edge' as const, samples: 64, batch: 32 }] : [{ preset: 'edge' as const, samples: 256, batch: 64 }, { preset: 'paper' as const, samples: 4, batch: 4 }];
+  // the default architecture (mlp) at the batches the PyTorch peer runs too, then the LSTMs
+  const mlpBatches = quick ? [128] : [128, 256];
+  const mlpSamples = quick ? 1024 : 2048;
+  const plan = [
+    ...mlpBatches.map((batch) => ({ preset: 'mlp' as const, samples: mlpSamples, batch, epochs: 3 })),
+    ...(quick ? [{ preset: 'edge' as const, samples: 64, batch: 32 }] : [{ preset: 'edge' as const, samples: 256, batch: 64 }, { preset: 'paper' as const, samples: 4, batch: 4 }]),
+  ];
   log(`training on wasm: ${plan.map((p) => `${p.preset} ${p.samples} samples batch ${p.batch}`).join(', ')}`);
   training = await benchTraining(plan);
+  const mlpDims = presetDims('mlp', 96, 2);
+  log(`PyTorch training peer (mlp, batches ${mlpBatches}, threads 1,2)`);
+  const torchTraining = await benchTrainingPeer({ T: 96, C: 2, hidden: mlpDims.hidden!, latent: 16, samples: mlpSamples, batches: mlpBatches, threads: [1, 2], epochs: 3 });
+  result.torchTraining = torchTraining;
+  if (torchTraining.error) log(torchTraining.error);
+  const trainFlops = 3 * vaeFlops(mlpDims).total; // forward + two backward products per sample
+  const peak1 = peakAt(1);
+  const side = mlpBatches.map((batch) => {
+    const ours = training.find((t) => t.preset === 'mlp' && t.batch === batch);
+    const peer = torchTraining.rows.filter((r) => r.batch === batch).sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0];
+    const g = (sps?: number) => (sps === undefined ? undefined : +((sps * trainFlops) / 1e9).toFixed(2));
+    return {
+      batch,
+      'tfjs samples/s': ours?.samplesPerSec,
+      'tfjs GFLOP/s': g(ours?.samplesPerSec),
+      'tfjs % 1-core peak': ours && peak1 ? +((100 * g(ours.samplesPerSec)!) / peak1).toFixed(1) : undefined,
+      'torch threads (best)': peer?.threads,
+      'torch samples/s': peer?.samplesPerSec,
+      'torch GFLOP/s': g(peer?.samplesPerSec),
+      'torch % peak': peer && peakAt(peer.threads) ? +((100 * g(peer.samplesPerSec)!) / peakAt(peer.threads)!).toFixed(1) : undefined,
+      'tfjs ÷ torch': ours && peer ? +(ours.samplesPerSec / peer.samplesPerSec).toFixed(2) : undefined,
+    };
+  });
+  result.trainingSideBySide = side;
+  table(`training the default architecture (mlp, T=96 C=2, ${(trainFlops / 1e6).toFixed(2)} MFLOP per sample incl. backward): tfjs wasm (1 thread) vs PyTorch ${torchTraining.torch ?? '?'} CPU at its best thread count`, side);
   const ft = finetuneAvailable();
   result.training = training;
   result.finetune = ft;
   if (ft.available) {
-    const edge = bundles.get('edge')!;
-    const plan = quick ? { samples: 128, epochs: 1, batch: 64 } : { samples: 512, epochs: 1, batch: 128 };
-    log(`fine-tuning round (trainRound, ${edge.bundle.dir}, ${plan.samples} samples × ${plan.epochs} epoch, batch ${plan.batch})`);
+    // issue 15 item 4: ~1,000 recent pixels + reference pixels (finetune.referenceMix 2 → 2,000), the config's 3 epochs
+    const mlp = await benchBundle('mlp');
+    const plan = quick ? { samples: 600, epochs: 1, batch: 128 } : { samples: 3000, epochs: 3, batch: 128 };
+    log(`fine-tuning round (trainRound, ${mlp.bundle.dir}, ${plan.samples} samples × ${plan.epochs} epoch, batch ${plan.batch})`);
     try {
-      const round = await benchFinetuneRound(edge.bundle.dir, plan);
+      const round = await benchFinetuneRound(mlp.bundle.dir, plan);
       result.finetuneRound = round;
       console.log(`fine-tuning round: ${round.samples} samples × ${round.epochs} epoch(s), batch ${round.batch}: ${round.seconds} s including load and candidate write (${round.samplesPerSec} samples/s, load ${round.load1}); at finetune.cpuShare s the daemon's round takes 1/s as long`);
     } catch (err) {
@@ -244,7 +277,7 @@ if (sections.has('training')) {
       log(`fine-tuning round failed: ${(err as Error).message}`);
     }
   }
-  table('training (tfjs wasm backend, trainVae, second of two epochs)', training.map((t) => ({ preset: t.preset, backend: t.backend, batch: t.batch, samples: t.samples, 'samples/s': t.samplesPerSec, '~GFLOP/s': t.approxGflops, 'epoch s': t.epochSeconds, load: t.load1 })));
+  table('training (tfjs wasm backend, trainVae, fastest epoch after the first)', training.map((t) => ({ preset: t.preset, backend: t.backend, batch: t.batch, samples: t.samples, 'samples/s': t.samplesPerSec, '~GFLOP/s': t.approxGflops, 'epoch s': t.epochSeconds, load: t.load1 })));
   if (!ft.available) console.log(`fine-tuning round: ${ft.note}`);
 }
 

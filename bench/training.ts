@@ -3,7 +3,11 @@
  * (src/model/train.ts) on random scaled data, two epochs, samples/s of the second (the first includes kernel
  * set-up). And the time of one fine-tuning round, when the project has one (src/finetune).
  */
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,16 +33,16 @@ export interface TrainingRow {
   load1: number;
 }
 
-/** Train each preset for two short epochs on the wasm backend. */
-export async function benchTraining(presets: Array<{ preset: PresetName; samples: number; batch: number }>): Promise<TrainingRow[]> {
+/** Train each preset on the wasm backend: `epochs` short epochs (default 2), samples/s of the fastest after the first. */
+export async function benchTraining(presets: Array<{ preset: PresetName; samples: number; batch: number; epochs?: number }>): Promise<TrainingRow[]> {
   const backend = await initBackend('wasm');
   const rows: TrainingRow[] = [];
-  for (const { preset, samples, batch } of presets) {
+  for (const { preset, samples, batch, epochs } of presets) {
     const dims = presetDims(preset, 96, 2);
     const vae = buildVae(dims, { seed: 3, fastInit: true });
     const data = benchInput(samples * dims.T * dims.C, 21);
-    const result = await trainVae(vae, data, samples, { epochs: 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1 });
-    const timed = result.history[1] ?? result.history[0]!;
+    const result = await trainVae(vae, data, samples, { epochs: epochs ?? 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1 });
+    const timed = [...(result.history.length > 1 ? result.history.slice(1) : result.history)].sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0]!;
     rows.push({ preset, backend, batch, samples, samplesPerSec: +timed.samplesPerSec.toFixed(2), approxGflops: +((timed.samplesPerSec * 3 * vaeFlops(dims).total) / 1e9).toFixed(2), epochSeconds: +timed.seconds.toFixed(2), load1: loadNow()[0] });
     vae.encoder.dispose();
     vae.decoder.dispose();
@@ -87,4 +91,29 @@ export function finetuneAvailable(): { available: boolean; note: string } {
   const dir = new URL('../src/finetune/', import.meta.url);
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.ts')) : [];
   return files.length ? { available: true, note: `src/finetune has ${files.join(', ')}` } : { available: false, note: 'src/finetune holds no module yet: no fine-tuning round to time' };
+}
+
+/** One PyTorch CPU training measurement of the mlp preset (bench/torch-train.py). */
+export interface TorchTrainingRow {
+  threads: number;
+  batch: number;
+  samplesPerSec: number;
+  epochSeconds: number[];
+  load1: number;
+}
+
+/**
+ * The PyTorch peer of `benchTraining` for the mlp preset: same architecture, loss, optimizer and batch, on
+ * /usr/bin/python3 with Debian's torch. Never throws: a missing torch comes back as `error`.
+ */
+export async function benchTrainingPeer(opts: { T: number; C: number; hidden: readonly number[]; latent: number; samples: number; batches: number[]; threads: number[]; epochs: number }): Promise<{ torch?: string; rows: TorchTrainingRow[]; error?: string }> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'torch-train.py');
+  const args = [script, '--T', String(opts.T), '--C', String(opts.C), '--hidden', opts.hidden.join(','), '--latent', String(opts.latent), '--samples', String(opts.samples), '--batches', opts.batches.join(','), '--threads', opts.threads.join(','), '--epochs', String(opts.epochs)];
+  try {
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', args, { maxBuffer: 1 << 22 });
+    return JSON.parse(stdout) as { torch: string; rows: TorchTrainingRow[] };
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    return { rows: [], error: `/usr/bin/python3 bench/torch-train.py failed: ${(e.stderr || e.message).trim().split('\n').slice(-2).join(' | ')}` };
+  }
 }

@@ -19,7 +19,11 @@ import { BundleError } from './errors.ts';
 
 /** Dimensions of a β-VAE (DOMAIN.md §3). */
 export interface VaeDims {
-  /** LSTM units per direction */
+  /** architecture (src/model/vae.ts): the paper's recurrent LSTM β-VAE (default when absent), an MLP or a 1-D CNN */
+  arch?: 'lstm' | 'mlp' | 'conv';
+  /** mlp: hidden widths of the encoder (the decoder mirrors them); conv: filters of the 3 conv layers */
+  hidden?: readonly number[];
+  /** LSTM units per direction (0 for mlp and conv) */
   units: number;
   /** residual blocks in encoder and decoder */
   blocks: number;
@@ -43,6 +47,8 @@ export interface BundleMetrics {
   klPerLatent: number[];
   /** latent channels whose KL exceeds the threshold (indices) */
   activeChannels: number[];
+  /** 1-based epoch whose weights the bundle holds (best held-out MSE at the final β), when validation ran */
+  bestEpoch?: number;
   epochs: number;
   samples: number;
   seconds: number;
@@ -62,7 +68,7 @@ export interface BundleManifest {
   created: string;
   data: { description: string; files: Array<{ path: string; sha256: string; pixels?: number }>; samples: number };
   metrics: BundleMetrics;
-  training: { command: string; seed: number; backend: string; epochs: number; batch: number; learningRate: number; schedule?: unknown };
+  training: { command: string; seed: number; backend: string; epochs: number; batch: number; learningRate: number; maxMinutes?: number; schedule?: unknown };
   onnx?: { encoder: string; decoder: string; opset: number };
   /**
    * Training reference: model-input statistics and the reconstruction-error distribution on held-out training

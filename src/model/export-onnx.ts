@@ -12,12 +12,19 @@
  * last-step layer Y_h [2,N,U] gives the forward state at T−1 and the backward state after reading the whole reversed
  * sequence, which is what Keras returns. Default ONNX activations (sigmoid, tanh, tanh) match recurrent activation
  * sigmoid.
+ *
+ * The mlp and conv presets (vae.ts) export with the same inputs and outputs. mlp: Flatten (Reshape [N,T·C]) →
+ * MatMul+Add(+Relu) per Dense → Reshape [N,T,C]. conv: the graph runs channels-first ([N,F,T], ONNX Conv's layout):
+ * tfjs Conv1D kernels [k,in,out] become ONNX W [out,in,k] and TensorFlow's 'same' padding becomes explicit pads
+ * (the extra one at the end); the encoder transposes back to [N,T8,F] before flattening so the Dense weights see
+ * tfjs's order; nearest upsampling ×2 is Unsqueeze → Expand → Reshape; a crop to T is a Slice.
  */
 import onnxProto from 'onnx-proto';
 import type * as tf from '@tensorflow/tfjs';
 import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Vae } from './vae.ts';
+import { archOf, CONV_EMBED, convBottleneck, type Vae } from './vae.ts';
+import { samePadding } from './forward.ts';
 import { BUNDLE_FILES, type BundleManifest } from './bundle.ts';
 import { loadLayersModel } from './io.ts';
 
@@ -145,8 +152,83 @@ function modelBytes(g: GraphBuilder, name: string, inputs: ReturnType<typeof val
   return onnx.ModelProto.encode(model).finish();
 }
 
+/** Conv1D layer → ONNX Conv on [N,in,L] (channels first), TensorFlow 'same' padding made explicit. */
+function conv1d(g: GraphBuilder, model: tf.LayersModel, layer: string, input: string, inLen: number, stride: number, relu: boolean): { out: string; len: number } {
+  const [k, b] = model.getLayer(layer).getWeights() as [tf.Tensor3D, tf.Tensor1D];
+  const [K, cin, cout] = k.shape;
+  const kd = k.dataSync() as Float32Array;
+  const W = new Float32Array(cout * cin * K); // [out,in,k] from [k,in,out]
+  for (let o = 0; o < cout; o++) for (let c = 0; c < cin; c++) for (let j = 0; j < K; j++) W[(o * cin + c) * K + j] = kd[(j * cin + c) * cout + o]!;
+  const { before, after, out } = samePadding(inLen, K, stride);
+  const y = g.one('Conv', [input, g.init(`${layer}_W`, [cout, cin, K], W), g.init(`${layer}_B`, [cout], b.dataSync() as Float32Array)], [intsAttr('kernel_shape', [K]), intsAttr('strides', [stride]), intsAttr('pads', [before, after])]);
+  return { out: relu ? g.one('Relu', [y]) : y, len: out };
+}
+
+function mlpGraphs(vae: Vae): { encoder: Uint8Array; decoder: Uint8Array } {
+  const { latentDim: L, T, C } = vae.dims;
+  const hidden = [...(vae.dims.hidden ?? [])];
+  const e = new GraphBuilder('enc');
+  let h = e.one('Reshape', ['x', e.ints('flat', [0, -1])]);
+  let dim = T * C;
+  hidden.forEach((w, i) => {
+    h = dense(e, vae.encoder, `enc_h${i}`, h, dim, w, true);
+    dim = w;
+  });
+  dense(e, vae.encoder, 'enc_mu', h, dim, L, false, 'mu');
+  dense(e, vae.encoder, 'enc_logvar', h, dim, L, false, 'logvar');
+  const encoder = modelBytes(e, 'loopstream_encoder', [valueInfo('x', ['N', T, C])], [valueInfo('mu', ['N', L]), valueInfo('logvar', ['N', L])], `β-VAE (mlp) encoder: x [N,${T},${C}] scaled → mu, logvar [N,${L}]`);
+
+  const d = new GraphBuilder('dec');
+  const rev = [...hidden].reverse();
+  let s = 'z';
+  dim = L;
+  rev.forEach((w, i) => {
+    s = dense(d, vae.decoder, `dec_h${i}`, s, dim, w, true);
+    dim = w;
+  });
+  const flat = dense(d, vae.decoder, 'dec_out', s, dim, T * C, false);
+  d.one('Reshape', [flat, d.ints('recon_shape', [0, T, C])], [], 'recon');
+  const decoder = modelBytes(d, 'loopstream_decoder', [valueInfo('z', ['N', L])], [valueInfo('recon', ['N', T, C])], `β-VAE (mlp) decoder: z [N,${L}] → recon [N,${T},${C}] scaled`);
+  return { encoder, decoder };
+}
+
+function convGraphs(vae: Vae): { encoder: Uint8Array; decoder: Uint8Array } {
+  const { latentDim: L, T, C } = vae.dims;
+  const filters = [...(vae.dims.hidden ?? [])];
+  const e = new GraphBuilder('enc');
+  let h = e.one('Transpose', ['x'], [intsAttr('perm', [0, 2, 1])]); // [N,C,T]
+  let len = T;
+  for (let i = 0; i < 3; i++) ({ out: h, len } = conv1d(e, vae.encoder, `enc_conv${i}`, h, len, 2, true));
+  const flat = e.one('Reshape', [e.one('Transpose', [h], [intsAttr('perm', [0, 2, 1])]), e.ints('flat', [0, -1])]); // [N,T8·F]
+  const emb = dense(e, vae.encoder, 'enc_emb', flat, len * filters[2]!, CONV_EMBED, true);
+  dense(e, vae.encoder, 'enc_mu', emb, CONV_EMBED, L, false, 'mu');
+  dense(e, vae.encoder, 'enc_logvar', emb, CONV_EMBED, L, false, 'logvar');
+  const encoder = modelBytes(e, 'loopstream_encoder', [valueInfo('x', ['N', T, C])], [valueInfo('mu', ['N', L]), valueInfo('logvar', ['N', L])], `β-VAE (conv) encoder: x [N,${T},${C}] scaled → mu, logvar [N,${L}]`);
+
+  const d = new GraphBuilder('dec');
+  const T8 = convBottleneck(T);
+  const demb = dense(d, vae.decoder, 'dec_emb', 'z', L, CONV_EMBED, true);
+  const fc = dense(d, vae.decoder, 'dec_fc', demb, CONV_EMBED, T8 * filters[2]!, true);
+  let s = d.one('Transpose', [d.one('Reshape', [fc, d.ints('fc_shape', [0, T8, filters[2]!])])], [intsAttr('perm', [0, 2, 1])]); // [N,F,T8]
+  len = T8;
+  for (let i = 0; i < 3; i++) {
+    // [N,F,L] → [N,F,L,1] → expand [N,F,L,2] → [N,F,2L]: each step repeated twice (nearest ×2)
+    const un = d.one('Unsqueeze', [s, d.ints(`up${i}_axes`, [3])]);
+    const ex = d.one('Expand', [un, d.ints(`up${i}_shape`, [1, 1, 1, 2])]);
+    s = d.one('Reshape', [ex, d.ints(`up${i}_out`, [0, 0, -1])]);
+    len *= 2;
+    ({ out: s, len } = conv1d(d, vae.decoder, `dec_conv${i}`, s, len, 1, i < 2));
+  }
+  if (len > T) s = d.one('Slice', [s, d.ints('crop_start', [0]), d.ints('crop_end', [T]), d.ints('crop_axes', [2])]);
+  d.one('Transpose', [s], [intsAttr('perm', [0, 2, 1])], 'recon');
+  const decoder = modelBytes(d, 'loopstream_decoder', [valueInfo('z', ['N', L])], [valueInfo('recon', ['N', T, C])], `β-VAE (conv) decoder: z [N,${L}] → recon [N,${T},${C}] scaled`);
+  return { encoder, decoder };
+}
+
 /** Convert a built (or trained) VAE into encoder and decoder ONNX models (serialized ModelProto bytes). */
 export function exportOnnx(vae: Vae): { encoder: Uint8Array; decoder: Uint8Array } {
+  if (archOf(vae.dims) === 'mlp') return mlpGraphs(vae);
+  if (archOf(vae.dims) === 'conv') return convGraphs(vae);
   const { units: U, blocks, latentDim: L, T, C } = vae.dims;
 
   const e = new GraphBuilder('enc');

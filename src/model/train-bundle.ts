@@ -147,7 +147,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
 
   const files = await Promise.all(opts.files.map(async (f, i) => ({ path: relative(process.cwd(), resolve(f)), sha256: await sha256File(f), pixels: scans[i]!.pixels.length })));
   /** The manifest for the current weights: KL per latent on up to `probe` training samples, validation MSE. */
-  const buildManifest = (seconds: number, probe: number): BundleManifest => {
+  const buildManifest = (seconds: number, probe: number, bestEpoch?: number): BundleManifest => {
     const last = history[history.length - 1];
     const p = Math.min(nTrain, probe);
     const { mu, logVar } = encodeAll(vae, train, p);
@@ -174,6 +174,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
         ...(valMse !== undefined ? { valMse } : {}),
         klPerLatent: kl,
         activeChannels: active,
+        ...(bestEpoch !== undefined ? { bestEpoch: bestEpoch + 1 } : {}),
         epochs: lastEpoch + 1,
         samples: samplesSeen,
         seconds,
@@ -181,12 +182,13 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
       },
       training: {
         command: opts.command,
+        ...(opts.maxMinutes > 0 ? { maxMinutes: opts.maxMinutes } : {}),
         seed: opts.seed,
         backend,
         epochs: lastEpoch + 1,
         batch: opts.batch,
         learningRate: opts.learningRate,
-        schedule: { ...opts.schedule, history: history.map((h) => ({ epoch: h.epoch, beta: h.beta, loss: +h.loss.toPrecision(5), mse: +h.mse.toPrecision(5), kl: +h.kl.toPrecision(5), seconds: +h.seconds.toFixed(1) })) },
+        schedule: { ...opts.schedule, history: history.map((h) => ({ epoch: h.epoch, beta: h.beta, loss: +h.loss.toPrecision(5), mse: +h.mse.toPrecision(5), kl: +h.kl.toPrecision(5), ...(h.valMse !== undefined ? { valMse: +h.valMse.toPrecision(5) } : {}), seconds: +h.seconds.toFixed(1) })) },
       },
       ...(reference ? { reference } : {}),
     };
@@ -202,6 +204,8 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     startEpoch,
     ...(optimizer ? { optimizer } : {}),
     maxSeconds: opts.maxMinutes > 0 ? Math.max(1, opts.maxMinutes * 60 - priorSeconds) : 0,
+    // the bundle keeps the weights of the best held-out epoch at the final β, not the last epoch's
+    ...(nVal > 0 ? { validation: { data: val, n: nVal } } : {}),
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
     onEpoch: async (m, opt) => {
       history.push(m);
@@ -217,7 +221,9 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     },
   });
   const seconds = priorSeconds + result.seconds;
-  const manifest = buildManifest(seconds, 4000);
+  if (result.best) log.info({ bestEpoch: result.best.epoch + 1, valMse: +result.best.valMse.toPrecision(5), beta: result.best.beta }, 'kept the weights of the best validation epoch at the final β');
+  if ((result.last?.beta ?? 0) === 0 && opts.schedule.max > 0) log.warn({ schedule: opts.schedule }, 'β stayed 0 for the whole run: this bundle is a plain autoencoder, not a β-VAE (raise --epochs or --max-minutes)');
+  const manifest = buildManifest(seconds, 4000, result.best?.epoch);
   const { valMse, activeChannels: active, epochs } = manifest.metrics;
   const written = await saveBundle(opts.out, vae, spec as PreprocessSpec, manifest);
   await removeCheckpoint(ckptDir);

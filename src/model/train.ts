@@ -2,13 +2,14 @@
  * β-VAE training (DOMAIN.md §3): Adam on loss = MSE(x, x̂) + β·KL + λ·L1, λ = 1e−5·10^β, where
  * KL = −½·mean(1 + log σ² − μ² − σ²) over batch and latents and L1 = Σ|embedding activations| per sample (encoder
  * and decoder Dense(L)+ReLU layers, batch-averaged as Keras activity regularisers are). β follows a schedule: a
- * priming stage at 0, then steps of `step` every `every` epochs up to `max`.
+ * priming stage at 0, then steps of `step` every `every` epochs up to `max`, compressed into the run when the run
+ * (its epochs or its time budget) is shorter than the schedule (`betaForRun`).
  *
  * `trainVae` is a plain async function over a Float32Array [n][T][C], so a worker thread (fine-tuning) can call it.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Vae } from './vae.ts';
-import { decodeFast, encodeFast } from './fast-lstm.ts';
+import { decodeTrain, encodeTrain } from './forward.ts';
 
 /** β schedule: 0 for `primingEpochs`, then +`step` every `every` epochs, capped at `max`. */
 export interface BetaSchedule {
@@ -23,6 +24,26 @@ export function betaAt(epoch: number, s: BetaSchedule): number {
   if (epoch < s.primingEpochs) return 0;
   const k = Math.floor((epoch - s.primingEpochs) / Math.max(1, s.every)) + 1;
   return Math.min(s.max, k * s.step);
+}
+
+/** Epochs the schedule needs to reach `max` (priming plus every step). */
+export function scheduleLength(s: BetaSchedule): number {
+  const steps = s.step > 0 && s.max > 0 ? Math.ceil(s.max / s.step - 1e-9) : 0;
+  return s.primingEpochs + Math.max(0, steps - 1) * Math.max(1, s.every) + (steps > 0 ? 1 : 0);
+}
+
+/** Share of a run the β schedule is fitted into when the run is shorter than the schedule. */
+export const SCHEDULE_SHARE = 0.6;
+
+/**
+ * β of an epoch in a run of known length: the schedule as written when the run is long enough, else compressed so
+ * that it completes at SCHEDULE_SHARE of the run. `progress` (0…1) is how far the run is — the larger of
+ * epoch/epochs and elapsed/maxSeconds — so a 2-epoch run, or a 2-minute run that fits 40 epochs, is still a
+ * β-VAE for its last 40 % instead of a plain autoencoder primed at β = 0 (issue 15).
+ */
+export function betaForRun(epoch: number, progress: number, s: BetaSchedule): number {
+  const e = Math.max(epoch, Math.floor((Math.min(1, Math.max(0, progress)) * scheduleLength(s)) / SCHEDULE_SHARE));
+  return betaAt(e, s);
 }
 
 /** λ of the L1 activity penalty for a given β (the paper ties both to one knob). */
@@ -40,6 +61,8 @@ export interface EpochMetrics {
   l1: number;
   seconds: number;
   samplesPerSec: number;
+  /** mean per-sample MSE through μ on the validation samples (when `validation` is given) */
+  valMse?: number;
 }
 
 /** Progress callback payload after every batch. */
@@ -70,7 +93,14 @@ export interface TrainOptions {
   onEpoch?: (m: EpochMetrics, optimizer: tf.Optimizer) => void | Promise<void>;
   /** checked between batches: stop early (e.g. a fine-tuning worker asked to quit) */
   shouldStop?: () => boolean;
-  /** use the fast LSTM path (fast-lstm.ts; same math and gradients, far fewer kernels); default true */
+  /**
+   * Held-out samples ([n][T][C]): their MSE through μ is measured after every epoch, and the run ends with the
+   * weights of the best validation epoch among those at the final β (a higher β is a different objective, so
+   * each β step starts the search afresh).
+   */
+  validation?: { data: Float32Array; n: number };
+  /** use the op-level forward (forward.ts: fast LSTM, matmul convs; same math and gradients); default true. The
+   *  layers graph (false) cannot train the conv preset on wasm (no Conv2DBackpropFilter kernel there). */
   fast?: boolean;
 }
 
@@ -82,6 +112,8 @@ export interface TrainResult {
   epochsRun: number;
   samplesSeen: number;
   seconds: number;
+  /** with `validation`: the epoch whose weights the model ends with, and its validation MSE */
+  best?: { epoch: number; valMse: number; beta: number };
 }
 
 /** Small seeded PRNG (mulberry32) for shuffling; returns floats in [0, 1). */
@@ -130,8 +162,10 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
   for (let e = 0; e < startEpoch; e++) shuffle(idx, rnd);
   let samplesSeen = 0;
   let epoch = startEpoch;
+  let best: { epoch: number; valMse: number; beta: number; weights: tf.Tensor[] } | undefined;
   for (; epoch < opts.epochs; epoch++) {
-    const beta = betaAt(epoch, opts.schedule);
+    const progress = Math.max(epoch / opts.epochs, opts.maxSeconds ? (performance.now() - t0) / 1000 / opts.maxSeconds : 0);
+    const beta = betaForRun(epoch, progress, opts.schedule);
     const lambda = lambdaFor(beta);
     const te = performance.now();
     shuffle(idx, rnd);
@@ -150,10 +184,10 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       const epsSeed = (opts.seed * 1000003 + epoch * 7919 + b) % 2147483647;
       const lossT = optimizer.minimize(
         () => {
-          const [mu, logVar, emb] = fast ? encodeFast(vae, xb) : (vae.encoder.apply(xb, { training: true }) as tf.Tensor[]);
+          const [mu, logVar, emb] = fast ? encodeTrain(vae, xb) : (vae.encoder.apply(xb, { training: true }) as tf.Tensor[]);
           const eps = tf.randomNormal(mu!.shape, 0, 1, 'float32', epsSeed);
           const z = mu!.add(tf.exp(logVar!.mul(0.5)).mul(eps));
-          const [xh, demb] = fast ? decodeFast(vae, z as tf.Tensor2D) : (vae.decoder.apply(z, { training: true }) as tf.Tensor[]);
+          const [xh, demb] = fast ? decodeTrain(vae, z as tf.Tensor2D) : (vae.decoder.apply(z, { training: true }) as tf.Tensor[]);
           const mse = tf.mean(tf.squaredDifference(xb, xh!)) as tf.Scalar;
           const kl = tf.mean(tf.add(1, logVar!).sub(tf.square(mu!)).sub(tf.exp(logVar!))).mul(-0.5) as tf.Scalar;
           const l1 = tf.add(tf.sum(tf.abs(emb!)), tf.sum(tf.abs(demb!))).div(m) as tf.Scalar;
@@ -176,6 +210,16 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
     if (count === 0) break;
     const seconds = (performance.now() - te) / 1000;
     const metrics: EpochMetrics = { epoch, beta, loss: sLoss / count, mse: sMse / count, kl: sKl / count, l1: sL1 / count, seconds, samplesPerSec: count / seconds };
+    if (opts.validation && opts.validation.n > 0) {
+      const errs = reconstructionErrors(vae, opts.validation.data, opts.validation.n);
+      let v = 0;
+      for (const e of errs) v += e / errs.length;
+      metrics.valMse = v;
+      if (!best || best.beta !== beta || v < best.valMse) {
+        if (best) tf.dispose(best.weights);
+        best = { epoch, valMse: v, beta, weights: vars.map((w) => tf.keep(w.clone())) };
+      }
+    }
     history.push(metrics);
     await opts.onEpoch?.(metrics, optimizer);
     if (opts.shouldStop?.()) {
@@ -187,7 +231,13 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       break;
     }
   }
-  return { history, last: history[history.length - 1], optimizer, epochsRun: epoch - startEpoch, samplesSeen, seconds: (performance.now() - t0) / 1000 };
+  let bestOut: TrainResult['best'];
+  if (best) {
+    vars.forEach((w, i) => w.assign(best!.weights[i]!));
+    tf.dispose(best.weights);
+    bestOut = { epoch: best.epoch, valMse: best.valMse, beta: best.beta };
+  }
+  return { history, last: history[history.length - 1], optimizer, epochsRun: epoch - startEpoch, samplesSeen, seconds: (performance.now() - t0) / 1000, ...(bestOut ? { best: bestOut } : {}) };
 }
 
 /** μ, log σ² for all samples, computed in batches. */
@@ -197,7 +247,7 @@ export function encodeAll(vae: Vae, data: Float32Array, n: number, batch = 256):
   const logVar = new Float32Array(n * L);
   for (let from = 0; from < n; from += batch) {
     const m = Math.min(batch, n - from);
-    const outs = tf.tidy(() => encodeFast(vae, tf.tensor3d(data.subarray(from * T * C, (from + m) * T * C), [m, T, C])).slice(0, 2));
+    const outs = tf.tidy(() => encodeTrain(vae, tf.tensor3d(data.subarray(from * T * C, (from + m) * T * C), [m, T, C])).slice(0, 2));
     mu.set(outs[0]!.dataSync(), from * L);
     logVar.set(outs[1]!.dataSync(), from * L);
     tf.dispose(outs);
@@ -214,8 +264,8 @@ export function reconstructionErrors(vae: Vae, data: Float32Array, n: number, ba
     const m = Math.min(batch, n - from);
     const e = tf.tidy(() => {
       const x = tf.tensor3d(data.subarray(from * stride, (from + m) * stride), [m, T, C]);
-      const [mu] = encodeFast(vae, x);
-      const [xh] = decodeFast(vae, mu);
+      const [mu] = encodeTrain(vae, x);
+      const [xh] = decodeTrain(vae, mu);
       return tf.mean(tf.squaredDifference(x, xh!), [1, 2]);
     });
     err.set(e.dataSync(), from);
@@ -224,12 +274,16 @@ export function reconstructionErrors(vae: Vae, data: Float32Array, n: number, ba
   return err;
 }
 
+/** A latent channel is active when its mean KL over the data exceeds this many nats (the paper's criterion). */
+export const ACTIVE_KL_NATS = 0.1;
+
 /**
  * KL divergence per latent channel (mean over samples, nats) and the active channels: those whose KL exceeds
  * `threshold` (default 0.1 nats); the rest are close to the N(0, 1) prior and carry no structure (the paper's
- * "active channels").
+ * "active channels"). Works on any engine's output (an onnx engine's `encode` gives the same μ and log σ²), so a
+ * replay summary can count the active channels of the scan it encoded.
  */
-export function klPerLatent(mu: Float32Array, logVar: Float32Array, n: number, L: number, threshold = 0.1): { kl: number[]; active: number[] } {
+export function klPerLatent(mu: Float32Array, logVar: Float32Array, n: number, L: number, threshold = ACTIVE_KL_NATS): { kl: number[]; active: number[] } {
   const kl = new Array<number>(L).fill(0);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < L; j++) {

@@ -10,7 +10,7 @@ import { randomRgb, toySpectra } from '../sim/toy-rgb.ts';
 import { initBackend } from './backend.ts';
 import { fitDictionary, reconstructionMse, sparseEncodePositive } from './dictionary-learning.ts';
 import { encodeAll, klPerLatent, reconstructionErrors, trainVae, type EpochMetrics } from './train.ts';
-import { buildVae, countParams } from './vae.ts';
+import { buildVae, countParams, PRESET_NAMES, presetDims, type PresetName } from './vae.ts';
 import type { VaeDims } from './bundle.ts';
 
 /** Options of the toy validation. */
@@ -19,7 +19,9 @@ export interface ToyValidationOptions {
   trainN?: number;
   /** validation image side (pixels = side²) */
   imageSide?: number;
-  /** VAE size (default units 16, no residual blocks: the toy spectra are 25 steps of one channel) */
+  /** a preset for the VAE (its dims at T = 25, C = 1); without it, `dims` */
+  preset?: PresetName;
+  /** VAE size when no preset is given (default units 16, no residual blocks: the toy spectra are 25 steps of one channel) */
   dims?: Partial<VaeDims>;
   epochs?: number;
   batch?: number;
@@ -101,7 +103,8 @@ export async function validateToy(opts: ToyValidationOptions = {}): Promise<ToyV
   if (opts.skipVae) return { vaeMse: null, dlMse, paper, trainN, validationN: valN, dl };
 
   const backend = await initBackend();
-  const dims: VaeDims = { units: 16, blocks: 0, latentDim: 16, ...opts.dims, T, C: 1 };
+  if (opts.preset !== undefined && !PRESET_NAMES.includes(opts.preset)) throw new RangeError(`validate toy: unknown preset "${opts.preset}"; expected one of ${PRESET_NAMES.join(', ')}`);
+  const dims: VaeDims = opts.preset ? presetDims(opts.preset, T, 1) : { units: 16, blocks: 0, latentDim: 16, ...opts.dims, T, C: 1 };
   const vae = buildVae(dims, { seed });
   const res = await trainVae(vae, train, trainN, {
     epochs: opts.epochs ?? 100,

@@ -24,6 +24,19 @@ describe('vaeFlops', () => {
   });
 });
 
+describe('vaeFlops, non-recurrent presets', () => {
+  it('mlp T=96 C=2: 192→256→128→(μ, log σ²) and 16→128→256→192, 2 FLOPs per multiply-add', () => {
+    const f = vaeFlops(presetDims('mlp', 96, 2));
+    expect(f.encoder).toBe(2 * (192 * 256 + 256 * 128 + 2 * 128 * 16));
+    expect(f.decoder).toBe(2 * (16 * 128 + 128 * 256 + 256 * 192));
+  });
+  it('conv T=96 C=2: three k4 stride-2 convs 96→48→24→12, three k3 convs after upsampling 12→24→48→96', () => {
+    const f = vaeFlops(presetDims('conv', 96, 2));
+    expect(f.encoder).toBe(2 * (48 * 4 * 2 * 16 + 24 * 4 * 16 * 32 + 12 * 4 * 32 * 64) + 2 * (768 * 64 + 2 * 64 * 16));
+    expect(f.decoder).toBe(2 * (16 * 64 + 64 * 768) + 2 * (24 * 3 * 64 * 32 + 48 * 3 * 32 * 16 + 96 * 3 * 16 * 2));
+  });
+});
+
 describe('vaeParams', () => {
   it('matches a hand count of the tiny model', () => {
     // enc: 64 + 112 + 112 + 15 + 12 + 12 = 327; dec: 12 + 96 + 224 + 5 = 337

@@ -39,6 +39,10 @@ describe('ONNX export: onnxruntime equals tfjs', () => {
     { preset: 'edge', T: 96, C: 2, n: 5 },
     { preset: 'edge', T: 64, C: 1, n: 3 },
     { preset: 'paper', T: 96, C: 2, n: 2 },
+    { preset: 'mlp', T: 96, C: 2, n: 5 },
+    { preset: 'mlp', T: 64, C: 1, n: 3 },
+    { preset: 'conv', T: 96, C: 2, n: 5 },
+    { preset: 'conv', T: 25, C: 1, n: 3 },
   ];
   for (const { preset, T, C, n } of cases) {
     it(`${preset} T=${T} C=${C}: mu, logvar and recon within 1e-4`, async () => {

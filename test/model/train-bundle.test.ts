@@ -31,7 +31,8 @@ describe('train a bundle from scan files', () => {
       silentLogger,
     );
     expect(manifest.training).toMatchObject({ command: 'loopstream train a.h5 --epochs 2', seed: 5, epochs: 2, batch: 8 });
-    expect(manifest.beta).toBe(0.005);
+    // the schedule (3 epochs long) is compressed into 60 % of the 2-epoch run: epoch 2 has β = 0.01
+    expect(manifest.beta).toBe(0.01);
     const sha = execFileSync('sha256sum', [join(dir, 'a.h5')], { encoding: 'utf8' }).split(' ')[0];
     expect(manifest.data.files[0]).toMatchObject({ sha256: sha, pixels: 25 });
     expect(manifest.metrics.klPerLatent).toHaveLength(16);
@@ -56,6 +57,33 @@ describe('train a bundle from scan files', () => {
     const res = await engine.encodeDecode(x, n);
     expect(res.mu).toHaveLength(n * 16);
     expect(Array.from(res.error).every((e) => Number.isFinite(e) && e > 0)).toBe(true);
+    await engine.close();
+  }, 300_000);
+
+  it('mlp preset: a 3-epoch run is a β-VAE, keeps its best held-out epoch, records active channels and runs on onnxruntime', async () => {
+    const out = join(dir, 'bundle-mlp');
+    // the config's default schedule (56 epochs long) compressed into 3 epochs: β > 0 from the second epoch
+    const manifest = await trainBundleFromFiles(
+      {
+        files: [join(dir, 'a.h5')], out, preset: 'mlp', epochs: 3, batch: 8, learningRate: 3e-3,
+        schedule: { primingEpochs: 20, step: 0.0025, every: 5, max: 0.02 }, checkpointEvery: 100, seed: 5, valFraction: 0.2, maxMinutes: 0, resume: false,
+        command: 'loopstream train a.h5 --preset mlp --epochs 3',
+      },
+      silentLogger,
+    );
+    expect(manifest.preset).toBe('mlp');
+    expect(manifest.dims).toMatchObject({ arch: 'mlp', hidden: [256, 128], latentDim: 16 });
+    expect(manifest.beta).toBeGreaterThan(0);
+    const hist = (manifest.training.schedule as { history: Array<{ epoch: number; beta: number; valMse: number }> }).history;
+    expect(hist.map((h) => h.beta)).toEqual([0, 0.0075, 0.02]); // epoch-equivalents 0, floor((1/3)·56/0.6) = 31, 62
+    const best = manifest.metrics.bestEpoch!;
+    expect(hist[best - 1]!.beta).toBe(0.02);
+    expect(manifest.metrics.valMse).toBeCloseTo(hist[best - 1]!.valMse, 4);
+    expect(manifest.metrics.activeChannels).toEqual(manifest.metrics.klPerLatent.flatMap((k, j) => (k > 0.1 ? [j] : [])));
+    const bundle = await loadBundle(out);
+    const engine = await createEngine(bundle, { engine: 'onnx', provider: 'cpu', threads: 1 });
+    const res = await engine.encodeDecode(new Float32Array(2 * bundle.T * bundle.C), 2);
+    expect(res.recon).toHaveLength(2 * bundle.T * bundle.C);
     await engine.close();
   }, 300_000);
 });

@@ -1,4 +1,4 @@
-/** `loopstream train FILE.h5… --preset edge|paper [--epochs N] --out BUNDLE_DIR`: train a β-VAE bundle from scan files. */
+/** `loopstream train FILE.h5… [--preset mlp|conv|edge|paper] [--max-minutes M] --out BUNDLE_DIR`: train a β-VAE bundle from scan files. */
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
@@ -15,12 +15,12 @@ export function register(program: Command): void {
       .description('train a beta-VAE bundle on replayable scan files (loopstream, NSID or USID SHO HDF5)')
       .argument('<files...>', 'scan files of one layout')
       .requiredOption('--out <dir>', 'bundle folder to write')
-      .option('--preset <name>', 'edge or paper (overrides train.preset)')
+      .option('--preset <name>', 'mlp, conv, edge or paper (overrides train.preset; default mlp)')
       .option('--epochs <n>', 'epochs (overrides train.epochs)', Number)
       .option('--batch <n>', 'batch size (overrides train.batch)', Number)
       .option('--lr <x>', 'Adam learning rate (overrides train.learningRate)', Number)
       .option('--seed <n>', 'random seed (overrides train.seed)', Number)
-      .option('--max-minutes <m>', 'stop after this many minutes and save (overrides train.maxMinutes)', Number)
+      .option('--max-minutes <m>', 'wall-clock budget: stop after the epoch that crosses it, keep the best held-out weights (overrides train.maxMinutes; default 2, 0 = no limit)', Number)
       .option('--resume', 'continue from the checkpoint in OUT/checkpoint if there is one')
       .option('--resonance-range <lo,hi>', 'resonance values outside [lo, hi] kHz become NaN (sho), e.g. 1300,1340')
       .option('--canonical <spec>', 'train on the canonical model input: T[,resonance][:scan|pixel], e.g. 96,resonance:pixel (files of any layouts may mix; docs/model.md)')

@@ -12,6 +12,7 @@ export function register(program: Command): void {
       .option('--max-seconds <s>', 'VAE training time budget, seconds', Number, 150)
       .option('--train-n <n>', 'training spectra', Number, 10000)
       .option('--seed <n>', 'random seed', Number, 1)
+      .option('--preset <name>', 'VAE architecture: mlp (default), conv, or edge (the 16-unit BiLSTM)', 'mlp')
       .option('--dl-only', 'only the dictionary-learning baseline'),
   ).action(async (what: string, opts) => {
     // heavy modules load only when the command runs: `loopstream --help` and the other commands stay fast
@@ -21,10 +22,15 @@ export function register(program: Command): void {
     if (what !== 'toy') {
       throw Object.assign(new Error(`validate ${what}: unknown validation; expected "toy"`), { name: 'ConfigError', code: 'LS_CONFIG_INVALID' });
     }
+    const { PRESET_NAMES } = await import('../../model/vae.ts');
+    if (!PRESET_NAMES.includes(opts.preset)) {
+      throw Object.assign(new Error(`validate toy --preset ${opts.preset}: unknown preset; expected one of ${PRESET_NAMES.join(', ')}`), { name: 'ConfigError', code: 'LS_CONFIG_INVALID' });
+    }
     const res = await validateToy({
       maxSeconds: opts.maxSeconds,
       trainN: opts.trainN,
       seed: opts.seed,
+      preset: opts.preset,
       skipVae: opts.dlOnly === true,
       onEpoch: (m) => log.info({ epoch: m.epoch + 1, mse: +m.mse.toPrecision(4), kl: +m.kl.toPrecision(4), beta: m.beta }, 'toy VAE epoch'),
     });
