@@ -93,6 +93,8 @@ export class CanonicalInputError extends CodedError<'LS_INPUT_UNMODELLABLE'> {
 }
 
 const MAD_TO_SIGMA = 1.4826;
+/** Largest |value| of a pixel-normalised model input, in scaled units (see toCanonicalInput). */
+export const INPUT_CLIP = 6;
 
 // ---------------------------------------------------------------------------------------------------------------
 // The voltage axis
@@ -464,10 +466,13 @@ export function fitScanInputState(start: StartHeader, pixels: Iterable<Float32Ar
       ch.scale = Number.isFinite(h) && h > 0 ? h : 1;
       state.heightFloor = d.heightFloor * ch.scale;
     } else {
-      // resonance, per pixel: the pixel's own median is removed; the spread is the scan's (so a flat resonance
-      // stays flat and a softening keeps its size relative to the scan's other pixels)
+      // resonance, per pixel: the pixel's own median is removed; the scale is the scan's typical resonance swing
+      // within one loop (median half-range over its pixels), so a flat resonance stays flat and a softening keeps its
+      // size relative to the scan's other pixels. (The MAD of all centred values was tried first: for a resonance
+      // that is flat except where the domain switches it is near zero, and on a broad simulated corpus it put single
+      // steps at ±1600, which made training diverge.)
       ch.centre = Number.isFinite(centre) ? centre : 0;
-      ch.scale = positive(MAD_TO_SIGMA * median(centred), heights);
+      ch.scale = positive(median(heights), centred.length ? [MAD_TO_SIGMA * median(centred)] : []);
     }
   });
   return state;
@@ -560,7 +565,15 @@ export function toCanonicalInput(
         stats.coercive = { down, up, imprint: (down + up) / 2 };
       }
     }
-    for (let t = 0; t < T; t++) out[offset + t * C + c] = ((buf[t]! - centre) / scale) * ts + tc;
+    // Per-pixel normalisation bounds what one bad value can do: a spike the cleaning missed, or a resonance fit that
+    // jumped, is clipped at ±INPUT_CLIP scaled units instead of dominating the pixel's error (and, in training, the
+    // gradients); a clean loop is within ±1 there. 'scan' keeps heights over decades on purpose, and 'trained' bundles
+    // were trained and calibrated unclipped: neither is clipped.
+    const clip = state.normalisation === 'pixel' ? INPUT_CLIP : Infinity;
+    for (let t = 0; t < T; t++) {
+      const z = (buf[t]! - centre) / scale;
+      out[offset + t * C + c] = (z > clip ? clip : z < -clip ? -clip : z) * ts + tc;
+    }
   }
 }
 

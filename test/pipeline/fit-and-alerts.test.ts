@@ -90,13 +90,15 @@ describe('does the model fit this scan', () => {
       expect(scans['at-sim']!.ood!.inputShift!).toBeLessThan(1);
       const bad = scans['at-372k']!.ood!;
       expect(bad.flag).toBe(true);
-      expect(bad.errorRatio!).toBeGreaterThan(100);
-      expect(bad.inputShift!).toBeGreaterThan(100); // resonance input hundreds of training std away
-      expect(bad.reasons.join(' ')).toContain('resonance input: mean moved');
+      // the bundle's mapping recentres another cantilever's resonance, but its spread (×0.3) and the error (~7× the
+      // training level) still say the model was not trained on such a scan
+      expect(bad.errorRatio!).toBeGreaterThan(3);
+      expect(bad.inputShift!).toBeGreaterThan(1);
+      expect(bad.reasons.join(' ')).toContain('resonance input:');
       const warned = d.lines.filter((l) => l.code === 'LS_MODEL_NOT_FITTING');
       expect(warned).toHaveLength(1); // once per scan, with the numbers
       expect(warned[0]).toMatchObject({ scanId: 'at-372k', level: 40 });
-      expect(warned[0]!.errorRatio as number).toBeGreaterThan(100);
+      expect(warned[0]!.errorRatio as number).toBeGreaterThan(3);
       const text = await d.metrics.registry.metrics();
       expect(text).toContain('loopstream_scan_ood{scan="at-372k"} 1');
       expect(text).toContain('loopstream_scan_ood{scan="at-sim"} 0');
