@@ -41,6 +41,8 @@ export interface PipelineReplaySummary extends ReplaySummary {
   baselines: ScanBaselines | null;
   /** does the model fit this scan, over all its encoded pixels at the end (model/fit-check.ts) */
   ood: OodStatus | null;
+  /** the model's active latent channels (mean KL > 0.1 nats on its training data; bundle manifest), null if unknown */
+  activeChannels: number[] | null;
 }
 
 /** The summary with fine-tuning on: modelVersions, errorBeforeFinetune, errorAfterFinetune (src/finetune). */
@@ -115,6 +117,7 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
       modelVersion: daemon.slot.engine.version,
       baselines: ctx?.baselines ?? null,
       ood: ctx?.ood ?? null,
+      activeChannels: daemon.slot.bundle.manifest.metrics.activeChannels?.slice() ?? null,
     };
     if (ctx) await daemon.registry.writeResults(ctx, ctx.stop !== undefined);
     if (server && opts.keepServing) await opts.keepServing();
