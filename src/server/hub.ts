@@ -56,7 +56,7 @@ export interface ScanFailure {
 
 /**
  * Alerting for one scan. `enabled: false` always carries a human reason, e.g. "no alerts reference for bundle
- * fixtures/models/x (run alerts-eval --calibrate)" or "alerts.enabled is false"; the page shows it verbatim.
+ * fixtures/models/x (run alerts-eval --calibrate)" or "alerts are disabled in the configuration (alerts.enabled = false)"; the page shows it verbatim.
  */
 export interface AlertsStatus {
   enabled: boolean;

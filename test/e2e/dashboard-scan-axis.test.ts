@@ -52,7 +52,7 @@ describe('dashboard: the scan’s own axes (real daemon, chromium)', () => {
 
     // alerting is off in this daemon: the panel says why instead of an empty table that reads "no anomalies"
     await page.waitForFunction(() => document.body.dataset.alertsOff === '1');
-    expect(await page.textContent('#alerts-off')).toBe('alerts off: alerts.enabled is false in the configuration');
+    expect(await page.textContent('#alerts-off')).toBe('alerts off: alerts are disabled in the configuration (alerts.enabled = false)');
     expect(await page.isVisible('#alert-table')).toBe(false);
 
     // maps carry their axes (pixel indices: the file gives no pixel size) and percentile colour limits
