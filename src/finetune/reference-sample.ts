@@ -11,17 +11,16 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Bundle } from '../model/bundle.ts';
 import { mulberry32 } from '../model/train.ts';
 import { fitScanInputState, toCanonicalInput, type ScanInputState } from '../preprocess/canonical-input.ts';
 import { openScanFile } from '../sources/hdf5/index.ts';
 import type { Logger } from '../util/log.ts';
-import { FinetuneError } from './errors.ts';
 
-/** File name of the stored sample inside a bundle folder. */
-export const TRAIN_SAMPLE_FILE = 'train-sample.bin';
+// The sample file is part of a bundle (written at training, read here): src/model/train-sample.ts.
+export { readTrainSample, TRAIN_SAMPLE_FILE, writeTrainSample } from '../model/train-sample.ts';
+import { readTrainSample, TRAIN_SAMPLE_FILE } from '../model/train-sample.ts';
 
 /** A sample of training pixels, [n][T·C] scaled model input. */
 export interface ReferenceSample {
@@ -30,25 +29,6 @@ export interface ReferenceSample {
   /** where it came from */
   source: 'bundle' | 'files' | 'none';
   description: string;
-}
-
-/** Write `n` rows of `data` ([n][T·C]) as `train-sample.bin` into `dir`. */
-export async function writeTrainSample(dir: string, data: Float32Array, n: number, stride: number): Promise<void> {
-  const rows = data.subarray(0, n * stride);
-  await writeFile(join(dir, TRAIN_SAMPLE_FILE), new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength));
-}
-
-/** Read a bundle's `train-sample.bin`; undefined when it has none. Throws FinetuneError when its size is wrong. */
-export async function readTrainSample(dir: string, stride: number): Promise<{ data: Float32Array; n: number } | undefined> {
-  const p = join(dir, TRAIN_SAMPLE_FILE);
-  if (!existsSync(p)) return undefined;
-  const b = await readFile(p);
-  if (b.byteLength % (stride * 4) !== 0) {
-    throw new FinetuneError('LS_FINETUNE_SAMPLE', `${p} has ${b.byteLength} bytes; expected a multiple of T × C × 4 = ${stride * 4} (float32 rows of the model input)`);
-  }
-  const data = new Float32Array(b.byteLength / 4);
-  new Uint8Array(data.buffer).set(b);
-  return { data, n: data.length / stride };
 }
 
 async function sha256(path: string): Promise<string> {

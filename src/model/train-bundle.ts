@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import { openScanFile } from '../sources/hdf5/index.ts';
 import { fitPreprocess, type FitPreprocessOptions, type TrainingScan } from '../preprocess/fit.ts';
+import { sampleRows, TRAIN_SAMPLE_ROWS, writeTrainSample } from './train-sample.ts';
 import { canonicalDescriptor, fitCanonicalTraining, type Normalisation } from '../preprocess/canonical-input.ts';
 import type { PreprocessSpec } from '../preprocess/index.ts';
 import { initBackend, type BackendChoice } from './backend.ts';
@@ -226,6 +227,10 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
   const manifest = buildManifest(seconds, 4000, result.best?.epoch);
   const { valMse, activeChannels: active, epochs } = manifest.metrics;
   const written = await saveBundle(opts.out, vae, spec as PreprocessSpec, manifest);
+  // A seeded sample of the training rows ships with the bundle (model/train-sample.ts): fine-tuning and the fit
+  // reference then work wherever the bundle goes, without its training files.
+  const sample = sampleRows(train, nTrain, stride, TRAIN_SAMPLE_ROWS, opts.seed);
+  await writeTrainSample(opts.out, sample.data, sample.n, stride);
   await removeCheckpoint(ckptDir);
   log.info({ out: opts.out, valMse, activeChannels: active, epochs, seconds: Math.round(seconds) }, 'bundle written');
   return written;

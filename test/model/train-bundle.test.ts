@@ -4,6 +4,7 @@ import { mkdtemp, rm, readFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainBundleFromFiles } from '../../src/model/train-bundle.ts';
+import { readTrainSample } from '../../src/model/train-sample.ts';
 import { loadBundle, checkBundleAgainstScan } from '../../src/model/bundle.ts';
 import { createEngine } from '../../src/model/runtime.ts';
 import { openScanFile } from '../../src/sources/hdf5/index.ts';
@@ -53,6 +54,24 @@ describe('train a bundle from scan files', () => {
     const x = new Float32Array(n * bundle.T * bundle.C);
     for (let i = 0; i < n; i++) toModelInput(reader.pixel(i).data, reader.start, bundle.preprocess, x, i * bundle.T * bundle.C);
     reader.close();
+    // the bundle ships its training rows (20 of 25: the 5 validation pixels are not training rows), distinct, each
+    // one of the scan's own model inputs
+    const stride = bundle.T * bundle.C;
+    const sample = (await readTrainSample(out, stride))!;
+    expect(sample.n).toBe(20);
+    const matches = new Set<number>();
+    for (let k = 0; k < sample.n; k++) {
+      let best = -1;
+      let bestD = Infinity;
+      for (let i = 0; i < n; i++) {
+        let d = 0;
+        for (let j = 0; j < stride; j++) d = Math.max(d, Math.abs(sample.data[k * stride + j]! - x[i * stride + j]!));
+        if (d < bestD) (bestD = d), (best = i);
+      }
+      expect(bestD).toBeLessThan(1e-5);
+      matches.add(best);
+    }
+    expect(matches.size).toBe(20);
     const engine = await createEngine(bundle, { engine: 'onnx', provider: 'cpu', threads: 1 });
     const res = await engine.encodeDecode(x, n);
     expect(res.mu).toHaveLength(n * 16);
