@@ -65,8 +65,10 @@ test('a round also starts after finetune.everyMinutes when at least minPixels ne
     data: { dir: join(work, 'data-time') },
     batch: { maxSize: 16, maxWaitMs: 2 },
     alerts: { enabled: false },
-    // far more than the scan has: only the clock can start this round (0.005 min = 0.3 s)
+    // far more than the scan has: only the clock can start this round (0.005 min = 0.3 s); the fit check is off, so
+    // a scan the small test bundle does not fit cannot start an early 'ood' round at minPixels either
     finetune: { enabled: true, everyPixels: 100_000, everyMinutes: 0.005, minPixels: 50, epochs: 0, maxRounds: 1 },
+    ood: { enabled: false },
   });
   const daemon = await Daemon.create(config, silentLogger, { source: 'replay', record: false });
   const ft = await wireFinetune(daemon, { setFinetuneStatus: () => undefined }, config, silentLogger);
