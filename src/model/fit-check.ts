@@ -113,7 +113,7 @@ export function fitReferenceOf(manifest: { reference?: TrainingReference; metric
 }
 
 /** Compare a scan's statistics (input mean/std per channel, median error over `pixels`) with the reference. */
-export function checkFit(ref: FitReference, scan: { mean: number[]; std: number[]; medianError: number; pixels: number; channels: string[] }, thresholds: { errorRatio: number; inputShift: number }): OodStatus {
+export function checkFit(ref: FitReference, scan: { mean: number[]; std: number[]; medianError: number; pixels: number; channels: string[]; present?: boolean[] }, thresholds: { errorRatio: number; inputShift: number }): OodStatus {
   const reasons: string[] = [];
   const level = ref.errorLevel;
   const errorRatio = level !== null && level > 0 && Number.isFinite(scan.medianError) ? scan.medianError / level : null;
@@ -125,6 +125,8 @@ export function checkFit(ref: FitReference, scan: { mean: number[]; std: number[
   const r = ref.reference;
   if (r && r.input.channels.length === scan.channels.length) {
     for (let c = 0; c < scan.channels.length; c++) {
+      // a channel the scan does not have (e.g. no resonance) is a constant fill, not a shifted input: not compared
+      if (scan.present?.[c] === false) continue;
       const sd = Math.max(r.input.std[c]!, 1e-12);
       const meanShift = Math.abs(scan.mean[c]! - r.input.mean[c]!) / sd;
       const logStdRatio = Math.log(Math.max(scan.std[c]!, 1e-12) / sd);
@@ -151,8 +153,8 @@ export function checkFit(ref: FitReference, scan: { mean: number[]; std: number[
 }
 
 /** Check the given encoded pixels of a scan: their model inputs ([pixel][T·C]) and their per-pixel errors. */
-export function checkScanPixels(ref: FitReference, inputs: Float32Array, errors: Float32Array, pixels: ArrayLike<number>, stride: number, channels: string[], thresholds: { errorRatio: number; inputShift: number }): OodStatus {
+export function checkScanPixels(ref: FitReference, inputs: Float32Array, errors: Float32Array, pixels: ArrayLike<number>, stride: number, channels: string[], thresholds: { errorRatio: number; inputShift: number }, present?: boolean[]): OodStatus {
   const { mean, std } = inputStats(inputs, pixels, stride, channels.length);
   const e = Float64Array.from({ length: pixels.length }, (_, k) => errors[pixels[k]!]!);
-  return checkFit(ref, { mean, std, medianError: medianMad(e).median, pixels: pixels.length, channels }, thresholds);
+  return checkFit(ref, { mean, std, medianError: medianMad(e).median, pixels: pixels.length, channels, ...(present ? { present } : {}) }, thresholds);
 }

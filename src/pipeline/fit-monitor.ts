@@ -83,7 +83,7 @@ export class FitMonitor {
       const e = Float64Array.from({ length: pixels.length }, (_, k) => ctx.maps.error[pixels[k]!]!);
       return checkFit(ref, { mean: [], std: [], medianError: medianMad(e).median, pixels: pixels.length, channels: [] }, thresholds);
     }
-    return checkScanPixels(ref, ctx.inputs!, ctx.maps.error, pixels, bundle.T * bundle.C, channels, thresholds);
+    return checkScanPixels(ref, ctx.inputs!, ctx.maps.error, pixels, bundle.T * bundle.C, channels, thresholds, ctx.inputState?.channels.map((c) => c.present));
   }
 
   private update(ctx: ScanContext, w: Window, status: OodStatus): void {
