@@ -79,7 +79,7 @@ export const DataConfig = section(
 
 export const ModelConfig = section(
   {
-    bundle: z.string().default('fixtures/models/edge-sim').describe('model bundle folder (model.onnx + preprocess.json + manifest.json)'),
+    bundle: z.string().default('fixtures/models/sim-broad').describe('model bundle folder (model.onnx + preprocess.json + manifest.json)'),
     engine: z.enum(['onnx', 'tfjs']).default('onnx').describe('inference engine: onnx (onnxruntime-node) or tfjs'),
     provider: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu').describe('onnxruntime execution provider; cuda/webgpu need a GPU build (docs/operations.md)'),
     threads: z.number().int().positive().default(2).describe('onnxruntime intraOpNumThreads'),
