@@ -188,6 +188,11 @@ export function stringList(v: unknown): string[] | undefined {
   return undefined;
 }
 
+/** A whole numeric dataset as Float64 numbers, whatever its stored type (64-bit integers arrive as BigInt). */
+export function numbers(ds: Dataset): Float64Array {
+  return Float64Array.from(ds.value as unknown as ArrayLike<number | bigint>, Number);
+}
+
 /** Read rows [from, to) of a dataset as Float64 numbers, whatever the stored numeric type. */
 export function readRows(ds: Dataset, from: number, to: number): Float64Array | Float32Array {
   const v = ds.slice([[from, to]]);

@@ -8,7 +8,7 @@
 import { MAX_GRID_SIDE, pixelSizeFrom, shoStartHeader, type StartHeader } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
 import { FileFormatError } from './errors.ts';
-import { attr, checkFilters, checkLocal, checkNumeric, groupAt, stringList, type Dataset, type File, type Group } from './h5.ts';
+import { attr, checkFilters, checkLocal, checkNumeric, groupAt, numbers, stringList, type Dataset, type File, type Group } from './h5.ts';
 import { NOMINAL_PIXEL_SECONDS, iteratePixels, scanIdFromPath, type ScanFileReader } from './reader.ts';
 
 /** Compound fields of a SHO fit, in the order of the protocol's sho buffers. */
@@ -46,7 +46,7 @@ function labelledRows(ds: Dataset, path: string): Map<string, Float64Array> {
     throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${ds.path} [${shape.join(', ')}] needs a "labels" attribute with one label per row`, path);
   }
   checkNumeric(ds, path);
-  const v = Float64Array.from(ds.value as unknown as ArrayLike<number>);
+  const v = numbers(ds);
   const n = shape[1];
   return new Map(labels.map((l, r) => [l, v.subarray(r * n, (r + 1) * n)]));
 }
@@ -123,7 +123,7 @@ export function readUsidShoLayout(file: File, path: string, groupPath: string): 
       throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${posDs.path} [${pshape.join(', ')}] does not match ${npix} pixels with 1 or 2 labelled position dimensions`, path);
     }
     checkNumeric(posDs, path);
-    pos = Float64Array.from(posDs.value as unknown as ArrayLike<number>);
+    pos = numbers(posDs);
   } else {
     // No Position_Indices: BE acquisitions record the grid on the measurement group; pixels are then raster order.
     const meas = groupAt(file, 'Measurement_000');
@@ -186,7 +186,7 @@ export function readUsidShoLayout(file: File, path: string, groupPath: string): 
       const shape = pv.shape ?? [];
       if (shape.length === 2 && shape[0] === npix && shape[1] === ndim) {
         checkFilters(pv, path);
-        const v = Float64Array.from(pv.value as unknown as ArrayLike<number>);
+        const v = numbers(pv);
         const col = (k: number) => (k < 0 ? undefined : Float64Array.from({ length: npix }, (_, i) => v[i * ndim + k]!));
         const unitsAttr = stringList(attr(pv, 'units')) ?? [];
         pixelSize = pixelSizeFrom(col(xAt), col(rowAt), unitsAttr[xAt] ?? unitsAttr[0] ?? '');
