@@ -22,6 +22,7 @@ export type EncodedListener = (ctx: ScanContext, index: Uint32Array) => void;
 export class ModelEncoder implements BatchEncoder {
   private readonly listeners = new Set<EncodedListener>();
   private readonly refusalsLogged = new WeakMap<ScanContext, number>();
+  private readonly refusalListeners = new Set<(ctx: ScanContext, refusal: { seq: number; code: string; message: string }) => void>();
   /** duration of the latest inference call, ms */
   lastBatchMs = 0;
   /** arrival-to-encoded time of the oldest pixel of the latest batch, s */
@@ -63,10 +64,17 @@ export class ModelEncoder implements BatchEncoder {
     if (ready.length) await this.encodeReady(ready);
   }
 
+  /** Told about every pixel the preprocessing refuses (the status channel publishes them). */
+  onRefused(fn: (ctx: ScanContext, refusal: { seq: number; code: string; message: string }) => void): () => void {
+    this.refusalListeners.add(fn);
+    return () => this.refusalListeners.delete(fn);
+  }
+
   /** A pixel the preprocessing refuses: counted in pixels_rejected, logged with its code (rate-limited per scan). */
   private refusePixel(item: PixelItem, code: string | undefined, message: string): void {
     const { ctx } = item;
     ctx.counters.rejected++;
+    for (const fn of this.refusalListeners) fn(ctx, { seq: item.ev.seq, code: code ?? 'LS_PREPROCESS_LAYOUT', message });
     const logged = (this.refusalsLogged.get(ctx) ?? 0) + 1;
     this.refusalsLogged.set(ctx, logged);
     if (logged <= 20) this.log.warn({ scanId: ctx.start.scanId, seq: item.ev.seq, code }, message);
