@@ -82,7 +82,7 @@ print(json.dumps({'inf': int(np.isinf(e).sum() + np.isinf(z).sum()), 'finite': i
     console.log(`t = 1e300 at realtime pace: replay ended after ${seconds.toFixed(1)} s (one gap capped at replay.maxGapSeconds = 5 s)`);
   });
 
-  it('an unfinished recording with out-of-grid rows in data.dir: the daemon starts and resumes it, the rows refused', { timeout: 120_000 }, async () => {
+  it('unfinished recordings in data.dir: one with out-of-grid rows is resumed with them refused; a damaged one is skipped with its code; the daemon starts', { timeout: 120_000 }, async () => {
     const { configPath, dataDir } = daemonConfig();
     mkdirSync(dataDir, { recursive: true });
     const scan = simulateScan({ rows: 4, cols: 4, seed: 7, steps: 16, scanId: 'left-behind' });
@@ -90,12 +90,19 @@ print(json.dumps({'inf': int(np.isinf(e).sum() + np.isinf(z).sum()), 'finite': i
     await writeSimulatedScan(scan, src);
     const oog = hostile('out-of-grid', src);
     hostile('unfinish', oog, join(dataDir, 'left-behind.raw.h5'));
+    await writeSimulatedScan(simulateScan({ rows: 4, cols: 4, seed: 8, steps: 16, scanId: 'damaged' }), join(dir, 'damaged.h5'));
+    hostile('own-gzip-corrupt', join(dir, 'damaged.h5'), join(dataDir, 'damaged.raw.h5'));
     const serve = runCli(['serve', '--config', configPath]);
     try {
       const resumed = await serve.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('resumed a scan'), 'the resume');
       expect(resumed).toMatchObject({ scanId: 'left-behind', recorded: 16 });
       await serve.waitForLog((l) => l.msg === 'listening for scans', 'its endpoint');
       expect(serve.logs.filter((l) => l.code === 'LS_FRAME_OUT_OF_GRID').map((l) => l.seq)).toEqual([3, 7]);
+      // the damaged one opens, then fails at its rows 4..: logged with its code, left on disk, not resumed
+      const skipped = serve.logs.find((l) => l.msg === 'cannot resume recording; left as it is, the daemon goes on without it');
+      expect(skipped).toMatchObject({ scanId: 'damaged', code: 'LS_FILE_UNREADABLE' });
+      expect(String(skipped!.err)).toContain('/scan/pixels/amplitude');
+      expect(serve.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('resumed a scan')).map((l) => l.scanId)).toEqual(['left-behind']);
     } finally {
       serve.proc.kill('SIGTERM');
       await serve.exited;

@@ -16,6 +16,8 @@ Usage: make_hostile.py VARIANT IN OUT
     bad-seq          seq of row 2 NaN, of row 4 -1, row 6 repeats row 5's seq
     t-1e300          t of every row from row 3 on = 1e300
     unfinish         the stop attribute removed (a recording interrupted by a crash)
+    own-gzip-corrupt the stop attribute removed and /scan/pixels/amplitude re-written gzip-compressed (chunks of 4
+                     rows) with 16 bytes of chunk 1's stream inverted: it opens, its rows 4.. cannot be read
 Prints a JSON line with what it changed.
 """
 import json
@@ -98,12 +100,16 @@ with h5py.File(out, "r+") as h:
         t[3:] = 1e300
     elif variant == "unfinish":
         del h["scan"].attrs["stop"]
+    elif variant == "own-gzip-corrupt":
+        del h["scan"].attrs["stop"]
+        amp = h["scan/pixels/amplitude"]
+        replace(h["scan/pixels"], "amplitude", amp[()], chunks=(4,) + amp.shape[1:], maxshape=(None,) + amp.shape[1:], compression="gzip")
     else:
         raise SystemExit(f"unknown variant {variant}")
 
-if variant == "gzip-corrupt":
+if variant in ("gzip-corrupt", "own-gzip-corrupt"):
     with h5py.File(out, "r") as h:
-        chunk = h[SHO + "/Fit"].id.get_chunk_info(1)
+        chunk = h[SHO + "/Fit" if variant == "gzip-corrupt" else "scan/pixels/amplitude"].id.get_chunk_info(1)
     with open(out, "r+b") as f:
         f.seek(chunk.byte_offset + chunk.size // 3)
         b = bytearray(f.read(16))
