@@ -4,7 +4,8 @@
  * seqs and pixels of ended (stale) scans are refused and counted. Bounded by config: at most `maxOpenScans` scans
  * open at once and grids of at most `maxScanPixels` (a refused start's later frames are refused with
  * LS_SCAN_REFUSED, never held). Accepted data that looks like the wrong unit is warned about once per scan.
- * Transport-free: the ZeroMQ source feeds it.
+ * Transport-free: the ZeroMQ source feeds it frames (`accept`); HDF5 replays feed it the events they read
+ * (`acceptEvent`), so a file is held to the same rules, with the same codes.
  */
 import { checkPixelValues, checkStartLayout, decodeFrames, decodePixelData } from './decode.ts';
 import { FrameError, IngestWarning } from './errors.ts';

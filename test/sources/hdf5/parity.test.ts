@@ -33,9 +33,9 @@ async function replay(path: string, opts: Partial<ReplayOptions> = {}): Promise<
   return { events, rejects };
 }
 
-async function refusal(path: string): Promise<{ code?: string; message: string }> {
+async function refusal(path: string, opts: Partial<ReplayOptions> = {}): Promise<{ code?: string; message: string }> {
   try {
-    await replay(path);
+    await replay(path, opts);
   } catch (err) {
     return err as { code?: string; message: string };
   }
@@ -86,6 +86,13 @@ describe('replay applies the live ingest rules to files', () => {
       [4, 4],
       [6, 6],
     ]);
+  });
+
+  it('a file whose grid is beyond ingest.maxScanPixels is refused as live refuses its start (LS_SCAN_TOO_LARGE)', async () => {
+    const r = await refusal(own, { maxScanPixels: 15 });
+    expect(r.code).toBe('LS_SCAN_TOO_LARGE');
+    expect(r.message).toContain(own);
+    expect(count((await replay(own, { maxScanPixels: 16 })).events, 'pixel')).toBe(16);
   });
 
   it('a dataset of text where numbers belong refuses the file, naming it (LS_FILE_DTYPE)', async () => {
