@@ -2,6 +2,7 @@
 export function exitCodeOf(err: unknown): number {
   const name = (err as { name?: string }).name ?? '';
   if (name === 'ConfigError') return 2;
-  if (name === 'FileFormatError' || name === 'BundleError') return 3;
+  // a FrameError reaching the CLI is a replayed file's start refused by the live rules: bad input too
+  if (name === 'FileFormatError' || name === 'BundleError' || name === 'FrameError') return 3;
   return 1;
 }

@@ -63,6 +63,7 @@ export const ReplayConfig = section(
       .default('max')
       .describe('replay pacing: max, realtime (from timestamps), xN (N times faster), or Npxps'),
     roots: z.array(z.string()).default(['.']).describe('folders files may be replayed from by name (server requests are confined to them)'),
+    maxGapSeconds: z.number().positive().finite().default(5).describe('realtime pacing waits at most this long between two pixels; longer timestamp gaps are skipped and logged'),
   },
   'replay of HDF5 files (own recordings, NSID, USID SHO fits)',
 );

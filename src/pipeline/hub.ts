@@ -12,6 +12,7 @@ import { unscale } from '../preprocess/scale.ts';
 import type { AlertsStatus, DashboardHub, OodStatus, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, PixelSize, ScanFailure, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
 import { scanVoltageAxis } from '../server/voltage-axis.ts';
 import { parsePace, replayFile } from '../sources/hdf5/index.ts';
+import { replayRules } from './replay-rules.ts';
 import type { RejectCounts } from '../sources/zmq.ts';
 import { CodedError } from '../util/coded-error.ts';
 import type { Daemon } from './daemon.ts';
@@ -281,7 +282,7 @@ export class PipelineHub implements DashboardHub {
     reader.close();
     const startedAt = Date.now();
     void this.daemon
-      .run(replayFile(path, { pace: parsePace(this.daemon.config.replay.pace), scanId }), { source: 'replay', file, record: false })
+      .run(replayFile(path, { pace: parsePace(this.daemon.config.replay.pace), scanId, ...replayRules(this.daemon.config, this.daemon.log.child({ stage: 'replay', scanId })) }), { source: 'replay', file, record: false })
       .catch((err: Error & { code?: unknown }) => {
         const code = typeof err.code === 'string' && err.code.startsWith('LS_') ? err.code : 'LS_SERVER_REPLAY';
         this.daemon.log.error({ file, scanId, code, err: err.message }, 'replay failed');

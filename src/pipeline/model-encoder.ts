@@ -9,6 +9,7 @@
  */
 import type { Logger } from '../util/log.ts';
 import { fitScanInputState, toCanonicalInput, type PixelLoopStats } from '../preprocess/canonical-input.ts';
+import { modelledValuesProblem } from '../preprocess/modelled-values.ts';
 import type { ControlItem, PipelineEvent, PixelItem } from './items.ts';
 import type { BatchEncoder } from './operators/encode-batches.ts';
 import type { ModelSlot } from './model-slot.ts';
@@ -20,6 +21,8 @@ export type EncodedListener = (ctx: ScanContext, index: Uint32Array) => void;
 
 export class ModelEncoder implements BatchEncoder {
   private readonly listeners = new Set<EncodedListener>();
+  private readonly refusalsLogged = new WeakMap<ScanContext, number>();
+  private readonly refusalListeners = new Set<(ctx: ScanContext, refusal: { seq: number; code: string; message: string }) => void>();
   /** duration of the latest inference call, ms */
   lastBatchMs = 0;
   /** arrival-to-encoded time of the oldest pixel of the latest batch, s */
@@ -42,6 +45,14 @@ export class ModelEncoder implements BatchEncoder {
     for (const item of items) {
       const { ctx } = item;
       if (!ctx.encodable) continue;
+      // The values the model reads (its cycle/field and channels) must hold something finite and physical: a failed
+      // fit or an overflowing value is refused here, before it can be encoded or join the warm-up that fits the
+      // scan's normalisation (preprocess/modelled-values.ts).
+      const problem = modelledValuesProblem(item.ev.data, ctx.start, this.model.bundle.input, item.ev.seq);
+      if (problem) {
+        this.refusePixel(item, problem.code, problem.message);
+        continue;
+      }
       if (ctx.inputState) {
         ready.push(item);
         continue;
@@ -51,6 +62,22 @@ export class ModelEncoder implements BatchEncoder {
       if (ctx.warmup.length >= need) ready.push(...this.freeze(ctx));
     }
     if (ready.length) await this.encodeReady(ready);
+  }
+
+  /** Told about every pixel the preprocessing refuses (the status channel publishes them). */
+  onRefused(fn: (ctx: ScanContext, refusal: { seq: number; code: string; message: string }) => void): () => void {
+    this.refusalListeners.add(fn);
+    return () => this.refusalListeners.delete(fn);
+  }
+
+  /** A pixel the preprocessing refuses: counted in pixels_rejected, logged with its code (rate-limited per scan). */
+  private refusePixel(item: PixelItem, code: string | undefined, message: string): void {
+    const { ctx } = item;
+    ctx.counters.rejected++;
+    for (const fn of this.refusalListeners) fn(ctx, { seq: item.ev.seq, code: code ?? 'LS_PREPROCESS_LAYOUT', message });
+    const logged = (this.refusalsLogged.get(ctx) ?? 0) + 1;
+    this.refusalsLogged.set(ctx, logged);
+    if (logged <= 20) this.log.warn({ scanId: ctx.start.scanId, seq: item.ev.seq, code }, message);
   }
 
   /** Fit and freeze a scan's input state on its held pixels; returns them for encoding. */
@@ -97,17 +124,19 @@ export class ModelEncoder implements BatchEncoder {
           ls.imprint[item.index] = stats.coercive!.imprint;
           kept.push(item);
         } catch (err) {
-          item.ctx.counters.rejected++;
-          this.log.warn({ scanId: item.ctx.start.scanId, seq: item.ev.seq, code: (err as { code?: string }).code }, (err as Error).message);
+          this.refusePixel(item, (err as { code?: string }).code, (err as Error).message);
         }
       }
       if (kept.length === 0) return;
       const t0 = performance.now();
-      const out = await engine.encodeDecode(x.subarray(0, kept.length * stride), kept.length);
+      const raw = await engine.encodeDecode(x.subarray(0, kept.length * stride), kept.length);
       this.lastBatchMs = performance.now() - t0;
       // Lag from arrival (not the acquisition timestamp: replayed files carry old times, instruments other clocks).
       this.lastLagSec = (performance.now() - kept[0].receivedAt) / 1000;
-      this.apply(kept, x, stride, out, engine.latentDim, engine.version);
+      // Last guard: whatever got through, an Inf/NaN input, embedding or error is never written into the maps.
+      const { out, good } = finiteOnly(kept, x, stride, raw, engine.latentDim);
+      for (const k of good.bad) this.refusePixel(kept[k]!, 'LS_INPUT_OVERFLOW', `scan ${kept[k]!.ctx.start.scanId} pixel seq ${kept[k]!.ev.seq}: its model input or reconstruction is not finite (values beyond float32 arithmetic); not encoded`);
+      if (good.kept.length) this.apply(good.kept, good.x, stride, out, engine.latentDim, engine.version);
     });
   }
 
@@ -146,6 +175,26 @@ export class ModelEncoder implements BatchEncoder {
     }
     return this.registry.control(item);
   }
+}
+
+/** The pixels of a batch whose input, embedding and error are all finite, with their rows of x and the outputs. */
+function finiteOnly(kept: PixelItem[], x: Float32Array, stride: number, out: { mu: Float32Array; logVar: Float32Array; error: Float32Array }, d: number) {
+  const bad: number[] = [];
+  const finite = (a: Float32Array, from: number, to: number) => {
+    for (let i = from; i < to; i++) if (!Number.isFinite(a[i])) return false;
+    return true;
+  };
+  kept.forEach((_, k) => {
+    if (!(finite(x, k * stride, (k + 1) * stride) && finite(out.mu, k * d, (k + 1) * d) && finite(out.logVar, k * d, (k + 1) * d) && finite(out.error, k, k + 1))) bad.push(k);
+  });
+  if (bad.length === 0) return { out, good: { kept, x, bad } };
+  const ok = kept.map((_, k) => k).filter((k) => !bad.includes(k));
+  const pick = (src: Float32Array, w: number) => {
+    const dst = new Float32Array(ok.length * w);
+    ok.forEach((k, j) => dst.set(src.subarray(k * w, (k + 1) * w), j * w));
+    return dst;
+  };
+  return { out: { mu: pick(out.mu, d), logVar: pick(out.logVar, d), error: pick(out.error, 1) }, good: { kept: ok.map((k) => kept[k]!), x: pick(x, stride), bad } };
 }
 
 function newLoopStats(n: number): NonNullable<ScanContext['loopStats']> {

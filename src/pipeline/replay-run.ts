@@ -11,6 +11,7 @@ import { ScanEventCounter, type ReplaySummary } from '../sources/hdf5/replay-sum
 import type { Logger } from '../util/log.ts';
 import { checkBundleAgainstScan } from '../model/bundle.ts';
 import { Daemon } from './daemon.ts';
+import { replayRules } from './replay-rules.ts';
 import { PipelineHub } from './hub.ts';
 import { wireAlerts } from './wire-alerts.ts';
 import { metricsAlertSink, wireMetrics } from './wire-metrics.ts';
@@ -91,7 +92,8 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
   const counter = new ScanEventCounter();
   try {
     counter.markStart();
-    const run = await daemon.run(replayReader(reader, { pace: opts.pace, scanId: opts.scanId }).pipe(tap((ev) => counter.observe(ev))));
+    const rules = replayRules(config, log.child({ stage: 'replay' }), (code) => counter.reject(code));
+    const run = await daemon.run(replayReader(reader, { pace: opts.pace, scanId: opts.scanId, ...rules }).pipe(tap((ev) => counter.observe(ev))));
     const ctx = run.scans[0];
     // A scan smaller than everyPixels still gets a round (≥ minPixels), and rounds go on while the gate accepts them.
     finetune?.drain();

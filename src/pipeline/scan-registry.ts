@@ -128,6 +128,20 @@ export class ScanRegistry {
     for (const fn of this.failureListeners) fn(ctx, ctx.recordingError);
   }
 
+  /**
+   * Forget a scan whose source failed before it could run (a recording that could not be resumed): its context is
+   * marked 'error' and dropped, so the id is free for a new start (its files stay on disk, untouched).
+   */
+  forget(scanId: string): void {
+    const ctx = this.scans.get(scanId);
+    if (ctx) {
+      ctx.state = 'error';
+      for (const fn of this.listeners) fn(ctx, 'close');
+    }
+    this.scans.delete(scanId);
+    this.plans.delete(scanId);
+  }
+
   get(scanId: string): ScanContext | undefined {
     return this.scans.get(scanId);
   }

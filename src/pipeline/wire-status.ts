@@ -57,6 +57,8 @@ export function wireStatus(daemon: Daemon, source: Pick<ZmqSource, 'rejects$' | 
       channel.publish('finished', { scanId, status: ctx.state, ...counts(ctx), results: ctx.refused ? null : ctx.resultsPath });
     }),
     daemon.registry.onRefused((ctx, refusal) => channel.publish('refused', { scanId: ctx.start.scanId, ...refusal })),
+    // pixels the model's own check refuses (LS_INPUT_ALL_NONFINITE, LS_INPUT_OVERFLOW): the producer learns them too
+    daemon.encoder.onRefused((ctx, refusal) => channel.publish('refused', { scanId: ctx.start.scanId, ...refusal })),
     daemon.registry.onRecordingFailure((ctx, failure) => {
       // once per scan: recordingFailed is told again for every later batch of the scan
       if (haltedScans.has(ctx.start.scanId)) return;

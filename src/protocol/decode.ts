@@ -156,6 +156,25 @@ export function checkStartLayout(start: StartHeader): FrameError | undefined {
   return undefined;
 }
 
+/** Grid and buffer-count rules of a pixel, shared by frames (decodePixelData) and replayed files (checkPixelValues). */
+function placementProblem(header: PixelHeader, buffers: number, start: StartHeader): FrameError | undefined {
+  const at = { scanId: header.scanId, seq: header.seq };
+  const where = `scan ${header.scanId} pixel seq ${header.seq}`;
+  if (header.row >= start.grid.rows || header.col >= start.grid.cols) {
+    return new FrameError('LS_FRAME_OUT_OF_GRID', `${where}: (row ${header.row}, col ${header.col}) is outside the ${start.grid.rows}x${start.grid.cols} grid`, at);
+  }
+  if (buffers !== start.buffers.length) {
+    return new FrameError('LS_FRAME_BUFFER_COUNT', `${where}: ${buffers} buffer(s); the start message declared ${start.buffers.length} (${start.buffers.map((b) => b.name).join(', ')})`, at);
+  }
+  return undefined;
+}
+
+/** The rule on values: a buffer with no finite value is refused (NaN inside a buffer is kept; preprocessing fills it). */
+function nonFiniteProblem(header: PixelHeader, i: number, values: Float32Array, start: StartHeader): FrameError | undefined {
+  for (let k = 0; k < values.length; k++) if (Number.isFinite(values[k])) return undefined;
+  return new FrameError('LS_FRAME_ALL_NONFINITE', `scan ${header.scanId} pixel seq ${header.seq}: buffer ${i} ("${start.buffers[i]!.name}") holds no finite value (all NaN/Inf)`, { scanId: header.scanId, seq: header.seq });
+}
+
 /**
  * Check a pixel's buffers against its scan's start header and convert them to Float32Array.
  * NaN inside a buffer is kept (the preprocessing fills it, DOMAIN.md §2); a buffer with no finite value is refused.
@@ -163,12 +182,8 @@ export function checkStartLayout(start: StartHeader): FrameError | undefined {
 export function decodePixelData(header: PixelHeader, buffers: readonly Buffer[], start: StartHeader): Float32Array[] | FrameError {
   const at = { scanId: header.scanId, seq: header.seq };
   const where = `scan ${header.scanId} pixel seq ${header.seq}`;
-  if (header.row >= start.grid.rows || header.col >= start.grid.cols) {
-    return new FrameError('LS_FRAME_OUT_OF_GRID', `${where}: (row ${header.row}, col ${header.col}) is outside the ${start.grid.rows}x${start.grid.cols} grid`, at);
-  }
-  if (buffers.length !== start.buffers.length) {
-    return new FrameError('LS_FRAME_BUFFER_COUNT', `${where}: ${buffers.length} buffer(s); the start message declared ${start.buffers.length} (${start.buffers.map((b) => b.name).join(', ')})`, at);
-  }
+  const placed = placementProblem(header, buffers.length, start);
+  if (placed) return placed;
   const out: Float32Array[] = [];
   for (let i = 0; i < buffers.length; i++) {
     const spec = start.buffers[i];
@@ -179,24 +194,33 @@ export function decodePixelData(header: PixelHeader, buffers: readonly Buffer[],
       return new FrameError('LS_FRAME_BUFFER_SIZE', `${where}: buffer ${i} ("${spec.name}") has ${buf.length} bytes; the start message declared ${spec.dtype}[${spec.shape.join('×')}] = ${bytes} bytes`, at);
     }
     const values = new Float32Array(n);
-    let finite = 0;
     if (spec.dtype === 'float32') {
-      for (let k = 0; k < n; k++) {
-        const v = buf.readFloatLE(k * 4);
-        values[k] = v;
-        if (Number.isFinite(v)) finite++;
-      }
+      for (let k = 0; k < n; k++) values[k] = buf.readFloatLE(k * 4);
     } else {
-      for (let k = 0; k < n; k++) {
-        const v = buf.readDoubleLE(k * 8);
-        values[k] = v;
-        if (Number.isFinite(values[k])) finite++;
-      }
+      for (let k = 0; k < n; k++) values[k] = buf.readDoubleLE(k * 8);
     }
-    if (finite === 0) {
-      return new FrameError('LS_FRAME_ALL_NONFINITE', `${where}: buffer ${i} ("${spec.name}") holds no finite value (all NaN/Inf)`, at);
-    }
+    const empty = nonFiniteProblem(header, i, values, start);
+    if (empty) return empty;
     out.push(values);
   }
   return out;
+}
+
+/**
+ * The same rules for a pixel whose values were already read (an HDF5 replay): grid, buffer count, element count
+ * (LS_FRAME_BUFFER_SIZE, in elements), and some finite value in every buffer. Undefined when the pixel is accepted.
+ */
+export function checkPixelValues(header: PixelHeader, data: readonly Float32Array[], start: StartHeader): FrameError | undefined {
+  const placed = placementProblem(header, data.length, start);
+  if (placed) return placed;
+  for (let i = 0; i < data.length; i++) {
+    const spec = start.buffers[i]!;
+    const n = specElements(spec);
+    if (data[i]!.length !== n) {
+      return new FrameError('LS_FRAME_BUFFER_SIZE', `scan ${header.scanId} pixel seq ${header.seq}: buffer ${i} ("${spec.name}") has ${data[i]!.length} values; the start declared [${spec.shape.join('×')}] = ${n}`, { scanId: header.scanId, seq: header.seq });
+    }
+    const empty = nonFiniteProblem(header, i, data[i]!, start);
+    if (empty) return empty;
+  }
+  return undefined;
 }

@@ -4,12 +4,13 @@
  * seqs and pixels of ended (stale) scans are refused and counted. Bounded by config: at most `maxOpenScans` scans
  * open at once and grids of at most `maxScanPixels` (a refused start's later frames are refused with
  * LS_SCAN_REFUSED, never held). Accepted data that looks like the wrong unit is warned about once per scan.
- * Transport-free: the ZeroMQ source feeds it.
+ * Transport-free: the ZeroMQ source feeds it frames (`accept`); HDF5 replays feed it the events they read
+ * (`acceptEvent`), so a file is held to the same rules, with the same codes.
  */
-import { decodeFrames, decodePixelData } from './decode.ts';
+import { checkPixelValues, checkStartLayout, decodeFrames, decodePixelData } from './decode.ts';
 import { FrameError, IngestWarning } from './errors.ts';
 import type { ScanEvent } from './events.ts';
-import { MAX_BUFFER_ELEMENTS, type PixelHeader, type StartHeader } from './messages.ts';
+import { MAX_BUFFER_ELEMENTS, PixelHeader, StartHeader, StopHeader } from './messages.ts';
 
 /** Most buffers a start may declare (messages.ts StartHeader.buffers). */
 const MAX_BUFFERS = 8;
@@ -107,25 +108,76 @@ export class ScanTracker {
       case 'pixel':
         this.onPixel(header, buffers, out);
         return out;
-      case 'stop': {
-        const scan = this.active.get(header.scanId);
-        if (!scan) {
-          const refusal = this.refused.get(header.scanId);
-          if (refusal) {
-            out.rejects.push(new FrameError('LS_SCAN_REFUSED', `stop for scan ${header.scanId}, whose start was refused (${refusal.code})`, { scanId: header.scanId }));
-            this.refused.delete(header.scanId);
-            return out;
-          }
-          const code = this.ended.has(header.scanId) ? 'LS_SCAN_STALE' : 'LS_SCAN_UNKNOWN';
-          out.rejects.push(new FrameError(code, `stop for scan ${header.scanId}, which is not running`, { scanId: header.scanId }));
+      case 'stop':
+        this.onStop(header, out);
+        return out;
+    }
+  }
+
+  private onStop(header: StopHeader, out: TrackResult): void {
+    const scan = this.active.get(header.scanId);
+    if (!scan) {
+      const refusal = this.refused.get(header.scanId);
+      if (refusal) {
+        out.rejects.push(new FrameError('LS_SCAN_REFUSED', `stop for scan ${header.scanId}, whose start was refused (${refusal.code})`, { scanId: header.scanId }));
+        this.refused.delete(header.scanId);
+        return;
+      }
+      const code = this.ended.has(header.scanId) ? 'LS_SCAN_STALE' : 'LS_SCAN_UNKNOWN';
+      out.rejects.push(new FrameError(code, `stop for scan ${header.scanId}, which is not running`, { scanId: header.scanId }));
+      return;
+    }
+    if (header.lastSeq >= scan.nextSeq) this.gap(scan, header.lastSeq, out);
+    this.active.delete(header.scanId);
+    this.remember(header.scanId);
+    out.events.push({ type: 'stop', header });
+  }
+
+  /**
+   * Feed one event whose values were already read (an HDF5 replay, src/sources/hdf5): the same rules as `accept`,
+   * with the same codes — headers against their schema (LS_FRAME_HEADER: a seq that is negative, fractional or NaN,
+   * a non-finite `t`), a start against its layout and the configured bounds, seq order, grid and values
+   * (checkPixelValues). A pixel of a running scan refused for its header is also reported as a `refused` event
+   * (its seq, or −1 when the seq itself is not one), so it is counted in the scan's pixels_rejected.
+   */
+  acceptEvent(ev: ScanEvent): TrackResult {
+    const out: TrackResult = { events: [], rejects: [], warnings: [] };
+    switch (ev.type) {
+      case 'start': {
+        const parsed = StartHeader.safeParse(ev.header);
+        if (!parsed.success) {
+          out.rejects.push(new FrameError('LS_FRAME_HEADER', `invalid start header: ${issues(parsed.error.issues)}`, { scanId: ev.header.scanId }));
           return out;
         }
-        if (header.lastSeq >= scan.nextSeq) this.gap(scan, header.lastSeq, out);
-        this.active.delete(header.scanId);
-        this.remember(header.scanId);
-        out.events.push({ type: 'stop', header });
+        const layout = checkStartLayout(parsed.data);
+        if (layout) out.rejects.push(layout);
+        else this.onStart(parsed.data, out);
         return out;
       }
+      case 'pixel': {
+        const { data, type, ...fields } = ev;
+        const parsed = PixelHeader.safeParse({ type, ...fields });
+        if (!parsed.success) {
+          const seq = typeof ev.seq === 'number' && Number.isSafeInteger(ev.seq) && ev.seq >= 0 ? ev.seq : -1;
+          out.rejects.push(new FrameError('LS_FRAME_HEADER', `invalid pixel header of scan ${ev.scanId} (seq ${String(ev.seq)}, row ${String(ev.row)}, col ${String(ev.col)}, t ${String(ev.t)}): ${issues(parsed.error.issues)}`, { scanId: ev.scanId }));
+          if (this.active.has(ev.scanId)) out.events.push({ type: 'refused', scanId: ev.scanId, seq, code: 'LS_FRAME_HEADER' });
+          return out;
+        }
+        this.onPixelValues(parsed.data, (start) => checkPixelValues(parsed.data, data, start) ?? data, out);
+        return out;
+      }
+      case 'stop': {
+        const parsed = StopHeader.safeParse(ev.header);
+        if (!parsed.success) {
+          out.rejects.push(new FrameError('LS_FRAME_HEADER', `invalid stop header of scan ${ev.header.scanId}: ${issues(parsed.error.issues)}`, { scanId: ev.header.scanId }));
+          return out;
+        }
+        this.onStop(parsed.data, out);
+        return out;
+      }
+      default:
+        // gap and refused events are the tracker's own output, never its input
+        return out;
     }
   }
 
@@ -229,11 +281,25 @@ export class ScanTracker {
       this.heldBytes += bytes;
       return;
     }
+    this.onPixelValues(header, (start) => decodePixelData(header, buffers, start), out);
+  }
+
+  /** A pixel of a started scan (or of none): seq order, then its values by `values` (decoded frames or read ones). */
+  private onPixelValues(header: PixelHeader, values: (start: StartHeader) => Float32Array[] | FrameError, out: TrackResult): void {
+    const at = { scanId: header.scanId, seq: header.seq };
+    const scan = this.active.get(header.scanId);
+    if (!scan) {
+      // Only a replay gets here without a start (a live pixel is held first): nothing can hold it.
+      const refusal = this.refused.get(header.scanId);
+      const code = refusal ? 'LS_SCAN_REFUSED' : this.ended.has(header.scanId) ? 'LS_SCAN_STALE' : 'LS_SCAN_UNKNOWN';
+      out.rejects.push(new FrameError(code, `scan ${header.scanId} pixel seq ${header.seq}: the scan is not running${refusal ? ` (its start was refused: ${refusal.code})` : ''}`, at));
+      return;
+    }
     if (header.seq < scan.nextSeq) {
       out.rejects.push(new FrameError('LS_SEQ_DUPLICATE', `scan ${header.scanId} pixel seq ${header.seq}: already past it (next expected seq ${scan.nextSeq}); duplicate or backwards seq`, at));
       return;
     }
-    const data = decodePixelData(header, buffers, scan.start);
+    const data = values(scan.start);
     if (data instanceof FrameError) {
       // It arrived, refused: counted as rejected downstream and never reported missing by a later gap. Its seq stays
       // open, so the producer may send the pixel again, corrected.
@@ -310,6 +376,14 @@ export function layoutDifferences(a: StartHeader, b: StartHeader): Array<(typeof
   return LAYOUT_FIELDS.filter((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
 }
 const LAYOUT_FIELDS = ['protocol', 'kind', 'grid', 'dcVoltage', 'fields', 'cycles', 'phaseUnit', 'buffers'] as const;
+
+/** The first zod issues of a header, as "path: message; …". */
+function issues(list: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
+  return list
+    .slice(0, 3)
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
 
 /** Bytes of a pixel's buffers. */
 function bytesOf(buffers: readonly Buffer[]): number {

@@ -18,6 +18,8 @@ import { DaemonProcess } from './support/daemon-process.ts';
 import { until } from './support/producer.ts';
 import { readResults } from './support/results.ts';
 import { testBundle } from './support/test-bundle.ts';
+import { loadBundle } from '../../src/model/bundle.ts';
+import type { InputDescriptor } from '../../src/preprocess/canonical-input.ts';
 
 type Status = { kind: string; scanId?: string; seq?: number; code?: string; message?: string } & Record<string, unknown>;
 
@@ -28,10 +30,12 @@ describe('faults: hostile ingest on a real daemon', () => {
   const status: Status[] = [];
   let url: string;
   let T: number;
+  let input: InputDescriptor;
 
   beforeAll(async () => {
     const bundle = await testBundle();
     T = bundle.T;
+    input = (await loadBundle(bundle.dir)).input;
     // The largest grid allowed, so an 8192 x 8192 start is accepted and its allocation fails at its first pixel.
     d = await DaemonProcess.start({ bundle: bundle.dir, startTimeoutMs: 170_000, config: { ingest: { maxOpenScans: 4, maxScanPixels: 8192 * 8192 } } });
     url = String(d.logs.find((l) => typeof l.url === 'string')?.url);
@@ -103,6 +107,34 @@ describe('faults: hostile ingest on a real daemon', () => {
     const results = await readResults(d.resultsPath('all-nan'));
     expect(results.attrs.pixels_rejected).toBe(1);
     expect(Array.from(results.missing)).toEqual([0, 0, 0, 0]);
+  }, 60_000);
+
+  it('refuses a pixel whose modelled cycle/field is all NaN or overflows float32 (issue 12 #13), and tells the producer', async () => {
+    const s = scan('modelled-nan');
+    await push.send(encodeStart(s.start));
+    const { start } = s;
+    const cycle = Math.min(input.cycle, start.cycles - 1);
+    const field = start.fields.includes(input.field) ? input.field : start.fields[0]!;
+    const base = (cycle * start.fields.length + start.fields.indexOf(field)) * T; // the part the model reads
+    const nan = s.pixel(1).data.map((b) => Float32Array.from(b));
+    for (const b of nan) b.fill(Number.NaN, base, base + T); // a failed fit of that cycle only: the frame rule passes it
+    const huge = s.pixel(2).data.map((b) => Float32Array.from(b));
+    huge[0]![base + 3] = 3.4e38;
+    await sendPixel(s, 0);
+    await sendPixel(s, 1, { data: nan });
+    await sendPixel(s, 2, { data: huge });
+    await sendPixel(s, 3);
+    await stop('modelled-nan', 3);
+    const fin = await d.scanFinished('modelled-nan');
+    expect(fin).toMatchObject({ received: 4, encoded: 2, missing: 0 });
+    await until(() => statusFor('modelled-nan', 'finished').length > 0, 10_000, 'the finished status');
+    expect(statusFor('modelled-nan', 'refused').map((m) => [m.code, m.seq])).toEqual([
+      ['LS_INPUT_ALL_NONFINITE', 1],
+      ['LS_INPUT_OVERFLOW', 2],
+    ]);
+    expect(statusFor('modelled-nan', 'finished')[0]).toMatchObject({ received: 4, recorded: 4, encoded: 2, rejected: 2 });
+    const results = await readResults(d.resultsPath('modelled-nan'));
+    expect(results.attrs.pixels_rejected).toBe(2);
   }, 60_000);
 
   it('reports an accepted scan, its recorded and encoded counts on the status channel', async () => {

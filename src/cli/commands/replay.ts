@@ -28,11 +28,12 @@ export function register(program: Command): void {
     const { parsePace } = await import('../../sources/hdf5/index.ts');
     const pace = parsePace(config.replay.pace);
     const scanId = opts.scanId ? { scanId: opts.scanId as string } : {};
-    let summary: { file: string; layout: string; kind: string | null; rows: number; cols: number; pixels: number; missing: number; seconds: number; pxPerSec: number; stopStatus: string | null };
+    let summary: { file: string; layout: string; kind: string | null; rows: number; cols: number; pixels: number; missing: number; seconds: number; pxPerSec: number; stopStatus: string | null; refused: number; refusedByCode: Record<string, number> };
     let modelText = '';
     if (opts.ingestOnly) {
       const { summarizeReplayFile } = await import('../../sources/hdf5/replay-summary.ts');
-      summary = await summarizeReplayFile(file, { pace, ...scanId });
+      const { replayRules } = await import('../../pipeline/replay-rules.ts');
+      summary = await summarizeReplayFile(file, { pace, ...scanId, ...replayRules(config, log) });
     } else {
       const { replayThroughPipeline } = await import('../../pipeline/replay-run.ts');
       const s = await replayThroughPipeline(config, log, file, {
@@ -52,12 +53,18 @@ export function register(program: Command): void {
       summary = s;
     }
     log.info(summary, 'replay finished');
+    // refused by the live ingest rules (docs/protocol.md §Rules): the replay went on without them, and says so
+    const refusedText = summary.refused
+      ? `, ${summary.refused} refused (${Object.entries(summary.refusedByCode)
+          .map(([c, n]) => `${c} ${n}`)
+          .join(', ')})`
+      : '';
     if (opts.summaryJson) {
       process.stdout.write(`${JSON.stringify(summary)}\n`);
     } else {
       process.stdout.write(
         `${summary.file}: ${summary.layout} ${summary.kind} ${summary.rows}x${summary.cols}, ${summary.pixels} pixels, ${summary.missing} missing, ` +
-          `${summary.seconds.toFixed(3)} s (${Math.round(summary.pxPerSec)} px/s), stop ${summary.stopStatus}${modelText}\n`,
+          `${summary.seconds.toFixed(3)} s (${Math.round(summary.pxPerSec)} px/s), stop ${summary.stopStatus}${refusedText}${modelText}\n`,
       );
     }
   });

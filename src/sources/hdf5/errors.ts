@@ -19,6 +19,11 @@ export const FILE_ERROR_CODES = [
   'LS_FILE_WRITE',
   // a file name built from a scan id would leave data.dir: src/store/scan-paths.ts
   'LS_FILE_PATH',
+  // issue 12: a dataset of the wrong type (text where numbers belong), USID positions that do not place each pixel
+  // once, data reached through an external link or a virtual dataset in another file
+  'LS_FILE_DTYPE',
+  'LS_FILE_POSITIONS',
+  'LS_FILE_EXTERNAL',
 ] as const;
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 

@@ -3,14 +3,30 @@
  * typed lookups and the filter check (h5wasm reads datasets with unknown filters as garbage, silently).
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import h5wasm, { type Dataset, type File, type Group } from 'h5wasm/node';
+import h5wasm, { Module, type Dataset, type File, type Group } from 'h5wasm/node';
 import { FileFormatError } from './errors.ts';
 
 export type { Dataset, File, Group };
 
-/** The h5wasm module, initialised once. */
+/** Thrown (as a plain Error, turned into LS_FILE_UNREADABLE by the readers) when HDF5 could not read a selection. */
+export const READ_FAILED = 'HDF5 read failed';
+
+/**
+ * The h5wasm module, initialised once. h5wasm ignores the status of H5Dread: a chunk whose gzip stream is damaged
+ * ("filter returned failure during read") comes back as whatever the buffer held, and would be replayed as data.
+ * Every dataset read goes through Module.get_dataset_data, so it is wrapped once here to throw on a failed read.
+ */
 export async function h5(): Promise<typeof h5wasm> {
-  await h5wasm.ready;
+  const mod = (await h5wasm.ready) as unknown as { get_dataset_data: (...a: unknown[]) => number; __lsChecked?: boolean };
+  if (!mod.__lsChecked) {
+    const read = mod.get_dataset_data.bind(mod);
+    mod.get_dataset_data = (...a: unknown[]) => {
+      const status = read(...a);
+      if (status < 0) throw new Error(`${READ_FAILED}: ${String(a[1])} (H5Dread returned ${status}; a damaged chunk or a filter that failed)`);
+      return status;
+    };
+    mod.__lsChecked = true;
+  }
   return h5wasm;
 }
 
@@ -56,8 +72,45 @@ export const SUPPORTED_FILTERS: ReadonlyMap<number, string> = new Map([
   [6, 'scaleoffset'],
 ]);
 
-/** Refuse a dataset whose filter pipeline h5wasm cannot decode (it would read garbage without an error). */
+/**
+ * The first link on `objPath` (the object itself or a group above it) that points into another file, as
+ * "link → file:object", or undefined. HDF5 follows external links silently, so a scan file could make the daemon
+ * read any file the process can open.
+ */
+export function externalLinkOn(fileId: bigint, objPath: string): string | undefined {
+  const parts = objPath.split('/').filter(Boolean);
+  for (let k = 1; k <= parts.length; k++) {
+    const at = '/' + parts.slice(0, k).join('/');
+    let link: { filename?: string; obj_path?: string } | undefined;
+    try {
+      link = Module.get_external_link(fileId, at) as { filename?: string; obj_path?: string };
+    } catch {
+      return undefined; // a name that does not resolve: the caller reports it missing
+    }
+    if (link?.filename) return `${at} → ${link.filename}:${link.obj_path ?? ''}`;
+  }
+  return undefined;
+}
+
+/** Refuse an object reached through an external link (LS_FILE_EXTERNAL): scan files are read whole from one file. */
+export function checkLocal(fileId: bigint, objPath: string, path: string): void {
+  const ext = externalLinkOn(fileId, objPath);
+  if (ext) {
+    throw new FileFormatError('LS_FILE_EXTERNAL', `${path}: ${objPath} is reached through an external link (${ext}); scan files must hold their data themselves (copy it in, e.g. h5copy or h5py's copy, and replay that)`, path);
+  }
+}
+
+/**
+ * Refuse a dataset whose data h5wasm would read wrongly or from elsewhere: a filter it cannot decode (it would read
+ * garbage without an error; LS_FILE_FILTER), or a link or virtual-dataset source in another file (LS_FILE_EXTERNAL).
+ */
 export function checkFilters(ds: Dataset, path: string): void {
+  checkLocal(ds.file_id, ds.path, path);
+  const sources = (ds.metadata as { virtual_sources?: Array<{ file_name: string; dset_name: string }> }).virtual_sources ?? [];
+  const outside = sources.find((v) => v.file_name !== '.');
+  if (outside) {
+    throw new FileFormatError('LS_FILE_EXTERNAL', `${path}: dataset ${ds.path} is a virtual dataset whose data lies in ${outside.file_name}:${outside.dset_name}; scan files must hold their data themselves (materialise it, e.g. h5repack -l CONTI, and replay that)`, path);
+  }
   for (const f of ds.filters) {
     if (!SUPPORTED_FILTERS.has(f.id)) {
       throw new FileFormatError(
@@ -69,8 +122,34 @@ export function checkFilters(ds: Dataset, path: string): void {
   }
 }
 
+/** HDF5 type classes h5wasm reports (H5T_class_t). */
+const TYPE_CLASS: Record<number, string> = { 0: 'integer', 1: 'float', 2: 'time', 3: 'string', 4: 'bitfield', 5: 'opaque', 6: 'compound', 7: 'reference', 8: 'enum', 9: 'variable-length', 10: 'array' };
+
+/**
+ * Refuse a dataset that should hold numbers and does not (LS_FILE_DTYPE): a string `seq`, an amplitude stored as
+ * text. For a compound dataset, `members` names the fields that must be numeric.
+ */
+export function checkNumeric(ds: Dataset, path: string, members?: readonly string[]): void {
+  const meta = ds.metadata;
+  const numeric = (t: number) => t === 0 || t === 1;
+  if (members) {
+    const types = new Map((meta.compound_type?.members ?? []).map((m) => [m.name, m.type]));
+    for (const name of members) {
+      const t = types.get(name);
+      if (t !== undefined && !numeric(t)) {
+        throw new FileFormatError('LS_FILE_DTYPE', `${path}: field "${name}" of dataset ${ds.path} holds ${TYPE_CLASS[t] ?? `type class ${t}`} values; expected numbers (integer or float)`, path);
+      }
+    }
+    return;
+  }
+  if (!numeric(meta.type)) {
+    throw new FileFormatError('LS_FILE_DTYPE', `${path}: dataset ${ds.path} holds ${TYPE_CLASS[meta.type] ?? `type class ${meta.type}`} values; expected numbers (integer or float)`, path);
+  }
+}
+
 /** The dataset at `name`, or a FileFormatError naming what is missing. */
 export function needDataset(file: File, name: string, path: string, why = ''): Dataset {
+  checkLocal(file.file_id, name, path);
   const obj = file.get(name);
   if (!obj || (obj as { type?: string }).type !== 'Dataset') {
     throw new FileFormatError('LS_FILE_MISSING', `${path}: dataset ${name} is missing${why ? ` (${why})` : ''}`, path);
@@ -107,6 +186,11 @@ export function stringList(v: unknown): string[] | undefined {
   if (typeof v === 'string') return [v];
   if (Array.isArray(v)) return v.flat(4).map((x) => String(x));
   return undefined;
+}
+
+/** A whole numeric dataset as Float64 numbers, whatever its stored type (64-bit integers arrive as BigInt). */
+export function numbers(ds: Dataset): Float64Array {
+  return Float64Array.from(ds.value as unknown as ArrayLike<number | bigint>, Number);
 }
 
 /** Read rows [from, to) of a dataset as Float64 numbers, whatever the stored numeric type. */

@@ -3,7 +3,9 @@
  * scan produces (start, pixels, gaps for seqs a recording lacks, stop), paced as asked.
  */
 import { Observable, asyncScheduler, defer, finalize, from, switchMap, type SchedulerLike } from 'rxjs';
-import type { ScanEvent } from '../../protocol/events.ts';
+import type { PixelEvent, ScanEvent } from '../../protocol/events.ts';
+import { FrameError, type IngestWarning } from '../../protocol/errors.ts';
+import { ScanTracker } from '../../protocol/scan-tracker.ts';
 import type { StopHeader } from '../../protocol/messages.ts';
 import { SCAN_FORMAT, SCAN_PATHS } from '../../store/scan-file.ts';
 import { FileFormatError } from './errors.ts';
@@ -61,6 +63,9 @@ export async function openScanFile(path: string): Promise<ScanFileReader> {
   }
 }
 
+/** Default for `replay.maxGapSeconds`: the longest a realtime replay waits between two pixels. */
+export const DEFAULT_MAX_GAP_SECONDS = 5;
+
 /** Options of a replay. */
 export interface ReplayOptions {
   pace: Pace;
@@ -70,54 +75,102 @@ export interface ReplayOptions {
   scheduler?: SchedulerLike;
   /** most pixels emitted per scheduler task at `max` pace, so a long file does not block the event loop */
   chunk?: number;
+  /**
+   * realtime pacing waits at most this long (seconds of the file's clock, before the pace factor) between two
+   * pixels; a longer gap between timestamps (t = 1e300, a paused acquisition) is skipped and reported through
+   * `onPaceSkip`. Default DEFAULT_MAX_GAP_SECONDS (config `replay.maxGapSeconds`).
+   */
+  maxGapSeconds?: number;
+  /** largest rows × cols accepted, as live ingest (`ingest.maxScanPixels`, LS_SCAN_TOO_LARGE); default: no limit */
+  maxScanPixels?: number;
+  /** every refused pixel or header, with the same code live ingest gives it (the replay goes on) */
+  onReject?: (err: FrameError) => void;
+  /** plausibility warnings, once per scan and check (docs/protocol.md §Plausibility) */
+  onWarning?: (w: IngestWarning) => void;
+  /** a timestamp gap longer than maxGapSeconds was skipped (seconds of the file's clock, and the seq after it) */
+  onPaceSkip?: (gapSeconds: number, seq: number) => void;
 }
 
 /**
- * The event stream of an opened reader. Pixel i is due at i/pxPerSec (rate), at (t_i − t_0)/factor (realtime),
- * or at once (max); the reader is not closed here.
+ * The event stream of an opened reader. Pixel i is due at i/pxPerSec (rate), at (t_i − t_0)/factor (realtime, each
+ * gap capped at maxGapSeconds), or at once (max); the reader is not closed here.
+ *
+ * Every event goes through the live ingest rules (protocol/scan-tracker.ts `acceptEvent`): a file is refused or a
+ * pixel of it is refused with the code live ingest would give it. A refused start ends the stream with that
+ * FrameError; a refused pixel is reported to `onReject` and as a `refused` event (counted in pixels_rejected), and
+ * the replay goes on. Seq gaps become `gap` events there too.
  */
 export function replayReader(reader: ScanFileReader, opts: ReplayOptions): Observable<ScanEvent> {
   const scheduler = opts.scheduler ?? asyncScheduler;
   const chunk = opts.chunk ?? 512;
   const scanId = opts.scanId ?? reader.start.scanId;
+  const maxGap = opts.maxGapSeconds ?? DEFAULT_MAX_GAP_SECONDS;
   const { pace } = opts;
   return new Observable<ScanEvent>((subscriber) => {
-    subscriber.next({ type: 'start', header: { ...reader.start, scanId } });
+    const tracker = new ScanTracker({ pendingLimit: 0, ...(opts.maxScanPixels ? { maxScanPixels: opts.maxScanPixels } : {}) });
+    let lastSeq = -1;
+    /** feed one event through the live rules; false when the stream ended (a refused start) */
+    const feed = (ev: ScanEvent): boolean => {
+      const { events, rejects, warnings } = tracker.acceptEvent(ev);
+      for (const w of warnings) opts.onWarning?.(w);
+      if (ev.type === 'start' && rejects.length) {
+        const r = rejects[0]!;
+        subscriber.error(new FrameError(r.code, `${reader.path}: ${r.message}`, r.at));
+        return false;
+      }
+      for (const r of rejects) opts.onReject?.(r);
+      for (const e of events) {
+        if (e.type === 'pixel') lastSeq = Math.max(lastSeq, e.seq);
+        subscriber.next(e);
+      }
+      return true;
+    };
+    if (!feed({ type: 'start', header: { ...reader.start, scanId } })) return;
     let i = 0;
-    let nextSeq = 0;
-    let t0 = NaN;
+    let prevT = NaN;
+    let dueAt = 0;
     let lastDue = 0;
     const origin = scheduler.now();
-    const dueMs = (px: { t: number }, index: number): number => {
+    const dueMs = (px: { t: number; seq: number }, index: number): number => {
       if (pace.kind === 'max') return 0;
       if (pace.kind === 'rate') return (index * 1000) / pace.pxPerSec;
-      if (Number.isNaN(t0)) t0 = px.t;
-      // Timestamps that run backwards never make a replay wait less than the pixel before.
-      lastDue = Math.max(lastDue, ((px.t - t0) * 1000) / pace.factor);
+      // Realtime: the file's clock between consecutive pixels, each gap capped (a timestamp of 1e300 must not make
+      // the replay wait forever), never backwards, and nothing for a timestamp that is not a number.
+      if (Number.isFinite(px.t)) {
+        if (Number.isFinite(prevT) && px.t > prevT) {
+          const gap = px.t - prevT;
+          if (gap > maxGap) opts.onPaceSkip?.(gap, px.seq);
+          dueAt += (Math.min(gap, maxGap) * 1000) / pace.factor;
+        }
+        if (!Number.isFinite(prevT) || px.t > prevT) prevT = px.t;
+      }
+      lastDue = Math.max(lastDue, dueAt);
       return lastDue;
     };
     const finish = () => {
       const stop: StopHeader = reader.stop
         ? { ...reader.stop, scanId }
-        : { type: 'stop', scanId, status: reader.layout === 'loopstream' ? 'aborted' : 'completed', pixelsSent: reader.count, lastSeq: nextSeq - 1 };
-      if (stop.lastSeq >= nextSeq) subscriber.next({ type: 'gap', scanId, fromSeq: nextSeq, toSeq: stop.lastSeq });
-      subscriber.next({ type: 'stop', header: stop });
+        : { type: 'stop', scanId, status: reader.layout === 'loopstream' ? 'aborted' : 'completed', pixelsSent: reader.count, lastSeq };
+      feed({ type: 'stop', header: stop });
       subscriber.complete();
     };
+    let pending: { px: PixelEvent; due: number } | undefined;
     const work = (action: { schedule(state?: undefined, delay?: number): unknown }) => {
       let emitted = 0;
       while (i < reader.count && !subscriber.closed) {
-        const px = reader.pixel(i);
-        const due = dueMs(px, i);
+        // A pixel is read and its due time computed once (the pacing state advances per pixel, not per look).
+        if (!pending) {
+          const px = reader.pixel(i);
+          pending = { px, due: dueMs(px, i) };
+        }
         const now = scheduler.now() - origin;
-        if (due > now) {
-          // Not due yet: come back then (the block cache makes reading it again cheap).
-          action.schedule(undefined, due - now);
+        if (pending.due > now) {
+          action.schedule(undefined, pending.due - now);
           return;
         }
-        if (px.seq > nextSeq) subscriber.next({ type: 'gap', scanId, fromSeq: nextSeq, toSeq: px.seq - 1 });
-        nextSeq = Math.max(nextSeq, px.seq + 1);
-        subscriber.next(scanId === px.scanId ? px : { ...px, scanId });
+        const { px } = pending;
+        pending = undefined;
+        feed(scanId === px.scanId ? px : { ...px, scanId });
         i++;
         if (++emitted >= chunk && pace.kind === 'max') {
           action.schedule(undefined, 0);

@@ -6,7 +6,7 @@
 import { PROTOCOL_VERSION, pixelSizeFrom, type StartHeader } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
 import { FileFormatError } from './errors.ts';
-import { attr, checkFilters, groupAt, stringList, type Dataset, type File } from './h5.ts';
+import { attr, checkFilters, checkNumeric, groupAt, stringList, type Dataset, type File } from './h5.ts';
 import { NOMINAL_PIXEL_SECONDS, iteratePixels, scanIdFromPath, type ScanFileReader } from './reader.ts';
 
 // Whole-array read: NSID loop files are small (the PTO file is 1.3 MB); refuse anything absurd instead of OOM.
@@ -114,13 +114,12 @@ export function readNsidLayout(file: File, path: string, main: Dataset): ScanFil
   if (/^x/i.test(rowAx.label) && /^y/i.test(colAx.label)) [rowAx, colAx] = [colAx, rowAx];
   const total = shape.reduce((a, b) => a * b, 1);
   if (total > MAX_ELEMENTS) throw new FileFormatError('LS_FILE_SHAPE', `${where}: ${total} values is more than the ${MAX_ELEMENTS} this reader loads`, path);
-  const metaType = main.metadata;
-  if (metaType.type !== 1 /* H5T_FLOAT */ && metaType.type !== 0 /* H5T_INTEGER */) {
-    throw new FileFormatError('LS_FILE_SHAPE', `${where}: values are not numeric (HDF5 type class ${metaType.type})`, path);
-  }
+  checkNumeric(main, path); // text values: LS_FILE_DTYPE, as for every layout
   let raw: ArrayLike<number>;
   try {
-    raw = main.value as unknown as ArrayLike<number>;
+    const v = main.value as unknown;
+    // 64-bit integers arrive as BigInt: as numbers, like every other type
+    raw = v instanceof BigInt64Array || v instanceof BigUint64Array ? Float64Array.from(v, Number) : (v as ArrayLike<number>);
   } catch (err) {
     throw new FileFormatError('LS_FILE_UNREADABLE', `${where}: reading failed (${(err as Error).message}); the file is damaged`, path);
   }

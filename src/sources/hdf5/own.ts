@@ -3,7 +3,7 @@ import { INDEX_DATASETS, SCAN_PATHS, completeRows, readStartAttrs, readStopAttr,
 import { specElements } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
 import { FileFormatError } from './errors.ts';
-import { groupAt, needDataset, type Dataset, type File } from './h5.ts';
+import { checkNumeric, groupAt, needDataset, type Dataset, type File } from './h5.ts';
 import { iteratePixels, type ScanFileReader } from './reader.ts';
 
 // Rows read per HDF5 call: one slice per dataset per block instead of per pixel (~70 µs each).
@@ -16,6 +16,8 @@ export function readOwnLayout(file: File, path: string): ScanFileReader {
   const truth = readTruth(file, start, path);
   const idx = INDEX_DATASETS.map((n) => needDataset(file, `${SCAN_PATHS.pixels}/${n}`, path));
   const bufs = start.buffers.map((b) => needDataset(file, `${SCAN_PATHS.pixels}/${b.name}`, path));
+  // Text where numbers belong would be replayed as NaN or garbage: refused, naming the dataset.
+  for (const ds of [...idx, ...bufs]) checkNumeric(ds, path);
   const elements = start.buffers.map((b) => specElements(b));
   bufs.forEach((ds, b) => {
     const shape = ds.shape ?? [];

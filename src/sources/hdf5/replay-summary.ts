@@ -23,6 +23,9 @@ export interface ReplaySummary {
   /** wall-clock seconds from subscription (or the first event) to the last event */
   seconds: number;
   pxPerSec: number;
+  /** pixels and headers refused by the live ingest rules (the replay went on), and how many of each code */
+  refused: number;
+  refusedByCode: Record<string, number>;
 }
 
 /** Accumulates ScanEvents; `summary()` at any time. */
@@ -36,6 +39,7 @@ export class ScanEventCounter {
   private gaps = 0;
   private stopStatus: string | null = null;
   private firstMs = NaN;
+  private readonly refusals = new Map<string, number>();
   private lastMs = NaN;
 
   constructor(private readonly clock: () => number = () => performance.now()) {}
@@ -70,6 +74,11 @@ export class ScanEventCounter {
     }
   }
 
+  /** Count one refusal (ReplayOptions.onReject) by its code. */
+  reject(code: string): void {
+    this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
+  }
+
   /** The counts so far. */
   summary(): ReplaySummary {
     const seconds = Number.isNaN(this.firstMs) ? 0 : (this.lastMs - this.firstMs) / 1000;
@@ -85,13 +94,14 @@ export class ScanEventCounter {
       stopStatus: this.stopStatus,
       seconds,
       pxPerSec: seconds > 0 ? this.pixels / seconds : 0,
+      refused: [...this.refusals.values()].reduce((a, b) => a + b, 0),
+      refusedByCode: Object.fromEntries(this.refusals),
     };
   }
 }
 
-/** Run a stream to its end and summarise it. */
-export function summarizeEvents(events: Observable<ScanEvent>, clock?: () => number): Promise<ReplaySummary> {
-  const counter = new ScanEventCounter(clock);
+/** Run a stream to its end and summarise it (refusals counted by `counter.reject`, when the caller wires it). */
+export function summarizeEvents(events: Observable<ScanEvent>, clock?: () => number, counter = new ScanEventCounter(clock)): Promise<ReplaySummary> {
   return new Promise((resolve, reject) => {
     counter.markStart();
     events.pipe(tap((ev) => counter.observe(ev))).subscribe({ error: reject, complete: () => resolve(counter.summary()) });
@@ -101,12 +111,14 @@ export function summarizeEvents(events: Observable<ScanEvent>, clock?: () => num
 /** Replay a file at `pace` and summarise it, with the file's layout (what `loopstream replay` prints). */
 export async function summarizeReplayFile(
   path: string,
-  opts: { pace: import('./index.ts').Pace; scanId?: string },
+  opts: Omit<import('./index.ts').ReplayOptions, 'scheduler' | 'chunk'>,
 ): Promise<ReplaySummary & { file: string; layout: string }> {
   const { openScanFile, replayReader } = await import('./index.ts');
   const reader = await openScanFile(path);
   try {
-    const summary = await summarizeEvents(replayReader(reader, opts));
+    const counter = new ScanEventCounter();
+    const onReject = opts.onReject;
+    const summary = await summarizeEvents(replayReader(reader, { ...opts, onReject: (r) => (counter.reject(r.code), onReject?.(r)) }), undefined, counter);
     return { file: path, layout: reader.layout, ...summary };
   } finally {
     reader.close();

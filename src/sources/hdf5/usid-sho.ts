@@ -5,10 +5,10 @@
  * labels, never assumed from column parity; pycroscopy writes Field 0 = out-of-field, 1 = in-field.
  * The grid comes from Position_Indices (labels X → column, Y → row). Replayed as protocol kind `sho`.
  */
-import { pixelSizeFrom, shoStartHeader, type StartHeader } from '../../protocol/messages.ts';
+import { MAX_GRID_SIDE, pixelSizeFrom, shoStartHeader, type StartHeader } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
 import { FileFormatError } from './errors.ts';
-import { attr, checkFilters, groupAt, stringList, type Dataset, type File, type Group } from './h5.ts';
+import { attr, checkFilters, checkLocal, checkNumeric, groupAt, numbers, stringList, type Dataset, type File, type Group } from './h5.ts';
 import { NOMINAL_PIXEL_SECONDS, iteratePixels, scanIdFromPath, type ScanFileReader } from './reader.ts';
 
 /** Compound fields of a SHO fit, in the order of the protocol's sho buffers. */
@@ -31,6 +31,7 @@ export function findShoGroup(file: File): string | undefined {
 }
 
 function need(g: Group, name: string, path: string, why: string): Dataset {
+  checkLocal(g.file_id, `${g.path}/${name}`, path);
   const obj = g.get(name) as { type?: string } | null;
   if (!obj || obj.type !== 'Dataset') throw new FileFormatError('LS_FILE_MISSING', `${path}: ${g.path}/${name} is missing (${why})`, path);
   checkFilters(obj as Dataset, path);
@@ -44,7 +45,8 @@ function labelledRows(ds: Dataset, path: string): Map<string, Float64Array> {
   if (!labels || shape.length !== 2 || labels.length !== shape[0]) {
     throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${ds.path} [${shape.join(', ')}] needs a "labels" attribute with one label per row`, path);
   }
-  const v = Float64Array.from(ds.value as unknown as ArrayLike<number>);
+  checkNumeric(ds, path);
+  const v = numbers(ds);
   const n = shape[1];
   return new Map(labels.map((l, r) => [l, v.subarray(r * n, (r + 1) * n)]));
 }
@@ -58,6 +60,7 @@ export function readUsidShoLayout(file: File, path: string, groupPath: string): 
   if (fieldIdx.some((i) => i < 0)) {
     throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${fit.path} has compound fields [${members.join(', ')}]; expected ${SHO_FIELDS.map((f) => `"${f}"`).join(', ')}`, path);
   }
+  checkNumeric(fit, path, SHO_FIELDS);
   const [npix, ncol] = fit.shape ?? [];
   if (!(npix > 0 && ncol > 0) || (fit.shape ?? []).length !== 2) {
     throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${fit.path} has shape [${(fit.shape ?? []).join(', ')}]; expected (num_pix, num_udvs_steps)`, path);
@@ -119,7 +122,8 @@ export function readUsidShoLayout(file: File, path: string, groupPath: string): 
     if (pshape.length !== 2 || pshape[0] !== npix || pshape[1] !== plabels.length || pshape[1] < 1 || pshape[1] > 2) {
       throw new FileFormatError('LS_FILE_SHAPE', `${path}: ${posDs.path} [${pshape.join(', ')}] does not match ${npix} pixels with 1 or 2 labelled position dimensions`, path);
     }
-    pos = Float64Array.from(posDs.value as unknown as ArrayLike<number>);
+    checkNumeric(posDs, path);
+    pos = numbers(posDs);
   } else {
     // No Position_Indices: BE acquisitions record the grid on the measurement group; pixels are then raster order.
     const meas = groupAt(file, 'Measurement_000');
@@ -143,19 +147,33 @@ export function readUsidShoLayout(file: File, path: string, groupPath: string): 
   const yAt = plabels.findIndex((l) => /^y/i.test(l));
   const xAt = ndim === 1 ? 0 : plabels.findIndex((l) => /^x/i.test(l)) >= 0 ? plabels.findIndex((l) => /^x/i.test(l)) : yAt === 0 ? 1 : 0;
   const rowAt = ndim === 1 ? -1 : yAt >= 0 ? yAt : 1 - xAt;
-  let rows = 1;
-  let cols = 1;
+  // Every pixel must sit at one whole, non-negative position of its own: a NaN, negative or fractional index, or two
+  // pixels at one place, leaves the grid undefined (and silently dropped pixels before this check).
   const rowOf = new Int32Array(npix);
   const colOf = new Int32Array(npix);
+  const placeOf = (v: number, i: number, axis: string): number => {
+    if (!(Number.isInteger(v) && v >= 0 && v < MAX_GRID_SIDE)) {
+      throw new FileFormatError('LS_FILE_POSITIONS', `${path}: ${posDs?.path ?? 'the grid'} gives pixel ${i} the ${axis} index ${v}; positions must be whole numbers 0..${MAX_GRID_SIDE - 1}`, path);
+    }
+    return v;
+  };
+  let rows = 1;
+  let cols = 1;
   for (let i = 0; i < npix; i++) {
-    rowOf[i] = rowAt < 0 ? 0 : pos[i * ndim + rowAt];
-    colOf[i] = pos[i * ndim + xAt];
+    rowOf[i] = rowAt < 0 ? 0 : placeOf(pos[i * ndim + rowAt]!, i, plabels[rowAt] ?? 'row');
+    colOf[i] = placeOf(pos[i * ndim + xAt]!, i, plabels[xAt] ?? 'column');
     rows = Math.max(rows, rowOf[i] + 1);
     cols = Math.max(cols, colOf[i] + 1);
   }
   // Replay in raster order whatever order the file stores pixels in.
   const fileRowOfSeq = new Int32Array(rows * cols).fill(-1);
-  for (let i = 0; i < npix; i++) fileRowOfSeq[rowOf[i] * cols + colOf[i]] = i;
+  for (let i = 0; i < npix; i++) {
+    const at = rowOf[i] * cols + colOf[i];
+    if (fileRowOfSeq[at] >= 0) {
+      throw new FileFormatError('LS_FILE_POSITIONS', `${path}: ${posDs?.path ?? 'the grid'} places pixels ${fileRowOfSeq[at]} and ${i} both at (row ${rowOf[i]}, col ${colOf[i]}); each pixel needs a position of its own`, path);
+    }
+    fileRowOfSeq[at] = i;
+  }
   const order = Array.from(fileRowOfSeq).map((fileRow, seq) => ({ fileRow, seq })).filter((x) => x.fileRow >= 0);
 
   const scanId = scanIdFromPath(path);
@@ -168,7 +186,7 @@ export function readUsidShoLayout(file: File, path: string, groupPath: string): 
       const shape = pv.shape ?? [];
       if (shape.length === 2 && shape[0] === npix && shape[1] === ndim) {
         checkFilters(pv, path);
-        const v = Float64Array.from(pv.value as unknown as ArrayLike<number>);
+        const v = numbers(pv);
         const col = (k: number) => (k < 0 ? undefined : Float64Array.from({ length: npix }, (_, i) => v[i * ndim + k]!));
         const unitsAttr = stringList(attr(pv, 'units')) ?? [];
         pixelSize = pixelSizeFrom(col(xAt), col(rowAt), unitsAttr[xAt] ?? unitsAttr[0] ?? '');
