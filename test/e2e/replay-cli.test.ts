@@ -29,7 +29,8 @@ describe('loopstream replay through the pipeline', () => {
     const scan = simulateScan({ rows: 20, cols: 20, seed: 21, anomalies: 0 });
     await writeSimulatedScan(scan, file);
 
-    const cli = runCli(['replay', file, '--pace', 'max', '--summary-json', '--data', join(dir, 'data')]);
+    // edge-sim: the bundle trained on this simulator's scans, so it should beat the linear baselines fitted on the scan
+    const cli = runCli(['replay', file, '--bundle', 'fixtures/models/edge-sim', '--pace', 'max', '--summary-json', '--data', join(dir, 'data')]);
     expect(await cli.exited).toBe(0);
     const summary = JSON.parse(cli.stdout[cli.stdout.length - 1]) as Record<string, number | string>;
     expect(summary).toMatchObject({ pixels: 400, missing: 0, encoded: 400, rejected: 0, alerts: 0, layout: 'loopstream', stopStatus: 'completed' });
@@ -94,7 +95,7 @@ print(json.dumps(float(np.mean((X - p.inverse_transform(p.transform(X))) ** 2)))
     const cli = runCli(['replay', file, '--pace', 'max', '--data', join(dir, 'data')]);
     expect(await cli.exited).toBe(3);
     expect(cli.stderrText()).toContain(
-      `loopstream: [LS_BUNDLE_MISMATCH] bundle ${process.cwd()}/fixtures/models/edge-sim cannot model scan resonance-only: scan resonance-only: loop data with buffers [resonance] and no "piezoresponse"; nothing to model\n`,
+      `loopstream: [LS_BUNDLE_MISMATCH] bundle ${process.cwd()}/fixtures/models/sim-broad cannot model scan resonance-only: scan resonance-only: loop data with buffers [resonance] and no "piezoresponse"; nothing to model\n`,
     );
   });
 
