@@ -1,0 +1,116 @@
+/**
+ * The consumer side of reprocessing: a BullMQ worker that runs each job through the same code path as
+ * `loopstream replay` (pipeline/replay-run.ts: same graph, same model, same results writer), then moves the
+ * results file into the shared results folder.
+ *
+ * Nothing half-done is ever visible, and nothing is done twice under two names:
+ * - a job replays into its own folder `<results>/.jobs/<job id>/`, emptied when an attempt starts (a worker that
+ *   was killed mid-job leaves only that folder behind, and the retry clears it);
+ * - the finished file is renamed into `<results>/<name>.results.h5` (same filesystem: atomic); a job retried after
+ *   its rename (the worker died before acknowledging) renames the same content onto the same name.
+ * A killed worker's job is put back by BullMQ's stalled-job check once its lock (scale.lockMs) runs out.
+ */
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker, type Job } from 'bullmq';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../util/log.ts';
+import { ScaleError } from './errors.ts';
+import { sha256File, type ReprocessJobData, type ReprocessJobResult } from './jobs.ts';
+import { JOB_NAME } from './queue.ts';
+import { redactRedisUrl, redisConnection } from './redis-url.ts';
+
+export const JOBS_SUBDIR = '.jobs';
+
+export interface WorkerOptions {
+  redis: string;
+  concurrency: number;
+}
+
+export interface ReprocessWorker {
+  worker: Worker<ReprocessJobData, ReprocessJobResult>;
+  /** stop taking jobs, let running ones finish, disconnect */
+  close(): Promise<void>;
+}
+
+/** Run one job: check the input is what was queued, replay it through the pipeline, move the results into place. */
+export async function runReprocessJob(config: Config, log: Logger, job: Pick<Job<ReprocessJobData>, 'id' | 'data' | 'updateProgress'>): Promise<ReprocessJobResult> {
+  const d = job.data;
+  // A file that changed since it was queued is not what the job id promises (an unreadable one fails in the replay, with its code).
+  const now = await sha256File(d.file).catch(() => null);
+  if (now !== null && now !== d.sha256) {
+    throw new ScaleError('LS_SCALE_FILE_CHANGED', `${d.file}: changed since it was queued (sha256 ${now.slice(0, 12)}…, queued ${d.sha256.slice(0, 12)}…); reprocess it again`);
+  }
+  const workDir = join(d.resultsDir, JOBS_SUBDIR, String(job.id));
+  rmSync(workDir, { recursive: true, force: true }); // what a killed earlier attempt left
+  mkdirSync(workDir, { recursive: true });
+  const jobConfig: Config = { ...config, data: { ...config.data, dir: workDir }, model: { ...config.model, bundle: d.bundle } };
+  let expected = 0;
+  let pixels = 0;
+  let lastReport = 0;
+  const { replayThroughPipeline } = await import('../pipeline/replay-run.ts');
+  const { parsePace } = await import('../sources/hdf5/index.ts');
+  const summary = await replayThroughPipeline(jobConfig, log.child({ job: job.id }), d.file, {
+    pace: parsePace(config.replay.pace),
+    onEvent: (ev) => {
+      if (ev.type === 'start') expected = ev.header.grid.rows * ev.header.grid.cols;
+      else if (ev.type === 'pixel') pixels++;
+      const t = performance.now();
+      // progress is a Redis round trip: at most one per scale.progressMs, never awaited on the read path
+      if (t - lastReport >= config.scale.progressMs) {
+        lastReport = t;
+        void job.updateProgress({ pixels, expected }).catch(() => undefined);
+      }
+    },
+  });
+  const target = join(d.resultsDir, d.resultsName);
+  renameSync(summary.results, target);
+  rmSync(workDir, { recursive: true, force: true });
+  await job.updateProgress({ pixels, expected });
+  return {
+    file: d.file,
+    results: target,
+    scanId: summary.scanId,
+    pixels: summary.pixels,
+    encoded: summary.encoded,
+    missing: summary.missing,
+    meanError: summary.meanError,
+    modelVersion: summary.modelVersion,
+    seconds: summary.seconds,
+  };
+}
+
+/** Start a worker on the reprocessing queue. */
+export function startReprocessWorker(config: Config, log: Logger, opts: WorkerOptions): ReprocessWorker {
+  const worker = new Worker<ReprocessJobData, ReprocessJobResult>(
+    config.scale.queue,
+    async (job) => {
+      if (job.name !== JOB_NAME) throw new Error(`unknown job kind ${job.name}`);
+      log.info({ job: job.id, file: job.data.file, attempt: job.attemptsMade + 1 }, 'job started');
+      try {
+        const result = await runReprocessJob(config, log, job);
+        log.info({ job: job.id, file: job.data.file, results: result.results, pixels: result.pixels, seconds: result.seconds }, 'job completed');
+        return result;
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        log.warn({ job: job.id, file: job.data.file, code: e.code, err: e.message, attempt: job.attemptsMade + 1, attempts: job.opts.attempts }, 'job attempt failed');
+        // the code leads the job's failedReason, where `reprocess --wait` and the BullMQ tools show it
+        if (e.code && !e.message.startsWith(`[${e.code}]`)) e.message = `[${e.code}] ${e.message}`;
+        throw e;
+      }
+    },
+    {
+      connection: redisConnection(opts.redis),
+      concurrency: opts.concurrency,
+      lockDuration: config.scale.lockMs,
+      stalledInterval: config.scale.stalledMs,
+      maxStalledCount: config.scale.maxStalled,
+    },
+  );
+  worker.on('error', (err) => log.error({ err: err.message, redis: redactRedisUrl(opts.redis) }, 'worker: Redis error'));
+  worker.on('stalled', (id) => log.warn({ job: id }, 'job stalled (its worker died); put back in the queue'));
+  return {
+    worker,
+    close: () => worker.close(),
+  };
+}
