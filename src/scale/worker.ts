@@ -80,8 +80,13 @@ export async function runReprocessJob(config: Config, log: Logger, job: Pick<Job
   };
 }
 
-/** Start a worker on the reprocessing queue. */
-export function startReprocessWorker(config: Config, log: Logger, opts: WorkerOptions): ReprocessWorker {
+/**
+ * Start a worker on the reprocessing queue. The pipeline's modules (onnxruntime, h5wasm) load first: compiling
+ * them blocks the event loop for seconds on a busy machine, and a job taken before would miss its lock renewal
+ * and be handed to a second worker as if this one had died.
+ */
+export async function startReprocessWorker(config: Config, log: Logger, opts: WorkerOptions): Promise<ReprocessWorker> {
+  await Promise.all([import('../pipeline/replay-run.ts'), import('../sources/hdf5/index.ts'), import('../sources/hdf5/h5.ts').then((m) => m.h5())]);
   const worker = new Worker<ReprocessJobData, ReprocessJobResult>(
     config.scale.queue,
     async (job) => {
@@ -108,6 +113,9 @@ export function startReprocessWorker(config: Config, log: Logger, opts: WorkerOp
     },
   );
   worker.on('error', (err) => log.error({ err: err.message, redis: redactRedisUrl(opts.redis) }, 'worker: Redis error'));
+  worker.on('failed', (job, err) => {
+    if (job) log.warn({ job: job.id, err: err.message, attemptsMade: job.attemptsMade }, 'job failed');
+  });
   worker.on('stalled', (id) => log.warn({ job: id }, 'job stalled (its worker died); put back in the queue'));
   return {
     worker,

@@ -22,7 +22,7 @@ export function register(program: Command): void {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw Object.assign(new Error(`--concurrency ${opts.concurrency}: expected a whole number ≥ 1`), { name: 'ConfigError', code: 'LS_CONFIG_INVALID' });
     const { startReprocessWorker } = await import('../../scale/worker.ts');
     const { redactRedisUrl } = await import('../../scale/redis-url.ts');
-    const w = startReprocessWorker(config, log, { redis: config.scale.redis, concurrency });
+    const w = await startReprocessWorker(config, log, { redis: config.scale.redis, concurrency });
     const stop = untilSignal();
     await Promise.race([w.worker.waitUntilReady(), stop]);
     log.info({ queue: config.scale.queue, redis: redactRedisUrl(config.scale.redis), concurrency }, 'worker ready');
