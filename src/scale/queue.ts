@@ -107,12 +107,13 @@ export async function waitForJobs(queue: Queue<ReprocessJobData, ReprocessJobRes
   for (;;) {
     let fraction = 0;
     const open = ids.filter((id) => !done.has(id));
+    // state first, then the job: a job read before its state could predate its completion (no return value yet)
+    const states = await Promise.all(open.map((id) => queue.getJobState(id)));
     const jobs = await Promise.all(open.map((id) => queue.getJob(id)));
-    const states = await Promise.all(jobs.map((j) => j?.getState()));
     jobs.forEach((job, i) => {
-      if (!job) throw new ScaleError('LS_SCALE_REDIS', `job ${open[i]} vanished from the queue (removed by hand, or Redis was flushed)`);
       const state = states[i];
-      // 'failed' is final only when no attempt is left (BullMQ moves a job to failed only then; retries wait in 'delayed')
+      if (!job || state === 'unknown') throw new ScaleError('LS_SCALE_REDIS', `job ${open[i]} vanished from the queue (removed by hand, or Redis was flushed)`);
+      // 'failed' is final: BullMQ moves a job there only when no attempt is left (retries wait in 'delayed')
       if (state === 'completed' || state === 'failed') done.set(open[i], { state, job });
       else fraction += fractionOf(job);
     });

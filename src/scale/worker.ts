@@ -4,12 +4,15 @@
  * results file into the shared results folder.
  *
  * Nothing half-done is ever visible, and nothing is done twice under two names:
- * - a job replays into its own folder `<results>/.jobs/<job id>/`, emptied when an attempt starts (a worker that
- *   was killed mid-job leaves only that folder behind, and the retry clears it);
+ * - each attempt replays into its own folder `<results>/.jobs/<job id>/<pid>-<random>/` (a worker killed mid-job
+ *   leaves only that folder behind; two attempts of one job — a worker that stalled past its lock and the one
+ *   that took the job over — never write into each other's folders), and the job's whole `.jobs/<job id>/` is
+ *   removed once one attempt has its results in place;
  * - the finished file is renamed into `<results>/<name>.results.h5` (same filesystem: atomic); a job retried after
  *   its rename (the worker died before acknowledging) renames the same content onto the same name.
  * A killed worker's job is put back by BullMQ's stalled-job check once its lock (scale.lockMs) runs out.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker, type Job } from 'bullmq';
@@ -41,8 +44,8 @@ export async function runReprocessJob(config: Config, log: Logger, job: Pick<Job
   if (now !== null && now !== d.sha256) {
     throw new ScaleError('LS_SCALE_FILE_CHANGED', `${d.file}: changed since it was queued (sha256 ${now.slice(0, 12)}…, queued ${d.sha256.slice(0, 12)}…); reprocess it again`);
   }
-  const workDir = join(d.resultsDir, JOBS_SUBDIR, String(job.id));
-  rmSync(workDir, { recursive: true, force: true }); // what a killed earlier attempt left
+  const jobDir = join(d.resultsDir, JOBS_SUBDIR, String(job.id));
+  const workDir = join(jobDir, `${process.pid}-${randomUUID().slice(0, 8)}`);
   mkdirSync(workDir, { recursive: true });
   const jobConfig: Config = { ...config, data: { ...config.data, dir: workDir }, model: { ...config.model, bundle: d.bundle } };
   let expected = 0;
@@ -65,7 +68,7 @@ export async function runReprocessJob(config: Config, log: Logger, job: Pick<Job
   });
   const target = join(d.resultsDir, d.resultsName);
   renameSync(summary.results, target);
-  rmSync(workDir, { recursive: true, force: true });
+  rmSync(jobDir, { recursive: true, force: true }); // this attempt's folder and any a killed earlier attempt left
   await job.updateProgress({ pixels, expected });
   return {
     file: d.file,

@@ -124,8 +124,8 @@ describe('loopstream reprocess + worker on BullMQ/Redis', () => {
     const victimDone = logged(victim, 'job completed').map((l) => l.job);
     expect(victimDone).not.toContain(started.job);
     const code = await r.exited;
-    if (code !== 0) console.log(r.stdout.at(-1), r.stderrText(), survivor.logs.filter((l) => Number(l.level) >= 40));
-    expect(code).toBe(0);
+    // on failure the message carries the summary (failed jobs with reasons) and the survivor's warnings
+    expect(code, `${r.stdout.at(-1)}\n${JSON.stringify(survivor.logs.filter((l) => Number(l.level) >= 40))}`).toBe(0);
     const summary = lastJson(r) as { completed: number; failed: unknown[]; results: Array<{ file: string; results: string }> };
     expect(summary).toMatchObject({ completed: N, failed: [] });
     expect(resultsFiles(results)).toHaveLength(N);
