@@ -35,14 +35,24 @@ export interface EnqueuedJob {
 /** Open the reprocessing queue; fails with LS_SCALE_REDIS when Redis does not answer. */
 export async function openQueue(config: Config, redis: string): Promise<Queue<ReprocessJobData, ReprocessJobResult>> {
   const queue = new Queue<ReprocessJobData, ReprocessJobResult>(config.scale.queue, { connection: redisConnection(redis) });
-  // An unreachable Redis would otherwise make every command wait for a reconnect forever.
-  queue.on('error', () => undefined);
+  // An unreachable Redis (or a wrong password) would otherwise make the command wait for a reconnect forever:
+  // the first connection error, or 10 s without an answer, ends it with the reason (ECONNREFUSED, WRONGPASS…).
+  let onError: (err: Error) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (onError = reject));
+  queue.on('error', (err) => onError(err));
   try {
-    await withTimeout(queue.waitUntilReady(), 10_000);
+    const ready = queue.waitUntilReady();
+    ready.catch(() => undefined); // it may reject later, after the first error ended the wait
+    await withTimeout(Promise.race([ready, failed]), 10_000);
   } catch (err) {
+    // Closing a connection that never came up: BullMQ's RedisConnection drops its listeners, then re-emits the
+    // failed connect as 'error' (an unhandled rejection, BullMQ 5.81). A listener added after close takes it.
+    const connection = (queue as unknown as { connection?: { on(ev: 'error', fn: () => void): void } }).connection;
     await queue.close().catch(() => undefined);
+    connection?.on('error', () => undefined);
     throw new ScaleError('LS_SCALE_REDIS', `Redis at ${redactRedisUrl(redis)} does not answer: ${(err as Error).message}`);
   }
+  onError = () => undefined;
   return queue;
 }
 
