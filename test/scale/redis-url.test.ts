@@ -4,6 +4,7 @@
  * URLs are refused with LS_SCALE_REDIS_URL. Against a real redis-server with `requirepass`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exitCodeOf } from '../../src/cli/errors.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { openQueue } from '../../src/scale/queue.ts';
 import { parseRedisUrl, redactRedisUrl } from '../../src/scale/redis-url.ts';
@@ -35,6 +36,7 @@ describe('Redis URLs of the scale-out commands', () => {
     const port = await freePort();
     const err = (await openQueue(config, `redis://127.0.0.1:${port}`).catch((e: unknown) => e)) as Error & { code: string };
     expect(err.code).toBe('LS_SCALE_REDIS');
+    expect(exitCodeOf(err)).toBe(1);
   }, 30_000);
 
   it('checks and redacts URLs', () => {
@@ -49,6 +51,7 @@ describe('Redis URLs of the scale-out commands', () => {
         e = x as Error & { code?: string };
       }
       expect(e?.code, bad).toBe('LS_SCALE_REDIS_URL');
+      expect(exitCodeOf(e)).toBe(2); // a usage error, as a bad config
       expect(e?.message).not.toContain(SECRET);
     }
   });
