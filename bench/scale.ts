@@ -45,6 +45,16 @@ async function run(queue: string, nWorkers: number, files: string[], size: numbe
   const sets = ['--set', `scale.queue=${queue}`, '--set', 'log.level=info'];
   const workers: CliProcess[] = [];
   for (let i = 0; i < nWorkers; i++) workers.push(runCli(['worker', '--redis', redis.url, '--log-format', 'json', ...sets]));
+  try {
+    return await measure(queue, nWorkers, files, size, workers);
+  } finally {
+    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+  }
+}
+
+async function measure(queue: string, nWorkers: number, files: string[], size: number, workers: CliProcess[]): Promise<Run> {
+  const sets = ['--set', `scale.queue=${queue}`, '--set', 'log.level=info'];
   await Promise.all(workers.map((w) => w.waitForLog((l) => l.msg === 'worker ready', 'worker ready')));
   const results = join(dir, `res-${queue}`);
   const before = commandsProcessed();
@@ -55,8 +65,6 @@ async function run(queue: string, nWorkers: number, files: string[], size: numbe
   const q = new Queue(queue, { connection: { url: redis.url } });
   const done = await q.getJobs(['completed']);
   await q.close();
-  for (const w of workers) w.proc.kill('SIGTERM');
-  await Promise.all(workers.map((w) => w.exited));
   const bytesOut = readdirSync(results).filter((n) => n.endsWith('.results.h5')).reduce((t, n) => t + statSync(join(results, n)).size, 0);
   return {
     workers: nWorkers,

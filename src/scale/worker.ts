@@ -32,8 +32,15 @@ export interface WorkerOptions {
 
 export interface ReprocessWorker {
   worker: Worker<ReprocessJobData, ReprocessJobResult>;
-  /** stop taking jobs, let running ones finish, disconnect */
-  close(): Promise<void>;
+  /** jobs running in this process now */
+  active(): number;
+  /**
+   * Stop taking jobs, let running ones finish, disconnect: 'closed'. When no job is running and BullMQ still has
+   * not closed after `idleGraceMs` (Redis unreachable: the close cannot reach it), force it: 'forced'.
+   */
+  close(idleGraceMs?: number): Promise<'closed' | 'forced'>;
+  /** stop now: a running job is not finished; its lock expires and another worker runs it again */
+  forceClose(): Promise<void>;
 }
 
 /** Run one job: check the input is what was queued, replay it through the pipeline, move the results into place. */
@@ -90,11 +97,13 @@ export async function runReprocessJob(config: Config, log: Logger, job: Pick<Job
  */
 export async function startReprocessWorker(config: Config, log: Logger, opts: WorkerOptions): Promise<ReprocessWorker> {
   await Promise.all([import('../pipeline/replay-run.ts'), import('../sources/hdf5/index.ts'), import('../sources/hdf5/h5.ts').then((m) => m.h5())]);
+  let active = 0;
   const worker = new Worker<ReprocessJobData, ReprocessJobResult>(
     config.scale.queue,
     async (job) => {
       if (job.name !== JOB_NAME) throw new Error(`unknown job kind ${job.name}`);
       log.info({ job: job.id, file: job.data.file, attempt: job.attemptsMade + 1 }, 'job started');
+      active++;
       try {
         const result = await runReprocessJob(config, log, job);
         log.info({ job: job.id, file: job.data.file, results: result.results, pixels: result.pixels, seconds: result.seconds }, 'job completed');
@@ -105,6 +114,8 @@ export async function startReprocessWorker(config: Config, log: Logger, opts: Wo
         // the code leads the job's failedReason, where `reprocess --wait` and the BullMQ tools show it
         if (e.code && !e.message.startsWith(`[${e.code}]`)) e.message = `[${e.code}] ${e.message}`;
         throw e;
+      } finally {
+        active--;
       }
     },
     {
@@ -120,8 +131,25 @@ export async function startReprocessWorker(config: Config, log: Logger, opts: Wo
     if (job) log.warn({ job: job.id, err: err.message, attemptsMade: job.attemptsMade }, 'job failed');
   });
   worker.on('stalled', (id) => log.warn({ job: id }, 'job stalled (its worker died); put back in the queue'));
+  const forceClose = () => worker.close(true).catch(() => undefined);
   return {
     worker,
-    close: () => worker.close(),
+    active: () => active,
+    forceClose,
+    async close(idleGraceMs = 10_000) {
+      let idleSince = active === 0 ? performance.now() : NaN;
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<'forced'>((resolve) => {
+        timer = setInterval(() => {
+          if (active > 0) idleSince = NaN;
+          else if (Number.isNaN(idleSince)) idleSince = performance.now();
+          else if (performance.now() - idleSince >= idleGraceMs) resolve('forced');
+        }, 250);
+      });
+      const how = await Promise.race([worker.close().then(() => 'closed' as const), stuck]);
+      clearInterval(timer);
+      if (how === 'forced') await Promise.race([forceClose(), new Promise((r) => setTimeout(r, 2000))]);
+      return how;
+    },
   };
 }

@@ -27,8 +27,20 @@ export function register(program: Command): void {
     await Promise.race([w.worker.waitUntilReady(), stop]);
     log.info({ queue: config.scale.queue, redis: redactRedisUrl(config.scale.redis), concurrency }, 'worker ready');
     const signal = await stop;
-    log.info({ signal }, 'worker stopping: running jobs finish, no new ones');
-    await w.close();
-    log.info('worker stopped');
+    log.info({ signal, active: w.active() }, 'worker stopping: running jobs finish, no new ones (a second signal stops at once)');
+    const again = untilSignal();
+    const how = await Promise.race([w.close(), again.then(() => 'signal' as const)]);
+    if (how === 'signal') {
+      // the running job is released: its lock expires and another worker runs it from the start
+      log.warn({ active: w.active() }, 'worker stopped at once by a second signal');
+      await Promise.race([w.forceClose(), new Promise((r) => setTimeout(r, 2000))]);
+      process.exitCode = 1;
+    } else if (how === 'forced') {
+      log.warn('worker stopped without saying goodbye to Redis (unreachable)');
+    } else {
+      log.info('worker stopped');
+    }
+    // BullMQ or a failed Redis connection may leave timers behind: this command is done
+    setTimeout(() => process.exit(), 500).unref();
   });
 }
