@@ -248,6 +248,20 @@ export const OodConfig = section(
   'out-of-distribution check: does the model fit this scan (docs/model.md)',
 );
 
+export const ScaleConfig = section(
+  {
+    redis: z.string().default('').describe('Redis URL of the job queue (redis://[:PASSWORD@]HOST:PORT[/DB], rediss:// for TLS); --redis overrides it'),
+    queue: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -').default('loopstream-reprocess').describe('BullMQ queue name that reprocess enqueues to and workers take jobs from'),
+    attempts: z.number().int().min(1).max(100).default(3).describe('tries per job before it is failed with the error code (a file that cannot be read fails after these, never loops)'),
+    backoffMs: z.number().int().min(0).default(1000).describe('delay before a failed job is tried again (exponential: doubles each try)'),
+    lockMs: z.number().int().min(500).default(30000).describe('job lock a worker renews while it works; a worker killed mid-job loses its job to another worker after about this long'),
+    stalledMs: z.number().int().min(200).default(30000).describe('how often workers look for jobs whose lock expired (a killed worker) and put them back in the queue'),
+    maxStalled: z.number().int().min(0).default(1).describe('times a job may be put back after its worker died before it is failed (a job that kills its worker every time)'),
+    progressMs: z.number().int().min(50).default(500).describe('least time between two progress reports of a running job (each is a Redis round trip)'),
+  },
+  'archive reprocessing across workers: BullMQ on Redis (docs/scale.md)',
+);
+
 export const LogConfig = section(
   {
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
@@ -270,6 +284,7 @@ export const Config = z
     finetune: FinetuneConfig,
     baselines: BaselinesConfig,
     ood: OodConfig,
+    scale: ScaleConfig,
     log: LogConfig,
   })
   .strict();

@@ -21,6 +21,7 @@ import type { FinetuneSummary } from '../finetune/finetuner.ts';
 import type { ScanBaselines } from '../model/baselines.ts';
 import type { OodStatus } from '../model/fit-check.ts';
 import type { AlertsStatus } from './scan-context.ts';
+import type { ScanEvent } from '../protocol/events.ts';
 
 export interface PipelineReplaySummary extends ReplaySummary {
   file: string;
@@ -60,6 +61,8 @@ export interface ReplayRunOptions {
   onServing?: (url: string) => void;
   /** fine-tune while replaying (as finetune.enabled); the summary waits for the rounds the replay triggered */
   finetune?: boolean;
+  /** sees every event the file yields, as it is read (progress reporting: `loopstream worker`, src/scale) */
+  onEvent?: (ev: ScanEvent) => void;
 }
 
 export async function replayThroughPipeline(config: Config, log: Logger, path: string, opts: ReplayRunOptions): Promise<PipelineReplaySummary | FinetunedReplaySummary> {
@@ -93,7 +96,7 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
   try {
     counter.markStart();
     const rules = replayRules(config, log.child({ stage: 'replay' }), (code) => counter.reject(code));
-    const run = await daemon.run(replayReader(reader, { pace: opts.pace, scanId: opts.scanId, ...rules }).pipe(tap((ev) => counter.observe(ev))));
+    const run = await daemon.run(replayReader(reader, { pace: opts.pace, scanId: opts.scanId, ...rules }).pipe(tap((ev) => (counter.observe(ev), opts.onEvent?.(ev)))));
     const ctx = run.scans[0];
     // A scan smaller than everyPixels still gets a round (≥ minPixels), and rounds go on while the gate accepts them.
     finetune?.drain();

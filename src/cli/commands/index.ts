@@ -5,11 +5,13 @@ import { register as demo } from './demo.ts';
 import { register as exportOnnx } from './export.ts';
 import { register as models } from './models.ts';
 import { register as replay } from './replay.ts';
+import { register as reprocess } from './reprocess.ts';
 import { register as scans } from './scans.ts';
 import { register as serve } from './serve.ts';
 import { register as simCorpus } from './sim-corpus.ts';
 import { register as simulate } from './simulate.ts';
 import { register as train } from './train.ts';
 import { register as validate } from './validate.ts';
+import { register as worker } from './worker.ts';
 
-export const COMMANDS: Array<(program: Command) => void> = [serve, demo, replay, simulate, simCorpus, train, exportOnnx, validate, alertsEval, models, scans];
+export const COMMANDS: Array<(program: Command) => void> = [serve, demo, replay, simulate, simCorpus, train, exportOnnx, validate, alertsEval, models, scans, reprocess, worker];

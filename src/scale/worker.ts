@@ -1,0 +1,155 @@
+/**
+ * The consumer side of reprocessing: a BullMQ worker that runs each job through the same code path as
+ * `loopstream replay` (pipeline/replay-run.ts: same graph, same model, same results writer), then moves the
+ * results file into the shared results folder.
+ *
+ * Nothing half-done is ever visible, and nothing is done twice under two names:
+ * - each attempt replays into its own folder `<results>/.jobs/<job id>/<pid>-<random>/` (a worker killed mid-job
+ *   leaves only that folder behind; two attempts of one job — a worker that stalled past its lock and the one
+ *   that took the job over — never write into each other's folders), and the job's whole `.jobs/<job id>/` is
+ *   removed once one attempt has its results in place;
+ * - the finished file is renamed into `<results>/<name>.results.h5` (same filesystem: atomic); a job retried after
+ *   its rename (the worker died before acknowledging) renames the same content onto the same name.
+ * A killed worker's job is put back by BullMQ's stalled-job check once its lock (scale.lockMs) runs out.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker, type Job } from 'bullmq';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../util/log.ts';
+import { ScaleError } from './errors.ts';
+import { sha256File, type ReprocessJobData, type ReprocessJobResult } from './jobs.ts';
+import { JOB_NAME } from './queue.ts';
+import { redactRedisUrl, redisConnection } from './redis-url.ts';
+
+export const JOBS_SUBDIR = '.jobs';
+
+export interface WorkerOptions {
+  redis: string;
+  concurrency: number;
+}
+
+export interface ReprocessWorker {
+  worker: Worker<ReprocessJobData, ReprocessJobResult>;
+  /** jobs running in this process now */
+  active(): number;
+  /**
+   * Stop taking jobs, let running ones finish, disconnect: 'closed'. When no job is running and BullMQ still has
+   * not closed after `idleGraceMs` (Redis unreachable: the close cannot reach it), force it: 'forced'.
+   */
+  close(idleGraceMs?: number): Promise<'closed' | 'forced'>;
+  /** stop now: a running job is not finished; its lock expires and another worker runs it again */
+  forceClose(): Promise<void>;
+}
+
+/** Run one job: check the input is what was queued, replay it through the pipeline, move the results into place. */
+export async function runReprocessJob(config: Config, log: Logger, job: Pick<Job<ReprocessJobData>, 'id' | 'data' | 'updateProgress'>): Promise<ReprocessJobResult> {
+  const d = job.data;
+  // A file that changed since it was queued is not what the job id promises (an unreadable one fails in the replay, with its code).
+  const now = await sha256File(d.file).catch(() => null);
+  if (now !== null && now !== d.sha256) {
+    throw new ScaleError('LS_SCALE_FILE_CHANGED', `${d.file}: changed since it was queued (sha256 ${now.slice(0, 12)}…, queued ${d.sha256.slice(0, 12)}…); reprocess it again`);
+  }
+  const jobDir = join(d.resultsDir, JOBS_SUBDIR, String(job.id));
+  const workDir = join(jobDir, `${process.pid}-${randomUUID().slice(0, 8)}`);
+  mkdirSync(workDir, { recursive: true });
+  const jobConfig: Config = { ...config, data: { ...config.data, dir: workDir }, model: { ...config.model, bundle: d.bundle } };
+  let expected = 0;
+  let pixels = 0;
+  let lastReport = 0;
+  const { replayThroughPipeline } = await import('../pipeline/replay-run.ts');
+  const { parsePace } = await import('../sources/hdf5/index.ts');
+  const summary = await replayThroughPipeline(jobConfig, log.child({ job: job.id }), d.file, {
+    pace: parsePace(config.replay.pace),
+    onEvent: (ev) => {
+      if (ev.type === 'start') expected = ev.header.grid.rows * ev.header.grid.cols;
+      else if (ev.type === 'pixel') pixels++;
+      const t = performance.now();
+      // progress is a Redis round trip: at most one per scale.progressMs, never awaited on the read path
+      if (t - lastReport >= config.scale.progressMs) {
+        lastReport = t;
+        void job.updateProgress({ pixels, expected }).catch(() => undefined);
+      }
+    },
+  });
+  const target = join(d.resultsDir, d.resultsName);
+  renameSync(summary.results, target);
+  rmSync(jobDir, { recursive: true, force: true }); // this attempt's folder and any a killed earlier attempt left
+  await job.updateProgress({ pixels, expected });
+  return {
+    file: d.file,
+    results: target,
+    scanId: summary.scanId,
+    pixels: summary.pixels,
+    encoded: summary.encoded,
+    missing: summary.missing,
+    meanError: summary.meanError,
+    modelVersion: summary.modelVersion,
+    seconds: summary.seconds,
+  };
+}
+
+/**
+ * Start a worker on the reprocessing queue. The pipeline's modules (onnxruntime, h5wasm) load first: compiling
+ * them blocks the event loop for seconds on a busy machine, and a job taken before would miss its lock renewal
+ * and be handed to a second worker as if this one had died.
+ */
+export async function startReprocessWorker(config: Config, log: Logger, opts: WorkerOptions): Promise<ReprocessWorker> {
+  await Promise.all([import('../pipeline/replay-run.ts'), import('../sources/hdf5/index.ts'), import('../sources/hdf5/h5.ts').then((m) => m.h5())]);
+  let active = 0;
+  const worker = new Worker<ReprocessJobData, ReprocessJobResult>(
+    config.scale.queue,
+    async (job) => {
+      if (job.name !== JOB_NAME) throw new Error(`unknown job kind ${job.name}`);
+      log.info({ job: job.id, file: job.data.file, attempt: job.attemptsMade + 1 }, 'job started');
+      active++;
+      try {
+        const result = await runReprocessJob(config, log, job);
+        log.info({ job: job.id, file: job.data.file, results: result.results, pixels: result.pixels, seconds: result.seconds }, 'job completed');
+        return result;
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        log.warn({ job: job.id, file: job.data.file, code: e.code, err: e.message, attempt: job.attemptsMade + 1, attempts: job.opts.attempts }, 'job attempt failed');
+        // the code leads the job's failedReason, where `reprocess --wait` and the BullMQ tools show it
+        if (e.code && !e.message.startsWith(`[${e.code}]`)) e.message = `[${e.code}] ${e.message}`;
+        throw e;
+      } finally {
+        active--;
+      }
+    },
+    {
+      connection: redisConnection(opts.redis),
+      concurrency: opts.concurrency,
+      lockDuration: config.scale.lockMs,
+      stalledInterval: config.scale.stalledMs,
+      maxStalledCount: config.scale.maxStalled,
+    },
+  );
+  worker.on('error', (err) => log.error({ err: err.message, redis: redactRedisUrl(opts.redis) }, 'worker: Redis error'));
+  worker.on('failed', (job, err) => {
+    if (job) log.warn({ job: job.id, err: err.message, attemptsMade: job.attemptsMade }, 'job failed');
+  });
+  worker.on('stalled', (id) => log.warn({ job: id }, 'job stalled (its worker died); put back in the queue'));
+  const forceClose = () => worker.close(true).catch(() => undefined);
+  return {
+    worker,
+    active: () => active,
+    forceClose,
+    async close(idleGraceMs = 10_000) {
+      let idleSince = active === 0 ? performance.now() : NaN;
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<'forced'>((resolve) => {
+        timer = setInterval(() => {
+          if (active > 0) idleSince = NaN;
+          else if (Number.isNaN(idleSince)) idleSince = performance.now();
+          else if (performance.now() - idleSince >= idleGraceMs) resolve('forced');
+        }, 250);
+      });
+      const how = await Promise.race([worker.close().then(() => 'closed' as const), stuck]);
+      clearInterval(timer);
+      if (how === 'forced') await Promise.race([forceClose(), new Promise((r) => setTimeout(r, 2000))]);
+      return how;
+    },
+  };
+}
