@@ -60,7 +60,7 @@ async function daemonFor(sets: Record<string, unknown>) {
     },
   });
   const log = pino({ level: 'info' }, stream);
-  const config = Config.parse({ data: { dir: mkdtempSync(join(work, 'data-')), record: false }, model: { threads: 1 }, baselines: { enabled: false }, ...sets });
+  const config = Config.parse({ data: { dir: mkdtempSync(join(work, 'data-')), record: false }, model: { bundle: 'fixtures/models/edge-sim', threads: 1 }, baselines: { enabled: false }, ...sets });
   const daemon = await Daemon.create(config, log, { source: 'replay', record: false });
   const hub = new PipelineHub(daemon);
   const metrics = createDashboardMetrics({ defaultMetrics: false });
