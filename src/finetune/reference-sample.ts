@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Bundle } from '../model/bundle.ts';
-import { mulberry32 } from '../model/train.ts';
+import { mulberry32, partialShuffle } from '../model/train.ts';
 import { fitScanInputState, toCanonicalInput, type ScanInputState } from '../preprocess/canonical-input.ts';
 import { openScanFile } from '../sources/hdf5/index.ts';
 import type { Logger } from '../util/log.ts';
@@ -71,13 +71,9 @@ async function sampleFromFiles(bundle: Bundle, maxPixels: number, seed: number, 
         continue; // a file the model cannot read at all (no piezoresponse) feeds nothing
       }
       // A seeded random subset of rows (partial Fisher–Yates over row numbers).
-      const order = Uint32Array.from({ length: reader.count }, (_, i) => i);
       const take = Math.min(perFile, reader.count);
+      const order = partialShuffle(Uint32Array.from({ length: reader.count }, (_, i) => i), take, rnd);
       for (let k = 0; k < take; k++) {
-        const j = k + Math.floor(rnd() * (order.length - k));
-        const t = order[k];
-        order[k] = order[j];
-        order[j] = t;
         try {
           toCanonicalInput(reader.pixel(order[k]).data, reader.start, state, bundle.input, out, n * stride);
           n++;

@@ -14,7 +14,7 @@
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { fitDictionary, sparseEncodePositive } from './dictionary-learning.ts';
-import { mulberry32 } from './train.ts';
+import { mulberry32, partialShuffle } from './train.ts';
 
 /** What every replay summary and results file reports (issue 16 item 6). */
 export interface ScanBaselines {
@@ -48,15 +48,7 @@ export interface BaselineOptions {
 /** A seeded sample of `k` distinct values of `pool` (partial Fisher–Yates); all of them, in order, when k ≥ pool.length. */
 function sample(pool: Uint32Array, k: number, seed: number): Uint32Array {
   if (k >= pool.length) return pool.slice();
-  const a = pool.slice();
-  const rnd = mulberry32(seed);
-  for (let i = 0; i < k; i++) {
-    const j = i + Math.floor(rnd() * (a.length - i));
-    const t = a[i]!;
-    a[i] = a[j]!;
-    a[j] = t;
-  }
-  return a.subarray(0, k).sort();
+  return partialShuffle(pool.slice(), k, mulberry32(seed)).subarray(0, k).sort();
 }
 
 function rowsOf(inputs: Float32Array, pixels: Uint32Array, stride: number): Matrix {

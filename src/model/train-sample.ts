@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FinetuneError } from '../finetune/errors.ts';
-import { mulberry32 } from './train.ts';
+import { mulberry32, partialShuffle } from './train.ts';
 
 /** File name of the stored sample inside a bundle folder. */
 export const TRAIN_SAMPLE_FILE = 'train-sample.bin';
@@ -24,16 +24,9 @@ export async function writeTrainSample(dir: string, data: Float32Array, n: numbe
 /** Up to `rows` rows of `data` ([n][stride]) drawn without replacement by a seeded partial shuffle, in draw order. */
 export function sampleRows(data: Float32Array, n: number, stride: number, rows: number, seed: number): { data: Float32Array; n: number } {
   const take = Math.min(rows, n);
-  const order = Uint32Array.from({ length: n }, (_, i) => i);
-  const rnd = mulberry32(seed ^ 0x7a3);
+  const order = partialShuffle(Uint32Array.from({ length: n }, (_, i) => i), take, mulberry32(seed ^ 0x7a3));
   const out = new Float32Array(take * stride);
-  for (let k = 0; k < take; k++) {
-    const j = k + Math.floor(rnd() * (n - k));
-    const t = order[k]!;
-    order[k] = order[j]!;
-    order[j] = t;
-    out.set(data.subarray(order[k]! * stride, (order[k]! + 1) * stride), k * stride);
-  }
+  for (let k = 0; k < take; k++) out.set(data.subarray(order[k]! * stride, (order[k]! + 1) * stride), k * stride);
   return { data: out, n: take };
 }
 

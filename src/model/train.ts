@@ -128,6 +128,21 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/**
+ * Partial Fisher–Yates: the first min(k, length) entries of `order` become a seeded sample without replacement of
+ * all its entries, in draw order (shuffled in place; returned for chaining). One draw of `rnd` per sampled entry.
+ */
+export function partialShuffle(order: Uint32Array, k: number, rnd: () => number): Uint32Array {
+  const take = Math.min(k, order.length);
+  for (let i = 0; i < take; i++) {
+    const j = i + Math.floor(rnd() * (order.length - i));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  return order;
+}
+
 function shuffle(idx: Uint32Array, rnd: () => number): void {
   for (let i = idx.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
