@@ -12,7 +12,7 @@
  * Cost cap: both are fitted on a seeded random sample of `samplePixels` encoded pixels and evaluated on at most
  * `evalPixels` (another seeded sample; all pixels when fewer). The summary reports the pixels used and the seconds.
  */
-import { Matrix, SingularValueDecomposition } from 'ml-matrix';
+import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { fitDictionary, sparseEncodePositive } from './dictionary-learning.ts';
 import { mulberry32, partialShuffle } from './train.ts';
 
@@ -66,18 +66,42 @@ export interface PcaFit {
   components: Matrix;
 }
 
-/** PCA of the rows of X (samples × features), k components, by SVD of the centred data. */
+/**
+ * PCA of the rows of X (samples × features), k components: the top eigenvectors of the covariance XcᵀXc. Same axes
+ * as an SVD of Xc (Xc = UΣVᵀ ⇒ XcᵀXc = VΣ²Vᵀ) at a fraction of the cost — features (T·C, a few hundred) are far
+ * fewer than pixels, and the SVD of the full pixel matrix was the largest single cost of a replay (~1.1 s of a
+ * 60 × 60 scan; docs/performance.md §Start-up and whole-process replay).
+ */
 export function fitPca(X: Matrix, k: number): PcaFit {
-  const mean = new Float64Array(X.columns);
-  for (let i = 0; i < X.rows; i++) for (let j = 0; j < X.columns; j++) mean[j] += X.get(i, j);
-  for (let j = 0; j < X.columns; j++) mean[j] /= X.rows;
-  const Xc = X.clone();
-  for (let i = 0; i < X.rows; i++) for (let j = 0; j < X.columns; j++) Xc.set(i, j, X.get(i, j) - mean[j]!);
-  const svd = new SingularValueDecomposition(Xc, { computeLeftSingularVectors: false, computeRightSingularVectors: true, autoTranspose: true });
-  const V = svd.rightSingularVectors; // features × rank, columns ordered by singular value
-  const kk = Math.min(k, V.columns);
-  const components = new Matrix(kk, X.columns);
-  for (let c = 0; c < kk; c++) for (let j = 0; j < X.columns; j++) components.set(c, j, V.get(j, c));
+  const n = X.rows;
+  const d = X.columns;
+  const mean = new Float64Array(d);
+  const rows: Float64Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = Float64Array.from(X.getRow(i));
+    rows.push(r);
+    for (let j = 0; j < d; j++) mean[j] += r[j]!;
+  }
+  for (let j = 0; j < d; j++) mean[j] /= n;
+  const cov = new Float64Array(d * d);
+  for (const r of rows) {
+    for (let j = 0; j < d; j++) r[j] -= mean[j]!;
+    for (let a = 0; a < d; a++) {
+      const ra = r[a]!;
+      if (ra === 0) continue;
+      const off = a * d;
+      for (let b = a; b < d; b++) cov[off + b] += ra * r[b]!;
+    }
+  }
+  const C = new Matrix(d, d);
+  for (let a = 0; a < d; a++) for (let b = a; b < d; b++) { C.set(a, b, cov[a * d + b]!); C.set(b, a, cov[a * d + b]!); }
+  const eig = new EigenvalueDecomposition(C, { assumeSymmetric: true });
+  const values = eig.realEigenvalues;
+  const order = values.map((_, i) => i).sort((i, j) => values[j]! - values[i]!);
+  const V = eig.eigenvectorMatrix; // features × features, one eigenvector per column
+  const kk = Math.min(k, d, n);
+  const components = new Matrix(kk, d);
+  for (let c = 0; c < kk; c++) for (let j = 0; j < d; j++) components.set(c, j, V.get(j, order[c]!));
   return { mean, components };
 }
 
