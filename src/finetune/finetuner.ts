@@ -1,5 +1,5 @@
 /**
- * Finetuner: background fine-tuning of the daemon's model (ARCHITECTURE.md: replay buffer → worker thread trains
+ * Finetuner: background fine-tuning of the daemon's model (docs/finetune.md: replay buffer → worker thread trains
  * → gate → export ONNX → hot swap → re-encode).
  *
  *   encoded batch ─▶ replay buffer (recent model inputs; a stable share held out)

@@ -1,6 +1,6 @@
 /**
  * Every message between the daemon (main thread) and the fine-tuning worker, as one union discriminated on
- * `type` (STYLE.md: events as a union; the two directions are derived, never retyped).
+ * `type`: one list of every message, and the two directions are derived from it, never retyped.
  *
  *   main → worker   prepare    load tfjs and initialise its backend now (at daemon start, not during a scan)
  *                   train      one round: start from the bundle in `bundleDir`, train on `data`, write `outDir`

@@ -1,6 +1,6 @@
 /**
- * Linear baselines of a scan (DOMAIN.md §8: "judge any model on a scan against PCA and dictionary learning fitted
- * on the same inputs"). Both are fitted on the scan's own model inputs — exactly the rows the encoder received —
+ * Linear baselines of a scan (docs/science.md §8: a model is judged on a scan against PCA and dictionary learning
+ * fitted on the same inputs). Both are fitted on the scan's own model inputs — exactly the rows the encoder received —
  * and scored in the unit of the β-VAE's per-pixel `error`: the mean over the T·C values of one pixel of the squared
  * difference between input and reconstruction, averaged over pixels. So `meanError < pca5Mse` says the deep model
  * beats a 5-component linear model on this very scan.

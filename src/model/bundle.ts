@@ -1,5 +1,5 @@
 /**
- * Model bundle: a folder holding everything one trained model needs (ARCHITECTURE.md §Model bundle).
+ * Model bundle: a folder holding everything one trained model needs (docs/model.md §Bundle layout).
  *
  *   manifest.json     version, parent, preset and dims, β, training data (files + sha256), metrics, KL per latent,
  *                     active channels, exact training command, seed
@@ -17,7 +17,7 @@ import type { PreprocessSpec } from '../preprocess/index.ts';
 import { CanonicalInputError, descriptorOf, descriptorProblems, sourcePlan, type InputDescriptor } from '../preprocess/canonical-input.ts';
 import { BundleError } from './errors.ts';
 
-/** Dimensions of a β-VAE (DOMAIN.md §3). */
+/** Dimensions of a β-VAE (docs/science.md §3). */
 export interface VaeDims {
   /** architecture (src/model/vae.ts): the paper's recurrent LSTM β-VAE (default when absent), an MLP or a 1-D CNN */
   arch?: 'lstm' | 'mlp' | 'conv';

@@ -1,5 +1,5 @@
 /**
- * Dictionary-learning baseline (DOMAIN.md §4; the paper's linear, non-ordinal comparison), on ml-matrix.
+ * Dictionary-learning baseline (docs/science.md §4; the paper's linear, non-ordinal comparison), on ml-matrix.
  *
  * Minimises ½‖X − U·D‖²_F + α‖U‖₁ with codes U ≥ 0 (positive codes) and atoms ‖D_k‖₂ ≤ 1, like scikit-learn's
  * DictionaryLearning(positive_code=True): codes by coordinate descent on the Gram matrix (sklearn's lasso_cd with

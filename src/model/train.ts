@@ -1,5 +1,5 @@
 /**
- * β-VAE training (DOMAIN.md §3): Adam on loss = MSE(x, x̂) + β·KL + λ·L1, λ = 1e−5·10^β, where
+ * β-VAE training (docs/science.md §3): Adam on loss = MSE(x, x̂) + β·KL + λ·L1, λ = 1e−5·10^β, where
  * KL = −½·mean(1 + log σ² − μ² − σ²) over batch and latents and L1 = Σ|embedding activations| per sample (encoder
  * and decoder Dense(L)+ReLU layers, batch-averaged as Keras activity regularisers are). β follows a schedule: a
  * priming stage at 0, then steps of `step` every `every` epochs up to `max`, compressed into the run when the run

@@ -1,5 +1,5 @@
 /**
- * The LSTM β-VAE of the paper (DOMAIN.md §3), built with tfjs layers and parameterised by VaeDims.
+ * The LSTM β-VAE of the paper (docs/science.md §3), built with tfjs layers and parameterised by VaeDims.
  *
  * Encoder  x [T,C] → `blocks` residual blocks of 2 × (BiLSTM(units) → ReLU), shortcut added around the pair
  *          (the first block's shortcut starts at its first layer's output, since C ≠ 2·units) → BiLSTM returning

@@ -1,5 +1,5 @@
 /**
- * The paper's toy validation (DOMAIN.md §4): spectra f(t) = tanh(20(t − 2(R − ½))) + SELU(t − 2(G − ½)) +
+ * The paper's toy validation (docs/science.md §4): spectra f(t) = tanh(20(t − 2(R − ½))) + SELU(t − 2(G − ½)) +
  * sigmoid(−20(t − (B − ½))) from uniform random RGB for training, from an RGB image for validation, standardised per
  * time step with the training statistics. A β-VAE and the dictionary-learning baseline (5 components, positive
  * codes, α = 1, k-means start) are both fitted on the training spectra and scored on the validation spectra.

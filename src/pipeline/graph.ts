@@ -1,5 +1,5 @@
 /**
- * The live pipeline, read top to bottom as the data flows (ARCHITECTURE.md). No arithmetic here: each step is
+ * The live pipeline, read top to bottom as the data flows (docs/pipeline.md). No arithmetic here: each step is
  * a named operator in pipeline/operators/, each calling a stage's functions.
  *
  *   ScanEvents ─ openScans ─ microBatch ─ recordRaw ─ encodeBatches ─▶ PipelineEvents

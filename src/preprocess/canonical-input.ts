@@ -1,5 +1,5 @@
 /**
- * The canonical model input (issue 16, DOMAIN.md §8): every accepted BEPS scan — sho fits or projected loops, any
+ * The canonical model input (issue 16, docs/science.md §8): every accepted BEPS scan — sho fits or projected loops, any
  * number of DC steps, any voltage range, resonance in any unit or none — becomes the same thing, so one model reads
  * them all:
  *

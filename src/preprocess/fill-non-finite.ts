@@ -1,5 +1,5 @@
 /**
- * Non-finite fill (DOMAIN.md §2, the reference code's `clean_interpolate`): every NaN/±Inf value is replaced by
+ * Non-finite fill (docs/science.md §2, the reference code's `clean_interpolate`): every NaN/±Inf value is replaced by
  * linear interpolation between its nearest finite neighbours; a leading run copies the first finite value (so
  * index 0 copies index 1) and a trailing run the last one.
  */

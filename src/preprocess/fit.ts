@@ -7,7 +7,7 @@ import { accumulateTheta, estimateTheta, thetaAccumulator } from './project.ts';
 import { fitScaler, scaleInPlace } from './scale.ts';
 import { rolledVoltage, toPhysicalLoop, type PreprocessSpec } from './index.ts';
 
-/** Choices made when fitting (all optional; defaults per DOMAIN.md §2). */
+/** Choices made when fitting (all optional; defaults per docs/science.md §2). */
 export interface FitPreprocessOptions {
   /** 0-based cycle (sho), default 1 (second cycle) or the last cycle when there is only one */
   cycle?: number;

@@ -1,5 +1,5 @@
 /**
- * Hampel spike removal (Hampel, J. Am. Stat. Assoc. 69, 383, 1974; DOMAIN.md §8): a value further than
+ * Hampel spike removal (Hampel, J. Am. Stat. Assoc. 69, 383, 1974; docs/science.md §8): a value further than
  * k · 1.4826 · MAD from the median of its sliding window is a spike and becomes that median. Real BEPS loops carry
  * tip-event spikes well beyond the 3 points per loop that the Savitzky–Golay step removes; a median window keeps
  * the switching edges (a median follows a monotonic step) while it drops isolated spikes and short bursts.

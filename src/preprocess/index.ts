@@ -1,5 +1,5 @@
 /**
- * Preprocessing (DOMAIN.md §2): one pixel's buffers → the model input [T][C], scaled. Pure functions on typed
+ * Preprocessing (docs/science.md §2): one pixel's buffers → the model input [T][C], scaled. Pure functions on typed
  * arrays; the hot path writes into the caller's buffer and reuses per-spec scratch space.
  *
  * Order of operations per channel: select cycle/field (sho) → project P = A·cos(φ + θ) / resonance in kHz →
@@ -78,7 +78,7 @@ function unitToKHz(unit: string | undefined, kind: 'sho' | 'loop'): number {
   if (u === 'hz') return 1e-3;
   if (u === 'mhz') return 1e3;
   if (u === 'khz') return 1;
-  return kind === 'sho' ? 1e-3 : 1; // sho fits carry Hz (DOMAIN.md §6); loop files carry kHz
+  return kind === 'sho' ? 1e-3 : 1; // sho fits carry Hz (docs/science.md §6); loop files carry kHz
 }
 
 function planFor(spec: PreprocessSpec, start: StartHeader): Plan {

@@ -1,5 +1,5 @@
 /**
- * Loop projection (DOMAIN.md §2): the complex response A·e^{iφ} is rotated by θ onto the real axis,
+ * Loop projection (docs/science.md §2): the complex response A·e^{iφ} is rotated by θ onto the real axis,
  * P = A·cos(φ + θ). θ is estimated as pycroscopy's `projectLoop` does: the principal axis of the points
  * (A cos φ, A sin φ) in the complex plane gives the line the response lies on, and of the two orientations of that
  * line the one giving a positive loop area ∮ P dV is kept.

@@ -1,5 +1,5 @@
 /**
- * Savitzky–Golay smoothing and outlier removal (DOMAIN.md §2; Savitzky & Golay, Anal. Chem. 36, 1627, 1964).
+ * Savitzky–Golay smoothing and outlier removal (docs/science.md §2; Savitzky & Golay, Anal. Chem. 36, 1627, 1964).
  * Smoothing matches `scipy.signal.savgol_filter(x, window, order, mode='interp')`: interior points use the centred
  * least-squares polynomial, the first and last half-windows evaluate the polynomial fitted to the edge window.
  */

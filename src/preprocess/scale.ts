@@ -1,5 +1,5 @@
 /**
- * Global z-score per channel (DOMAIN.md §2): one mean and one std per channel over the whole training set, not per
+ * Global z-score per channel (docs/science.md §2): one mean and one std per channel over the whole training set, not per
  * time step. The statistics belong to the model bundle (preprocess.json).
  */
 

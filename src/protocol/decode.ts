@@ -177,7 +177,7 @@ function nonFiniteProblem(header: PixelHeader, i: number, values: Float32Array, 
 
 /**
  * Check a pixel's buffers against its scan's start header and convert them to Float32Array.
- * NaN inside a buffer is kept (the preprocessing fills it, DOMAIN.md §2); a buffer with no finite value is refused.
+ * NaN inside a buffer is kept (the preprocessing fills it, docs/science.md §2); a buffer with no finite value is refused.
  */
 export function decodePixelData(header: PixelHeader, buffers: readonly Buffer[], start: StartHeader): Float32Array[] | FrameError {
   const at = { scanId: header.scanId, seq: header.seq };

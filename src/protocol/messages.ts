@@ -10,7 +10,7 @@ import { z } from 'zod';
 /** Protocol version spoken by this build; a `start` with another version is refused. */
 export const PROTOCOL_VERSION = 1;
 
-/** The data kinds a scan may carry (DOMAIN.md §1–2). */
+/** The data kinds a scan may carry (docs/science.md §1–2). */
 export const DataKind = z.enum(['sho', 'loop']);
 export type DataKind = z.infer<typeof DataKind>;
 
@@ -93,7 +93,7 @@ export const StartHeader = z
     fields: z.array(z.enum(['on', 'off'])).min(1).default(['off']),
     /** Number of bias cycles in the buffers' cycle axis (sho only). */
     cycles: z.number().int().positive().default(1),
-    /** Phase unit of sho data: DOMAIN.md warns that older files carry degrees. */
+    /** Phase unit of sho data: older files carry degrees (docs/science.md §2). */
     phaseUnit: z.enum(['rad', 'deg']).default('rad'),
     buffers: z.array(BufferSpec).min(1).max(8),
     /** Optional physical step between neighbouring pixels (x: along a row, y: between rows) and its unit, e.g. 'um'. */

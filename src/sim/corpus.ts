@@ -1,6 +1,6 @@
 /**
  * A broad, seeded corpus of simulated BEPS scans (issue 16 item 4): the training set of a default bundle that has
- * to generalise to real scans (DOMAIN.md §8). Each scan draws its own resonance, Q, bias range and step count,
+ * to generalise to real scans (docs/science.md §8). Each scan draws its own resonance, Q, bias range and step count,
  * loop height, imprint, asymmetry, offset, noise, spikes, mechanisms, dead pixels and planted regions, and is
  * written as an ordinary scan file (docs/formats.md) that replay and training read like any other.
  *
@@ -61,7 +61,7 @@ export interface CorpusRanges {
   cols: Range;
 }
 
-/** The default ranges: what issue 16 asks a default bundle to cover (DOMAIN.md §8). */
+/** The default ranges: what issue 16 asks a default bundle to cover (docs/science.md §8). */
 export const DEFAULT_CORPUS_RANGES: CorpusRanges = {
   f0Hz: [100e3, 1.5e6],
   q: [50, 500],

@@ -1,5 +1,5 @@
 /**
- * Synthetic BEPS scans with known ground truth (DOMAIN.md §5): a map of switching mechanisms in domain-like
+ * Synthetic BEPS scans with known ground truth (docs/science.md §5): a map of switching mechanisms in domain-like
  * bands and blobs, per-pixel loops from the 9-parameter loop model, resonance softening near switching, noise,
  * and planted anomalous regions. Output is protocol v1 kind `sho`, exactly what a live instrument would send.
  *
@@ -12,7 +12,7 @@ import { pixelOfSeq } from '../maps/scan-order.ts';
 import { loopBranch, triangleWaveform, type LoopCoefs } from './loop-model.ts';
 import { subRng, type Rng } from './prng.ts';
 
-/** Switching mechanisms of the synthetic film (DOMAIN.md §5); truth indices follow this order. */
+/** Switching mechanisms of the synthetic film (docs/science.md §5); truth indices follow this order. */
 export const MECHANISM_NAMES = ['classic180', 'twoStep', 'weak'] as const;
 export type MechanismName = (typeof MECHANISM_NAMES)[number];
 
@@ -132,9 +132,9 @@ export interface SimulatedScan {
   pixel(seq: number): PixelEvent;
 }
 
-/** Fixed rotation between the lock-in phase and the polarization axis (DOMAIN.md §2): P = A·cos(φ + θ). */
+/** Fixed rotation between the lock-in phase and the polarization axis (docs/science.md §2): P = A·cos(φ + θ). */
 export const SIM_ROTATION_RAD = 0.3;
-/** Centre of the benchmark resonance (DOMAIN.md §2), Hz. */
+/** Centre of the benchmark resonance (docs/science.md §2), Hz. */
 export const SIM_F0_HZ = 1324.8e3;
 /** Default first timestamp: 2026-01-01T00:00:00Z. */
 export const SIM_T0 = 1767225600;
@@ -142,7 +142,7 @@ export const SIM_T0 = 1767225600;
 const PIEZO_NOISE = 4e-6; // complex response noise per component (benchmark loops span ~2e-4)
 const FREQ_NOISE_HZ = 300;
 const Q_NOISE = 4;
-const ES_SLOPE = 4e-6; // in-field electrostatic term per volt (DOMAIN.md §1: in-field carries the bias)
+const ES_SLOPE = 4e-6; // in-field electrostatic term per volt (docs/science.md §1: in-field carries the bias)
 const SOFTENING_HZ = 8e3; // resonance dip at switching: ~1317 kHz from ~1325 kHz
 const SOFTENING_WIDTH_V = 1.6;
 
@@ -610,12 +610,12 @@ function pixelData(rng: Rng, p: PixelParams, v: Variety = ORIGINAL, x?: PixelExt
         for (const L of cycleLoops) {
           P += loopBranch(volts, falling, L);
           const vc = falling ? L.a2 : L.a3;
-          // Resonance softens while domains switch (DOMAIN.md §5); the dip scales with the switched fraction.
+          // Resonance softens while domains switch (docs/science.md §5); the dip scales with the switched fraction.
           soft += (Math.abs(L.a1) / 2e-4) * Math.exp(-(((volts - vc) / softWidth) ** 2));
         }
         if (x) P = P * v.heightScale * height + offset;
         if (inField) P += ES_SLOPE * v.heightScale * volts;
-        // Complex response R = P·e^{-iθ} + noise, so A·cos(φ + θ) recovers P (DOMAIN.md §2).
+        // Complex response R = P·e^{-iθ} + noise, so A·cos(φ + θ) recovers P (docs/science.md §2).
         const nr = PIEZO_NOISE * v.heightScale * noiseScale * rng.normal();
         const ni = PIEZO_NOISE * v.heightScale * noiseScale * rng.normal();
         const re = P * cosT + nr;

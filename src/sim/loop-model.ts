@@ -1,6 +1,6 @@
 /**
  * The 9-parameter hysteresis loop of Jesse et al., Rev. Sci. Instrum. 77, 073702 (2006), as pycroscopy's
- * `loop_fit_function` writes it (DOMAIN.md §5), and the error function it needs.
+ * `loop_fit_function` writes it (docs/science.md §5), and the error function it needs.
  */
 
 /**
@@ -48,7 +48,7 @@ export function loopBranch(v: number, falling: boolean, c: LoopCoefs): number {
 }
 
 /**
- * The BEPS bias waveform in acquisition order: 0 → +vmax → −vneg → 0 in `steps` equal-length quarters (DOMAIN.md §1:
+ * The BEPS bias waveform in acquisition order: 0 → +vmax → −vneg → 0 in `steps` equal-length quarters (docs/science.md §1:
  * 96 steps, ±16 V, 2/3 V per step). `vneg` (default `vmax`) gives a slightly asymmetric range, as some instruments
  * use. Returns the voltages and, per step, whether the bias is falling.
  */

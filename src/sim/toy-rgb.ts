@@ -1,5 +1,5 @@
 /**
- * The paper's toy dataset with known ground truth (DOMAIN.md §4): each RGB colour maps to a 25-step spectrum
+ * The paper's toy dataset with known ground truth (docs/science.md §4): each RGB colour maps to a 25-step spectrum
  * f(t) = tanh(20·(t − 2(R − 0.5))) + SELU(t − 2(G − 0.5)) + sigmoid(−20·(t − (B − 0.5))), t = linspace(−1, 1, steps).
  */
 import { mulberry32 } from './prng.ts';

@@ -4,7 +4,7 @@ import { Matrix } from 'ml-matrix';
 import { fitDictionary, kMeansCentroids, reconstructionMse, sparseEncodePositive, dictionaryBaselineError } from '../../src/model/dictionary-learning.ts';
 import { randomRgb, toySpectra } from '../../src/sim/toy-rgb.ts';
 
-/** Toy spectra (DOMAIN.md §4), standardised per time step: n × 25. */
+/** Toy spectra (docs/science.md §4), standardised per time step: n × 25. */
 function toyData(n: number, seed: number): Matrix {
   const s = toySpectra(randomRgb(n, seed));
   const X = new Matrix(n, 25);

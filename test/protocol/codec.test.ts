@@ -137,7 +137,7 @@ describe('protocol v1 codec', () => {
     expectError(decodePixelData({ ...hdr, row: 3 }, frames.slice(2), start), 'LS_FRAME_OUT_OF_GRID', 'scan s1 pixel seq 7: (row 3, col 1) is outside the 3x4 grid');
     const nan = encodePixel(hdr, [new Float32Array(8).fill(Number.NaN), r], start);
     expectError(decodePixelData(hdr, nan.slice(2), start), 'LS_FRAME_ALL_NONFINITE', 'scan s1 pixel seq 7: buffer 0 ("piezoresponse") holds no finite value (all NaN/Inf)');
-    // a few NaN values are kept: preprocessing interpolates them (DOMAIN.md §2)
+    // a few NaN values are kept: preprocessing interpolates them (docs/science.md §2)
     const someNan = Float32Array.from(p);
     someNan[3] = Number.NaN;
     const ok = decodePixelData(hdr, encodePixel(hdr, [someNan, r], start).slice(2), start);

@@ -29,7 +29,7 @@ describe('simulateScan', () => {
       ['frequency', [2, 2, 96]],
       ['quality', [2, 2, 96]],
     ]);
-    // DOMAIN.md §1: ±16 V in steps of 2/3 V, acquisition order 0 → +16 → −16 → 0.
+    // docs/science.md §1: ±16 V in steps of 2/3 V, acquisition order 0 → +16 → −16 → 0.
     expect(s.start.dcVoltage[0]).toBe(0);
     expect(s.start.dcVoltage[24]).toBe(16);
     expect(s.start.dcVoltage[72]).toBe(-16);

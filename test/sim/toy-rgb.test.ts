@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { erf } from '../../src/sim/loop-model.ts';
 import { randomRgb, toySpectra } from '../../src/sim/toy-rgb.ts';
 
-describe('toySpectra (DOMAIN.md §4)', () => {
+describe('toySpectra (docs/science.md §4)', () => {
   it('matches the formula at hand-worked points', () => {
     // R = G = B = 0.5 at t = 0 (middle of 25 steps): tanh(0) + SELU(0) + sigmoid(0) = 0.5
     const s = toySpectra(new Float32Array([0.5, 0.5, 0.5]));

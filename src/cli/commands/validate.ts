@@ -6,7 +6,7 @@ export function register(program: Command): void {
   withConfigOptions(
     program
       .command('validate')
-      .description('reproduce a validation of the paper: "toy" = β-VAE vs dictionary learning on the toy RGB spectra (DOMAIN.md §4)')
+      .description('reproduce a validation of the paper: "toy" = β-VAE vs dictionary learning on the toy RGB spectra (docs/science.md §4)')
       .argument('<what>', 'toy')
       .option('--summary-json', 'print one JSON object (vaeMse, dlMse, …) on stdout')
       .option('--max-seconds <s>', 'VAE training time budget, seconds', Number, 150)

@@ -1,5 +1,5 @@
 /**
- * Reader for pyNSID/sidpy loop files (DOMAIN.md §6): `<group>/<name>/<name>` holds an N-d array whose
+ * Reader for pyNSID/sidpy loop files (docs/science.md §6): `<group>/<name>/<name>` holds an N-d array whose
  * dimension scales (or DIMENSION_LABELS) say which axes are spatial and which is the voltage axis. Replayed as
  * protocol kind `loop`, one buffer `piezoresponse` per pixel, pixels in raster order (row = Y, col = X).
  */

@@ -1,5 +1,5 @@
 /**
- * Reader for pycroscopy/USID SHO-fit results (DOMAIN.md §6): `Raw_Data-SHO_Fit_NNN/Fit`, compound
+ * Reader for pycroscopy/USID SHO-fit results (docs/science.md §6): `Raw_Data-SHO_Fit_NNN/Fit`, compound
  * (num_pix, num_udvs_steps) with fields "Amplitude [V]", "Frequency [Hz]", "Quality Factor", "Phase [rad]".
  * Which column is which (DC step, field state, cycle) is read from the group's Spectroscopic_Values rows by their
  * labels, never assumed from column parity; pycroscopy writes Field 0 = out-of-field, 1 = in-field.

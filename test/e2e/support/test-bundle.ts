@@ -50,7 +50,7 @@ async function buildTinyBundle(dir: string): Promise<void> {
   const { exportOnnx } = await import('../../../src/model/export-onnx.ts');
   const T = 96;
   const spec = defaultSpecFor(benchmarkStart(T));
-  // Units of the benchmark data (DOMAIN.md §2), so scaled inputs are O(1).
+  // Units of the benchmark data (docs/science.md §2), so scaled inputs are O(1).
   spec.mean = [0, 1320];
   spec.std = [1e-4, 10];
   // The `edge` preset's dims: the same inference cost as the shipped model, so soak and fuzz numbers mean something.
