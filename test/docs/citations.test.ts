@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 
 const root = new URL('../..', import.meta.url).pathname;
 
-/** Where a citation may appear: every text file under these (README.md is a file). */
-const SCANNED = ['src', 'test', 'bench', 'dashboards/src', 'docs', 'examples', 'README.md'];
+/** Where a citation may appear: every text file under these (README.md is a file), and the fixtures' READMEs. */
+const SCANNED = ['src', 'test', 'bench', 'dashboards/src', 'docs', 'examples', 'config', 'README.md'];
 const BINARY = /\.(png|jpe?g|gif|webp|ico|h5|bin|onnx|wasm)$/i;
 
 // Built from parts so that this file does not cite them itself.
@@ -46,13 +46,15 @@ function numberedCitations(text: string): Array<[string, number]> {
 }
 
 describe('the repository cites only itself', () => {
-  const files = SCANNED.flatMap(textFiles);
+  const files = [...SCANNED.flatMap(textFiles), ...textFiles('fixtures').filter((f) => f.endsWith('.md'))];
 
   it('scans the code, tests and docs', () => {
     const rel = files.map((f) => relative(root, f));
     expect(rel).toContain('README.md');
     expect(rel).toContain('docs/science.md');
     expect(rel).toContain('src/preprocess/project.ts');
+    expect(rel).toContain('config/default.yaml');
+    expect(rel).toContain('fixtures/external/README.md');
     expect(rel.some((f) => f.startsWith('test/docs/'))).toBe(true);
   });
 
