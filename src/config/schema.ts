@@ -108,6 +108,8 @@ export const ServerConfig = section(
       .array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin: scheme://host[:port], no path'))
       .default([])
       .describe('browser origins allowed besides the dashboard itself (e.g. https://lab-proxy.example); docs/dashboard.md'),
+    redis: z.string().default('').describe('Redis URL of the Socket.IO Redis adapter: `serve --viewer` processes on the same URL and key serve this daemon\'s dashboard to their own viewers (docs/scale.md §Many viewers); empty = off'),
+    redisKey: z.string().regex(/^[A-Za-z0-9:_.-]+$/, 'letters, digits and : _ . -').default('loopstream-dashboard').describe('Redis channel prefix of the adapter: one per daemon when several daemons share a Redis (its viewers must use the same)'),
   },
   'dashboard server (HTTP + Socket.IO)',
 );
