@@ -42,9 +42,9 @@ export class FacilityState {
     if (e.stats) d.stats = e.stats;
     if (e.scan && typeof e.scan.scanId === 'string') {
       const prev = d.scans.get(e.scan.scanId);
-      // a late progress entry never moves a finished scan back to running
-      const state = prev && prev.state !== 'running' && e.type === 'scan:progress' ? prev.state : e.scan.state;
-      d.scans.set(e.scan.scanId, { ...prev, ...e.scan, state, meanError: e.scan.meanError ?? prev?.meanError ?? null, alertsOpen: 0, alertsTotal: 0, updatedAt: receivedAt });
+      // a late progress entry (published before the end, read after it) never moves a finished scan back
+      if (prev && prev.state !== 'running' && e.type === 'scan:progress') return;
+      d.scans.set(e.scan.scanId, { ...prev, ...e.scan, meanError: e.scan.meanError ?? prev?.meanError ?? null, alertsOpen: 0, alertsTotal: 0, updatedAt: receivedAt });
       if (d.scans.size > SCANS_PER_DAEMON) {
         const oldest = [...d.scans.values()].sort((a, b) => a.startedAt - b.startedAt)[0]!;
         d.scans.delete(oldest.scanId);

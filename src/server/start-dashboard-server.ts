@@ -267,9 +267,16 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     if (byUser) f.followNewest = false;
     const target = scanId ?? f.scanId;
     if (target === undefined) return;
-    if (f.scanId !== undefined && f.scanId !== target) io.in(id).socketsLeave(scanRoom(f.scanId));
+    // a socket of this process joins here and now (the adapter's socketsJoin makes a round trip through Redis,
+    // which may be down); one of another process through the adapter
+    const local = io.sockets.sockets.get(id);
+    if (f.scanId !== undefined && f.scanId !== target) {
+      if (local) void local.leave(scanRoom(f.scanId));
+      else io.in(id).socketsLeave(scanRoom(f.scanId));
+    }
     f.scanId = target;
-    io.in(id).socketsJoin(scanRoom(target));
+    if (local) void local.join(scanRoom(target));
+    else io.in(id).socketsJoin(scanRoom(target));
     const maps = hub.maps(target);
     if (maps) {
       // the snapshot is taken at or after the last broadcast: the next room delta applies on top of it (map-wire.ts)

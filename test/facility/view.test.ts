@@ -24,7 +24,7 @@ describe('FacilityState', () => {
     expect(v.daemons).toHaveLength(1);
     const d = v.daemons[0]!;
     expect(d).toMatchObject({ id: 'mic-a', url: 'http://127.0.0.1:8080/', stale: false, model: { version: 2 }, lastSeen: 310 });
-    expect(d.scans[0]).toMatchObject({ scanId: 's1', state: 'completed', received: 15, meanError: 0.25, alertsOpen: 1, alertsTotal: 2 });
+    expect(d.scans[0]).toMatchObject({ scanId: 's1', state: 'completed', received: 16, meanError: 0.25, alertsOpen: 1, alertsTotal: 2 });
     expect(st.view(310 + 5001, 5000, { up: true }).daemons[0]!.stale).toBe(true);
   });
 

@@ -124,4 +124,25 @@ describe('dashboard behind the Socket.IO Redis adapter: daemon + viewer process'
     expect(unknown).toMatchObject({ ok: false, code: 'LS_SERVER_SCAN' });
     expect(lists[0]).toEqual(['s1']);
   }, 30_000);
+
+  it('with Redis stopped the daemon keeps serving its own clients (no unhandled rejection); the viewer gets nothing new', async () => {
+    const onDaemon = clients[0]!;
+    const onViewer = clients[1]!;
+    await redis.stop();
+    const viewerRevision = onViewer.maps!.revision;
+    // a client that connects during the outage joins its room on the daemon all the same
+    const fresh = new Viewer(daemon.url);
+    clients.push(fresh);
+    await until(() => fresh.maps !== undefined, 10_000, 'the fresh client\'s snapshot');
+    for (let b = 0; b < 5; b++) {
+      encode(maps, [500 + b, 510 + b], 50 + b);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    await until(() => onDaemon.maps?.revision === maps.revision && fresh.maps?.revision === maps.revision, 10_000, 'the daemon\'s clients at the new revision');
+    expect(Array.from(onDaemon.maps!.error)).toEqual(Array.from(maps.snapshot().error));
+    expect(fresh.deltas.length).toBeGreaterThan(0);
+    expect(fresh.refused).toBe(0);
+    expect(onViewer.maps!.revision).toBe(viewerRevision);
+    expect(daemon.clientCount()).toBeGreaterThanOrEqual(1);
+  }, 30_000);
 });
