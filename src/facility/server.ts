@@ -13,7 +13,8 @@ import { Registry } from 'prom-client';
 import { Server } from 'socket.io';
 import type { Config } from '../config/schema.ts';
 import { parseRedisUrl, redactRedisUrl } from '../scale/redis-url.ts';
-import { checkBind, originAllowed, tokenMatches, tokenOf } from '../server/access.ts';
+import { isLoopback, originAllowed, tokenMatches, tokenOf } from '../server/access.ts';
+import { ConfigError } from '../config/errors.ts';
 import { buildFacilityPage } from '../server/dashboard-bundle.ts';
 import { ServerError } from '../server/errors.ts';
 import { httpRoutes } from '../server/http-routes.ts';
@@ -45,7 +46,9 @@ export async function startFacilityServer(opts: FacilityServerOptions): Promise<
   const { log } = opts;
   parseRedisUrl(opts.redis);
   // same rule as the dashboard: nothing beyond loopback without a token
-  checkBind({ host: cfg.host, token: cfg.token });
+  if (!isLoopback(cfg.host) && cfg.token.length === 0) {
+    throw new ConfigError(`facility.host is "${cfg.host}", which is reachable beyond this machine, and facility.token is empty; set facility.token (e.g. --set facility.token=$(openssl rand -hex 16)) or bind to 127.0.0.1`, 'config', ['facility.token']);
+  }
   const state = new FacilityState();
   let redisStatus: FacilityView['redis'] = { up: false, error: 'connecting' };
   const view = () => state.view(Date.now(), cfg.staleMs, redisStatus);
