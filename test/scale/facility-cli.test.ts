@@ -51,11 +51,12 @@ describe('loopstream facility (CLI)', () => {
   }, 90_000);
 
   it('a malformed URL exits 2 naming LS_SCALE_REDIS_URL; a wider bind without a token is refused', async () => {
+    // both at once: each is a CLI start-up (a few seconds on a loaded machine)
     const bad = runCli(['facility', '--redis', 'http://:pw@host:1', '--port', '0']);
+    const wide = runCli(['facility', '--redis', redis.url, '--port', '0', '--host', '0.0.0.0']);
     expect(await bad.exited).toBe(2);
     expect(bad.stderrText()).toContain('LS_SCALE_REDIS_URL');
     expect(bad.stderrText()).not.toContain(':pw@');
-    const wide = runCli(['facility', '--redis', redis.url, '--port', '0', '--host', '0.0.0.0']);
     expect(await wide.exited).toBe(2);
     expect(wide.stderrText()).toContain('facility.token');
   }, 60_000);
