@@ -3,7 +3,8 @@
  * (`startLive`, as `loopstream serve` runs it, in this process) each receiving a simulated scan over ZeroMQ and
  * publishing to the facility stream, the facility server (`loopstream facility`) following it with XREAD BLOCK,
  * and Debian's chromium (playwright-core) reading the page. Then Redis is stopped mid-scan: both daemons keep
- * ingesting (every pixel sent is received and recorded, the scans complete) and count the events they dropped.
+ * ingesting (every pixel sent is received, encoded and in the recording file, the scans complete) and count the
+ * events they dropped.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { startFacilityServer, type FacilityServer } from '../../src/facility/server.ts';
 import { startLive, type LiveDaemon } from '../../src/pipeline/live.ts';
 import { simulateScan } from '../../src/sim/index.ts';
+import { openScanFile } from '../../src/sources/hdf5/index.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { Producer, until } from '../e2e/support/producer.ts';
 import { testBundle } from '../e2e/support/test-bundle.ts';
@@ -115,5 +117,15 @@ describe('facility view: two daemons, one page, Redis stopped mid-scan', () => {
     // with Redis gone nothing new reaches the page: both daemons turn stale there
     await page.locator('section.daemon.stale').nth(1).waitFor({ timeout: 15_000 });
     await page.close();
+    // every pixel sent is in each daemon's recording (read back once the daemons closed their files)
+    for (const d of daemons) await d.close();
+    for (const [k, dir] of dirs.entries()) {
+      const rec = await openScanFile(join(dir, `scan-${k ? 'b' : 'a'}.raw.h5`));
+      try {
+        expect(rec.count).toBe(N);
+      } finally {
+        rec.close();
+      }
+    }
   }, 180_000);
 });
