@@ -136,19 +136,19 @@ function dashboardClient(url: string, total: number): { socket: Socket<ServerToC
       }
     }
   };
-  socket.on('map:snapshot', (w: WireSnapshot, ack: () => void) => {
+  socket.on('map:snapshot', (w: WireSnapshot, ack?: () => void) => {
     const now = Date.now();
     counts.snapshots++;
     mark(undefined, fromWireSnapshot(w).state, now);
-    ack();
+    ack?.();
   });
-  socket.on('map:delta', (w: WireDelta, ack: () => void) => {
+  socket.on('map:delta', (w: WireDelta, ack?: () => void) => {
     const now = Date.now();
     counts.deltas++;
     const n = w.index.byteLength / 4;
     const d = fromWireDelta(w, n > 0 ? w.mu.byteLength / 4 / n : 0);
     mark(d.index, d.state, now);
-    ack();
+    ack?.();
   });
   const connected = new Promise<void>((res, rej) => {
     socket.once('connect', () => res());

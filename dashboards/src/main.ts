@@ -186,14 +186,14 @@ socket.on('map:delta', (wire, ack) => {
   const m = page.maps;
   if (!m) {
     socket.emit('map:resync');
-    ack();
+    ack?.();
     return;
   }
   const delta = fromWireDelta(wire, m.latentDim);
   if (!applyDelta(m, delta)) {
     // not on top of what we hold (a lost message, or another scan): start again from a snapshot
     socket.emit('map:resync');
-    ack();
+    ack?.();
     return;
   }
   page.deltas++;

@@ -108,6 +108,8 @@ export const ServerConfig = section(
       .array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin: scheme://host[:port], no path'))
       .default([])
       .describe('browser origins allowed besides the dashboard itself (e.g. https://lab-proxy.example); docs/dashboard.md'),
+    redis: z.string().default('').describe('Redis URL of the Socket.IO Redis adapter: `serve --viewer` processes on the same URL and key serve this daemon\'s dashboard to their own viewers (docs/scale.md §Many viewers); empty = off'),
+    redisKey: z.string().regex(/^[A-Za-z0-9:_.-]+$/, 'letters, digits and : _ . -').default('loopstream-dashboard').describe('Redis channel prefix of the adapter: one per daemon when several daemons share a Redis (its viewers must use the same)'),
   },
   'dashboard server (HTTP + Socket.IO)',
 );
@@ -262,6 +264,23 @@ export const ScaleConfig = section(
   'archive reprocessing across workers: BullMQ on Redis (docs/scale.md)',
 );
 
+export const FacilityConfig = section(
+  {
+    redis: z.string().default('').describe('Redis URL the daemon publishes its scans\' lifecycle, progress, model, mean error and alerts to (never pixels); empty = off. redis://[:PASSWORD@]HOST:PORT[/DB], rediss:// for TLS'),
+    stream: z.string().regex(/^[A-Za-z0-9:_.-]+$/, 'letters, digits and : _ . -').default('loopstream:facility').describe('Redis Stream the daemons publish to and `loopstream facility` reads'),
+    maxLen: z.number().int().min(100).default(10000).describe('approximate length the stream is trimmed to on every XADD (MAXLEN ~): Redis memory stays bounded'),
+    daemonId: z.string().max(200).default('').describe('name of this daemon on the facility page; empty = <hostname>:<dashboard port>'),
+    dashboardUrl: z.string().max(2000).default('').describe('link to this daemon\'s dashboard on the facility page; empty = the URL the dashboard listens on'),
+    progressMs: z.number().int().min(100).default(1000).describe('how often a daemon publishes progress of its running scans and a heartbeat'),
+    queueMax: z.number().int().min(1).default(1000).describe('events held in memory while they wait for Redis; beyond that (and while Redis is down) events are dropped and counted'),
+    staleMs: z.number().int().min(1000).default(15000).describe('`loopstream facility`: a daemon not heard from for this long is shown stale'),
+    host: z.string().default('127.0.0.1').describe('`loopstream facility`: address the page listens on (--host overrides; beyond loopback needs facility.token)'),
+    port: z.number().int().min(0).max(65535).default(8090).describe('`loopstream facility`: HTTP port of the page (--port overrides; 0 = any free port)'),
+    token: z.string().default('').describe('`loopstream facility`: access token required when the page listens beyond loopback (?token=… once, then a cookie)'),
+  },
+  'facility view: daemons publish scan events to a Redis Stream, `loopstream facility` shows them all (docs/scale.md)',
+);
+
 export const LogConfig = section(
   {
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
@@ -285,6 +304,7 @@ export const Config = z
     baselines: BaselinesConfig,
     ood: OodConfig,
     scale: ScaleConfig,
+    facility: FacilityConfig,
     log: LogConfig,
   })
   .strict();

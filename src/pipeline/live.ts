@@ -15,6 +15,7 @@ import { wireAlerts } from './wire-alerts.ts';
 import { metricsAlertSink, wireMetrics } from './wire-metrics.ts';
 import { createDashboardMetrics } from '../server/metrics.ts';
 import { wireFinetune } from '../finetune/wire-finetune.ts';
+import { facilityAlertSink, wireFacility, type FacilityWiring } from '../facility/wire-facility.ts';
 
 export interface LiveDaemon {
   daemon: Daemon;
@@ -28,6 +29,8 @@ export interface LiveDaemon {
   status?: StatusReporter;
   /** dashboard URL, when the server is enabled */
   url?: string;
+  /** the facility publisher, when facility.redis is set (docs/scale.md §Facility view) */
+  facility?: FacilityWiring;
   resumed: ResumedScan[];
   /** settles when the live source ends (it only ends on close or on a socket error) */
   done: Promise<unknown>;
@@ -56,7 +59,9 @@ export async function startLive(config: Config, log: Logger): Promise<LiveDaemon
     if (status) cleanups.push(() => status.close());
     const hub = new PipelineHub(daemon, source.rejects);
     const metrics = createDashboardMetrics();
-    const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }), [metricsAlertSink(metrics)]);
+    // alert events reach the facility stream as one more sink (attached once the dashboard URL names the daemon)
+    const facilitySink = facilityAlertSink();
+    const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }), [metricsAlertSink(metrics), ...(config.facility.redis ? [facilitySink.sink] : [])]);
     cleanups.push(() => alerts.close());
     const offMetrics = wireMetrics(daemon, metrics, source.rejects$);
     cleanups.push(offMetrics);
@@ -67,6 +72,14 @@ export async function startLive(config: Config, log: Logger): Promise<LiveDaemon
     const server = config.server.enabled ? await startDashboardServer({ config, hub, logger: log.child({ stage: 'server' }), metrics }) : undefined;
     if (server) cleanups.push(() => server.close());
     if (server) log.info({ url: server.url }, `dashboard at ${server.url}`);
+    // The facility view (src/facility): scan events to a Redis Stream, never waited for by ingest.
+    const facility = config.facility.redis
+      ? wireFacility(hub, { config, log: log.child({ stage: 'facility' }), metrics, dashboardUrl: server?.url ?? '', port: server?.port ?? Number(/:(\d+)$/.exec(config.ingest.endpoint)?.[1] ?? 0) })
+      : undefined;
+    if (facility) {
+      facilitySink.attach(facility);
+      cleanups.push(() => facility.close());
+    }
     const done = daemon.run(source.events$);
     done.catch(() => undefined); // the caller watches `done`; a bind failure also rejects `ready` below
     const endpoint = await source.ready;
@@ -78,6 +91,7 @@ export async function startLive(config: Config, log: Logger): Promise<LiveDaemon
       statusEndpoint: channel?.endpoint,
       status,
       url: server?.url,
+      facility,
       resumed,
       done,
       close: cleanUp,

@@ -18,9 +18,19 @@ export interface StaticFile {
 }
 
 /** Bundle the page; returns URL path → file ('/', '/app.js', '/app.js.map', '/app.css'). */
-export async function buildDashboard(opts: { minify?: boolean } = {}): Promise<Map<string, StaticFile>> {
+export function buildDashboard(opts: { minify?: boolean } = {}): Promise<Map<string, StaticFile>> {
+  return buildPage('src/main.ts', 'index.html', opts);
+}
+
+/** The facility page (`loopstream facility`): dashboards/facility.html and dashboards/src/facility.ts, same layout of files. */
+export function buildFacilityPage(opts: { minify?: boolean } = {}): Promise<Map<string, StaticFile>> {
+  return buildPage('src/facility.ts', 'facility.html', opts);
+}
+
+/** One page of dashboards/: its script bundled as /app.js, its HTML as /. */
+async function buildPage(entry: string, htmlFile: string, opts: { minify?: boolean }): Promise<Map<string, StaticFile>> {
   const result = await build({
-    entryPoints: [join(DASHBOARD_DIR, 'src/main.ts')],
+    entryPoints: [join(DASHBOARD_DIR, entry)],
     bundle: true,
     write: false,
     format: 'esm',
@@ -39,7 +49,7 @@ export async function buildDashboard(opts: { minify?: boolean } = {}): Promise<M
     const type = name.endsWith('.js') ? 'text/javascript; charset=utf-8' : name.endsWith('.css') ? 'text/css; charset=utf-8' : 'application/json';
     files.set(name, { contentType: type, body: Buffer.from(out.contents) });
   }
-  const html = await readFile(join(DASHBOARD_DIR, 'index.html'));
+  const html = await readFile(join(DASHBOARD_DIR, htmlFile));
   files.set('/', { contentType: 'text/html; charset=utf-8', body: html });
   return files;
 }

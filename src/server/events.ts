@@ -76,10 +76,10 @@ export interface AlertList {
 export interface ServerToClientEvents {
   'server:hello': (hello: ServerHello) => void;
   'scan:list': (scans: ScanInfo[]) => void;
-  /** the whole maps of the selected scan; ack when drawn */
-  'map:snapshot': (snapshot: WireSnapshot, ack: () => void) => void;
-  /** changed pixels since the client's revision; ack when applied */
-  'map:delta': (delta: WireDelta, ack: () => void) => void;
+  /** the whole maps of the selected scan; ack when drawn (no ack: sent through the Redis adapter, docs/scale.md) */
+  'map:snapshot': (snapshot: WireSnapshot, ack?: () => void) => void;
+  /** changed pixels since the client's revision; ack when applied (no ack: a room broadcast through the Redis adapter) */
+  'map:delta': (delta: WireDelta, ack?: () => void) => void;
   'alert:list': (list: AlertList) => void;
   'model:info': (info: ModelInfo) => void;
   /** about once a second; volatile (dropped, not queued, for a busy client) */
@@ -96,6 +96,21 @@ export interface ClientToServerEvents {
   'latent:traverse': (req: TraversalRequest, reply: (res: Reply<TraversalResult>) => void) => void;
   'replay:list': (reply: (res: Reply<string[]>) => void) => void;
   'replay:start': (req: { file: string }, reply: (res: Reply<string>) => void) => void;
+}
+
+/**
+ * Between dashboard server processes sharing the Socket.IO Redis adapter (server.redis): a viewer process
+ * (`serve --viewer`) forwards what its clients ask to the daemon, which answers them directly (a socket id is a room
+ * the adapter reaches on any process). Only the daemon (the process with the hub) acts on these.
+ */
+export interface InterServerEvents {
+  /** a client connected to a viewer: send it the scan list, model, stats and the newest scan's snapshot */
+  'viewer:join': (socketId: string) => void;
+  /** follow `scanId` (null: send the followed scan afresh, a resync) */
+  'viewer:select': (socketId: string, scanId: string | null) => void;
+  'viewer:left': (socketId: string) => void;
+  /** a pixel or traversal request of a viewer's client; every other process answers (null from viewers) */
+  'viewer:request': (event: 'pixel:get' | 'latent:traverse', req: unknown, reply: (res: Reply<unknown> | null) => void) => void;
 }
 
 /** Protocol number in `server:hello`. */

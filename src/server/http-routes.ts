@@ -15,7 +15,8 @@ export interface HttpRoutesOptions {
   /** told about every refusal (for the log and the refused metric) */
   onRefused?: (reason: 'origin' | 'token', req: IncomingMessage) => void;
   files: Map<string, StaticFile>;
-  metrics: DashboardMetrics;
+  /** only its registry is read (the facility page serves its own) */
+  metrics: Pick<DashboardMetrics, 'registry'>;
   /** the /healthz body: counts only */
   health: () => Record<string, unknown>;
 }

@@ -121,11 +121,15 @@ export function fromWireDelta(w: WireDelta, latentDim: number): DecodedDelta {
 }
 
 /**
- * Apply a decoded delta to a decoded snapshot in place. Returns false (and changes nothing) when the delta does
- * not start at the snapshot's revision or belongs to another scan: the client must then ask for a snapshot.
+ * Apply a decoded delta to a decoded snapshot in place. Returns false (and changes nothing) when the delta starts
+ * after the snapshot's revision (a message was lost) or belongs to another scan: the client must then ask for a
+ * snapshot. A delta that ends at or before the snapshot's revision is already held: true, nothing changes.
  */
 export function applyDelta(target: DecodedSnapshot, delta: DecodedDelta): boolean {
-  if (delta.scanId !== target.scanId || delta.fromRevision !== target.revision) return false;
+  // A delta carries every pixel changed after `fromRevision` with its value at `revision`: it applies on top of any
+  // revision in [fromRevision, revision] (a snapshot taken between two room broadcasts, docs/scale.md §Many viewers).
+  if (delta.scanId !== target.scanId || delta.fromRevision > target.revision) return false;
+  if (delta.revision <= target.revision) return true; // nothing newer than what the client holds
   const d = target.latentDim;
   for (let k = 0; k < delta.index.length; k++) {
     const i = delta.index[k];

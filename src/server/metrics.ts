@@ -31,6 +31,8 @@ export interface DashboardMetrics {
   mapBytes: Counter;
   /** server: connected dashboard clients */
   clients: Gauge;
+  /** facility publisher (src/facility): events published to the facility stream, or dropped (Redis down, queue full) */
+  facilityEvents: Counter<'outcome'>;
   /** server: HTTP requests and Socket.IO handshakes refused, by reason (origin, token) */
   refusedRequests: Counter<'reason'>;
   /** read from hub.stats() at scrape: pixels per second */
@@ -86,6 +88,12 @@ export function createDashboardMetrics(opts: { defaultMetrics?: boolean } = {}):
     mapMessages: new Counter({ name: 'loopstream_dashboard_map_messages_total', help: 'map messages sent to dashboard clients', labelNames: ['kind'], registers }),
     mapBytes: new Counter({ name: 'loopstream_dashboard_map_bytes_total', help: 'bytes of map arrays sent to dashboard clients', registers }),
     clients: new Gauge({ name: 'loopstream_dashboard_clients', help: 'connected dashboard clients', registers }),
+    facilityEvents: new Counter({
+      name: 'loopstream_facility_events_total',
+      help: 'facility-stream events by outcome: published (XADD acknowledged) or dropped (Redis down or slow, queue full); ingest never waits for them',
+      labelNames: ['outcome'],
+      registers,
+    }),
     refusedRequests: new Counter({
       name: 'loopstream_dashboard_refused_total',
       help: 'dashboard HTTP requests and Socket.IO handshakes refused, by reason (origin: a foreign web page; token: no or wrong token)',

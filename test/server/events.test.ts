@@ -22,9 +22,9 @@ describe('event maps', () => {
       page.emit('map:resync');
     };
     expectTypeOf(misuse).toBeFunction();
-    // map messages carry an ack; requests answer through a typed reply
-    expectTypeOf<Parameters<ServerToClientEvents['map:delta']>>().toEqualTypeOf<[WireDelta, () => void]>();
-    expectTypeOf<Parameters<ServerToClientEvents['map:snapshot']>>().toEqualTypeOf<[WireSnapshot, () => void]>();
+    // map messages carry an ack (absent when broadcast through the Redis adapter); requests answer through a typed reply
+    expectTypeOf<Parameters<ServerToClientEvents['map:delta']>>().toEqualTypeOf<[WireDelta, (() => void)?]>();
+    expectTypeOf<Parameters<ServerToClientEvents['map:snapshot']>>().toEqualTypeOf<[WireSnapshot, (() => void)?]>();
     expectTypeOf<Parameters<Parameters<ClientToServerEvents['pixel:get']>[1]>[0]>().toEqualTypeOf<Reply<PixelDetail>>();
     expectTypeOf<Parameters<Parameters<ClientToServerEvents['latent:traverse']>[1]>[0]>().toEqualTypeOf<Reply<TraversalResult>>();
     // event names are noun:verb

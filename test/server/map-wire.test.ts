@@ -60,6 +60,24 @@ describe('map wire', () => {
     expect(applyDelta(client, fromWireDelta(toWireDelta(other.deltaSince(0)), 2))).toBe(false);
   });
 
+  it('applies a delta on top of a snapshot taken between its two revisions (room broadcasts), and skips one already held', () => {
+    const maps = makeMaps('s1', 3, 3, 2);
+    encode(maps, [0, 1], 1);
+    const broadcastAt = maps.revision;
+    encode(maps, [1, 2], 2);
+    // a late joiner's snapshot, taken after the last broadcast
+    const client = fromWireSnapshot(toWireSnapshot(maps.snapshot()));
+    encode(maps, [2, 5], 3);
+    // the next broadcast starts at the last broadcast, before the snapshot: it still brings the client to the maps
+    const next = maps.deltaSince(broadcastAt);
+    expect(applyDelta(client, fromWireDelta(toWireDelta(next), 2))).toBe(true);
+    expect(Array.from(client.error)).toEqual(Array.from(maps.error));
+    expect(client.revision).toBe(maps.revision);
+    // the same delta again (already held) changes nothing
+    expect(applyDelta(client, fromWireDelta(toWireDelta(next), 2))).toBe(true);
+    expect(client.revision).toBe(maps.revision);
+  });
+
   it('refuses arrays that do not match the grid, naming the sizes', () => {
     const maps = makeMaps('s9', 2, 2, 2);
     const wire: WireSnapshot = { ...toWireSnapshot(maps.snapshot()), error: new Uint8Array(12) };

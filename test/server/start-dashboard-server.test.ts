@@ -122,11 +122,11 @@ describe('dashboard server over Socket.IO', () => {
     c.onAny((name) => seen.push(name));
     c.on('map:snapshot', (w: WireSnapshot, ack) => {
       copy = fromWireSnapshot(w);
-      ack();
+      ack!();
     });
     c.on('map:delta', (w: WireDelta, ack) => {
       expect(applyDelta(copy!, fromWireDelta(w, copy!.latentDim))).toBe(true);
-      ack();
+      ack!();
     });
     await until(() => copy !== undefined, 'the snapshot');
     expect(seen.slice(0, 4)).toEqual(['server:hello', 'scan:list', 'model:info', 'stats:update']);
@@ -150,7 +150,7 @@ describe('dashboard server over Socket.IO', () => {
     const c = client(srv.url);
     const lists: Array<{ scanId: string; alerts: Array<{ id: number; pixels: number[] }> }> = [];
     c.on('alert:list', (l) => lists.push(l));
-    c.on('map:snapshot', (_w, ack) => ack());
+    c.on('map:snapshot', (_w, ack) => ack!());
     await new Promise<void>((resolve) => c.on('connect', resolve));
     hub.setAlerts('s1', [testAlert('s1', 4, [5, 6, 9], 4)]);
     await until(() => lists.some((l) => l.alerts.length === 1), 'the alert list');
@@ -212,8 +212,8 @@ describe('dashboard server over Socket.IO', () => {
     const srv = await start(hub, { maxDeltaHz: 50 });
     const c = client(srv.url);
     const got: Array<{ kind: string; revision: number; from?: number; ack: () => void }> = [];
-    c.on('map:snapshot', (w, ack) => got.push({ kind: 'snapshot', revision: w.revision, ack }));
-    c.on('map:delta', (w, ack) => got.push({ kind: 'delta', revision: w.revision, from: w.fromRevision, ack }));
+    c.on('map:snapshot', (w, ack) => got.push({ kind: 'snapshot', revision: w.revision, ack: ack! }));
+    c.on('map:delta', (w, ack) => got.push({ kind: 'delta', revision: w.revision, from: w.fromRevision, ack: ack! }));
     await until(() => got.length === 1, 'the snapshot');
     got[0].ack();
 
@@ -274,7 +274,7 @@ describe('dashboard server over Socket.IO', () => {
     });
     c.on('map:snapshot', (w, ack) => {
       snaps.push(w.scanId);
-      ack();
+      ack!();
     });
     await until(() => snaps.length === 1, 'the first snapshot');
     hub.add(makeMaps('new', 3, 3, 4));

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { register as alertsEval } from './alerts-eval.ts';
 import { register as demo } from './demo.ts';
 import { register as exportOnnx } from './export.ts';
+import { register as facility } from './facility.ts';
 import { register as models } from './models.ts';
 import { register as replay } from './replay.ts';
 import { register as reprocess } from './reprocess.ts';
@@ -14,4 +15,4 @@ import { register as train } from './train.ts';
 import { register as validate } from './validate.ts';
 import { register as worker } from './worker.ts';
 
-export const COMMANDS: Array<(program: Command) => void> = [serve, demo, replay, simulate, simCorpus, train, exportOnnx, validate, alertsEval, models, scans, reprocess, worker];
+export const COMMANDS: Array<(program: Command) => void> = [serve, demo, replay, simulate, simCorpus, train, exportOnnx, validate, alertsEval, models, scans, reprocess, worker, facility];

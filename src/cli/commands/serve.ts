@@ -29,11 +29,14 @@ export function register(program: Command): void {
       .option('--endpoint <endpoint>', 'ZeroMQ endpoint (overrides ingest.endpoint)')
       .option('--port <port>', 'dashboard HTTP port (overrides server.port; 0 = any free port)', Number)
       .option('--bundle <dir>', 'model bundle (overrides model.bundle)')
-      .option('--data <dir>', 'folder for recordings and results (overrides data.dir)'),
+      .option('--data <dir>', 'folder for recordings and results (overrides data.dir)')
+      .option('--redis <url>', 'Socket.IO Redis adapter URL shared with viewer processes (overrides server.redis; docs/scale.md)')
+      .option('--viewer', 'serve only the dashboard of the daemon that shares --redis (server.redis, server.redisKey): no ingest, no model'),
   ).action(async (opts) => {
+    if (opts.viewer) return serveViewer(opts);
     // heavy modules (onnxruntime, h5wasm, zeromq) load only when the command runs: `--help` stays fast
     const { startLive } = await import('../../pipeline/live.ts');
-    const config = configFromOptions(opts, { 'ingest.endpoint': opts.endpoint, 'server.port': opts.port, 'model.bundle': opts.bundle, 'data.dir': opts.data });
+    const config = configFromOptions(opts, { 'ingest.endpoint': opts.endpoint, 'server.port': opts.port, 'model.bundle': opts.bundle, 'data.dir': opts.data, 'server.redis': opts.redis });
     const log = loggerFor(config);
     const exit = (code: number): never => process.exit(code);
     const report = (err: unknown, stage: string): number => {
@@ -88,4 +91,19 @@ export function register(program: Command): void {
     log.info({ rejected: live.source.rejects.toJSON(), warnings: live.source.warnings.toJSON(), received: live.source.received }, 'stopped');
     exit(0);
   });
+}
+
+/** `serve --viewer`: the dashboard page and Socket.IO for remote viewers, fed by the daemon through the Redis adapter. */
+async function serveViewer(opts: Record<string, unknown>): Promise<void> {
+  const config = configFromOptions(opts, { 'server.port': opts.port, 'server.redis': opts.redis });
+  const log = loggerFor(config);
+  const { ScaleError } = await import('../../scale/errors.ts');
+  if (!config.server.redis) throw new ScaleError('LS_SCALE_REDIS_URL', 'serve --viewer: no Redis URL; give --redis redis://HOST:PORT (the daemon\'s server.redis)');
+  const { startDashboardServer } = await import('../../server/index.ts');
+  const server = await startDashboardServer({ config, logger: log.child({ stage: 'server' }) });
+  log.info({ url: server.url }, `viewer dashboard at ${server.url}`);
+  const signal = await untilSignal();
+  log.info({ signal }, 'viewer stopping');
+  await server.close();
+  setTimeout(() => process.exit(0), 200).unref();
 }
