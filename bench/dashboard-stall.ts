@@ -82,7 +82,7 @@ function simIngest(): Ingest {
 async function daemonIngest(file: string, bundle: string): Promise<Ingest> {
   const { loadConfig } = await import('../src/config/load.ts');
   const { Daemon } = await import('../src/pipeline/daemon.ts');
-  const { PipelineHub } = await import('../src/pipeline/hub.ts');
+  const { PipelineHub } = await import('../src/app/hub.ts');
   const { replayFile } = await import('../src/sources/hdf5/index.ts');
   const config = loadConfig(undefined, { 'model.bundle': bundle, 'data.dir': '/tmp/loopstream-stall-bench', 'alerts.enabled': false });
   const daemon = await Daemon.create(config, silentLogger, { source: 'replay', record: false });

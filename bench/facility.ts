@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { FacilityEvent } from '../src/facility/events.ts';
 import { FacilityPublisher } from '../src/facility/publisher.ts';
-import { meanError } from '../src/facility/wire-facility.ts';
+import { meanError } from '../src/app/wire-facility.ts';
 import { ScanMaps } from '../src/maps/scan-maps.ts';
 import { silentLogger } from '../src/util/log.ts';
 import { startRedis } from '../test/helpers/redis.ts';

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { tap } from 'rxjs';
 import { writeSimulatedScan } from '../src/sim/write-scan-file.ts';
 import { Config } from '../src/config/schema.ts';
-import { wireFinetune } from '../src/finetune/wire-finetune.ts';
+import { wireFinetune } from '../src/app/wire-finetune.ts';
 import { versionsRoot, type RoundRecord } from '../src/finetune/versions.ts';
 import { loadBundle } from '../src/model/bundle.ts';
 import { Daemon } from '../src/pipeline/daemon.ts';

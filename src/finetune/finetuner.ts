@@ -42,7 +42,7 @@ export interface FinetuneHost {
   queueDepth(): number;
 }
 
-/** Where fine-tuning reports its state (pipeline/hub.ts `PipelineHub` satisfies it). */
+/** Where fine-tuning reports its state (app/hub.ts `PipelineHub` satisfies it). */
 export interface FinetuneStatusSink {
   setFinetuneStatus(state: FinetuneState, text: string, progress?: number): void;
 }

@@ -1,7 +1,7 @@
 /**
  * The daemon's assembly: the model slot, the scan registry and the encoder, shared by every source that runs
  * through it (the live ZeroMQ socket, replays, resumed recordings). `run(events$)` wires one source through the
- * pipeline graph and resolves when the source completes. The dashboard reads it through pipeline/hub.ts.
+ * pipeline graph and resolves when the source completes. The dashboard reads it through app/hub.ts.
  */
 import { type Observable, Subject, defaultIfEmpty, lastValueFrom, takeUntil, tap } from 'rxjs';
 import type { Config } from '../config/schema.ts';

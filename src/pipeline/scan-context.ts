@@ -48,7 +48,7 @@ export interface ScanContext {
   encodable: boolean;
   /** why the scan is not encodable */
   notEncodableReason?: string;
-  /** the scan's alerts, when alerting is wired (pipeline/wire-alerts.ts) */
+  /** the scan's alerts, when alerting is wired (app/wire-alerts.ts) */
   alerts?: ScanAlerts;
   /** the scaled model input of every encoded pixel [rows*cols][T*C], for pixel inspection and re-encoding */
   inputs?: Float32Array;

@@ -1,6 +1,6 @@
 /**
  * The consumer side of reprocessing: a BullMQ worker that runs each job through the same code path as
- * `loopstream replay` (pipeline/replay-run.ts: same graph, same model, same results writer), then moves the
+ * `loopstream replay` (app/replay-run.ts: same graph, same model, same results writer), then moves the
  * results file into the shared results folder.
  *
  * Nothing half-done is ever visible, and nothing is done twice under two names:
@@ -58,7 +58,7 @@ export async function runReprocessJob(config: Config, log: Logger, job: Pick<Job
   let expected = 0;
   let pixels = 0;
   let lastReport = 0;
-  const { replayThroughPipeline } = await import('../pipeline/replay-run.ts');
+  const { replayThroughPipeline } = await import('../app/replay-run.ts');
   const { parsePace } = await import('../sources/hdf5/index.ts');
   const summary = await replayThroughPipeline(jobConfig, log.child({ job: job.id }), d.file, {
     pace: parsePace(config.replay.pace),
@@ -96,7 +96,7 @@ export async function runReprocessJob(config: Config, log: Logger, job: Pick<Job
  * and be handed to a second worker as if this one had died.
  */
 export async function startReprocessWorker(config: Config, log: Logger, opts: WorkerOptions): Promise<ReprocessWorker> {
-  await Promise.all([import('../pipeline/replay-run.ts'), import('../sources/hdf5/index.ts'), import('../sources/hdf5/h5.ts').then((m) => m.h5())]);
+  await Promise.all([import('../app/replay-run.ts'), import('../sources/hdf5/index.ts'), import('../sources/hdf5/h5.ts').then((m) => m.h5())]);
   let active = 0;
   const worker = new Worker<ReprocessJobData, ReprocessJobResult>(
     config.scale.queue,

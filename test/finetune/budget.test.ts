@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { writeSimulatedScan } from '../../src/sim/write-scan-file.ts';
 import { Config } from '../../src/config/schema.ts';
-import { wireFinetune } from '../../src/finetune/wire-finetune.ts';
+import { wireFinetune } from '../../src/app/wire-finetune.ts';
 import { Daemon } from '../../src/pipeline/daemon.ts';
 import { replayFile } from '../../src/sources/hdf5/index.ts';
 import { simulateScan } from '../../src/sim/index.ts';

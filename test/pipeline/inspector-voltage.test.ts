@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { Config } from '../../src/config/index.ts';
 import { Daemon } from '../../src/pipeline/daemon.ts';
-import { PipelineHub } from '../../src/pipeline/hub.ts';
+import { PipelineHub } from '../../src/app/hub.ts';
 import { replayFile } from '../../src/sources/hdf5/index.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { writeShoScanAt } from '../helpers/real-scans.ts';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { parseConfig } from '../../src/config/load.ts';
 import { startFacilityServer, type FacilityServer } from '../../src/facility/server.ts';
-import { startLive, type LiveDaemon } from '../../src/pipeline/live.ts';
+import { startLive, type LiveDaemon } from '../../src/app/live.ts';
 import { simulateScan } from '../../src/sim/index.ts';
 import { openScanFile } from '../../src/sources/hdf5/index.ts';
 import { silentLogger } from '../../src/util/log.ts';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
-import { replayThroughPipeline } from '../../src/pipeline/replay-run.ts';
+import { replayThroughPipeline } from '../../src/app/replay-run.ts';
 import { parsePace } from '../../src/sources/hdf5/index.ts';
 import { simulateScan } from '../../src/sim/index.ts';
 import { writeSimulatedScan } from '../../src/sim/write-scan-file.ts';

@@ -18,7 +18,7 @@ export function register(program: Command): void {
       .option('--exit-when-done', 'stop once the scan is complete instead of serving the dashboard until Ctrl-C'),
   ).action(async (opts) => {
     // heavy modules (onnxruntime, h5wasm, zeromq) load only when the command runs: `--help` stays fast
-    const { startLive } = await import('../../pipeline/live.ts');
+    const { startLive } = await import('../../app/live.ts');
     const { simulateScan } = await import('../../sim/index.ts');
     const { publishScan } = await import('../../sim/publish.ts');
     const config = configFromOptions(opts, { 'sim.rows': opts.rows, 'sim.cols': opts.cols, 'sim.ratePxPerSec': opts.rate, 'server.port': opts.port });

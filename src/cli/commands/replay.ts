@@ -35,7 +35,7 @@ export function register(program: Command): void {
       const { replayRules } = await import('../../pipeline/replay-rules.ts');
       summary = await summarizeReplayFile(file, { pace, ...scanId, ...replayRules(config, log) });
     } else {
-      const { replayThroughPipeline } = await import('../../pipeline/replay-run.ts');
+      const { replayThroughPipeline } = await import('../../app/replay-run.ts');
       const s = await replayThroughPipeline(config, log, file, {
         pace,
         ...scanId,

@@ -35,7 +35,7 @@ export function register(program: Command): void {
   ).action(async (opts) => {
     if (opts.viewer) return serveViewer(opts);
     // heavy modules (onnxruntime, h5wasm, zeromq) load only when the command runs: `--help` stays fast
-    const { startLive } = await import('../../pipeline/live.ts');
+    const { startLive } = await import('../../app/live.ts');
     const config = configFromOptions(opts, { 'ingest.endpoint': opts.endpoint, 'server.port': opts.port, 'model.bundle': opts.bundle, 'data.dir': opts.data, 'server.redis': opts.redis });
     const log = loggerFor(config);
     const exit = (code: number): never => process.exit(code);

@@ -8,14 +8,14 @@ import { zmqSource, type ZmqSource } from '../sources/zmq.ts';
 import { StatusChannel, statusEndpointFor } from '../sources/zmq-status.ts';
 import { wireStatus, type StatusReporter } from './wire-status.ts';
 import type { Logger } from '../util/log.ts';
-import { Daemon } from './daemon.ts';
+import { Daemon } from '../pipeline/daemon.ts';
 import { PipelineHub } from './hub.ts';
 import { resumeRecordings, type ResumedScan } from './resume.ts';
 import { wireAlerts } from './wire-alerts.ts';
 import { metricsAlertSink, wireMetrics } from './wire-metrics.ts';
 import { createDashboardMetrics } from '../server/metrics.ts';
-import { wireFinetune } from '../finetune/wire-finetune.ts';
-import { facilityAlertSink, wireFacility, type FacilityWiring } from '../facility/wire-facility.ts';
+import { wireFinetune } from './wire-finetune.ts';
+import { facilityAlertSink, wireFacility, type FacilityWiring } from './wire-facility.ts';
 
 export interface LiveDaemon {
   daemon: Daemon;

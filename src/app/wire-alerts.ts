@@ -15,9 +15,9 @@ import { AlertEngine, alertsToTable, closeAlertSinks, createAlertSinks, loadAler
 import type { Config } from '../config/schema.ts';
 import { PIXEL_DONE } from '../maps/scan-maps.ts';
 import type { Logger } from '../util/log.ts';
-import type { Daemon } from './daemon.ts';
+import type { Daemon } from '../pipeline/daemon.ts';
 import type { PipelineHub } from './hub.ts';
-import type { ScanContext } from './scan-context.ts';
+import type { ScanContext } from '../pipeline/scan-context.ts';
 
 export interface AlertsWiring {
   /** alert engines' sinks are closed; engines stop with their scans */

@@ -7,8 +7,8 @@
 import type { FrameError } from '../protocol/errors.ts';
 import type { StatusChannel } from '../sources/zmq-status.ts';
 import type { ZmqSource } from '../sources/zmq.ts';
-import type { Daemon } from './daemon.ts';
-import type { RecordingFailure, ScanContext } from './scan-context.ts';
+import type { Daemon } from '../pipeline/daemon.ts';
+import type { RecordingFailure, ScanContext } from '../pipeline/scan-context.ts';
 
 /** Least time between two `progress` messages of one scan. */
 const PROGRESS_MS = 250;

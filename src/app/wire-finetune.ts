@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../util/log.ts';
-import { Finetuner, type FinetuneHost, type FinetuneStatusSink } from './finetuner.ts';
+import { Finetuner, type FinetuneHost, type FinetuneStatusSink } from '../finetune/finetuner.ts';
 
 /** Start fine-tuning for `daemon` (reporting to `hub`): `settle()`, `summary(ctx)`, `close()` (drops a running round). */
 export async function wireFinetune(daemon: FinetuneHost, hub: FinetuneStatusSink, config: Config, log: Logger): Promise<Finetuner> {

@@ -12,10 +12,10 @@ import { unscale } from '../preprocess/scale.ts';
 import type { AlertsStatus, DashboardHub, OodStatus, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, PixelSize, ScanFailure, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
 import { scanVoltageAxis } from '../server/voltage-axis.ts';
 import { parsePace, replayFile } from '../sources/hdf5/index.ts';
-import { replayRules } from './replay-rules.ts';
+import { replayRules } from '../pipeline/replay-rules.ts';
 import type { RejectCounts } from '../sources/zmq.ts';
 import { CodedError } from '../util/coded-error.ts';
-import type { Daemon } from './daemon.ts';
+import type { Daemon } from '../pipeline/daemon.ts';
 
 const CHANNEL_UNITS: Record<string, string> = { piezoresponse: 'a.u.', resonance: 'kHz' };
 

@@ -7,7 +7,7 @@ import type { Observable } from 'rxjs';
 import type { AlertSink } from '../alerts/types.ts';
 import type { FrameError } from '../protocol/errors.ts';
 import type { DashboardMetrics } from '../server/metrics.ts';
-import type { Daemon } from './daemon.ts';
+import type { Daemon } from '../pipeline/daemon.ts';
 
 /** An alert sink that only counts events by type (open, updated, closed). */
 export function metricsAlertSink(metrics: DashboardMetrics): AlertSink {

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { openScanFile, replayFile } from '../sources/hdf5/index.ts';
 import { ScanRecorder } from '../store/scan-file.ts';
 import { extendToStoredEof } from '../store/stored-eof.ts';
-import type { Daemon } from './daemon.ts';
-import { replayRules } from './replay-rules.ts';
+import type { Daemon } from '../pipeline/daemon.ts';
+import { replayRules } from '../pipeline/replay-rules.ts';
 
 export interface ResumedScan {
   scanId: string;

@@ -10,17 +10,17 @@ import { openScanFile, replayReader, type Pace } from '../sources/hdf5/index.ts'
 import { ScanEventCounter, type ReplaySummary } from '../sources/hdf5/replay-summary.ts';
 import type { Logger } from '../util/log.ts';
 import { checkBundleAgainstScan } from '../model/bundle.ts';
-import { Daemon } from './daemon.ts';
-import { replayRules } from './replay-rules.ts';
+import { Daemon } from '../pipeline/daemon.ts';
+import { replayRules } from '../pipeline/replay-rules.ts';
 import { PipelineHub } from './hub.ts';
 import { wireAlerts } from './wire-alerts.ts';
 import { metricsAlertSink, wireMetrics } from './wire-metrics.ts';
 import { createDashboardMetrics } from '../server/metrics.ts';
-import { wireFinetune } from '../finetune/wire-finetune.ts';
+import { wireFinetune } from './wire-finetune.ts';
 import type { FinetuneSummary } from '../finetune/finetuner.ts';
 import type { ScanBaselines } from '../model/baselines.ts';
 import type { OodStatus } from '../model/fit-check.ts';
-import type { AlertsStatus } from './scan-context.ts';
+import type { AlertsStatus } from '../pipeline/scan-context.ts';
 import type { ScanEvent } from '../protocol/events.ts';
 
 export interface PipelineReplaySummary extends ReplaySummary {

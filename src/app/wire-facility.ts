@@ -11,8 +11,8 @@ import { PIXEL_DONE, ScanMaps } from '../maps/scan-maps.ts';
 import type { DashboardHub, ScanInfo } from '../server/hub.ts';
 import type { DashboardMetrics } from '../server/metrics.ts';
 import type { Logger } from '../util/log.ts';
-import type { FacilityEvent, FacilityScan } from './events.ts';
-import { FacilityPublisher } from './publisher.ts';
+import type { FacilityEvent, FacilityScan } from '../facility/events.ts';
+import { FacilityPublisher } from '../facility/publisher.ts';
 
 export interface FacilityWiring {
   publisher: FacilityPublisher;
