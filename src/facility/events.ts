@@ -3,6 +3,7 @@
  * shows. Scan bookkeeping only — lifecycle, progress, model, mean error, alerts, the model-fit flag — never pixels.
  * Browser-safe: types and pure functions only (the facility page imports this file).
  */
+import type { ScanRunState, ScanSource } from '../contracts/scan-state.ts';
 
 /** Kinds of stream entries. */
 export type FacilityEventType = 'daemon' | 'scan:start' | 'scan:progress' | 'scan:end' | 'scan:failed' | 'alert' | 'model';
@@ -10,10 +11,10 @@ export type FacilityEventType = 'daemon' | 'scan:start' | 'scan:progress' | 'sca
 /** A scan as the facility sees it (a subset of the daemon's ScanInfo plus its mean error). */
 export interface FacilityScan {
   scanId: string;
-  source: 'live' | 'replay';
+  source: ScanSource;
   rows: number;
   cols: number;
-  state: 'running' | 'completed' | 'aborted' | 'error';
+  state: ScanRunState;
   startedAt: number;
   /** pixels received (recorded) so far */
   received: number;

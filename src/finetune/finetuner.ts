@@ -20,7 +20,7 @@ import { PIXEL_DONE } from '../maps/scan-maps.ts';
 import type { EncodedListener } from '../pipeline/model-encoder.ts';
 import type { ModelSlot } from '../pipeline/model-slot.ts';
 import type { ScanContext } from '../pipeline/scan-context.ts';
-import type { FinetuneState } from '../server/hub.ts';
+import type { FinetuneState } from '../contracts/finetune-state.ts';
 import type { Logger } from '../util/log.ts';
 import { FinetuneError } from './errors.ts';
 import { gate, type GateRule, type GateScores } from './gate.ts';

@@ -5,7 +5,7 @@
 import type { ScanMaps } from '../maps/scan-maps.ts';
 import type { ScanInputState } from '../preprocess/canonical-input.ts';
 import type { StartHeader, StopHeader } from '../protocol/messages.ts';
-import type { ScanSource } from '../server/hub.ts';
+import type { ScanRunState, ScanSource } from '../contracts/scan-state.ts';
 
 /** The raw-recording side the pipeline needs (src/store/scan-file.ts ScanRecorder satisfies it). */
 export interface RawRecorder {
@@ -42,7 +42,7 @@ export interface ScanContext {
   recordingPath?: string;
   resultsPath: string;
   counters: ScanCounters;
-  state: 'running' | 'completed' | 'aborted' | 'error';
+  state: ScanRunState;
   stop?: StopHeader;
   /** false when the model cannot read this scan (shape mismatch): pixels are recorded, not encoded */
   encodable: boolean;

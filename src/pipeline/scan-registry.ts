@@ -10,7 +10,7 @@ import { PIXEL_DONE, ScanMaps } from '../maps/scan-maps.ts';
 import { scanBaselines } from '../model/baselines.ts';
 import { checkBundleAgainstScan } from '../model/bundle.ts';
 import type { ScanEvent, StartEvent } from '../protocol/events.ts';
-import type { ScanSource } from '../server/hub.ts';
+import type { ScanSource } from '../contracts/scan-state.ts';
 import { writeResultsFile } from '../store/results-file.ts';
 import { ScanRecorder } from '../store/scan-file.ts';
 import { RAW_SUFFIX, RESULTS_SUFFIX, newScanFileName, scanFilePath } from '../store/scan-paths.ts';

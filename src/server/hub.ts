@@ -10,12 +10,10 @@
  */
 import type { Alert } from '../alerts/types.ts';
 import type { MapDelta, MapSnapshot } from '../maps/scan-maps.ts';
+import type { FinetuneState } from '../contracts/finetune-state.ts';
+import type { ScanRunState, ScanSource } from '../contracts/scan-state.ts';
 
-/** Where a scan's pixels come from. */
-export type ScanSource = 'live' | 'replay';
-
-/** Life of a scan as the dashboard shows it. */
-export type ScanRunState = 'running' | 'completed' | 'aborted' | 'error';
+export type { FinetuneState, ScanRunState, ScanSource };
 
 /** One scan in the picker: live or replayed, newest first. */
 export interface ScanInfo {
@@ -165,9 +163,6 @@ export interface TraversalResult {
   /** model version that decoded */
   version: number;
 }
-
-/** Fine-tuning as the dashboard shows it. */
-export type FinetuneState = 'disabled' | 'idle' | 'collecting' | 'training' | 'gating' | 'swapping' | 'failed';
 
 /** The model bundle in use and the fine-tuning status. */
 export interface ModelInfo {

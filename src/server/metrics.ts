@@ -7,10 +7,8 @@
  * fine-tuning state), so the pipeline never has to push them.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DashboardHub, FinetuneState } from './hub.ts';
-
-/** Every fine-tuning state, one label value each in `loopstream_finetune_state`. */
-export const FINETUNE_STATES: readonly FinetuneState[] = ['disabled', 'idle', 'collecting', 'training', 'gating', 'swapping', 'failed'];
+import { FINETUNE_STATES } from '../contracts/finetune-state.ts';
+import type { DashboardHub } from './hub.ts';
 
 /** The metric objects, exported so the pipeline updates them directly. */
 export interface DashboardMetrics {
