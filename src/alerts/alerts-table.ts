@@ -1,37 +1,12 @@
 /** Alerts as flat typed columns, the shape an HDF5 writer stores (one row per alert plus per-pixel maps). */
+import type { AlertTable as AlertsTable } from '../store/results-file.ts';
 import { FLAG_ERROR, FLAG_LATENT, type Alert, type AlertReason } from './types.ts';
+
+// The table's shape is the results file's (src/store owns that format); alerts only fill it.
+export type { AlertsTable };
 
 /** Reason codes stored in `AlertsTable.reason`: bit 1 error, bit 2 latent. */
 export const REASON_CODE: Record<AlertReason, number> = { error: FLAG_ERROR, latent: FLAG_LATENT, 'error+latent': FLAG_ERROR | FLAG_LATENT };
-
-/** One row per alert (ascending id); region pixels in CSR form; a per-pixel alert-id map. */
-export interface AlertsTable {
-  /** alert ids */
-  id: Int32Array;
-  rowMin: Int32Array;
-  rowMax: Int32Array;
-  colMin: Int32Array;
-  colMax: Int32Array;
-  area: Int32Array;
-  peakScore: Float32Array;
-  meanScore: Float32Array;
-  /** REASON_CODE of each alert */
-  reason: Uint8Array;
-  /** 0 = open/updated, 1 = closed */
-  closed: Uint8Array;
-  /** id of the alert this one merged into, 0 = none */
-  mergedInto: Int32Array;
-  /** ms since the epoch */
-  openedAt: Float64Array;
-  updatedAt: Float64Array;
-  /** NaN while open */
-  closedAt: Float64Array;
-  /** pixels of alert k are pixelIndex[pixelOffset[k] .. pixelOffset[k+1]) (flat row*cols+col) */
-  pixelOffset: Uint32Array;
-  pixelIndex: Uint32Array;
-  /** [size] alert id of each pixel, 0 = none */
-  pixelAlert: Int32Array;
-}
 
 /**
  * Flatten alerts for storage. `size` is rows·cols of the scan. Alerts merged into another keep their row, with

@@ -10,7 +10,7 @@ import type { Alert } from '../alerts/types.ts';
 import { fromCanonicalInput, scanVoltage } from '../preprocess/canonical-input.ts';
 import { unscale } from '../preprocess/scale.ts';
 import type { AlertsStatus, DashboardHub, OodStatus, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, PixelSize, ScanFailure, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
-import { scanVoltageAxis } from '../server/voltage-axis.ts';
+import { scanVoltageAxis } from '../preprocess/voltage-axis.ts';
 import { parsePace, replayFile } from '../sources/hdf5/index.ts';
 import { replayRules } from '../pipeline/replay-rules.ts';
 import type { RejectCounts } from '../sources/zmq.ts';

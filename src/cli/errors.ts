@@ -3,7 +3,7 @@ export function exitCodeOf(err: unknown): number {
   const name = (err as { name?: string }).name ?? '';
   if (name === 'ConfigError') return 2;
   // a missing or malformed Redis URL is a usage error; Redis not answering is a runtime failure (1)
-  if (name === 'ScaleError' && (err as { code?: string }).code === 'LS_SCALE_REDIS_URL') return 2;
+  if (name === 'RedisUrlError') return 2;
   // a FrameError reaching the CLI is a replayed file's start refused by the live rules: bad input too
   if (name === 'FileFormatError' || name === 'BundleError' || name === 'FrameError') return 3;
   return 1;

@@ -9,7 +9,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
-import { parseRedisUrl, redactRedisUrl } from '../scale/redis-url.ts';
+import { parseRedisUrl, redactRedisUrl } from '../redis/redis-url.ts';
 import type { Logger } from '../util/log.ts';
 import type { FacilityEvent } from './events.ts';
 

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { Server } from 'socket.io';
 import type { Config } from '../config/schema.ts';
-import { parseRedisUrl, redactRedisUrl } from '../scale/redis-url.ts';
+import { parseRedisUrl, redactRedisUrl } from '../redis/redis-url.ts';
 import { isLoopback, originAllowed, tokenMatches, tokenOf } from '../server/access.ts';
 import { ConfigError } from '../config/errors.ts';
 import { buildFacilityPage } from '../server/dashboard-bundle.ts';

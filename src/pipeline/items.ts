@@ -1,17 +1,9 @@
 /** What flows through the pipeline between the source and the maps. */
-import type { GapEvent, PixelEvent, StartEvent, StopEvent } from '../protocol/events.ts';
-import type { ScanContext } from './scan-context.ts';
+import type { GapEvent, StartEvent, StopEvent } from '../protocol/events.ts';
+import type { PixelItem, ScanContext } from './scan-context.ts';
 
-/** A received pixel, bound to its scan and its flat map index. */
-export interface PixelItem {
-  kind: 'pixel';
-  ctx: ScanContext;
-  ev: PixelEvent;
-  /** row * cols + col */
-  index: number;
-  /** performance.now() when it entered the pipeline */
-  receivedAt: number;
-}
+// PixelItem is declared beside ScanContext (a scan holds its warm-up pixels), so the two files form no cycle.
+export type { PixelItem };
 
 /** start / gap / stop, bound to its scan; flushes the open batch and passes through in order. */
 export interface ControlItem {

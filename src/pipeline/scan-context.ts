@@ -4,12 +4,13 @@
  */
 import type { ScanMaps } from '../maps/scan-maps.ts';
 import type { ScanInputState } from '../preprocess/canonical-input.ts';
+import type { PixelEvent } from '../protocol/events.ts';
 import type { StartHeader, StopHeader } from '../protocol/messages.ts';
 import type { ScanRunState, ScanSource } from '../contracts/scan-state.ts';
 
 /** The raw-recording side the pipeline needs (src/store/scan-file.ts ScanRecorder satisfies it). */
 export interface RawRecorder {
-  append(pixels: readonly import('../protocol/events.ts').PixelEvent[]): void;
+  append(pixels: readonly PixelEvent[]): void;
   flush(): void;
   writeStop(stop: StopHeader): void;
   close(): void;
@@ -58,7 +59,7 @@ export interface ScanContext {
    */
   inputState?: ScanInputState;
   /** pixels held until the input state is fitted (at most the bundle's warmupPixels; flushed at the scan's stop) */
-  warmup?: import('./items.ts').PixelItem[];
+  warmup?: PixelItem[];
   /** per-pixel piezoresponse loop offset and half-height (physical units), coercive biases and imprint (V); NaN until encoded */
   loopStats?: { offset: Float32Array; height: Float32Array; coerciveDown: Float32Array; coerciveUp: Float32Array; imprint: Float32Array };
   /** maps revision last written to the results file */
@@ -110,4 +111,15 @@ export interface ScanAlerts {
 /** Fresh counters. */
 export function newCounters(): ScanCounters {
   return { received: 0, recorded: 0, encoded: 0, rejected: 0, errorSum: 0, lastSeq: -1 };
+}
+
+/** A received pixel, bound to its scan and its flat map index. */
+export interface PixelItem {
+  kind: 'pixel';
+  ctx: ScanContext;
+  ev: PixelEvent;
+  /** row * cols + col */
+  index: number;
+  /** performance.now() when it entered the pipeline */
+  receivedAt: number;
 }

@@ -9,10 +9,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { Queue, type Job } from 'bullmq';
 import type { Config } from '../config/schema.ts';
-import { FileFormatError } from '../sources/hdf5/errors.ts';
+import { FileFormatError } from '../hdf5/errors.ts';
 import { ScaleError } from './errors.ts';
 import { bundleKey, reprocessJobFor, type ReprocessJobData, type ReprocessJobResult } from './jobs.ts';
-import { redactRedisUrl, redisConnection } from './redis-url.ts';
+import { redactRedisUrl, redisConnection } from '../redis/redis-url.ts';
 
 export const JOB_NAME = 'reprocess';
 

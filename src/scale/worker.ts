@@ -21,7 +21,7 @@ import type { Logger } from '../util/log.ts';
 import { ScaleError } from './errors.ts';
 import { sha256File, type ReprocessJobData, type ReprocessJobResult } from './jobs.ts';
 import { JOB_NAME } from './queue.ts';
-import { redactRedisUrl, redisConnection } from './redis-url.ts';
+import { redactRedisUrl, redisConnection } from '../redis/redis-url.ts';
 
 export const JOBS_SUBDIR = '.jobs';
 
@@ -96,7 +96,7 @@ export async function runReprocessJob(config: Config, log: Logger, job: Pick<Job
  * and be handed to a second worker as if this one had died.
  */
 export async function startReprocessWorker(config: Config, log: Logger, opts: WorkerOptions): Promise<ReprocessWorker> {
-  await Promise.all([import('../app/replay-run.ts'), import('../sources/hdf5/index.ts'), import('../sources/hdf5/h5.ts').then((m) => m.h5())]);
+  await Promise.all([import('../app/replay-run.ts'), import('../sources/hdf5/index.ts'), import('../hdf5/h5.ts').then((m) => m.h5())]);
   let active = 0;
   const worker = new Worker<ReprocessJobData, ReprocessJobResult>(
     config.scale.queue,

@@ -3,21 +3,14 @@
  * shared by HTTP and the Socket.IO handshake.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../config/errors.ts';
+import { isLoopback } from '../util/loopback.ts';
+
+export { isLoopback };
 
 /** Cookie that carries the token after the page was opened with `?token=…`. */
 export const TOKEN_COOKIE = 'loopstream_token';
-
-/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
-export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (h.startsWith('::ffff:')) return isLoopback(h.slice(7));
-  return false;
-}
 
 /**
  * Refuse a configuration that would expose the dashboard without a token.

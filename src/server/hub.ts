@@ -124,7 +124,7 @@ export interface PixelDetail {
   /**
    * DC bias per step in the SCAN's own units (`voltageUnit`), one per value of each channel's `input`: the scan's
    * start-header `dcVoltage` when the model input has one value per scan step, else the model's normalised axis
-   * (fractions of its Vmax) scaled by the scan's Vmax (src/server/voltage-axis.ts). Never the model's volts.
+   * (fractions of its Vmax) scaled by the scan's Vmax (src/preprocess/voltage-axis.ts). Never the model's volts.
    */
   voltage: number[];
   /** unit of `voltage` (the start header's, 'V' by default) */

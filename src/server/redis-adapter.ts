@@ -11,7 +11,7 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import type { Server } from 'socket.io';
-import { parseRedisUrl, redactRedisUrl } from '../scale/redis-url.ts';
+import { parseRedisUrl, redactRedisUrl } from '../redis/redis-url.ts';
 import type { Logger } from '../util/log.ts';
 
 export interface AttachedAdapter {

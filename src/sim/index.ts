@@ -16,9 +16,9 @@ import { subRng, type Rng } from './prng.ts';
 export const MECHANISM_NAMES = ['classic180', 'twoStep', 'weak'] as const;
 export type MechanismName = (typeof MECHANISM_NAMES)[number];
 
-/** Kinds of planted anomalous region; truth value k means ANOMALY_KINDS[k - 1]. */
-export const ANOMALY_KINDS = ['imprint', 'pinched', 'noSwitching', 'noiseBurst'] as const;
-export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
+// The truth's vocabulary lives in src/contracts/sim-truth.ts: the store writes it into scan files and sources read it back.
+import { ANOMALY_KINDS, type AnomalyKind, type SimTruth } from '../contracts/sim-truth.ts';
+export { ANOMALY_KINDS, type AnomalyKind, type SimTruth };
 
 /** What to simulate. */
 export interface SimOptions {
@@ -106,21 +106,6 @@ const VARIETY_KEYS = [
   'kind', 'vneg', 'waveStart', 'f0Hz', 'q', 'rotationRad', 'coerciveScale', 'heightScale', 'heightSpreadDecades',
   'imprintV', 'asymmetry', 'offset', 'spikesPerLoop', 'nanPerLoop', 'deadFraction', 'phaseUnit', 'resonanceUnit',
 ] as const satisfies ReadonlyArray<keyof SimOptions>;
-
-/** Ground truth of a simulated scan, row-major rows*cols maps. */
-export interface SimTruth {
-  /** index into mechanismNames per pixel */
-  mechanism: Uint8Array;
-  mechanismNames: string[];
-  /** 0 = none, k = anomalyNames[k - 1] */
-  anomaly: Uint8Array;
-  anomalyNames: string[];
-  /** 0 = none, else the id of the planted region covering the pixel */
-  region?: Uint16Array;
-  /** 1 = dead pixel (only when SimOptions.deadFraction > 0; not stored in scan files, see the corpus manifest) */
-  dead?: Uint8Array;
-  regions: Array<{ id: number; kind: AnomalyKind; rowMin: number; rowMax: number; colMin: number; colMax: number; pixels: number }>;
-}
 
 /** A simulated scan: the start header, its truth and its pixels in seq order. */
 export interface SimulatedScan {

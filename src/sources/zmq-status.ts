@@ -6,7 +6,7 @@
  * zeromq.js socket allows one send in flight.
  */
 import * as zmq from 'zeromq';
-import { SerialQueue, settleWithin } from '../alerts/sinks/serial-queue.ts';
+import { SerialQueue, settleWithin } from '../util/serial-queue.ts';
 import type { Logger } from '../util/log.ts';
 
 /** The kinds of status message, in the order a scan usually sees them. */

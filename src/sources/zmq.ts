@@ -11,7 +11,7 @@ import type { ScanEvent } from '../protocol/events.ts';
 import type { StartHeader } from '../protocol/messages.ts';
 import { ScanTracker } from '../protocol/scan-tracker.ts';
 import type { Logger } from '../util/log.ts';
-import { isLoopback } from '../server/access.ts';
+import { isLoopback } from '../util/loopback.ts';
 import { startZapHandler, type ZapHandler } from './zap.ts';
 
 export interface ZmqSourceOptions {

@@ -8,13 +8,41 @@
 import { renameSync, rmSync } from 'node:fs';
 import type { ScanMaps } from '../maps/scan-maps.ts';
 import { PIXEL_MISSING } from '../maps/scan-maps.ts';
-import type { AlertsTable } from '../alerts/alerts-table.ts';
-import { h5 } from '../sources/hdf5/h5.ts';
-import { FileFormatError } from '../sources/hdf5/errors.ts';
+import { h5 } from '../hdf5/h5.ts';
+import { FileFormatError } from '../hdf5/errors.ts';
 import { diagnoseWriteFailure } from './write-failure.ts';
 
-/** Alerts as flat typed columns (alerts/alerts-table.ts); each column becomes one dataset under /alerts. */
-export type AlertTable = AlertsTable;
+/**
+ * Alerts as flat typed columns; each column becomes one dataset under /alerts (src/alerts/alerts-table.ts fills it).
+ * One row per alert (ascending id); region pixels in CSR form; a per-pixel alert-id map.
+ */
+export interface AlertTable {
+  /** alert ids */
+  id: Int32Array;
+  rowMin: Int32Array;
+  rowMax: Int32Array;
+  colMin: Int32Array;
+  colMax: Int32Array;
+  area: Int32Array;
+  peakScore: Float32Array;
+  meanScore: Float32Array;
+  /** REASON_CODE (src/alerts/alerts-table.ts) of each alert */
+  reason: Uint8Array;
+  /** 0 = open/updated, 1 = closed */
+  closed: Uint8Array;
+  /** id of the alert this one merged into, 0 = none */
+  mergedInto: Int32Array;
+  /** ms since the epoch */
+  openedAt: Float64Array;
+  updatedAt: Float64Array;
+  /** NaN while open */
+  closedAt: Float64Array;
+  /** pixels of alert k are pixelIndex[pixelOffset[k] .. pixelOffset[k+1]) (flat row*cols+col) */
+  pixelOffset: Uint32Array;
+  pixelIndex: Uint32Array;
+  /** [size] alert id of each pixel, 0 = none */
+  pixelAlert: Int32Array;
+}
 
 export interface ResultsContent {
   maps: ScanMaps;

@@ -7,9 +7,9 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { StartHeader, StopHeader, specElements } from '../protocol/messages.ts';
 import type { PixelEvent } from '../protocol/events.ts';
-import type { SimTruth } from '../sim/index.ts';
-import { FileFormatError } from '../sources/hdf5/errors.ts';
-import { attr, groupAt, h5, needDataset, openH5, type Dataset, type File, type Group } from '../sources/hdf5/h5.ts';
+import type { SimTruth } from '../contracts/sim-truth.ts';
+import { FileFormatError } from '../hdf5/errors.ts';
+import { attr, groupAt, h5, needDataset, openH5, type Dataset, type File, type Group } from '../hdf5/h5.ts';
 import { Module } from 'h5wasm/node';
 import { diagnoseWriteFailure } from './write-failure.ts';
 

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { FileFormatError } from '../sources/hdf5/errors.ts';
+import { FileFormatError } from '../hdf5/errors.ts';
 
 export const RAW_SUFFIX = '.raw.h5';
 export const RESULTS_SUFFIX = '.results.h5';

@@ -17,7 +17,7 @@ import { Daemon } from '../../src/pipeline/daemon.ts';
 import { canonicalInputs } from '../../src/preprocess/canonical-input.ts';
 import { PipelineHub } from '../../src/app/hub.ts';
 import { replayThroughPipeline, type FinetunedReplaySummary } from '../../src/app/replay-run.ts';
-import { h5 } from '../../src/sources/hdf5/h5.ts';
+import { h5 } from '../../src/hdf5/h5.ts';
 import { simulateScan } from '../../src/sim/index.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { PRETRAIN_SCAN, pretrainedTestBundle, SHIFTED_SCAN } from './support/small-bundle.ts';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeOf } from '../../src/cli/errors.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { openQueue } from '../../src/scale/queue.ts';
-import { parseRedisUrl, redactRedisUrl } from '../../src/scale/redis-url.ts';
+import { parseRedisUrl, redactRedisUrl } from '../../src/redis/redis-url.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 

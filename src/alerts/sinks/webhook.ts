@@ -6,7 +6,7 @@
 import type { Logger } from '../../util/log.ts';
 import { silentLogger } from '../../util/log.ts';
 import { alertEventToJson, type AlertDelivery, type AlertSink } from '../types.ts';
-import { SerialQueue, settleWithin } from './serial-queue.ts';
+import { SerialQueue, settleWithin } from '../../util/serial-queue.ts';
 
 /** Options of the webhook sink (config `alerts.sinks.webhook`). */
 export interface WebhookSinkOptions {

@@ -8,7 +8,7 @@ import * as zmq from 'zeromq';
 import type { Logger } from '../../util/log.ts';
 import { silentLogger } from '../../util/log.ts';
 import { alertEventToJson, type AlertDelivery, type AlertSink } from '../types.ts';
-import { SerialQueue, settleWithin } from './serial-queue.ts';
+import { SerialQueue, settleWithin } from '../../util/serial-queue.ts';
 
 /** Options of the ZeroMQ PUB sink. */
 export interface ZmqPubSinkOptions {

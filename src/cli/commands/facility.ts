@@ -17,8 +17,8 @@ export function register(program: Command): void {
   ).action(async (opts) => {
     const config = configFromOptions(opts, { 'facility.redis': opts.redis, 'facility.port': opts.port, 'facility.host': opts.host });
     const log = loggerFor(config);
-    const { ScaleError } = await import('../../scale/errors.ts');
-    if (!config.facility.redis) throw new ScaleError('LS_SCALE_REDIS_URL', 'facility: no Redis URL; give --redis redis://HOST:PORT or set facility.redis');
+    const { RedisUrlError } = await import('../../redis/redis-url.ts');
+    if (!config.facility.redis) throw new RedisUrlError('LS_SCALE_REDIS_URL', 'facility: no Redis URL; give --redis redis://HOST:PORT or set facility.redis');
     const { startFacilityServer } = await import('../../facility/server.ts');
     const server = await startFacilityServer({ redis: config.facility.redis, config, log });
     process.stderr.write(`loopstream facility: ${server.url}\n`);

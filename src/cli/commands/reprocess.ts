@@ -21,10 +21,9 @@ export function register(program: Command): void {
   ).action(async (files: string[], opts) => {
     const config = configFromOptions(opts, { 'model.bundle': opts.bundle, 'scale.redis': opts.redis, 'data.dir': opts.results });
     const log = loggerFor(config);
-    const { ScaleError } = await import('../../scale/errors.ts');
-    if (!config.scale.redis) throw new ScaleError('LS_SCALE_REDIS_URL', 'reprocess: no Redis URL; give --redis redis://HOST:PORT or set scale.redis');
+    const { RedisUrlError, redactRedisUrl } = await import('../../redis/redis-url.ts');
+    if (!config.scale.redis) throw new RedisUrlError('LS_SCALE_REDIS_URL', 'reprocess: no Redis URL; give --redis redis://HOST:PORT or set scale.redis');
     const { openQueue, enqueueReprocess, waitForJobs } = await import('../../scale/queue.ts');
-    const { redactRedisUrl } = await import('../../scale/redis-url.ts');
     const queue = await openQueue(config, config.scale.redis);
     try {
       const t0 = performance.now();

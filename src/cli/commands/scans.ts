@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:f
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openScanFile } from '../../sources/hdf5/index.ts';
-import { FileFormatError } from '../../sources/hdf5/errors.ts';
+import { FileFormatError } from '../../hdf5/errors.ts';
 import { INSTANCE_SEPARATOR, RAW_SUFFIX, RESULTS_SUFFIX, scanFilePath } from '../../store/scan-paths.ts';
 import { configFromOptions, withConfigOptions } from '../common.ts';
 

@@ -97,8 +97,8 @@ export function register(program: Command): void {
 async function serveViewer(opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts, { 'server.port': opts.port, 'server.redis': opts.redis });
   const log = loggerFor(config);
-  const { ScaleError } = await import('../../scale/errors.ts');
-  if (!config.server.redis) throw new ScaleError('LS_SCALE_REDIS_URL', 'serve --viewer: no Redis URL; give --redis redis://HOST:PORT (the daemon\'s server.redis)');
+  const { RedisUrlError } = await import('../../redis/redis-url.ts');
+  if (!config.server.redis) throw new RedisUrlError('LS_SCALE_REDIS_URL', 'serve --viewer: no Redis URL; give --redis redis://HOST:PORT (the daemon\'s server.redis)');
   const { startDashboardServer } = await import('../../server/index.ts');
   const server = await startDashboardServer({ config, logger: log.child({ stage: 'server' }) });
   log.info({ url: server.url }, `viewer dashboard at ${server.url}`);

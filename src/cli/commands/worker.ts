@@ -16,12 +16,11 @@ export function register(program: Command): void {
   ).action(async (opts) => {
     const config = configFromOptions(opts, { 'scale.redis': opts.redis });
     const log = loggerFor(config);
-    const { ScaleError } = await import('../../scale/errors.ts');
-    if (!config.scale.redis) throw new ScaleError('LS_SCALE_REDIS_URL', 'worker: no Redis URL; give --redis redis://HOST:PORT or set scale.redis');
+    const { RedisUrlError, redactRedisUrl } = await import('../../redis/redis-url.ts');
+    if (!config.scale.redis) throw new RedisUrlError('LS_SCALE_REDIS_URL', 'worker: no Redis URL; give --redis redis://HOST:PORT or set scale.redis');
     const concurrency = Number(opts.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw Object.assign(new Error(`--concurrency ${opts.concurrency}: expected a whole number ≥ 1`), { name: 'ConfigError', code: 'LS_CONFIG_INVALID' });
     const { startReprocessWorker } = await import('../../scale/worker.ts');
-    const { redactRedisUrl } = await import('../../scale/redis-url.ts');
     const w = await startReprocessWorker(config, log, { redis: config.scale.redis, concurrency });
     const stop = untilSignal();
     await Promise.race([w.worker.waitUntilReady(), stop]);

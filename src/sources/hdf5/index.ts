@@ -8,14 +8,14 @@ import { FrameError, type IngestWarning } from '../../protocol/errors.ts';
 import { ScanTracker } from '../../protocol/scan-tracker.ts';
 import type { StopHeader } from '../../protocol/messages.ts';
 import { SCAN_FORMAT, SCAN_PATHS } from '../../store/scan-file.ts';
-import { FileFormatError } from './errors.ts';
-import { attr, groupAt, openH5 } from './h5.ts';
+import { FileFormatError } from '../../hdf5/errors.ts';
+import { attr, groupAt, openH5 } from '../../hdf5/h5.ts';
 import { findNsidMain, readNsidLayout } from './nsid.ts';
 import { readOwnLayout } from './own.ts';
 import type { ScanFileReader } from './reader.ts';
 import { findShoGroup, readUsidShoLayout } from './usid-sho.ts';
 
-export { FileFormatError } from './errors.ts';
+export { FileFormatError } from '../../hdf5/errors.ts';
 export type { ScanFileLayout, ScanFileReader } from './reader.ts';
 
 /** How fast a replay emits pixels. */

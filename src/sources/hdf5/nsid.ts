@@ -5,8 +5,8 @@
  */
 import { PROTOCOL_VERSION, pixelSizeFrom, type StartHeader } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
-import { FileFormatError } from './errors.ts';
-import { attr, checkFilters, checkNumeric, groupAt, stringList, type Dataset, type File } from './h5.ts';
+import { FileFormatError } from '../../hdf5/errors.ts';
+import { attr, checkFilters, checkNumeric, groupAt, stringList, type Dataset, type File } from '../../hdf5/h5.ts';
 import { NOMINAL_PIXEL_SECONDS, iteratePixels, scanIdFromPath, type ScanFileReader } from './reader.ts';
 
 // Whole-array read: NSID loop files are small (the PTO file is 1.3 MB); refuse anything absurd instead of OOM.
@@ -25,7 +25,7 @@ function isNsidMain(ds: Dataset): boolean {
  * preferred (pyNSID's convention), and dimension-scale datasets are never main datasets.
  */
 export function findNsidMain(file: File): Dataset | undefined {
-  const queue: Array<File | import('./h5.ts').Group> = [file];
+  const queue: Array<File | import('../../hdf5/h5.ts').Group> = [file];
   let fallback: Dataset | undefined;
   let visited = 0;
   while (queue.length && visited < 10_000) {
@@ -39,7 +39,7 @@ export function findNsidMain(file: File): Dataset | undefined {
       } catch {
         continue;
       }
-      if (obj?.type === 'Group') queue.push(obj as import('./h5.ts').Group);
+      if (obj?.type === 'Group') queue.push(obj as import('../../hdf5/h5.ts').Group);
       else if (obj?.type === 'Dataset') {
         const ds = obj as Dataset;
         if (String(attr(ds, 'CLASS') ?? '') === 'DIMENSION_SCALE' || (ds.shape?.length ?? 0) < 2 || !isNsidMain(ds)) continue;

@@ -2,8 +2,8 @@
 import { INDEX_DATASETS, SCAN_PATHS, completeRows, readStartAttrs, readStopAttr, readTruth } from '../../store/scan-file.ts';
 import { specElements } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
-import { FileFormatError } from './errors.ts';
-import { checkNumeric, groupAt, needDataset, type Dataset, type File } from './h5.ts';
+import { FileFormatError } from '../../hdf5/errors.ts';
+import { checkNumeric, groupAt, needDataset, type Dataset, type File } from '../../hdf5/h5.ts';
 import { iteratePixels, type ScanFileReader } from './reader.ts';
 
 // Rows read per HDF5 call: one slice per dataset per block instead of per pixel (~70 µs each).

@@ -1,7 +1,7 @@
 /** The one interface every HDF5 layout reader implements (LiberTEM style: one reader per format). */
 import type { StartHeader, StopHeader } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
-import type { SimTruth } from '../../sim/index.ts';
+import type { SimTruth } from '../../contracts/sim-truth.ts';
 
 /** The HDF5 layouts loopstream replays (docs/formats.md). */
 export type ScanFileLayout = 'loopstream' | 'nsid' | 'usid-sho';

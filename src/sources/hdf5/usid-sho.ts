@@ -7,8 +7,8 @@
  */
 import { MAX_GRID_SIDE, pixelSizeFrom, shoStartHeader, type StartHeader } from '../../protocol/messages.ts';
 import type { PixelEvent } from '../../protocol/events.ts';
-import { FileFormatError } from './errors.ts';
-import { attr, checkFilters, checkLocal, checkNumeric, groupAt, numbers, stringList, type Dataset, type File, type Group } from './h5.ts';
+import { FileFormatError } from '../../hdf5/errors.ts';
+import { attr, checkFilters, checkLocal, checkNumeric, groupAt, numbers, stringList, type Dataset, type File, type Group } from '../../hdf5/h5.ts';
 import { NOMINAL_PIXEL_SECONDS, iteratePixels, scanIdFromPath, type ScanFileReader } from './reader.ts';
 
 /** Compound fields of a SHO fit, in the order of the protocol's sho buffers. */

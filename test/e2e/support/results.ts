@@ -1,5 +1,5 @@
 /** Read a results file with our own HDF5 layer (h5wasm) for assertions: state, embedding and attributes. */
-import { h5 } from '../../../src/sources/hdf5/h5.ts';
+import { h5 } from '../../../src/hdf5/h5.ts';
 
 /** The parts of a results file the tests check. */
 export interface ResultsView {

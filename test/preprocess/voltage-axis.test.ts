@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { triangleWaveform } from '../../src/sim/loop-model.ts';
-import { scanVoltageAxis } from '../../src/server/voltage-axis.ts';
+import { scanVoltageAxis } from '../../src/preprocess/voltage-axis.ts';
 
 describe('scanVoltageAxis', () => {
   it('puts the model grid on the scan’s volts, by fraction of Vmax, with the scan’s own values where they coincide', () => {

@@ -4,7 +4,7 @@
  * mapped onto that grid before encoding. For display and export every such curve is put back on the scan's volts:
  * each model step keeps its fraction of the model's Vmax and gets that fraction of the scan's Vmax (the largest
  * |dcVoltage| of the start header), so a ±10 V scan is plotted and exported on ±10 V whatever the model's range.
- * Browser-safe: the page and the hub share it.
+ * Browser-safe (no imports): the hub adapter (src/app/hub.ts) uses it, and the page may.
  */
 
 /** Largest |v|, or 0 for an empty or all-zero axis. */

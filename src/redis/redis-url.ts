@@ -1,8 +1,17 @@
 /**
- * The Redis URL every scale-out command takes (`--redis`, `scale.redis`): redis:// or rediss:// (TLS), password
- * and user in the URL. Checked once here; logs only ever see the redacted form (no password).
+ * The Redis URL every scale-out feature takes (`--redis`, `scale.redis`, `server.redis`, `facility.redis`): the job
+ * queue, the Socket.IO adapter of viewer servers and the facility stream. redis:// or rediss:// (TLS), password and
+ * user in the URL. Checked once here; logs only ever see the redacted form (no password).
  */
-import { ScaleError } from './errors.ts';
+import { CodedError } from '../util/coded-error.ts';
+
+/**
+ * A Redis URL that is missing or cannot be used: a usage error (the CLI exits 2). Redis not answering is a
+ * ScaleError (src/scale/errors.ts), a runtime failure.
+ */
+export class RedisUrlError extends CodedError<'LS_SCALE_REDIS_URL'> {
+  override readonly name = 'RedisUrlError';
+}
 
 /** Connection options for BullMQ (which hands `url` to ioredis): no per-command retry limit, as BullMQ requires. */
 export interface RedisConnection {
@@ -19,14 +28,14 @@ export function parseRedisUrl(raw: string): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new ScaleError('LS_SCALE_REDIS_URL', `Redis URL "${redactRedisUrl(raw)}" does not parse; expected redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://… for TLS`);
+    throw new RedisUrlError('LS_SCALE_REDIS_URL', `Redis URL "${redactRedisUrl(raw)}" does not parse; expected redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://… for TLS`);
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new ScaleError('LS_SCALE_REDIS_URL', `Redis URL "${redactRedisUrl(raw)}": scheme ${url.protocol} is not redis: or rediss: (TLS)`);
+    throw new RedisUrlError('LS_SCALE_REDIS_URL', `Redis URL "${redactRedisUrl(raw)}": scheme ${url.protocol} is not redis: or rediss: (TLS)`);
   }
-  if (!url.hostname) throw new ScaleError('LS_SCALE_REDIS_URL', `Redis URL "${redactRedisUrl(raw)}" names no host`);
+  if (!url.hostname) throw new RedisUrlError('LS_SCALE_REDIS_URL', `Redis URL "${redactRedisUrl(raw)}" names no host`);
   const db = url.pathname.replace(/^\//, '');
-  if (db !== '' && !/^[0-9]+$/.test(db)) throw new ScaleError('LS_SCALE_REDIS_URL', `Redis URL "${redactRedisUrl(raw)}": database "${db}" is not a number`);
+  if (db !== '' && !/^[0-9]+$/.test(db)) throw new RedisUrlError('LS_SCALE_REDIS_URL', `Redis URL "${redactRedisUrl(raw)}": database "${db}" is not a number`);
   return url;
 }
 

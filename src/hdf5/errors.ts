@@ -2,7 +2,7 @@
  * Every way an HDF5 scan file is refused, as one coded error class (docs/formats.md lists what each layout needs).
  * The message names the file, the object inside it, what was found and what was expected.
  */
-import { CodedError } from '../../util/coded-error.ts';
+import { CodedError } from '../util/coded-error.ts';
 
 /** Closed set of reasons a scan file is refused. */
 export const FILE_ERROR_CODES = [
