@@ -11,7 +11,8 @@
  * in one entry are siblings and may not import each other. Every folder of src/ must be listed (the test checks).
  */
 const LAYERS = [
-  // Logging and CodedError: everything reports through them; they know nothing of BEPS.
+  // Logging, CodedError and small generic helpers (order statistics, the loopback check, a serial send queue):
+  // everything uses them; they know nothing of BEPS and import nothing of ours.
   { folders: ['util'] },
   // Shared words as `as const` lists (scan sources and states, fine-tuning states): the pipeline, the servers and the
   // page speak them, so they sit below all of them and import nothing; browser-safe.
