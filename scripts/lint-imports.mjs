@@ -90,16 +90,10 @@ export async function cruiseEdges(edges, { root = defaultRoot, rules = loadImpor
       });
       writeFileSync(stub, `${lines.join('\n')}\n`);
     }
-    const cwd = process.cwd();
-    process.chdir(stubDir); // dependency-cruiser reports paths relative to the working folder
-    let result;
-    try {
-      // the stubs are plain JavaScript: no TypeScript options (they would make dependency-cruiser look for `typescript`)
-      const { tsPreCompilationDeps: _ts, tsConfig: _cfg, ...options } = rules.options ?? {};
-      result = await cruise(['src'], { ...options, validate: true, ruleSet: { forbidden: rules.forbidden }, outputType: 'json' });
-    } finally {
-      process.chdir(cwd);
-    }
+    // the stubs are plain JavaScript: no TypeScript options (they would make dependency-cruiser look for `typescript`);
+    // baseDir: paths in the result are relative to the stub folder, i.e. 'src/…' as in the rules
+    const { tsPreCompilationDeps: _ts, tsConfig: _cfg, ...options } = rules.options ?? {};
+    const result = await cruise(['src'], { ...options, baseDir: stubDir, validate: true, ruleSet: { forbidden: rules.forbidden }, outputType: 'json' });
     const output = typeof result.output === 'string' ? JSON.parse(result.output) : result.output;
     const orig = (p) => back.get(p) ?? p;
     const violations = output.summary.violations.map((v) => ({
