@@ -14,8 +14,9 @@ const LAYERS = [
   // Logging, CodedError and small generic helpers (order statistics, the loopback check, a serial send queue):
   // everything uses them; they know nothing of BEPS and import nothing of ours.
   { folders: ['util'] },
-  // Shared words as `as const` lists (scan sources and states, fine-tuning states): the pipeline, the servers and the
-  // page speak them, so they sit below all of them and import nothing; browser-safe.
+  // Shared words, each union derived from an `as const` list (scan sources and states, fine-tuning states, the ground
+  // truth a simulated scan file carries): the pipeline, the servers, the store and the page speak them, so they sit
+  // below all of them and import nothing; browser-safe.
   { folders: ['contracts'] },
   // The validated configuration: read by every stage, depends on nothing but util.
   { folders: ['config'] },
