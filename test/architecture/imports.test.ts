@@ -25,9 +25,14 @@ describe('import layers', () => {
     expect(new Set(layerFolders).size).toBe(layerFolders.length);
   });
 
-  it('the compiler graph holds type-only imports (src/server/events.ts imports only types of server/hub.ts)', () => {
+  it('the compiler graph holds type-only imports, inline import() types and dynamic imports', () => {
+    // `import type` only
     expect(edges).toContainEqual({ from: 'src/server/events.ts', to: 'src/server/hub.ts' });
     expect(edges).toContainEqual({ from: 'src/pipeline/scan-context.ts', to: 'src/contracts/scan-state.ts' });
+    // `baselines?: import('../model/baselines.ts').ScanBaselines`
+    expect(edges).toContainEqual({ from: 'src/pipeline/scan-context.ts', to: 'src/model/baselines.ts' });
+    // `await import('../app/replay-run.ts')`
+    expect(edges).toContainEqual({ from: 'src/scale/worker.ts', to: 'src/app/replay-run.ts' });
   });
 
   it('every import in src/ points down the layers and none forms a cycle', async () => {
