@@ -258,12 +258,12 @@ if (sections.has('training')) {
     const stock = training.find((t) => t.preset === 'mlp' && t.batch === batch && t.optimizer === 'tf.train.adam');
     const cap = ceiling.find((c) => c.batch === batch);
     return [
-      ...(stock ? [{ batch, what: 'tfjs wasm, trainVae with tf.train.adam', threads: 1, 'samples/s': stock.samplesPerSec, 'GFLOP/s': g(stock.samplesPerSec), '% peak': pct(stock.samplesPerSec, 1), '÷ torch best': ratio(stock.samplesPerSec), load: stock.load1 }] : []),
-      ...(ours ? [{ batch, what: 'tfjs wasm, trainVae (FusedAdam)', threads: 1, 'samples/s': ours.samplesPerSec, 'GFLOP/s': g(ours.samplesPerSec), '% peak': pct(ours.samplesPerSec, 1), '÷ torch best': ratio(ours.samplesPerSec), load: ours.load1 }] : []),
-      ...(cap ? [{ batch, what: `tfjs wasm, the step's ${cap.products} matmuls alone (ceiling)`, threads: 1, 'samples/s': cap.samplesPerSec, 'GFLOP/s': cap.gflops, '% peak': pct(cap.samplesPerSec, 1), '÷ torch best': ratio(cap.samplesPerSec), load: cap.load1 }] : []),
+      ...(stock ? [{ batch, what: 'tfjs wasm, trainVae with tf.train.adam', threads: 1, 'samples/s': stock.samplesPerSec, 'samples/CPU-s': stock.samplesPerCpuSec, 'GFLOP/s': g(stock.samplesPerSec), '% peak': pct(stock.samplesPerSec, 1), '÷ torch best': ratio(stock.samplesPerSec), load: stock.load1 }] : []),
+      ...(ours ? [{ batch, what: 'tfjs wasm, trainVae (FusedAdam)', threads: 1, 'samples/s': ours.samplesPerSec, 'samples/CPU-s': ours.samplesPerCpuSec, 'GFLOP/s': g(ours.samplesPerSec), '% peak': pct(ours.samplesPerSec, 1), '÷ torch best': ratio(ours.samplesPerSec), load: ours.load1 }] : []),
+      ...(cap ? [{ batch, what: `tfjs wasm, the step's ${cap.products} matmuls alone (ceiling)`, threads: 1, 'samples/s': cap.samplesPerSec, 'samples/CPU-s': undefined, 'GFLOP/s': cap.gflops, '% peak': pct(cap.samplesPerSec, 1), '÷ torch best': ratio(cap.samplesPerSec), load: cap.load1 }] : []),
       ...torchTraining.rows
         .filter((r) => r.batch === batch)
-        .map((r) => ({ batch, what: `PyTorch ${torchTraining.torch ?? ''}${r === torchBest ? ' (best)' : ''}`, threads: r.threads, 'samples/s': r.samplesPerSec, 'GFLOP/s': g(r.samplesPerSec), '% peak': pct(r.samplesPerSec, r.threads), '÷ torch best': ratio(r.samplesPerSec), load: r.load1 })),
+        .map((r) => ({ batch, what: `PyTorch ${torchTraining.torch ?? ''}${r === torchBest ? ' (best)' : ''}`, threads: r.threads, 'samples/s': r.samplesPerSec, 'samples/CPU-s': r.samplesPerCpuSec, 'GFLOP/s': g(r.samplesPerSec), '% peak': pct(r.samplesPerSec, r.threads), '÷ torch best': ratio(r.samplesPerSec), load: r.load1 })),
     ];
   });
   result.trainingSideBySide = side;

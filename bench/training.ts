@@ -30,6 +30,9 @@ export interface TrainingRow {
   optimizer: 'fused' | 'tf.train.adam';
   /** samples/s of the timed (second) epoch */
   samplesPerSec: number;
+  /** samples per CPU-second of this process in its fastest (by CPU) epoch after the first: what one core does when the
+   *  other jobs on a shared machine take turns with it (wall time counts their turns, CPU time does not) */
+  samplesPerCpuSec: number;
   /** forward matmul FLOPs × 3 (forward + two backward products) per sample × samples/s, GFLOP/s (an estimate) */
   approxGflops: number;
   epochSeconds: number;
@@ -44,9 +47,16 @@ export async function benchTraining(presets: Array<{ preset: PresetName; samples
     const dims = presetDims(preset, 96, 2);
     const vae = buildVae(dims, { seed: 3, fastInit: true });
     const data = benchInput(samples * dims.T * dims.C, 21);
-    const result = await trainVae(vae, data, samples, { epochs: epochs ?? 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1, ...(optimizer === 'tf.train.adam' ? { optimizer: tf.train.adam(1e-3) } : {}) });
+    let cpuMark = process.cpuUsage();
+    const cpuSeconds: number[] = [];
+    const onEpoch = () => {
+      const c = process.cpuUsage(cpuMark);
+      cpuSeconds.push((c.user + c.system) / 1e6);
+      cpuMark = process.cpuUsage();
+    };
+    const result = await trainVae(vae, data, samples, { onEpoch, epochs: epochs ?? 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1, ...(optimizer === 'tf.train.adam' ? { optimizer: tf.train.adam(1e-3) } : {}) });
     const timed = [...(result.history.length > 1 ? result.history.slice(1) : result.history)].sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0]!;
-    rows.push({ preset, backend, batch, samples, optimizer, samplesPerSec: +timed.samplesPerSec.toFixed(2), approxGflops: +((timed.samplesPerSec * 3 * vaeFlops(dims).total) / 1e9).toFixed(2), epochSeconds: +timed.seconds.toFixed(2), load1: loadNow()[0] });
+    rows.push({ preset, backend, batch, samples, optimizer, samplesPerSec: +timed.samplesPerSec.toFixed(2), samplesPerCpuSec: +(samples / Math.min(...(cpuSeconds.length > 1 ? cpuSeconds.slice(1) : cpuSeconds))).toFixed(0), approxGflops: +((timed.samplesPerSec * 3 * vaeFlops(dims).total) / 1e9).toFixed(2), epochSeconds: +timed.seconds.toFixed(2), load1: loadNow()[0] });
     vae.encoder.dispose();
     vae.decoder.dispose();
     tf.disposeVariables();
@@ -148,6 +158,8 @@ export interface TorchTrainingRow {
   threads: number;
   batch: number;
   samplesPerSec: number;
+  /** samples per CPU-second of the process in its fastest (by CPU) epoch after the first */
+  samplesPerCpuSec: number;
   epochSeconds: number[];
   load1: number;
 }
