@@ -38,33 +38,11 @@ function vars(model: tf.LayersModel, name: string): tf.Tensor[] {
   return model.getLayer(name).trainableWeights.map((w) => w.read());
 }
 
-/**
- * x·K + b with ReLU when asked, as one wasm kernel (FusedMatMul) forward and a hand-written backward: dz = dy
- * where y > 0 (ReLU), dx = dz·transpose(K), dK = transpose(x)·dz, db = Σ_rows dz — the transposed copies for the
- * reason `matMulT` gives. Autodiff over matMulT + add + relu gives the same numbers with about twice the kernels
- * (every kernel costs tens of µs of dispatch on wasm, issue 15).
- */
-export function denseT(x: tf.Tensor2D, k: tf.Tensor2D, b: tf.Tensor1D, relu: boolean): tf.Tensor2D {
-  const f = tf.customGrad((...args: unknown[]) => {
-    const [xi, ki, bi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    const y = tf.fused.matMul({ a: xi, b: ki, bias: bi, activation: relu ? 'relu' : 'linear' });
-    save([xi, ki, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ks, ys] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-        const dz = (relu ? tf.mul(dy, tf.step(ys)) : dy) as tf.Tensor2D;
-        return [tf.matMul(dz, tf.transpose(ks)), tf.matMul(tf.transpose(xs), dz), tf.sum(dz, 0)];
-      },
-    };
-  });
-  return f(x, k, b) as tf.Tensor2D;
-}
-
 /** Dense layer `name` of `model` on [N, in]: x·K + b, ReLU when asked. */
 function dense(model: tf.LayersModel, name: string, x: tf.Tensor2D, relu: boolean): tf.Tensor2D {
   const [k, b] = vars(model, name) as [tf.Tensor2D, tf.Tensor1D];
-  return denseT(x, k, b, relu);
+  const y = tf.add(matMulT(x, k), b) as tf.Tensor2D;
+  return relu ? tf.relu(y) : y;
 }
 
 /** TensorFlow 'same' padding of a 1-D convolution: [before, after] and the output length. */

@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { buildVae, countParams, convBottleneck, type PresetName } from '../../src/model/vae.ts';
-import { decodeTrain, denseT, encodeTrain, samePadding } from '../../src/model/forward.ts';
+import { decodeTrain, encodeTrain, samePadding } from '../../src/model/forward.ts';
 import { initBackend } from '../../src/model/backend.ts';
 
 function randn(n: number, seed: number): Float32Array {
@@ -55,27 +55,6 @@ describe('non-recurrent presets', () => {
       for (let i = 0; i < 2; i++) expect(maxAbsDiff(gotD[i]!, refD[i]!)).toBeLessThan(1e-5);
     });
   }
-
-  it('denseT (fused x·K + b, ReLU) has the value and gradients of matMul + add + relu', () => {
-    const x = tf.tensor2d(randn(5 * 7, 11), [5, 7]);
-    const k = tf.tensor2d(randn(7 * 6, 12), [7, 6]);
-    const b = tf.tensor1d(randn(6, 13));
-    const dy = tf.tensor2d(randn(5 * 6, 14), [5, 6]); // a random upstream gradient: loss = Σ dy ⊙ y
-    for (const relu of [true, false]) {
-      const ref = (xi: tf.Tensor, ki: tf.Tensor, bi: tf.Tensor) => {
-        const y = tf.add(tf.matMul(xi as tf.Tensor2D, ki as tf.Tensor2D), bi);
-        return relu ? tf.relu(y) : y;
-      };
-      const got = (xi: tf.Tensor, ki: tf.Tensor, bi: tf.Tensor) => denseT(xi as tf.Tensor2D, ki as tf.Tensor2D, bi as tf.Tensor1D, relu);
-      expect(maxAbsDiff(got(x, k, b), ref(x, k, b))).toBeLessThan(1e-5);
-      const loss = (f: typeof ref) => (xi: tf.Tensor, ki: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(f(xi, ki, bi), dy));
-      const gGot = tf.grads(loss(got))([x, k, b]);
-      const gRef = tf.grads(loss(ref))([x, k, b]);
-      for (let i = 0; i < 3; i++) expect(maxAbsDiff(gGot[i]!, gRef[i]!)).toBeLessThan(1e-5);
-      // ReLU zeroes some of the gradient, the linear layer none: the two cases differ, so both are exercised
-      if (relu) expect(tf.sum(tf.equal(gGot[2]!, tf.sum(dy, 0))).dataSync()[0]).toBeLessThan(6);
-    }
-  });
 
   // Reference gradients come from tf.conv1d on the cpu backend (wasm has no Conv2DBackpropFilter). The layers graph
   // is the reference for the encoder; the decoder's reference is written out with tf.conv1d here, because tfjs's own
