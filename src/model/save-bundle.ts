@@ -1,6 +1,5 @@
 /** Write a trained VAE as a complete bundle: tfjs models, manifest.json, preprocess.json, encoder/decoder ONNX. */
 import * as tf from '@tensorflow/tfjs';
-import { FusedAdam } from './fused-adam.ts';
 import { writeFile, readFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PreprocessSpec } from '../preprocess/index.ts';
@@ -51,7 +50,7 @@ export async function saveCheckpoint(dir: string, vae: Vae, optimizer: tf.Optimi
 /** Load a checkpoint written by `saveCheckpoint`; the optimizer gets its Adam moments back. */
 export async function loadCheckpoint(dir: string, dims: Vae['dims'], learningRate: number): Promise<{ vae: Vae; optimizer: tf.Optimizer; state: CheckpointState }> {
   const vae = await loadVae(dir, dims);
-  const optimizer = new FusedAdam(learningRate); // reads tf.train.adam's state format (fused-adam.ts)
+  const optimizer = tf.train.adam(learningRate);
   const specs = JSON.parse(await readFile(join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
   const b = await readFile(join(dir, 'optimizer.bin'));
   const map = tf.io.decodeWeights(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, specs);

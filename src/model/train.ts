@@ -10,7 +10,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Vae } from './vae.ts';
 import { decodeTrain, encodeTrain } from './forward.ts';
-import { FusedAdam } from './fused-adam.ts';
 
 /** β schedule: 0 for `primingEpochs`, then +`step` every `every` epochs, capped at `max`. */
 export interface BetaSchedule {
@@ -163,7 +162,7 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
   const { T, C } = vae.dims;
   const stride = T * C;
   if (data.length < n * stride) throw new RangeError(`trainVae: data has ${data.length} floats; expected n × T × C = ${n} × ${T} × ${C}`);
-  const optimizer = opts.optimizer ?? new FusedAdam(opts.learningRate); // tf.train.adam's maths in one loop per variable (fused-adam.ts)
+  const optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
   const fast = opts.fast ?? true;
   const vars = trainableVariables(vae);
   const rnd = mulberry32(opts.seed);
