@@ -232,8 +232,6 @@ if (sections.has('training')) {
   const mlpEpochs = quick ? 3 : 5; // the fastest epoch after the first: more epochs, less of the other jobs' noise
   const plan = [
     ...mlpBatches.map((batch) => ({ preset: 'mlp' as const, samples: mlpSamples, batch, epochs: mlpEpochs })),
-    // A/B of the fused optimizer: the same run with tfjs's own Adam
-    { preset: 'mlp' as const, samples: mlpSamples, batch: 128, epochs: mlpEpochs, optimizer: 'tf.train.adam' as const },
     ...(quick ? [{ preset: 'edge' as const, samples: 64, batch: 32 }] : [{ preset: 'edge' as const, samples: 256, batch: 64 }, { preset: 'paper' as const, samples: 4, batch: 4 }]),
   ];
   log(`training on wasm: ${plan.map((p) => `${p.preset} ${p.samples} samples batch ${p.batch}`).join(', ')}`);
@@ -254,12 +252,10 @@ if (sections.has('training')) {
   const side = mlpBatches.flatMap((batch) => {
     const torchBest = torchTraining.rows.filter((r) => r.batch === batch).sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0];
     const ratio = (sps: number) => (torchBest ? +(sps / torchBest.samplesPerSec).toFixed(2) : undefined);
-    const ours = training.find((t) => t.preset === 'mlp' && t.batch === batch && t.optimizer === 'fused');
-    const stock = training.find((t) => t.preset === 'mlp' && t.batch === batch && t.optimizer === 'tf.train.adam');
+    const ours = training.find((t) => t.preset === 'mlp' && t.batch === batch);
     const cap = ceiling.find((c) => c.batch === batch);
     return [
-      ...(stock ? [{ batch, what: 'tfjs wasm, trainVae with tf.train.adam', threads: 1, 'samples/s': stock.samplesPerSec, 'samples/CPU-s': stock.samplesPerCpuSec, 'GFLOP/s': g(stock.samplesPerSec), '% peak': pct(stock.samplesPerSec, 1), '÷ torch best': ratio(stock.samplesPerSec), load: stock.load1 }] : []),
-      ...(ours ? [{ batch, what: 'tfjs wasm, trainVae (FusedAdam)', threads: 1, 'samples/s': ours.samplesPerSec, 'samples/CPU-s': ours.samplesPerCpuSec, 'GFLOP/s': g(ours.samplesPerSec), '% peak': pct(ours.samplesPerSec, 1), '÷ torch best': ratio(ours.samplesPerSec), load: ours.load1 }] : []),
+      ...(ours ? [{ batch, what: 'tfjs wasm, trainVae', threads: 1, 'samples/s': ours.samplesPerSec, 'samples/CPU-s': ours.samplesPerCpuSec, 'GFLOP/s': g(ours.samplesPerSec), '% peak': pct(ours.samplesPerSec, 1), '÷ torch best': ratio(ours.samplesPerSec), load: ours.load1 }] : []),
       ...(cap ? [{ batch, what: `tfjs wasm, the step's ${cap.products} matmuls alone (ceiling)`, threads: 1, 'samples/s': cap.samplesPerSec, 'samples/CPU-s': undefined, 'GFLOP/s': cap.gflops, '% peak': pct(cap.samplesPerSec, 1), '÷ torch best': ratio(cap.samplesPerSec), load: cap.load1 }] : []),
       ...torchTraining.rows
         .filter((r) => r.batch === batch)
@@ -285,7 +281,7 @@ if (sections.has('training')) {
       log(`fine-tuning round failed: ${(err as Error).message}`);
     }
   }
-  table('training (tfjs wasm backend, trainVae, fastest epoch after the first)', training.map((t) => ({ preset: t.preset, backend: t.backend, optimizer: t.optimizer, batch: t.batch, samples: t.samples, 'samples/s': t.samplesPerSec, '~GFLOP/s': t.approxGflops, 'epoch s': t.epochSeconds, load: t.load1 })));
+  table('training (tfjs wasm backend, trainVae, fastest epoch after the first)', training.map((t) => ({ preset: t.preset, backend: t.backend, batch: t.batch, samples: t.samples, 'samples/s': t.samplesPerSec, '~GFLOP/s': t.approxGflops, 'epoch s': t.epochSeconds, load: t.load1 })));
   if (!ft.available) console.log(`fine-tuning round: ${ft.note}`);
 }
 

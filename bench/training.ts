@@ -26,8 +26,6 @@ export interface TrainingRow {
   backend: string;
   batch: number;
   samples: number;
-  /** 'fused': trainVae's default FusedAdam (src/model/fused-adam.ts); 'tf.train.adam': tfjs's own Adam */
-  optimizer: 'fused' | 'tf.train.adam';
   /** samples/s of the timed (second) epoch */
   samplesPerSec: number;
   /** samples per CPU-second of this process in its fastest (by CPU) epoch after the first: what one core does when the
@@ -40,10 +38,10 @@ export interface TrainingRow {
 }
 
 /** Train each preset on the wasm backend: `epochs` short epochs (default 2), samples/s of the fastest after the first. */
-export async function benchTraining(presets: Array<{ preset: PresetName; samples: number; batch: number; epochs?: number; optimizer?: TrainingRow['optimizer'] }>): Promise<TrainingRow[]> {
+export async function benchTraining(presets: Array<{ preset: PresetName; samples: number; batch: number; epochs?: number }>): Promise<TrainingRow[]> {
   const backend = await initBackend('wasm');
   const rows: TrainingRow[] = [];
-  for (const { preset, samples, batch, epochs, optimizer = 'fused' } of presets) {
+  for (const { preset, samples, batch, epochs } of presets) {
     const dims = presetDims(preset, 96, 2);
     const vae = buildVae(dims, { seed: 3, fastInit: true });
     const data = benchInput(samples * dims.T * dims.C, 21);
@@ -54,9 +52,9 @@ export async function benchTraining(presets: Array<{ preset: PresetName; samples
       cpuSeconds.push((c.user + c.system) / 1e6);
       cpuMark = process.cpuUsage();
     };
-    const result = await trainVae(vae, data, samples, { onEpoch, epochs: epochs ?? 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1, ...(optimizer === 'tf.train.adam' ? { optimizer: tf.train.adam(1e-3) } : {}) });
+    const result = await trainVae(vae, data, samples, { onEpoch, epochs: epochs ?? 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1 });
     const timed = [...(result.history.length > 1 ? result.history.slice(1) : result.history)].sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0]!;
-    rows.push({ preset, backend, batch, samples, optimizer, samplesPerSec: +timed.samplesPerSec.toFixed(2), samplesPerCpuSec: +(samples / Math.min(...(cpuSeconds.length > 1 ? cpuSeconds.slice(1) : cpuSeconds))).toFixed(0), approxGflops: +((timed.samplesPerSec * 3 * vaeFlops(dims).total) / 1e9).toFixed(2), epochSeconds: +timed.seconds.toFixed(2), load1: loadNow()[0] });
+    rows.push({ preset, backend, batch, samples, samplesPerSec: +timed.samplesPerSec.toFixed(2), samplesPerCpuSec: +(samples / Math.min(...(cpuSeconds.length > 1 ? cpuSeconds.slice(1) : cpuSeconds))).toFixed(0), approxGflops: +((timed.samplesPerSec * 3 * vaeFlops(dims).total) / 1e9).toFixed(2), epochSeconds: +timed.seconds.toFixed(2), load1: loadNow()[0] });
     vae.encoder.dispose();
     vae.decoder.dispose();
     tf.disposeVariables();
