@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
  * `npm test` runs both.
  *
  * A test file is UNIT when it
- *   - starts no child process (no CLI, no daemon, no Python, no redis-server, no browser),
+ *   - starts no child process (no CLI, no daemon, no Python, no redis-server, no browser; a library's own helper,
+ *     like esbuild's service, is fine),
  *   - opens no socket (no ZeroMQ, no HTTP/Socket.IO server, no Redis),
  *   - trains no model and builds no cached test bundle (test/finetune/support/small-bundle.ts,
  *     test/e2e/support/test-bundle.ts), and reads no dist/ build and no external service,
