@@ -25,8 +25,7 @@ const SLOW = [
   'test/finetune/{budget,cli,finetuner,reencode,reference-sample,small-scan-cli,worker}.test.ts', // train the cached small bundle
   'test/model/{train,train-bundle,export-onnx,fixtures,bundle}.test.ts', // tfjs training, ONNX export, bundles on disk
   'test/model/{baselines,dictionary-learning}.test.ts', // Python (sklearn) references
-  'test/pipeline/fit-and-alerts.test.ts', //     trains a bundle, writes HDF5
-  'test/pipeline/inspector-voltage.test.ts', //  trains a bundle, writes HDF5
+  'test/pipeline/{fit-and-alerts,inspector-voltage}.test.ts', // the whole daemon on the fixture bundle, HDF5 files (5-14 s)
   'test/preprocess/preprocess.test.ts', //       Python reference
   'test/server/start-dashboard-server.test.ts', // HTTP/Socket.IO server
   'test/sim/publish.test.ts', //                 ZeroMQ sockets
