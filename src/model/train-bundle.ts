@@ -230,7 +230,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     batch: opts.batch,
     learningRate: opts.learningRate,
     schedule: opts.schedule,
-    ...(constraint ? { constraint: { ...constraint, ...(lastState?.constraint !== undefined ? { state: { beta: lastState.beta, constraint: lastState.constraint } } : {}) } } : {}),
+    ...(constraint ? { constraint: { ...constraint, keepBelow: constraint.pca5Mse, ...(lastState?.constraint !== undefined ? { state: { beta: lastState.beta, constraint: lastState.constraint } } : {}) } } : {}),
     seed: opts.seed,
     startEpoch,
     ...(optimizer ? { optimizer } : {}),
@@ -252,7 +252,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     },
   });
   const seconds = priorSeconds + result.seconds;
-  if (result.best) log.info({ bestEpoch: result.best.epoch + 1, valMse: +result.best.valMse.toPrecision(5), beta: result.best.beta }, constraint ? 'kept the weights of the held-out epoch with the fewest active channels within MSE ≤ κ (else the lowest MSE)' : 'kept the weights of the best validation epoch at the final β');
+  if (result.best) log.info({ bestEpoch: result.best.epoch + 1, valMse: +result.best.valMse.toPrecision(5), beta: result.best.beta }, constraint ? 'kept the weights of the held-out epoch with the fewest active channels among those below the PCA-5 MSE (else the lowest MSE)' : 'kept the weights of the best validation epoch at the final β');
   if (!constraint && (result.last?.beta ?? 0) === 0 && opts.schedule.max > 0) log.warn({ schedule: opts.schedule }, 'β stayed 0 for the whole run: this bundle is a plain autoencoder, not a β-VAE (raise --epochs or --max-minutes)');
   const manifest = buildManifest(seconds, 4000, result.best);
   const { valMse, activeChannels: active, epochs } = manifest.metrics;

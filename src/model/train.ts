@@ -109,10 +109,11 @@ export interface TrainOptions {
   /**
    * Constrained β (model/beta-control.ts) instead of `schedule`: β adapts after every batch so that KL is minimised
    * subject to the batch's reconstruction MSE through μ (what inference reports) ≤ κ. With validation the run ends with the weights of the epoch with the fewest active
-   * held-out channels (then the lowest held-out KL) among those whose held-out MSE ≤ κ; if none, the lowest held-out MSE.
-   * `state` resumes the controller.
+   * held-out channels (then the lowest held-out KL) among those whose held-out MSE ≤ `keepBelow` (default κ; the
+   * training command passes the PCA-5 MSE itself, κ/ρ: ρ is the margin for the gap between training and held-out
+   * pixels); if none, the lowest held-out MSE. `state` resumes the controller.
    */
-  constraint?: BetaConstraint & { state?: BetaControlState };
+  constraint?: BetaConstraint & { state?: BetaControlState; keepBelow?: number };
   /** use the op-level forward (forward.ts: fast LSTM, matmul convs; same math and gradients); default true. The
    *  layers graph (false) cannot train the conv preset on wasm (no Conv2DBackpropFilter kernel there). */
   fast?: boolean;
@@ -131,10 +132,10 @@ export interface TrainResult {
 }
 
 /** Constrained mode: is epoch `a` a better one to keep than `b` (see TrainOptions.constraint)? */
-export function betterConstrained(a: EpochMetrics, b: EpochMetrics | undefined, kappa: number): boolean {
+export function betterConstrained(a: EpochMetrics, b: EpochMetrics | undefined, keepBelow: number): boolean {
   if (!b) return true;
-  const okA = a.valMse! <= kappa;
-  const okB = b.valMse! <= kappa;
+  const okA = a.valMse! <= keepBelow;
+  const okB = b.valMse! <= keepBelow;
   if (okA !== okB) return okA;
   if (!okA) return a.valMse! < b.valMse!;
   if (a.valActive! !== b.valActive!) return a.valActive! < b.valActive!;
@@ -270,7 +271,7 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
         const { kl, active } = klPerLatent(mu, logVar, opts.validation.n, vae.dims.latentDim);
         metrics.valKl = kl.reduce((s, k) => s + k, 0);
         metrics.valActive = active.length;
-        better = betterConstrained(metrics, best?.metrics, control.settings.kappa);
+        better = betterConstrained(metrics, best?.metrics, opts.constraint!.keepBelow ?? control.settings.kappa);
       } else {
         better = !best || best.beta !== beta || v < best.valMse;
       }
