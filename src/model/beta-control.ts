@@ -10,7 +10,9 @@
  * normalised constraint c = (MSE − κ)/κ (clipped to ±1): log β ← log β − rate·c̄. MSE is the batch's reconstruction
  * through μ — the error inference and every replay summary report — not the sampled-z reconstruction in the loss:
  * that one also pays for the posterior's spread, which grows with β, and measured on the PTO file a κ on it held
- * the μ error 20–35 % below κ, i.e. asked for more channels than the target needs. Reconstruction worse than κ lowers
+ * the μ error 20–35 % below κ, i.e. asked for more channels than the target needs. β holds its initial value until
+ * the moving average first reaches κ: an untrained model misses any target, and letting β sink to its floor there
+ * (the first version did) left a 2-minute run on a busy machine too few batches to climb back. Reconstruction worse than κ lowers
  * β (more capacity), better raises it (fewer, more informative channels). β stays in [min, max].
  */
 import { Matrix } from 'ml-matrix';
@@ -35,6 +37,7 @@ export interface BetaConstraint {
 export interface BetaControlState {
   beta: number;
   constraint: number;
+  engaged?: boolean;
 }
 
 /** The per-batch β controller of the constrained mode. */
@@ -42,13 +45,16 @@ export class BetaController {
   beta: number;
   /** moving average of (MSE − κ)/κ */
   constraint: number;
+  /** false until the moving average first reaches the target: β holds its initial value while the model first learns */
+  engaged: boolean;
 
   constructor(
     readonly settings: BetaConstraint,
     state?: BetaControlState,
   ) {
     this.beta = clamp(state?.beta ?? settings.initial, settings.min, settings.max);
-    this.constraint = state?.constraint ?? 0;
+    this.constraint = state?.constraint ?? 1;
+    this.engaged = state?.engaged ?? false;
   }
 
   /** Take one batch's reconstruction MSE; returns the β for the next batch. */
@@ -57,12 +63,14 @@ export class BetaController {
     if (!Number.isFinite(mse)) return this.beta;
     const c = clamp((mse - kappa) / kappa, -1, 1);
     this.constraint = smoothing * this.constraint + (1 - smoothing) * c;
+    if (!this.engaged && this.constraint > 0) return this.beta;
+    this.engaged = true;
     this.beta = clamp(this.beta * Math.exp(-rate * this.constraint), min, max);
     return this.beta;
   }
 
   state(): BetaControlState {
-    return { beta: this.beta, constraint: this.constraint };
+    return { beta: this.beta, constraint: this.constraint, engaged: this.engaged };
   }
 }
 

@@ -230,7 +230,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     batch: opts.batch,
     learningRate: opts.learningRate,
     schedule: opts.schedule,
-    ...(constraint ? { constraint: { ...constraint, keepBelow: constraint.pca5Mse, ...(lastState?.constraint !== undefined ? { state: { beta: lastState.beta, constraint: lastState.constraint } } : {}) } } : {}),
+    ...(constraint ? { constraint: { ...constraint, keepBelow: constraint.pca5Mse, ...(lastState?.constraint !== undefined ? { state: { beta: lastState.beta, constraint: lastState.constraint, engaged: lastState.constraintEngaged ?? true } } : {}) } } : {}),
     seed: opts.seed,
     startEpoch,
     ...(optimizer ? { optimizer } : {}),

@@ -67,6 +67,8 @@ export interface EpochMetrics {
   valMse?: number;
   /** constrained mode: the moving average of (MSE − κ)/κ after the epoch (`beta` is then β after the epoch) */
   constraint?: number;
+  /** constrained mode: whether the controller has started moving β (the constraint was met once) */
+  constraintEngaged?: boolean;
   /** constrained mode, with validation: KL per sample (sum over latents, nats) and active channels on the held-out samples */
   valKl?: number;
   valActive?: number;
@@ -259,7 +261,7 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
     }
     if (count === 0) break;
     const seconds = (performance.now() - te) / 1000;
-    const metrics: EpochMetrics = { epoch, beta, loss: sLoss / count, mse: sMse / count, kl: sKl / count, l1: sL1 / count, seconds, samplesPerSec: count / seconds, ...(control ? { constraint: control.constraint } : {}) };
+    const metrics: EpochMetrics = { epoch, beta, loss: sLoss / count, mse: sMse / count, kl: sKl / count, l1: sL1 / count, seconds, samplesPerSec: count / seconds, ...(control ? { constraint: control.constraint, constraintEngaged: control.engaged } : {}) };
     if (opts.validation && opts.validation.n > 0) {
       const errs = reconstructionErrors(vae, opts.validation.data, opts.validation.n);
       let v = 0;
