@@ -85,17 +85,27 @@ function clamp(v: number, lo: number, hi: number): number {
  */
 export const L1_BETA_CAP = 1;
 
-/**
- * PCA-5 MSE of the rows of `data` ([n][stride]), fitted and scored on a seeded sample of at most `maxRows` rows
- * (model/baselines.ts, the same PCA the replay summary reports): the linear baseline κ is set from.
- */
-export function pcaBaselineMse(data: Float32Array, n: number, stride: number, seed: number, components = 5, maxRows = 2000): number {
-  const order = Uint32Array.from({ length: n }, (_, i) => i);
-  const rows = partialShuffle(order, maxRows, mulberry32(seed ^ 0xbe7a)).subarray(0, Math.min(n, maxRows));
+function rowsMatrix(data: Float32Array, rows: ArrayLike<number>, stride: number): Matrix {
   const X = new Matrix(rows.length, stride);
   for (let r = 0; r < rows.length; r++) {
     const base = rows[r]! * stride;
     for (let j = 0; j < stride; j++) X.set(r, j, data[base + j]!);
   }
-  return pcaMse(X, fitPca(X, components));
+  return X;
+}
+
+/**
+ * PCA-5 MSE of the rows of `data` ([n][stride]), fitted and scored on a seeded sample of at most `maxRows` rows
+ * (model/baselines.ts, the same PCA the replay summary reports): the linear baseline κ is set from. With `heldOut`,
+ * also the same fit's MSE on those rows (at most `maxRows`): what the model's held-out error is compared with.
+ */
+export function pcaBaselineMse(data: Float32Array, n: number, stride: number, seed: number, components = 5, maxRows = 2000, heldOut?: { data: Float32Array; n: number }): { train: number; heldOut?: number } {
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  const rows = partialShuffle(order, maxRows, mulberry32(seed ^ 0xbe7a)).subarray(0, Math.min(n, maxRows));
+  const X = rowsMatrix(data, rows, stride);
+  const fit = fitPca(X, components);
+  const train = pcaMse(X, fit);
+  if (!heldOut || heldOut.n === 0) return { train };
+  const vRows = Uint32Array.from({ length: Math.min(heldOut.n, maxRows) }, (_, i) => i);
+  return { train, heldOut: pcaMse(rowsMatrix(heldOut.data, vRows, stride), fit) };
 }

@@ -152,11 +152,13 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
   }
   log.info({ preset: opts.preset, dims, params: countParams(vae), nTrain, nVal, epochs: opts.epochs, batch: opts.batch }, 'training');
   // Constrained β: the target is set from the training pixels' own linear baseline (PCA-5, as every summary reports).
-  let constraint: (NonNullable<TrainBundleOptions['constraint']> & { pca5Mse: number; kappa: number }) | undefined;
+  // The held-out epochs are judged against the same PCA on the held-out pixels (a noisy corpus's held-out rows can
+  // sit well above its training rows for any model).
+  let constraint: (NonNullable<TrainBundleOptions['constraint']> & { pca5Mse: number; pca5HeldOutMse?: number; kappa: number }) | undefined;
   if (opts.constraint) {
-    const pca5Mse = pcaBaselineMse(train, nTrain, stride, opts.seed);
-    constraint = { ...opts.constraint, pca5Mse, kappa: opts.constraint.target * pca5Mse };
-    log.info({ pca5Mse: +pca5Mse.toPrecision(5), target: opts.constraint.target, kappa: +constraint.kappa.toPrecision(5) }, 'constrained β: minimise KL subject to MSE ≤ κ');
+    const pca = pcaBaselineMse(train, nTrain, stride, opts.seed, 5, 2000, { data: val, n: nVal });
+    constraint = { ...opts.constraint, pca5Mse: pca.train, ...(pca.heldOut !== undefined ? { pca5HeldOutMse: pca.heldOut } : {}), kappa: opts.constraint.target * pca.train };
+    log.info({ pca5Mse: +pca.train.toPrecision(5), pca5HeldOutMse: pca.heldOut !== undefined ? +pca.heldOut.toPrecision(5) : null, target: opts.constraint.target, kappa: +constraint.kappa.toPrecision(5) }, 'constrained β: minimise KL subject to MSE ≤ κ');
   }
   const lastState = history[history.length - 1];
 
@@ -230,7 +232,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     batch: opts.batch,
     learningRate: opts.learningRate,
     schedule: opts.schedule,
-    ...(constraint ? { constraint: { ...constraint, keepBelow: constraint.pca5Mse, ...(lastState?.constraint !== undefined ? { state: { beta: lastState.beta, constraint: lastState.constraint, engaged: lastState.constraintEngaged ?? true } } : {}) } } : {}),
+    ...(constraint ? { constraint: { ...constraint, keepBelow: constraint.pca5HeldOutMse ?? constraint.pca5Mse, ...(lastState?.constraint !== undefined ? { state: { beta: lastState.beta, constraint: lastState.constraint, engaged: lastState.constraintEngaged ?? true } } : {}) } } : {}),
     seed: opts.seed,
     startEpoch,
     ...(optimizer ? { optimizer } : {}),
@@ -252,7 +254,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     },
   });
   const seconds = priorSeconds + result.seconds;
-  if (result.best) log.info({ bestEpoch: result.best.epoch + 1, valMse: +result.best.valMse.toPrecision(5), beta: result.best.beta }, constraint ? 'kept the weights of the held-out epoch with the fewest active channels among those below the PCA-5 MSE (else the lowest MSE)' : 'kept the weights of the best validation epoch at the final β');
+  if (result.best) log.info({ bestEpoch: result.best.epoch + 1, valMse: +result.best.valMse.toPrecision(5), beta: result.best.beta }, constraint ? 'kept the weights of the held-out epoch with the fewest active channels among those below PCA-5 on the held-out pixels or within 5 % of the lowest held-out MSE' : 'kept the weights of the best validation epoch at the final β');
   if (!constraint && (result.last?.beta ?? 0) === 0 && opts.schedule.max > 0) log.warn({ schedule: opts.schedule }, 'β stayed 0 for the whole run: this bundle is a plain autoencoder, not a β-VAE (raise --epochs or --max-minutes)');
   const manifest = buildManifest(seconds, 4000, result.best);
   const { valMse, activeChannels: active, epochs } = manifest.metrics;

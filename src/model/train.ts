@@ -111,9 +111,9 @@ export interface TrainOptions {
   /**
    * Constrained β (model/beta-control.ts) instead of `schedule`: β adapts after every batch so that KL is minimised
    * subject to the batch's reconstruction MSE through μ (what inference reports) ≤ κ. With validation the run ends with the weights of the epoch with the fewest active
-   * held-out channels (then the lowest held-out KL) among those whose held-out MSE ≤ `keepBelow` (default κ; the
-   * training command passes the PCA-5 MSE itself, κ/ρ: ρ is the margin for the gap between training and held-out
-   * pixels); if none, the lowest held-out MSE. `state` resumes the controller.
+   * held-out channels (then the lowest held-out KL) among those whose held-out MSE ≤ the larger of `keepBelow`
+   * (default κ; the training command passes the PCA-5 MSE itself, κ/ρ: ρ is the margin for the gap between training
+   * and held-out pixels) and KEEP_TOLERANCE × the lowest held-out MSE so far. `state` resumes the controller.
    */
   constraint?: BetaConstraint & { state?: BetaControlState; keepBelow?: number };
   /** use the op-level forward (forward.ts: fast LSTM, matmul convs; same math and gradients); default true. The
@@ -132,6 +132,13 @@ export interface TrainResult {
   /** with `validation`: the epoch whose weights the model ends with, and its validation MSE */
   best?: { epoch: number; valMse: number; beta: number };
 }
+
+/**
+ * Constrained mode: a held-out error within this factor of the run's lowest counts as reconstructing as well, so when
+ * no epoch gets below `keepBelow` (a noisy corpus whose held-out pixels stay above the training PCA-5) the run still
+ * keeps the sparsest of its near-best epochs instead of the unregularised early one with every channel active.
+ */
+export const KEEP_TOLERANCE = 1.05;
 
 /** Constrained mode: is epoch `a` a better one to keep than `b` (see TrainOptions.constraint)? */
 export function betterConstrained(a: EpochMetrics, b: EpochMetrics | undefined, keepBelow: number): boolean {
@@ -207,6 +214,7 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
   let epoch = startEpoch;
   let best: { epoch: number; valMse: number; beta: number; weights: tf.Tensor[]; metrics: EpochMetrics } | undefined;
   const control = opts.constraint ? new BetaController(opts.constraint, opts.constraint.state) : undefined;
+  let lowestVal = Number.POSITIVE_INFINITY;
   for (; epoch < opts.epochs; epoch++) {
     const progress = Math.max(epoch / opts.epochs, opts.maxSeconds ? (performance.now() - t0) / 1000 / opts.maxSeconds : 0);
     let beta = control ? control.beta : betaForRun(epoch, progress, opts.schedule);
@@ -273,7 +281,8 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
         const { kl, active } = klPerLatent(mu, logVar, opts.validation.n, vae.dims.latentDim);
         metrics.valKl = kl.reduce((s, k) => s + k, 0);
         metrics.valActive = active.length;
-        better = betterConstrained(metrics, best?.metrics, opts.constraint!.keepBelow ?? control.settings.kappa);
+        lowestVal = Math.min(lowestVal, v);
+        better = betterConstrained(metrics, best?.metrics, Math.max(opts.constraint!.keepBelow ?? control.settings.kappa, KEEP_TOLERANCE * lowestVal));
       } else {
         better = !best || best.beta !== beta || v < best.valMse;
       }

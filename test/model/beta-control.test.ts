@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/model/backend.ts';
 import { BetaController, pcaBaselineMse } from '../../src/model/beta-control.ts';
-import { betterConstrained, mulberry32, reconstructionErrors, trainVae, type EpochMetrics } from '../../src/model/train.ts';
+import { betterConstrained, KEEP_TOLERANCE, mulberry32, reconstructionErrors, trainVae, type EpochMetrics } from '../../src/model/train.ts';
 import { buildVae } from '../../src/model/vae.ts';
 
 const settings = { kappa: 0.1, initial: 0.01, min: 1e-4, max: 5, rate: 0.05, smoothing: 0.9 };
@@ -68,11 +68,13 @@ describe('BetaController (constrained β)', () => {
       for (let j = 0; j < d; j++) x[i * d + j] = c.reduce((s, ck, k) => s + ck * axes[k]![j]!, 0) + sigma * gauss();
     }
     // residual of white noise after removing 5 of d directions (and the mean): σ²·(d − 5)/d, to sampling error
-    expect(pcaBaselineMse(x, n, d, 1)).toBeCloseTo((sigma ** 2 * (d - 5)) / d, 3);
+    expect(pcaBaselineMse(x, n, d, 1).train).toBeCloseTo((sigma ** 2 * (d - 5)) / d, 3);
+    // held-out rows of the same distribution: the fitted axes leave about the same residual (the noise in d − 5 directions)
+    expect(pcaBaselineMse(x.subarray(0, 1000 * d), 1000, d, 1, 5, 2000, { data: x.subarray(1000 * d), n: 500 }).heldOut).toBeCloseTo((sigma ** 2 * (d - 5)) / d, 3);
     // exactly rank 5: ≈ 0
     const clean = new Float32Array(n * d);
     for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) clean[i * d + j] = axes[i % 5]![j]! * (1 + (i % 7));
-    expect(pcaBaselineMse(clean, n, d, 1)).toBeLessThan(1e-9);
+    expect(pcaBaselineMse(clean, n, d, 1).train).toBeLessThan(1e-9);
   });
 });
 
@@ -117,10 +119,11 @@ describe('trainVae with a constrained β', () => {
     const cands = loose.res.history.filter((h) => h.valActive === fewest);
     const keep = cands.reduce((a, b) => (b.valKl! < a.valKl! ? b : a));
     expect(loose.res.best!.epoch).toBe(keep.epoch);
-    // tight: none does, so the kept one has the lowest held-out MSE, and those are the weights the model holds
+    // tight: none does, so the kept one is within KEEP_TOLERANCE of the lowest held-out MSE, and those are the
+    // weights the model holds
     const low = Math.min(...tight.res.history.map((h) => h.valMse!));
-    expect(tight.res.best!.valMse).toBe(low);
+    expect(tight.res.best!.valMse).toBeLessThanOrEqual(KEEP_TOLERANCE * low);
     const now = reconstructionErrors(tight.vae, val, 32).reduce((s, e) => s + e, 0) / 32;
-    expect(now).toBeCloseTo(low, 6);
+    expect(now).toBeCloseTo(tight.res.best!.valMse, 6);
   }, 120_000);
 });
