@@ -110,10 +110,11 @@ export interface TrainOptions {
   validation?: { data: Float32Array; n: number };
   /**
    * Constrained β (model/beta-control.ts) instead of `schedule`: β adapts after every batch so that KL is minimised
-   * subject to the batch's reconstruction MSE through μ (what inference reports) ≤ κ. With validation the run ends with the weights of the epoch with the fewest active
-   * held-out channels (then the lowest held-out KL) among those whose held-out MSE ≤ the larger of `keepBelow`
-   * (default κ; the training command passes the PCA-5 MSE itself, κ/ρ: ρ is the margin for the gap between training
-   * and held-out pixels) and KEEP_TOLERANCE × the lowest held-out MSE so far. `state` resumes the controller.
+   * subject to the batch's reconstruction MSE through μ (what inference reports) ≤ κ. With validation the run ends
+   * with the weights of the epoch with the fewest active held-out channels (then the lowest held-out KL) among those
+   * whose held-out MSE ≤ the larger of `keepBelow` (default κ; the training command passes the PCA-5 fit's MSE on the
+   * held-out pixels: ρ is then the margin for the gap between training and held-out pixels) and KEEP_TOLERANCE × the
+   * lowest held-out MSE so far. `state` resumes the controller.
    */
   constraint?: BetaConstraint & { state?: BetaControlState; keepBelow?: number };
   /** use the op-level forward (forward.ts: fast LSTM, matmul convs; same math and gradients); default true. The
@@ -135,7 +136,7 @@ export interface TrainResult {
 
 /**
  * Constrained mode: a held-out error within this factor of the run's lowest counts as reconstructing as well, so when
- * no epoch gets below `keepBelow` (a noisy corpus whose held-out pixels stay above the training PCA-5) the run still
+ * no epoch gets below `keepBelow` (the linear baseline on the held-out pixels) the run still
  * keeps the sparsest of its near-best epochs instead of the unregularised early one with every channel active.
  */
 export const KEEP_TOLERANCE = 1.05;
