@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/model/backend.ts';
 import { BetaController, pcaBaselineMse } from '../../src/model/beta-control.ts';
 import { betterConstrained, KEEP_TOLERANCE, mulberry32, reconstructionErrors, trainVae, type EpochMetrics } from '../../src/model/train.ts';
-import { buildVae } from '../../src/model/vae.ts';
+import { buildVae, presetDims } from '../../src/model/vae.ts';
 
 const settings = { kappa: 0.1, initial: 0.01, min: 1e-4, max: 5, rate: 0.05, smoothing: 0.9 };
 
@@ -125,5 +125,46 @@ describe('trainVae with a constrained β', () => {
     expect(tight.res.best!.valMse).toBeLessThanOrEqual(KEEP_TOLERANCE * low);
     const now = reconstructionErrors(tight.vae, val, 32).reduce((s, e) => s + e, 0) / 32;
     expect(now).toBeCloseTo(tight.res.best!.valMse, 6);
+  }, 120_000);
+});
+
+describe('resuming a constrained run', () => {
+  it('1 epoch + checkpoint + resumed epoch (controller state from the history) equals 2 epochs straight', async () => {
+    const { saveCheckpoint, loadCheckpoint } = await import('../../src/model/save-bundle.ts');
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    await initBackend();
+    const T = 8;
+    const n = 48;
+    const data = Float32Array.from({ length: n * T }, (_, i) => Math.sin(i * 0.3) * (1 + (Math.floor(i / T) % 3)));
+    const dims = presetDims('mlp', T, 1);
+    // κ loose enough to engage within the first epoch, so the resumed half needs the controller's state
+    const constraint = { ...settings, kappa: 10, rate: 0.2 };
+    const opts = { epochs: 2, batch: 4, learningRate: 1e-2, schedule: { primingEpochs: 0, step: 0, every: 1, max: 0 }, seed: 3 };
+    const straight = buildVae(dims, { seed: 9 });
+    const rs = await trainVae(straight, data, n, { ...opts, constraint });
+
+    const dir = await mkdtemp(join(tmpdir(), 'ls-ckpt-c-'));
+    const first = buildVae(dims, { seed: 9 });
+    const r1 = await trainVae(first, data, n, { ...opts, epochs: 1, constraint });
+    const h = r1.history[0]!;
+    expect(h.constraintEngaged).toBe(true);
+    expect(h.beta).not.toBe(settings.initial);
+    await saveCheckpoint(dir, first, r1.optimizer, { nextEpoch: 1, history: r1.history, seconds: 0, samplesSeen: n });
+    const ck = await loadCheckpoint(dir, dims, opts.learningRate);
+    const last = (ck.state.history as EpochMetrics[])[0]!;
+    const r2 = await trainVae(ck.vae, data, n, { ...opts, startEpoch: 1, optimizer: ck.optimizer, constraint: { ...constraint, state: { beta: last.beta, constraint: last.constraint!, engaged: last.constraintEngaged! } } });
+    await rm(dir, { recursive: true, force: true });
+    expect(r2.last!.beta).toBeCloseTo(rs.last!.beta, 10);
+    const a = [...straight.encoder.getWeights(), ...straight.decoder.getWeights()];
+    const b = [...ck.vae.encoder.getWeights(), ...ck.vae.decoder.getWeights()];
+    let maxDiff = 0;
+    a.forEach((w, i) => {
+      const x = w.dataSync();
+      const y = b[i]!.dataSync();
+      for (let j = 0; j < x.length; j++) maxDiff = Math.max(maxDiff, Math.abs(x[j]! - y[j]!));
+    });
+    expect(maxDiff).toBeLessThan(1e-5);
   }, 120_000);
 });
