@@ -181,7 +181,7 @@ export const TrainConfig = section(
     primingEpochs: z.number().int().min(0).default(20).describe('schedule mode: epochs at beta = 0 before the beta steps start'),
     betaStep: z.number().min(0).default(0.0025).describe('schedule mode: beta increase per step (the paper: 0.0025 real data, 0.005 toy data)'),
     betaEvery: z.number().int().positive().default(5).describe('schedule mode: epochs between beta steps'),
-    betaMode: z.enum(['constrained', 'schedule']).default('constrained').describe('constrained: beta adapts during training so that KL is minimised subject to reconstruction MSE <= betaTarget x the PCA-5 MSE of the training pixels (GECO; docs/model.md); schedule: the fixed schedule below (primingEpochs, betaStep, betaEvery, betaMax)'),
+    betaMode: z.enum(['constrained', 'schedule']).default('constrained').describe('constrained: beta adapts during training so that KL is minimised subject to the reconstruction MSE through mu <= betaTarget x the PCA-5 MSE of the training pixels (GECO; docs/model.md); schedule: the fixed schedule (primingEpochs, betaStep, betaEvery, betaMax)'),
     betaTarget: z.number().positive().max(2).default(0.85).describe('constrained mode: the reconstruction target kappa as a fraction of the training pixels\' PCA-5 MSE (< 1 asks for better than a 5-component linear model)'),
     betaInitial: z.number().positive().default(1e-3).describe('constrained mode: beta until the reconstruction first meets the target, and where the control starts from'),
     betaMin: z.number().positive().default(1e-4).describe('constrained mode: smallest beta'),
