@@ -17,7 +17,7 @@
  */
 import { Matrix } from 'ml-matrix';
 import { fitPca, pcaMse } from './baselines.ts';
-import { mulberry32, partialShuffle } from './train.ts';
+import { mulberry32, partialShuffle } from '../util/prng.ts';
 
 /** Settings of the constrained mode (config `train.beta`). */
 export interface BetaConstraint {

@@ -19,7 +19,8 @@ import { trainingReference } from './fit-check.ts';
 import { pcaBaselineMse } from './beta-control.ts';
 import { BundleError } from './errors.ts';
 import { saveBundle, saveCheckpoint, loadCheckpoint, removeCheckpoint } from './save-bundle.ts';
-import { encodeAll, klPerLatent, mulberry32, reconstructionErrors, trainVae, type BetaSchedule, type EpochMetrics, type TrainOptions } from './train.ts';
+import { mulberry32 } from '../util/prng.ts';
+import { encodeAll, klPerLatent, reconstructionErrors, trainVae, type BetaSchedule, type EpochMetrics, type TrainOptions } from './train.ts';
 import { buildVae, countParams, presetDims, type PresetName } from './vae.ts';
 
 /** Settings of a training run (the config's `train` section plus the command's own). */

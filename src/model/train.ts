@@ -9,6 +9,7 @@
  * `trainVae` is a plain async function over a Float32Array [n][T][C], so a worker thread (fine-tuning) can call it.
  */
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32, shuffleInPlace } from '../util/prng.ts';
 import type { Vae } from './vae.ts';
 import { decodeTrain, encodeTrain } from './forward.ts';
 import { BetaController, L1_BETA_CAP, type BetaConstraint, type BetaControlState } from './beta-control.ts';
@@ -152,42 +153,6 @@ export function betterConstrained(a: EpochMetrics, b: EpochMetrics | undefined, 
   return a.valKl! < b.valKl!;
 }
 
-/** Small seeded PRNG (mulberry32) for shuffling; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * Partial Fisher–Yates: the first min(k, length) entries of `order` become a seeded sample without replacement of
- * all its entries, in draw order (shuffled in place; returned for chaining). One draw of `rnd` per sampled entry.
- */
-export function partialShuffle(order: Uint32Array, k: number, rnd: () => number): Uint32Array {
-  const take = Math.min(k, order.length);
-  for (let i = 0; i < take; i++) {
-    const j = i + Math.floor(rnd() * (order.length - i));
-    const t = order[i]!;
-    order[i] = order[j]!;
-    order[j] = t;
-  }
-  return order;
-}
-
-function shuffle(idx: Uint32Array, rnd: () => number): void {
-  for (let i = idx.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
-}
-
 /** Trainable variables of encoder and decoder. */
 export function trainableVariables(vae: Vae): tf.Variable[] {
   return [...vae.encoder.trainableWeights, ...vae.decoder.trainableWeights].map((w) => w.read() as tf.Variable);
@@ -210,7 +175,7 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
   const t0 = performance.now();
   const startEpoch = opts.startEpoch ?? 0;
   // Advance the shuffle stream past earlier epochs so a resumed run sees the same batches as an unbroken one.
-  for (let e = 0; e < startEpoch; e++) shuffle(idx, rnd);
+  for (let e = 0; e < startEpoch; e++) shuffleInPlace(idx, (i) => Math.floor(rnd() * (i + 1)));
   let samplesSeen = 0;
   let epoch = startEpoch;
   let best: { epoch: number; valMse: number; beta: number; weights: tf.Tensor[]; metrics: EpochMetrics } | undefined;
@@ -221,7 +186,7 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
     let beta = control ? control.beta : betaForRun(epoch, progress, opts.schedule);
     let lambda = lambdaFor(control ? Math.min(beta, L1_BETA_CAP) : beta);
     const te = performance.now();
-    shuffle(idx, rnd);
+    shuffleInPlace(idx, (i) => Math.floor(rnd() * (i + 1)));
     let sLoss = 0;
     let sMse = 0;
     let sKl = 0;

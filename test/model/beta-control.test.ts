@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/model/backend.ts';
 import { BetaController, pcaBaselineMse } from '../../src/model/beta-control.ts';
-import { betterConstrained, KEEP_TOLERANCE, mulberry32, reconstructionErrors, trainVae, type EpochMetrics } from '../../src/model/train.ts';
+import { betterConstrained, KEEP_TOLERANCE, reconstructionErrors, trainVae, type EpochMetrics } from '../../src/model/train.ts';
+import { mulberry32 } from '../../src/util/prng.ts';
 import { buildVae, presetDims } from '../../src/model/vae.ts';
 
 const settings = { kappa: 0.1, initial: 0.01, min: 1e-4, max: 5, rate: 0.05, smoothing: 0.9 };
