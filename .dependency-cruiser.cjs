@@ -11,7 +11,8 @@
  * in one entry are siblings and may not import each other. Every folder of src/ must be listed (the test checks).
  */
 const LAYERS = [
-  // Logging, CodedError and small generic helpers (order statistics, the loopback check, a serial send queue):
+  // Logging, CodedError and small generic helpers (seeded PRNGs, order statistics, the loopback check, a serial send
+  // queue):
   // everything uses them; they know nothing of BEPS and import nothing of ours.
   { folders: ['util'] },
   // Shared words, each union derived from an `as const` list (scan sources and states, fine-tuning states, the ground

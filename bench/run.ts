@@ -15,7 +15,7 @@ import { loadNow, machineInfo } from './machine.ts';
 import { benchPeer, bestPeer, type PeerResult } from './peer.ts';
 import { measureSgemm, type SgemmResult } from './sgemm.ts';
 import { benchStages } from './stages.ts';
-import { benchFinetuneRound, benchTraining, benchTrainingPeer, finetuneAvailable, type TrainingRow } from './training.ts';
+import { benchFinetuneRound, benchMatmulCeiling, benchTraining, benchTrainingPeer, finetuneAvailable, type MatmulCeilingRow, type TrainingRow } from './training.ts';
 import { presetDims } from '../src/model/vae.ts';
 
 const SECTIONS = ['sgemm', 'inference', 'peer', 'stages', 'e2e', 'training'] as const;
@@ -228,38 +228,42 @@ let training: TrainingRow[] = [];
 if (sections.has('training')) {
   // the default architecture (mlp) at the batches the PyTorch peer runs too, then the LSTMs
   const mlpBatches = quick ? [128] : [128, 256];
-  const mlpSamples = quick ? 1024 : 2048;
+  const mlpSamples = quick ? 1024 : 4096;
+  const mlpEpochs = quick ? 3 : 5; // the fastest epoch after the first: more epochs, less of the other jobs' noise
   const plan = [
-    ...mlpBatches.map((batch) => ({ preset: 'mlp' as const, samples: mlpSamples, batch, epochs: 3 })),
+    ...mlpBatches.map((batch) => ({ preset: 'mlp' as const, samples: mlpSamples, batch, epochs: mlpEpochs })),
     ...(quick ? [{ preset: 'edge' as const, samples: 64, batch: 32 }] : [{ preset: 'edge' as const, samples: 256, batch: 64 }, { preset: 'paper' as const, samples: 4, batch: 4 }]),
   ];
   log(`training on wasm: ${plan.map((p) => `${p.preset} ${p.samples} samples batch ${p.batch}`).join(', ')}`);
   training = await benchTraining(plan);
   const mlpDims = presetDims('mlp', 96, 2);
   log(`PyTorch training peer (mlp, batches ${mlpBatches}, threads 1,2)`);
-  const torchTraining = await benchTrainingPeer({ T: 96, C: 2, hidden: mlpDims.hidden!, latent: 16, samples: mlpSamples, batches: mlpBatches, threads: [1, 2], epochs: 3 });
+  const torchTraining = await benchTrainingPeer({ T: 96, C: 2, hidden: mlpDims.hidden!, latent: 16, samples: mlpSamples, batches: mlpBatches, threads: [1, 2], epochs: mlpEpochs });
   result.torchTraining = torchTraining;
   if (torchTraining.error) log(torchTraining.error);
   const trainFlops = 3 * vaeFlops(mlpDims).total; // forward + two backward products per sample
-  const peak1 = peakAt(1);
-  const side = mlpBatches.map((batch) => {
+  log(`wasm matmul ceiling of an mlp training step (batches ${mlpBatches})`);
+  const ceiling: MatmulCeilingRow[] = [];
+  for (const batch of mlpBatches) ceiling.push(await benchMatmulCeiling(mlpDims, batch, quick ? { reps: 10, rounds: 2 } : {}));
+  result.trainingMatmulCeiling = ceiling;
+  const g = (sps?: number) => (sps === undefined ? undefined : +((sps * trainFlops) / 1e9).toFixed(2));
+  const pct = (sps: number, threads: number) => (peakAt(threads) ? +((100 * g(sps)!) / peakAt(threads)!).toFixed(1) : undefined);
+  // every measurement of the default architecture, each against PyTorch's best thread count at the same batch
+  const side = mlpBatches.flatMap((batch) => {
+    const torchBest = torchTraining.rows.filter((r) => r.batch === batch).sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0];
+    const ratio = (sps: number) => (torchBest ? +(sps / torchBest.samplesPerSec).toFixed(2) : undefined);
     const ours = training.find((t) => t.preset === 'mlp' && t.batch === batch);
-    const peer = torchTraining.rows.filter((r) => r.batch === batch).sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0];
-    const g = (sps?: number) => (sps === undefined ? undefined : +((sps * trainFlops) / 1e9).toFixed(2));
-    return {
-      batch,
-      'tfjs samples/s': ours?.samplesPerSec,
-      'tfjs GFLOP/s': g(ours?.samplesPerSec),
-      'tfjs % 1-core peak': ours && peak1 ? +((100 * g(ours.samplesPerSec)!) / peak1).toFixed(1) : undefined,
-      'torch threads (best)': peer?.threads,
-      'torch samples/s': peer?.samplesPerSec,
-      'torch GFLOP/s': g(peer?.samplesPerSec),
-      'torch % peak': peer && peakAt(peer.threads) ? +((100 * g(peer.samplesPerSec)!) / peakAt(peer.threads)!).toFixed(1) : undefined,
-      'tfjs ÷ torch': ours && peer ? +(ours.samplesPerSec / peer.samplesPerSec).toFixed(2) : undefined,
-    };
+    const cap = ceiling.find((c) => c.batch === batch);
+    return [
+      ...(ours ? [{ batch, what: 'tfjs wasm, trainVae', threads: 1, 'samples/s': ours.samplesPerSec, 'samples/CPU-s': ours.samplesPerCpuSec, 'GFLOP/s': g(ours.samplesPerSec), '% peak': pct(ours.samplesPerSec, 1), '÷ torch best': ratio(ours.samplesPerSec), load: ours.load1 }] : []),
+      ...(cap ? [{ batch, what: `tfjs wasm, the step's ${cap.products} matmuls alone (ceiling)`, threads: 1, 'samples/s': cap.samplesPerSec, 'samples/CPU-s': undefined, 'GFLOP/s': cap.gflops, '% peak': pct(cap.samplesPerSec, 1), '÷ torch best': ratio(cap.samplesPerSec), load: cap.load1 }] : []),
+      ...torchTraining.rows
+        .filter((r) => r.batch === batch)
+        .map((r) => ({ batch, what: `PyTorch ${torchTraining.torch ?? ''}${r === torchBest ? ' (best)' : ''}`, threads: r.threads, 'samples/s': r.samplesPerSec, 'samples/CPU-s': r.samplesPerCpuSec, 'GFLOP/s': g(r.samplesPerSec), '% peak': pct(r.samplesPerSec, r.threads), '÷ torch best': ratio(r.samplesPerSec), load: r.load1 })),
+    ];
   });
   result.trainingSideBySide = side;
-  table(`training the default architecture (mlp, T=96 C=2, ${(trainFlops / 1e6).toFixed(2)} MFLOP per sample incl. backward): tfjs wasm (1 thread) vs PyTorch ${torchTraining.torch ?? '?'} CPU at its best thread count`, side);
+  table(`training the default architecture (mlp, T=96 C=2, ${(trainFlops / 1e6).toFixed(2)} MFLOP per sample incl. backward, ${mlpSamples} samples, fastest epoch after the first; % of the SGEMM peak at that thread count)`, side);
   const ft = finetuneAvailable();
   result.training = training;
   result.finetune = ft;

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.ts';
 import { trainVae } from '../src/model/train.ts';
-import { buildVae, presetDims, type PresetName } from '../src/model/vae.ts';
+import { archOf, buildVae, presetDims, type PresetName } from '../src/model/vae.ts';
+import type { VaeDims } from '../src/model/bundle.ts';
 import { benchInput } from './inference.ts';
 import { vaeFlops } from './flops.ts';
 import { loadNow } from './machine.ts';
@@ -27,6 +28,9 @@ export interface TrainingRow {
   samples: number;
   /** samples/s of the timed (second) epoch */
   samplesPerSec: number;
+  /** samples per CPU-second of this process in its fastest (by CPU) epoch after the first: what one core does when the
+   *  other jobs on a shared machine take turns with it (wall time counts their turns, CPU time does not) */
+  samplesPerCpuSec: number;
   /** forward matmul FLOPs × 3 (forward + two backward products) per sample × samples/s, GFLOP/s (an estimate) */
   approxGflops: number;
   epochSeconds: number;
@@ -41,14 +45,68 @@ export async function benchTraining(presets: Array<{ preset: PresetName; samples
     const dims = presetDims(preset, 96, 2);
     const vae = buildVae(dims, { seed: 3, fastInit: true });
     const data = benchInput(samples * dims.T * dims.C, 21);
-    const result = await trainVae(vae, data, samples, { epochs: epochs ?? 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1 });
+    let cpuMark = process.cpuUsage();
+    const cpuSeconds: number[] = [];
+    const onEpoch = () => {
+      const c = process.cpuUsage(cpuMark);
+      cpuSeconds.push((c.user + c.system) / 1e6);
+      cpuMark = process.cpuUsage();
+    };
+    const result = await trainVae(vae, data, samples, { onEpoch, epochs: epochs ?? 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1 });
     const timed = [...(result.history.length > 1 ? result.history.slice(1) : result.history)].sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0]!;
-    rows.push({ preset, backend, batch, samples, samplesPerSec: +timed.samplesPerSec.toFixed(2), approxGflops: +((timed.samplesPerSec * 3 * vaeFlops(dims).total) / 1e9).toFixed(2), epochSeconds: +timed.seconds.toFixed(2), load1: loadNow()[0] });
+    rows.push({ preset, backend, batch, samples, samplesPerSec: +timed.samplesPerSec.toFixed(2), samplesPerCpuSec: +(samples / Math.min(...(cpuSeconds.length > 1 ? cpuSeconds.slice(1) : cpuSeconds))).toFixed(0), approxGflops: +((timed.samplesPerSec * 3 * vaeFlops(dims).total) / 1e9).toFixed(2), epochSeconds: +timed.seconds.toFixed(2), load1: loadNow()[0] });
     vae.encoder.dispose();
     vae.decoder.dispose();
     tf.disposeVariables();
   }
   return rows;
+}
+
+/** The wasm matmul ceiling of one mlp training step (see `benchMatmulCeiling`). */
+export interface MatmulCeilingRow {
+  batch: number;
+  /** the step's products per step: forward x·W, backward dy·Wᵀ and xᵀ·dy for every Dense kernel */
+  products: number;
+  msPerStep: number;
+  gflops: number;
+  /** samples/s if a training step were nothing but these products */
+  samplesPerSec: number;
+  load1: number;
+}
+
+/**
+ * The products of one mlp training step timed alone on the wasm backend (XNNPACK, one thread): for every Dense
+ * kernel [k, n] the forward x[B,k]·W, and the two backward products dy[B,n]·Wᵀ[n,k] and xᵀ[k,B]·dy[B,n] on
+ * pre-transposed inputs, as forward.ts `matMulT` runs them. Whatever the rest of the step costs (bias, ReLU, loss,
+ * Adam, dispatch), tfjs-wasm on one thread cannot train faster than this — the ceiling any op-level
+ * fusion could reach. Best of `rounds` rounds of `reps` steps.
+ */
+export async function benchMatmulCeiling(dims: VaeDims, batch: number, opts: { reps?: number; rounds?: number } = {}): Promise<MatmulCeilingRow> {
+  if (archOf(dims) !== 'mlp') throw new RangeError(`benchMatmulCeiling: mlp only, not ${archOf(dims)}`);
+  await initBackend('wasm');
+  const vae = buildVae(dims, { seed: 3, fastInit: true });
+  const kernels = [...vae.encoder.trainableWeights, ...vae.decoder.trainableWeights].map((w) => w.shape).filter((s) => s.length === 2) as Array<[number, number]>;
+  vae.encoder.dispose();
+  vae.decoder.dispose();
+  const B = batch;
+  const ops = kernels.map(([k, n]) => [tf.randomNormal([B, k]), tf.randomNormal([k, n]), tf.randomNormal([B, n]), tf.randomNormal([n, k]), tf.randomNormal([k, B])] as tf.Tensor2D[]);
+  const step = () => {
+    const out: tf.Tensor[] = [];
+    for (const [x, w, dy, wt, xt] of ops) out.push(tf.matMul(x!, w!), tf.matMul(dy!, wt!), tf.matMul(xt!, dy!));
+    out[out.length - 1]!.dataSync(); // the wasm backend runs each kernel synchronously; one read fences the step
+    tf.dispose(out);
+  };
+  const reps = opts.reps ?? 30;
+  for (let i = 0; i < 5; i++) step();
+  let best = Infinity;
+  for (let r = 0; r < (opts.rounds ?? 5); r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) step();
+    best = Math.min(best, (performance.now() - t0) / reps);
+  }
+  tf.dispose(ops.flat());
+  const flops = 2 * B * 3 * kernels.reduce((s, [k, n]) => s + k * n, 0);
+  return { batch, products: 3 * kernels.length, msPerStep: +best.toFixed(3), gflops: +(flops / best / 1e6).toFixed(2), samplesPerSec: +((1000 * B) / best).toFixed(0), load1: loadNow()[0] };
 }
 
 /** One fine-tuning round, timed. */
@@ -98,6 +156,8 @@ export interface TorchTrainingRow {
   threads: number;
   batch: number;
   samplesPerSec: number;
+  /** samples per CPU-second of the process in its fastest (by CPU) epoch after the first */
+  samplesPerCpuSec: number;
   epochSeconds: number[];
   load1: number;
 }

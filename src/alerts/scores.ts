@@ -12,6 +12,7 @@
  * channels nearly constant and an unshrunk Σ⁻¹ would amplify their noise. d² is compared as a robust z of ln d².
  */
 import { Matrix, inverse } from 'ml-matrix';
+import { shuffleInPlace, xorshift32 } from '../util/prng.ts';
 import { medianInPlace, medianMad, quantiles } from '../util/robust-stats.ts';
 import type { AlertsReference } from './types.ts';
 
@@ -41,7 +42,7 @@ export class RunningMedianMad {
   private stored = 0;
   /** values pushed so far */
   seen = 0;
-  private rng: number;
+  private readonly nextRandom: () => number;
   private cache: { median: number; mad: number } | undefined;
 
   constructor(
@@ -50,7 +51,7 @@ export class RunningMedianMad {
   ) {
     this.sample = new Float64Array(capacity);
     this.scratch = new Float64Array(capacity);
-    this.rng = seed >>> 0 || 1;
+    this.nextRandom = xorshift32(seed); // tiny, seeded, good enough to pick reservoir slots
   }
 
   /** Add one value (non-finite values are ignored). */
@@ -75,16 +76,6 @@ export class RunningMedianMad {
     for (let i = 0; i < n; i++) this.scratch[i] = Math.abs(this.sample[i] - median);
     this.cache = { median, mad: medianInPlace(this.scratch, n) };
     return this.cache;
-  }
-
-  private nextRandom(): number {
-    // xorshift32: tiny, seeded, good enough to pick reservoir slots
-    let x = this.rng;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.rng = x >>> 0;
-    return this.rng;
   }
 }
 
@@ -305,15 +296,8 @@ export function referenceFromEncodings(params: {
   // kNN: a seeded random KNN_SAMPLE of the kept pixels is the sample; other pixels give the reference distribution
   // of the k-th neighbour distance (held out, so a point never finds itself). Random, not strided: a stride can
   // alias with the raster (every other column) or with interleaved data.
-  const shuffled = keep.slice();
-  let seed = 0x2545f491;
-  for (let i = shuffled.length - 1; i > 0; i--) {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    const j = (seed >>> 0) % (i + 1);
-    [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
-  }
+  const draw = xorshift32(0x2545f491);
+  const shuffled = shuffleInPlace(keep.slice(), (i) => draw() % (i + 1));
   const nSample = Math.min(KNN_SAMPLE, Math.ceil(shuffled.length / 2));
   const sampleIdx = shuffled.slice(0, nSample);
   const heldIdx = shuffled.slice(nSample, nSample + 4 * KNN_SAMPLE);

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Bundle } from '../model/bundle.ts';
-import { mulberry32, partialShuffle } from '../model/train.ts';
+import { mulberry32, partialShuffle } from '../util/prng.ts';
 import { fitScanInputState, toCanonicalInput, type ScanInputState } from '../preprocess/canonical-input.ts';
 import { openScanFile } from '../sources/hdf5/index.ts';
 import type { Logger } from '../util/log.ts';

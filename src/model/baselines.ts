@@ -14,7 +14,7 @@
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { fitDictionary, sparseEncodePositive } from './dictionary-learning.ts';
-import { mulberry32, partialShuffle } from './train.ts';
+import { mulberry32, partialShuffle } from '../util/prng.ts';
 
 /** What every replay summary and results file reports (issue 16 item 6). */
 export interface ScanBaselines {
@@ -105,12 +105,31 @@ export function fitPca(X: Matrix, k: number): PcaFit {
   return { mean, components };
 }
 
-/** Per-row MSE of X against its PCA reconstruction mean + ((X − mean)·Pᵀ)·P, averaged over rows. */
+/** Per-row MSE of X against its PCA reconstruction mean + ((X − mean)·Pᵀ)·P, averaged over rows (one row at a time:
+ *  whole-matrix temporaries of ml-matrix cost more than the arithmetic here). */
 export function pcaMse(X: Matrix, fit: PcaFit): number {
-  const Xc = X.clone();
-  for (let i = 0; i < X.rows; i++) for (let j = 0; j < X.columns; j++) Xc.set(i, j, X.get(i, j) - fit.mean[j]!);
-  const R = Xc.clone().sub(Xc.mmul(fit.components.transpose()).mmul(fit.components));
-  return meanSquare(R);
+  const d = X.columns;
+  const k = fit.components.rows;
+  const P = Array.from({ length: k }, (_, c) => Float64Array.from(fit.components.getRow(c)));
+  const xc = new Float64Array(d);
+  const code = new Float64Array(k);
+  let s = 0;
+  for (let i = 0; i < X.rows; i++) {
+    const row = X.getRow(i);
+    for (let j = 0; j < d; j++) xc[j] = row[j]! - fit.mean[j]!;
+    for (let c = 0; c < k; c++) {
+      let dot = 0;
+      const pc = P[c]!;
+      for (let j = 0; j < d; j++) dot += xc[j]! * pc[j]!;
+      code[c] = dot;
+    }
+    for (let j = 0; j < d; j++) {
+      let r = xc[j]!;
+      for (let c = 0; c < k; c++) r -= code[c]! * P[c]![j]!;
+      s += r * r;
+    }
+  }
+  return s / (X.rows * d);
 }
 
 function meanSquare(R: Matrix): number {

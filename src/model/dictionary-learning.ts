@@ -7,7 +7,7 @@
  * from k-means centroids (as the paper's baseline does).
  */
 import { Matrix } from 'ml-matrix';
-import { mulberry32 } from './train.ts';
+import { mulberry32 } from '../util/prng.ts';
 
 /** Options of the baseline. */
 export interface DictionaryLearningOptions {

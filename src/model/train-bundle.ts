@@ -16,9 +16,11 @@ import type { PreprocessSpec } from '../preprocess/index.ts';
 import { initBackend, type BackendChoice } from './backend.ts';
 import type { BundleManifest } from './bundle.ts';
 import { trainingReference } from './fit-check.ts';
+import { pcaBaselineMse } from './beta-control.ts';
 import { BundleError } from './errors.ts';
 import { saveBundle, saveCheckpoint, loadCheckpoint, removeCheckpoint } from './save-bundle.ts';
-import { encodeAll, klPerLatent, mulberry32, reconstructionErrors, trainVae, type BetaSchedule, type EpochMetrics, type TrainOptions } from './train.ts';
+import { mulberry32 } from '../util/prng.ts';
+import { encodeAll, klPerLatent, reconstructionErrors, trainVae, type BetaSchedule, type EpochMetrics, type TrainOptions } from './train.ts';
 import { buildVae, countParams, presetDims, type PresetName } from './vae.ts';
 
 /** Settings of a training run (the config's `train` section plus the command's own). */
@@ -30,6 +32,11 @@ export interface TrainBundleOptions {
   batch: number;
   learningRate: number;
   schedule: BetaSchedule;
+  /**
+   * constrained β (model/beta-control.ts) instead of `schedule`: κ = `target` × the PCA-5 MSE of the training pixels;
+   * β starts at `initial`, stays in [min, max] and moves by `rate` (ln β per batch) on a moving average (`smoothing`)
+   */
+  constraint?: { target: number; initial: number; min: number; max: number; rate: number; smoothing: number };
   checkpointEvery: number;
   seed: number;
   valFraction: number;
@@ -145,10 +152,21 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     }
   }
   log.info({ preset: opts.preset, dims, params: countParams(vae), nTrain, nVal, epochs: opts.epochs, batch: opts.batch }, 'training');
+  // Constrained β: the target is set from the training pixels' own linear baseline (PCA-5, as every summary reports).
+  // The held-out epochs are judged against the same PCA on the held-out pixels (a noisy corpus's held-out rows can
+  // sit well above its training rows for any model).
+  let constraint: (NonNullable<TrainBundleOptions['constraint']> & { pca5Mse: number; pca5HeldOutMse?: number; kappa: number }) | undefined;
+  if (opts.constraint) {
+    const pca = pcaBaselineMse(train, nTrain, stride, opts.seed, 5, 2000, { data: val, n: nVal });
+    constraint = { ...opts.constraint, pca5Mse: pca.train, ...(pca.heldOut !== undefined ? { pca5HeldOutMse: pca.heldOut } : {}), kappa: opts.constraint.target * pca.train };
+    log.info({ pca5Mse: +pca.train.toPrecision(5), pca5HeldOutMse: pca.heldOut !== undefined ? +pca.heldOut.toPrecision(5) : null, target: opts.constraint.target, kappa: +constraint.kappa.toPrecision(5) }, 'constrained β: minimise KL subject to MSE ≤ κ');
+  }
+  const lastState = history[history.length - 1];
 
   const files = await Promise.all(opts.files.map(async (f, i) => ({ path: relative(process.cwd(), resolve(f)), sha256: await sha256File(f), pixels: scans[i]!.pixels.length })));
   /** The manifest for the current weights: KL per latent on up to `probe` training samples, validation MSE. */
-  const buildManifest = (seconds: number, probe: number, bestEpoch?: number): BundleManifest => {
+  const buildManifest = (seconds: number, probe: number, best?: { epoch: number; beta: number }): BundleManifest => {
+    const bestEpoch = best?.epoch;
     const last = history[history.length - 1];
     const p = Math.min(nTrain, probe);
     const { mu, logVar } = encodeAll(vae, train, p);
@@ -165,7 +183,8 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
       parent: null,
       preset: opts.preset,
       dims,
-      beta: last?.beta ?? 0,
+      // the β of the kept weights (fine-tuning trains on at this β)
+      beta: best?.beta ?? last?.beta ?? 0,
       created: new Date().toISOString(),
       data: { description: `${opts.files.length} file(s), ${scans[0]!.start.kind} T=${spec.T} C=${spec.C} [${spec.channels.join(', ')}], ${n} pixels (${nTrain} train, ${nVal} validation)`, files, samples: n },
       metrics: {
@@ -189,7 +208,20 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
         epochs: lastEpoch + 1,
         batch: opts.batch,
         learningRate: opts.learningRate,
-        schedule: { ...opts.schedule, history: history.map((h) => ({ epoch: h.epoch, beta: h.beta, loss: +h.loss.toPrecision(5), mse: +h.mse.toPrecision(5), kl: +h.kl.toPrecision(5), ...(h.valMse !== undefined ? { valMse: +h.valMse.toPrecision(5) } : {}), seconds: +h.seconds.toFixed(1) })) },
+        schedule: {
+          ...(constraint ? { mode: 'constrained', ...constraint } : { mode: 'schedule', ...opts.schedule }),
+          history: history.map((h) => ({
+            epoch: h.epoch,
+            beta: +h.beta.toPrecision(5),
+            loss: +h.loss.toPrecision(5),
+            mse: +h.mse.toPrecision(5),
+            kl: +h.kl.toPrecision(5),
+            ...(h.valMse !== undefined ? { valMse: +h.valMse.toPrecision(5) } : {}),
+            ...(h.constraint !== undefined ? { constraint: +h.constraint.toPrecision(4) } : {}),
+            ...(h.valKl !== undefined ? { valKl: +h.valKl.toPrecision(4), valActive: h.valActive } : {}),
+            seconds: +h.seconds.toFixed(1),
+          })),
+        },
       },
       ...(reference ? { reference } : {}),
     };
@@ -201,6 +233,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     batch: opts.batch,
     learningRate: opts.learningRate,
     schedule: opts.schedule,
+    ...(constraint ? { constraint: { ...constraint, keepBelow: constraint.pca5HeldOutMse ?? constraint.pca5Mse, ...(lastState?.constraint !== undefined ? { state: { beta: lastState.beta, constraint: lastState.constraint, engaged: lastState.constraintEngaged ?? true } } : {}) } } : {}),
     seed: opts.seed,
     startEpoch,
     ...(optimizer ? { optimizer } : {}),
@@ -222,9 +255,9 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     },
   });
   const seconds = priorSeconds + result.seconds;
-  if (result.best) log.info({ bestEpoch: result.best.epoch + 1, valMse: +result.best.valMse.toPrecision(5), beta: result.best.beta }, 'kept the weights of the best validation epoch at the final β');
-  if ((result.last?.beta ?? 0) === 0 && opts.schedule.max > 0) log.warn({ schedule: opts.schedule }, 'β stayed 0 for the whole run: this bundle is a plain autoencoder, not a β-VAE (raise --epochs or --max-minutes)');
-  const manifest = buildManifest(seconds, 4000, result.best?.epoch);
+  if (result.best) log.info({ bestEpoch: result.best.epoch + 1, valMse: +result.best.valMse.toPrecision(5), beta: result.best.beta }, constraint ? 'kept the weights of the held-out epoch with the fewest active channels among those below PCA-5 on the held-out pixels or within 5 % of the lowest held-out MSE' : 'kept the weights of the best validation epoch at the final β');
+  if (!constraint && (result.last?.beta ?? 0) === 0 && opts.schedule.max > 0) log.warn({ schedule: opts.schedule }, 'β stayed 0 for the whole run: this bundle is a plain autoencoder, not a β-VAE (raise --epochs or --max-minutes)');
+  const manifest = buildManifest(seconds, 4000, result.best);
   const { valMse, activeChannels: active, epochs } = manifest.metrics;
   const written = await saveBundle(opts.out, vae, spec as PreprocessSpec, manifest);
   // A seeded sample of the training rows ships with the bundle (model/train-sample.ts): fine-tuning and the fit

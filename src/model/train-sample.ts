@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FinetuneError } from '../finetune/errors.ts';
-import { mulberry32, partialShuffle } from './train.ts';
+import { mulberry32, partialShuffle } from '../util/prng.ts';
 
 /** File name of the stored sample inside a bundle folder. */
 export const TRAIN_SAMPLE_FILE = 'train-sample.bin';

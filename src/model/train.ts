@@ -3,13 +3,16 @@
  * KL = −½·mean(1 + log σ² − μ² − σ²) over batch and latents and L1 = Σ|embedding activations| per sample (encoder
  * and decoder Dense(L)+ReLU layers, batch-averaged as Keras activity regularisers are). β follows a schedule: a
  * priming stage at 0, then steps of `step` every `every` epochs up to `max`, compressed into the run when the run
- * (its epochs or its time budget) is shorter than the schedule (`betaForRun`).
+ * (its epochs or its time budget) is shorter than the schedule (`betaForRun`) — or, in the constrained mode
+ * (`constraint`, model/beta-control.ts), is adapted after every batch so that KL is minimised subject to MSE ≤ κ.
  *
  * `trainVae` is a plain async function over a Float32Array [n][T][C], so a worker thread (fine-tuning) can call it.
  */
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32, shuffleInPlace } from '../util/prng.ts';
 import type { Vae } from './vae.ts';
 import { decodeTrain, encodeTrain } from './forward.ts';
+import { BetaController, L1_BETA_CAP, type BetaConstraint, type BetaControlState } from './beta-control.ts';
 
 /** β schedule: 0 for `primingEpochs`, then +`step` every `every` epochs, capped at `max`. */
 export interface BetaSchedule {
@@ -63,6 +66,13 @@ export interface EpochMetrics {
   samplesPerSec: number;
   /** mean per-sample MSE through μ on the validation samples (when `validation` is given) */
   valMse?: number;
+  /** constrained mode: the moving average of (MSE − κ)/κ after the epoch (`beta` is then β after the epoch) */
+  constraint?: number;
+  /** constrained mode: whether the controller has started moving β (the constraint was met once) */
+  constraintEngaged?: boolean;
+  /** constrained mode, with validation: KL per sample (sum over latents, nats) and active channels on the held-out samples */
+  valKl?: number;
+  valActive?: number;
 }
 
 /** Progress callback payload after every batch. */
@@ -99,6 +109,15 @@ export interface TrainOptions {
    * each β step starts the search afresh).
    */
   validation?: { data: Float32Array; n: number };
+  /**
+   * Constrained β (model/beta-control.ts) instead of `schedule`: β adapts after every batch so that KL is minimised
+   * subject to the batch's reconstruction MSE through μ (what inference reports) ≤ κ. With validation the run ends
+   * with the weights of the epoch with the fewest active held-out channels (then the lowest held-out KL) among those
+   * whose held-out MSE ≤ the larger of `keepBelow` (default κ; the training command passes the PCA-5 fit's MSE on the
+   * held-out pixels: ρ is then the margin for the gap between training and held-out pixels) and KEEP_TOLERANCE × the
+   * lowest held-out MSE so far. `state` resumes the controller.
+   */
+  constraint?: BetaConstraint & { state?: BetaControlState; keepBelow?: number };
   /** use the op-level forward (forward.ts: fast LSTM, matmul convs; same math and gradients); default true. The
    *  layers graph (false) cannot train the conv preset on wasm (no Conv2DBackpropFilter kernel there). */
   fast?: boolean;
@@ -116,40 +135,22 @@ export interface TrainResult {
   best?: { epoch: number; valMse: number; beta: number };
 }
 
-/** Small seeded PRNG (mulberry32) for shuffling; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
- * Partial Fisher–Yates: the first min(k, length) entries of `order` become a seeded sample without replacement of
- * all its entries, in draw order (shuffled in place; returned for chaining). One draw of `rnd` per sampled entry.
+ * Constrained mode: a held-out error within this factor of the run's lowest counts as reconstructing as well, so when
+ * no epoch gets below `keepBelow` (the linear baseline on the held-out pixels) the run still
+ * keeps the sparsest of its near-best epochs instead of the unregularised early one with every channel active.
  */
-export function partialShuffle(order: Uint32Array, k: number, rnd: () => number): Uint32Array {
-  const take = Math.min(k, order.length);
-  for (let i = 0; i < take; i++) {
-    const j = i + Math.floor(rnd() * (order.length - i));
-    const t = order[i]!;
-    order[i] = order[j]!;
-    order[j] = t;
-  }
-  return order;
-}
+export const KEEP_TOLERANCE = 1.05;
 
-function shuffle(idx: Uint32Array, rnd: () => number): void {
-  for (let i = idx.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
+/** Constrained mode: is epoch `a` a better one to keep than `b` (see TrainOptions.constraint)? */
+export function betterConstrained(a: EpochMetrics, b: EpochMetrics | undefined, keepBelow: number): boolean {
+  if (!b) return true;
+  const okA = a.valMse! <= keepBelow;
+  const okB = b.valMse! <= keepBelow;
+  if (okA !== okB) return okA;
+  if (!okA) return a.valMse! < b.valMse!;
+  if (a.valActive! !== b.valActive!) return a.valActive! < b.valActive!;
+  return a.valKl! < b.valKl!;
 }
 
 /** Trainable variables of encoder and decoder. */
@@ -174,16 +175,18 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
   const t0 = performance.now();
   const startEpoch = opts.startEpoch ?? 0;
   // Advance the shuffle stream past earlier epochs so a resumed run sees the same batches as an unbroken one.
-  for (let e = 0; e < startEpoch; e++) shuffle(idx, rnd);
+  for (let e = 0; e < startEpoch; e++) shuffleInPlace(idx, (i) => Math.floor(rnd() * (i + 1)));
   let samplesSeen = 0;
   let epoch = startEpoch;
-  let best: { epoch: number; valMse: number; beta: number; weights: tf.Tensor[] } | undefined;
+  let best: { epoch: number; valMse: number; beta: number; weights: tf.Tensor[]; metrics: EpochMetrics } | undefined;
+  const control = opts.constraint ? new BetaController(opts.constraint, opts.constraint.state) : undefined;
+  let lowestVal = Number.POSITIVE_INFINITY;
   for (; epoch < opts.epochs; epoch++) {
     const progress = Math.max(epoch / opts.epochs, opts.maxSeconds ? (performance.now() - t0) / 1000 / opts.maxSeconds : 0);
-    const beta = betaForRun(epoch, progress, opts.schedule);
-    const lambda = lambdaFor(beta);
+    let beta = control ? control.beta : betaForRun(epoch, progress, opts.schedule);
+    let lambda = lambdaFor(control ? Math.min(beta, L1_BETA_CAP) : beta);
     const te = performance.now();
-    shuffle(idx, rnd);
+    shuffleInPlace(idx, (i) => Math.floor(rnd() * (i + 1)));
     let sLoss = 0;
     let sMse = 0;
     let sKl = 0;
@@ -197,6 +200,8 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       const xb = tf.tensor3d(buf.subarray(0, m * stride), [m, T, C]);
       let parts: tf.Scalar[] = [];
       const epsSeed = (opts.seed * 1000003 + epoch * 7919 + b) % 2147483647;
+      const betaB = beta;
+      const lambdaB = lambda;
       const lossT = optimizer.minimize(
         () => {
           const [mu, logVar, emb] = fast ? encodeTrain(vae, xb) : (vae.encoder.apply(xb, { training: true }) as tf.Tensor[]);
@@ -207,12 +212,14 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
           const kl = tf.mean(tf.add(1, logVar!).sub(tf.square(mu!)).sub(tf.exp(logVar!))).mul(-0.5) as tf.Scalar;
           const l1 = tf.add(tf.sum(tf.abs(emb!)), tf.sum(tf.abs(demb!))).div(m) as tf.Scalar;
           parts = [tf.keep(mse), tf.keep(kl), tf.keep(l1)];
-          return mse.add(kl.mul(beta)).add(l1.mul(lambda)) as tf.Scalar;
+          // The constraint is on the error the product reports: reconstruction through μ (not part of the loss).
+          if (control) parts.push(tf.keep(tf.mean(tf.squaredDifference(xb, decodeTrain(vae, mu as tf.Tensor2D)[0]!)) as tf.Scalar));
+          return mse.add(kl.mul(betaB)).add(l1.mul(lambdaB)) as tf.Scalar;
         },
         true,
         vars,
       );
-      const [loss, mse, kl, l1] = [lossT!, ...parts].map((t) => t.dataSync()[0]!) as [number, number, number, number];
+      const [loss, mse, kl, l1, muMse] = [lossT!, ...parts].map((t) => t.dataSync()[0]!) as [number, number, number, number, number | undefined];
       tf.dispose([lossT!, ...parts, xb]);
       sLoss += loss * m;
       sMse += mse * m;
@@ -221,18 +228,33 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       count += m;
       samplesSeen += m;
       opts.onBatch?.({ epoch, batch: b, batches, loss, mse, kl, beta });
+      if (control) {
+        beta = control.update(muMse!);
+        lambda = lambdaFor(Math.min(beta, L1_BETA_CAP));
+      }
     }
     if (count === 0) break;
     const seconds = (performance.now() - te) / 1000;
-    const metrics: EpochMetrics = { epoch, beta, loss: sLoss / count, mse: sMse / count, kl: sKl / count, l1: sL1 / count, seconds, samplesPerSec: count / seconds };
+    const metrics: EpochMetrics = { epoch, beta, loss: sLoss / count, mse: sMse / count, kl: sKl / count, l1: sL1 / count, seconds, samplesPerSec: count / seconds, ...(control ? { constraint: control.constraint, constraintEngaged: control.engaged } : {}) };
     if (opts.validation && opts.validation.n > 0) {
       const errs = reconstructionErrors(vae, opts.validation.data, opts.validation.n);
       let v = 0;
       for (const e of errs) v += e / errs.length;
       metrics.valMse = v;
-      if (!best || best.beta !== beta || v < best.valMse) {
+      let better: boolean;
+      if (control) {
+        const { mu, logVar } = encodeAll(vae, opts.validation.data, opts.validation.n);
+        const { kl, active } = klPerLatent(mu, logVar, opts.validation.n, vae.dims.latentDim);
+        metrics.valKl = kl.reduce((s, k) => s + k, 0);
+        metrics.valActive = active.length;
+        lowestVal = Math.min(lowestVal, v);
+        better = betterConstrained(metrics, best?.metrics, Math.max(opts.constraint!.keepBelow ?? control.settings.kappa, KEEP_TOLERANCE * lowestVal));
+      } else {
+        better = !best || best.beta !== beta || v < best.valMse;
+      }
+      if (better) {
         if (best) tf.dispose(best.weights);
-        best = { epoch, valMse: v, beta, weights: vars.map((w) => tf.keep(w.clone())) };
+        best = { epoch, valMse: v, beta, weights: vars.map((w) => tf.keep(w.clone())), metrics };
       }
     }
     history.push(metrics);

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ANOMALY_KINDS, MECHANISM_NAMES, simulateScan, type AnomalyKind, type MechanismName, type SimOptions, type SimulatedScan } from './index.ts';
-import { subRng, type Rng } from './prng.ts';
+import { subRng, type Rng } from '../util/prng.ts';
 import { protocolTanhScan, type ProtocolTanhOptions } from './scenarios.ts';
 
 /** A closed interval [lo, hi]. */

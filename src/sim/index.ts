@@ -10,7 +10,7 @@ import { PROTOCOL_VERSION, shoStartHeader, type StartHeader } from '../protocol/
 import type { PixelEvent } from '../protocol/events.ts';
 import { pixelOfSeq } from '../maps/scan-order.ts';
 import { loopBranch, triangleWaveform, type LoopCoefs } from './loop-model.ts';
-import { subRng, type Rng } from './prng.ts';
+import { subRng, type Rng } from '../util/prng.ts';
 
 /** Switching mechanisms of the synthetic film (docs/science.md §5); truth indices follow this order. */
 export const MECHANISM_NAMES = ['classic180', 'twoStep', 'weak'] as const;

@@ -11,7 +11,7 @@
 import { shoStartHeader } from '../protocol/messages.ts';
 import type { PixelEvent } from '../protocol/events.ts';
 import { triangleWaveform } from './loop-model.ts';
-import { subRng } from './prng.ts';
+import { subRng } from '../util/prng.ts';
 import { SIM_T0, type SimTruth, type SimulatedScan } from './index.ts';
 
 /** Options of the docs/protocol.md tanh scan; every one has the value as default. */

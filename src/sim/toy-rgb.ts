@@ -2,7 +2,7 @@
  * The paper's toy dataset with known ground truth (docs/science.md §4): each RGB colour maps to a 25-step spectrum
  * f(t) = tanh(20·(t − 2(R − 0.5))) + SELU(t − 2(G − 0.5)) + sigmoid(−20·(t − (B − 0.5))), t = linspace(−1, 1, steps).
  */
-import { mulberry32 } from './prng.ts';
+import { seededRng } from '../util/prng.ts';
 
 // SELU constants of Klambauer et al. (2017), as Keras uses them.
 const SELU_ALPHA = 1.6732632423543772;
@@ -34,7 +34,7 @@ export function toySpectra(rgb: Float32Array, steps = 25): Float32Array {
 
 /** `n` uniform random colours in [0, 1]^3 (n*3), seeded. */
 export function randomRgb(n: number, seed: number): Float32Array {
-  const rng = mulberry32(seed);
+  const rng = seededRng(seed);
   const out = new Float32Array(n * 3);
   for (let i = 0; i < out.length; i++) out[i] = rng();
   return out;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { scanBaselines } from '../../src/model/baselines.ts';
 import { dictionaryBaselineError } from '../../src/model/dictionary-learning.ts';
-import { mulberry32 } from '../../src/model/train.ts';
+import { mulberry32 } from '../../src/util/prng.ts';
 
 /** n rows of `stride` values: offset + Σ_k c_k · atom_k (+ noise), 5 random smooth atoms, codes ≥ 0. */
 function lowRank(n: number, stride: number, rank: number, seed: number, noise = 0): Float32Array {

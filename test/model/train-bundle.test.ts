@@ -4,6 +4,7 @@ import { mkdtemp, rm, readFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainBundleFromFiles } from '../../src/model/train-bundle.ts';
+import { KEEP_TOLERANCE } from '../../src/model/train.ts';
 import { readTrainSample } from '../../src/model/train-sample.ts';
 import { loadBundle, checkBundleAgainstScan } from '../../src/model/bundle.ts';
 import { createEngine } from '../../src/model/runtime.ts';
@@ -104,5 +105,41 @@ describe('train a bundle from scan files', () => {
     const res = await engine.encodeDecode(new Float32Array(2 * bundle.T * bundle.C), 2);
     expect(res.recon).toHaveLength(2 * bundle.T * bundle.C);
     await engine.close();
+  }, 300_000);
+  it('constrained β: κ = target × the PCA-5 MSE of the training pixels, β and the constraint per epoch in the history, held-out keep rule', async () => {
+    const out = join(dir, 'bundle-constrained');
+    const constraint = { target: 0.85, initial: 1e-3, min: 1e-4, max: 10, rate: 0.05, smoothing: 0.9 };
+    const manifest = await trainBundleFromFiles(
+      {
+        files: [join(dir, 'a.h5')], out, preset: 'mlp', epochs: 4, batch: 4, learningRate: 3e-3,
+        schedule: { primingEpochs: 20, step: 0.0025, every: 5, max: 0.02 }, constraint, checkpointEvery: 2, seed: 5, valFraction: 0.2, maxMinutes: 0, resume: false,
+        command: 'loopstream train a.h5 --epochs 4',
+      },
+      silentLogger,
+    );
+    const sched = manifest.training.schedule as { mode: string; target: number; pca5Mse: number; pca5HeldOutMse: number; kappa: number; history: Array<{ epoch: number; beta: number; constraint: number; valMse: number; valActive: number; valKl: number }> };
+    expect(sched.mode).toBe('constrained');
+    expect(sched.kappa).toBeCloseTo(0.85 * sched.pca5Mse, 12);
+    // the PCA-5 of the 20 training pixels, as model/baselines.ts fits it (5 components of 20 rows leave a residual)
+    expect(sched.pca5Mse).toBeGreaterThan(0);
+    expect(sched.history).toHaveLength(4);
+    for (const h of sched.history) {
+      expect(h.beta).toBeGreaterThanOrEqual(constraint.min);
+      expect(h.beta).toBeLessThanOrEqual(constraint.max);
+      expect(Math.abs(h.constraint)).toBeLessThanOrEqual(1);
+      expect(typeof h.valActive).toBe('number');
+    }
+    // 5 batches per epoch; β moves by at most rate × 1 in ln per batch
+    expect(Math.abs(Math.log(sched.history[0]!.beta / constraint.initial))).toBeLessThanOrEqual(5 * constraint.rate + 1e-9);
+    // the kept epoch is below PCA-5 or within KEEP_TOLERANCE of the lowest held-out MSE, and no such epoch after it has
+    // fewer active channels
+    const best = sched.history[manifest.metrics.bestEpoch! - 1]!;
+    const low = Math.min(...sched.history.map((h) => h.valMse));
+    const bound = Math.max(sched.pca5HeldOutMse, KEEP_TOLERANCE * low);
+    expect(sched.pca5HeldOutMse).toBeGreaterThan(0);
+    expect(best.valMse).toBeLessThanOrEqual(bound * (1 + 1e-4));
+    const later = sched.history.filter((h) => h.epoch > best.epoch && h.valMse <= bound);
+    for (const h of later) expect(h.valActive).toBeGreaterThanOrEqual(best.valActive);
+    expect(manifest.beta).toBeCloseTo(best.beta, 4);
   }, 300_000);
 });

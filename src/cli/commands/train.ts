@@ -62,6 +62,7 @@ export function register(program: Command): void {
         batch: t.batch,
         learningRate: t.learningRate,
         schedule: { primingEpochs: t.primingEpochs, step: t.betaStep, every: t.betaEvery, max: t.betaMax },
+        ...(t.betaMode === 'constrained' ? { constraint: { target: t.betaTarget, initial: t.betaInitial, min: t.betaMin, max: t.betaLimit, rate: t.betaRate, smoothing: t.betaSmoothing } } : {}),
         checkpointEvery: t.checkpointEvery,
         seed: t.seed,
         valFraction: t.valFraction,
@@ -85,7 +86,7 @@ export function register(program: Command): void {
             bar.stop();
             barEpoch = -1;
           }
-          log.info({ epoch: m.epoch + 1, beta: m.beta, loss: +m.loss.toPrecision(5), mse: +m.mse.toPrecision(5), kl: +m.kl.toPrecision(5), samplesPerSec: +m.samplesPerSec.toFixed(1) }, 'epoch done');
+          log.info({ epoch: m.epoch + 1, beta: +m.beta.toPrecision(4), ...(m.constraint !== undefined ? { constraint: +m.constraint.toPrecision(3) } : {}), ...(m.valMse !== undefined ? { valMse: +m.valMse.toPrecision(4) } : {}), ...(m.valActive !== undefined ? { valActive: m.valActive } : {}), loss: +m.loss.toPrecision(5), mse: +m.mse.toPrecision(5), kl: +m.kl.toPrecision(5), samplesPerSec: +m.samplesPerSec.toFixed(1) }, 'epoch done');
         },
       },
       log,

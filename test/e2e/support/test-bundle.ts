@@ -2,6 +2,8 @@
  * The model bundle the end-to-end tests run the daemon with: the shipped `fixtures/models/edge-sim` when it is
  * there, otherwise an untrained bundle of the same `edge` dims built once per machine (sho, T = 96, C = 2,
  * latent 16) through the real ONNX export — the tests check transport and bookkeeping, not embedding quality.
+ * The built bundle's folder is keyed by a hash of this module and every source file it imports (test/helpers/
+ * source-hash.ts): an edit to the model, the export or the preprocessing builds a fresh one.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { BUNDLE_FILES, loadBundle, writeBundleJson, type Bundle, type BundleManifest } from '../../../src/model/bundle.ts';
 import { defaultSpecFor } from '../../../src/preprocess/fit.ts';
 import type { StartHeader } from '../../../src/protocol/messages.ts';
+import { sourceHash } from '../../helpers/source-hash.ts';
 
 /** Shipped bundle path (relative to the repository root). */
 export const SHIPPED_BUNDLE = 'fixtures/models/edge-sim';
@@ -38,7 +41,8 @@ export function testBundle(): Promise<Bundle> {
   cached ??= (async () => {
     const shipped = resolve(SHIPPED_BUNDLE);
     if (existsSync(join(shipped, BUNDLE_FILES.encoderOnnx))) return loadBundle(shipped);
-    const dir = join(tmpdir(), 'loopstream-e2e-edge-untrained-v1');
+    const key = (await sourceHash('test/e2e/support/test-bundle.ts')).slice(0, 16);
+    const dir = join(tmpdir(), `loopstream-e2e-edge-untrained-${key}`);
     if (!existsSync(join(dir, BUNDLE_FILES.decoderOnnx))) await buildTinyBundle(dir);
     return loadBundle(dir);
   })();

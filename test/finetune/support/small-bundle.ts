@@ -4,7 +4,9 @@
  * mechanism (classic 180°, vmax 16 V). The scans the tests fine-tune on use other mechanisms and another bias
  * amplitude, so the pretrained model reconstructs them worse than its own data. Built once per machine into the
  * OS temp folder (rename-into-place, so parallel test files do not race), with its training sample stored as
- * train-sample.bin and its training file listed in the manifest.
+ * train-sample.bin and its training file listed in the manifest. The folder is keyed by a hash of this module and
+ * every source file it imports (test/helpers/source-hash.ts): an edit to the model, training, preprocessing or
+ * simulator code trains a fresh bundle instead of reusing a stale one.
  */
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -21,6 +23,7 @@ import { fitPreprocess } from '../../../src/preprocess/fit.ts';
 import type { PreprocessSpec } from '../../../src/preprocess/index.ts';
 import { simulateScan, type SimOptions } from '../../../src/sim/index.ts';
 import { writeTrainSample } from '../../../src/finetune/reference-sample.ts';
+import { sourceHash } from '../../helpers/source-hash.ts';
 
 /** DC steps of the test bundles' loops. */
 export const TEST_STEPS = 32;
@@ -29,13 +32,13 @@ export const PRETRAIN_SCAN: SimOptions = { rows: 16, cols: 16, seed: 21, steps: 
 /** A scan unlike the pretraining data: two-step and weak switching at a lower bias amplitude. */
 export const SHIFTED_SCAN: SimOptions = { rows: 16, cols: 16, seed: 22, steps: TEST_STEPS, mechanisms: ['twoStep', 'weak'], vmax: 12, scanId: 'shifted' };
 
-const VERSION = 'v1';
 let cached: Promise<string> | undefined;
 
 /** Folder of the pretrained test bundle (built on first use). */
 export function pretrainedTestBundle(): Promise<string> {
   cached ??= (async () => {
-    const dir = join(tmpdir(), `loopstream-finetune-test-bundle-${VERSION}`);
+    const key = (await sourceHash('test/finetune/support/small-bundle.ts')).slice(0, 16);
+    const dir = join(tmpdir(), `loopstream-finetune-test-bundle-${key}`);
     if (existsSync(join(dir, BUNDLE_FILES.decoderOnnx))) return dir;
     // Test files run in parallel processes: one builds, the others wait for its folder (a lock older than
     // 10 minutes is a builder that died, and is taken over).

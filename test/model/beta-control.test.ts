@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/model/backend.ts';
+import { BetaController, pcaBaselineMse } from '../../src/model/beta-control.ts';
+import { betterConstrained, KEEP_TOLERANCE, reconstructionErrors, trainVae, type EpochMetrics } from '../../src/model/train.ts';
+import { mulberry32 } from '../../src/util/prng.ts';
+import { buildVae, presetDims } from '../../src/model/vae.ts';
+
+const settings = { kappa: 0.1, initial: 0.01, min: 1e-4, max: 5, rate: 0.05, smoothing: 0.9 };
+
+describe('BetaController (constrained β)', () => {
+  it('holds β until the target is first met, then lowers it while MSE is above κ and raises it while below, within its bounds', () => {
+    const up = new BetaController(settings);
+    // MSE at 0.05 (c = −0.5): the moving average starts at +1 (not met) and after k batches is 1.5·0.9^k − 0.5;
+    // β holds while it is positive (k ≤ 10), then ln β moves by −rate × the average
+    let expectLog = Math.log(0.01);
+    let avg = 1;
+    let engagedAt = -1;
+    for (let k = 0; k < 20; k++) {
+      avg = 0.9 * avg + 0.1 * -0.5;
+      if (avg <= 0 && engagedAt < 0) engagedAt = k;
+      if (engagedAt >= 0) expectLog -= 0.05 * avg;
+      up.update(0.05);
+      if (k < 10) expect(up.beta).toBe(0.01);
+    }
+    expect(engagedAt).toBe(10);
+    expect(Math.log(up.beta)).toBeCloseTo(expectLog, 10);
+    expect(up.beta).toBeGreaterThan(0.01);
+    for (let k = 0; k < 5000; k++) up.update(0.05);
+    expect(up.beta).toBe(5);
+
+    // a target never met: β stays where it started
+    const never = new BetaController(settings);
+    for (let k = 0; k < 100; k++) never.update(10); // 100× κ: the constraint is clipped at +1
+    expect(never.constraint).toBeCloseTo(1, 12);
+    expect(never.beta).toBe(0.01);
+    expect(never.engaged).toBe(false);
+
+    const down = new BetaController(settings, { beta: 0.01, constraint: 0, engaged: true });
+    down.update(10);
+    expect(down.constraint).toBeCloseTo(0.1, 12);
+    expect(down.beta).toBeCloseTo(0.01 * Math.exp(-0.05 * 0.1), 12);
+    for (let k = 0; k < 5000; k++) down.update(0.3);
+    expect(down.beta).toBe(1e-4);
+    // a non-finite MSE leaves the state alone
+    const before = down.state();
+    down.update(Number.NaN);
+    expect(down.state()).toEqual(before);
+  });
+
+  it('resumes from a saved state exactly', () => {
+    const a = new BetaController(settings);
+    for (let k = 0; k < 7; k++) a.update(0.08 + k * 0.01);
+    const b = new BetaController(settings, a.state());
+    a.update(0.2);
+    b.update(0.2);
+    expect(b.state()).toEqual(a.state());
+  });
+
+  it('κ baseline: PCA-5 of rank-5 data plus white noise leaves the noise outside the 5 axes', () => {
+    const n = 1500;
+    const d = 40;
+    const rnd = mulberry32(3);
+    const gauss = () => Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());
+    const axes = Array.from({ length: 5 }, () => Array.from({ length: d }, gauss));
+    const x = new Float32Array(n * d);
+    const sigma = 0.1;
+    for (let i = 0; i < n; i++) {
+      const c = Array.from({ length: 5 }, () => 3 * gauss());
+      for (let j = 0; j < d; j++) x[i * d + j] = c.reduce((s, ck, k) => s + ck * axes[k]![j]!, 0) + sigma * gauss();
+    }
+    // residual of white noise after removing 5 of d directions (and the mean): σ²·(d − 5)/d, to sampling error
+    expect(pcaBaselineMse(x, n, d, 1).train).toBeCloseTo((sigma ** 2 * (d - 5)) / d, 3);
+    // held-out rows of the same distribution: the fitted axes leave about the same residual (the noise in d − 5 directions)
+    expect(pcaBaselineMse(x.subarray(0, 1000 * d), 1000, d, 1, 5, 2000, { data: x.subarray(1000 * d), n: 500 }).heldOut).toBeCloseTo((sigma ** 2 * (d - 5)) / d, 3);
+    // exactly rank 5: ≈ 0
+    const clean = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) clean[i * d + j] = axes[i % 5]![j]! * (1 + (i % 7));
+    expect(pcaBaselineMse(clean, n, d, 1).train).toBeLessThan(1e-9);
+  });
+});
+
+describe('betterConstrained (which held-out epoch a constrained run keeps)', () => {
+  const m = (valMse: number, valActive: number, valKl: number): EpochMetrics => ({ epoch: 0, beta: 0, loss: 0, mse: 0, kl: 0, l1: 0, seconds: 0, samplesPerSec: 0, valMse, valActive, valKl });
+  it('prefers satisfying the constraint, then fewer active channels, then lower KL; otherwise the lower MSE', () => {
+    expect(betterConstrained(m(0.09, 12, 5), m(0.11, 3, 1), 0.1)).toBe(true);
+    expect(betterConstrained(m(0.11, 3, 1), m(0.09, 12, 5), 0.1)).toBe(false);
+    expect(betterConstrained(m(0.09, 5, 9), m(0.05, 6, 2), 0.1)).toBe(true);
+    expect(betterConstrained(m(0.05, 5, 3), m(0.09, 5, 2), 0.1)).toBe(false);
+    expect(betterConstrained(m(0.2, 3, 1), m(0.3, 1, 1), 0.1)).toBe(true);
+    expect(betterConstrained(m(0.2, 3, 1), undefined, 0.1)).toBe(true);
+  });
+});
+
+describe('trainVae with a constrained β', () => {
+  it('a loose target drives β up and the KL down; a target out of reach leaves β at its start; the kept epoch follows the rule', async () => {
+    await initBackend();
+    const T = 12;
+    const n = 160;
+    const data = new Float32Array(n * T * 2);
+    for (let i = 0; i < n; i++) for (let t = 0; t < T; t++) for (let c = 0; c < 2; c++) data[(i * T + t) * 2 + c] = Math.sin(t / 2 + i * 0.1 + c) * (1 + (i % 5) / 5);
+    const val = data.slice(0, 32 * T * 2);
+    const base = { epochs: 10, batch: 16, learningRate: 5e-3, schedule: { primingEpochs: 0, step: 0, every: 1, max: 0 }, seed: 1, validation: { data: val, n: 32 } };
+    const run = async (kappa: number) => {
+      const vae = buildVae({ preset: 'mlp', T, C: 2 }, { seed: 2 });
+      const res = await trainVae(vae, data, n, { ...base, constraint: { ...settings, kappa } });
+      return { vae, res };
+    };
+    const loose = await run(10); // any reconstruction satisfies it
+    const tight = await run(1e-6); // none can
+    const lb = loose.res.history.map((h) => h.beta);
+    const tb = tight.res.history.map((h) => h.beta);
+    // 100 batches at c = −1 (the clip) move ln β by about 0.05·(100 − 10): β far above its start
+    expect(lb[lb.length - 1]).toBeGreaterThan(0.5);
+    expect(tb.every((b) => b === settings.initial)).toBe(true);
+    expect(loose.res.history.every((h) => h.constraint! < 0 && typeof h.valActive === 'number')).toBe(true);
+    expect(tight.res.history.every((h) => h.constraint! > 0)).toBe(true);
+    expect(loose.res.last!.kl).toBeLessThan(tight.res.last!.kl);
+    // loose: every epoch satisfies κ, so the kept one has the fewest active channels (then the lowest KL)
+    const fewest = Math.min(...loose.res.history.map((h) => h.valActive!));
+    const cands = loose.res.history.filter((h) => h.valActive === fewest);
+    const keep = cands.reduce((a, b) => (b.valKl! < a.valKl! ? b : a));
+    expect(loose.res.best!.epoch).toBe(keep.epoch);
+    // tight: none does, so the kept one is within KEEP_TOLERANCE of the lowest held-out MSE, and those are the
+    // weights the model holds
+    const low = Math.min(...tight.res.history.map((h) => h.valMse!));
+    expect(tight.res.best!.valMse).toBeLessThanOrEqual(KEEP_TOLERANCE * low);
+    const now = reconstructionErrors(tight.vae, val, 32).reduce((s, e) => s + e, 0) / 32;
+    expect(now).toBeCloseTo(tight.res.best!.valMse, 6);
+  }, 120_000);
+});
+
+describe('resuming a constrained run', () => {
+  it('1 epoch + checkpoint + resumed epoch (controller state from the history) equals 2 epochs straight', async () => {
+    const { saveCheckpoint, loadCheckpoint } = await import('../../src/model/save-bundle.ts');
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    await initBackend();
+    const T = 8;
+    const n = 48;
+    const data = Float32Array.from({ length: n * T }, (_, i) => Math.sin(i * 0.3) * (1 + (Math.floor(i / T) % 3)));
+    const dims = presetDims('mlp', T, 1);
+    // κ loose enough to engage within the first epoch, so the resumed half needs the controller's state
+    const constraint = { ...settings, kappa: 10, rate: 0.2 };
+    const opts = { epochs: 2, batch: 4, learningRate: 1e-2, schedule: { primingEpochs: 0, step: 0, every: 1, max: 0 }, seed: 3 };
+    const straight = buildVae(dims, { seed: 9 });
+    const rs = await trainVae(straight, data, n, { ...opts, constraint });
+
+    const dir = await mkdtemp(join(tmpdir(), 'ls-ckpt-c-'));
+    const first = buildVae(dims, { seed: 9 });
+    const r1 = await trainVae(first, data, n, { ...opts, epochs: 1, constraint });
+    const h = r1.history[0]!;
+    expect(h.constraintEngaged).toBe(true);
+    expect(h.beta).not.toBe(settings.initial);
+    await saveCheckpoint(dir, first, r1.optimizer, { nextEpoch: 1, history: r1.history, seconds: 0, samplesSeen: n });
+    const ck = await loadCheckpoint(dir, dims, opts.learningRate);
+    const last = (ck.state.history as EpochMetrics[])[0]!;
+    const r2 = await trainVae(ck.vae, data, n, { ...opts, startEpoch: 1, optimizer: ck.optimizer, constraint: { ...constraint, state: { beta: last.beta, constraint: last.constraint!, engaged: last.constraintEngaged! } } });
+    await rm(dir, { recursive: true, force: true });
+    expect(r2.last!.beta).toBeCloseTo(rs.last!.beta, 10);
+    const a = [...straight.encoder.getWeights(), ...straight.decoder.getWeights()];
+    const b = [...ck.vae.encoder.getWeights(), ...ck.vae.decoder.getWeights()];
+    let maxDiff = 0;
+    a.forEach((w, i) => {
+      const x = w.dataSync();
+      const y = b[i]!.dataSync();
+      for (let j = 0; j < x.length; j++) maxDiff = Math.max(maxDiff, Math.abs(x[j]! - y[j]!));
+    });
+    expect(maxDiff).toBeLessThan(1e-5);
+  }, 120_000);
+});
