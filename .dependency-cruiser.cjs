@@ -12,8 +12,7 @@
  */
 const LAYERS = [
   // Logging, CodedError and small generic helpers (seeded PRNGs, order statistics, the loopback check, a serial send
-  // queue):
-  // everything uses them; they know nothing of BEPS and import nothing of ours.
+  // queue): everything uses them; they know nothing of BEPS and import nothing of ours.
   { folders: ['util'] },
   // Shared words, each union derived from an `as const` list (scan sources and states, fine-tuning states, the ground
   // truth a simulated scan file carries): the pipeline, the servers, the store and the page speak them, so they sit
