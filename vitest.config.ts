@@ -21,6 +21,7 @@ const SLOW = [
   'test/scale/**', //                            Redis servers, multi-process facility, viewer fan-out
   'test/facility/publisher.test.ts', //          a real redis-server
   'test/cli/operator.test.ts', //                spawns the CLI
+  'test/cli/build.test.ts', //                   compiles src/ with tsc and spawns the CLI
   'test/alerts/calibrate-user.test.ts', //       spawns the CLI on real scans
   'test/alerts/sinks.test.ts', //                ZeroMQ and HTTP sockets
   'test/alerts/alert-engine-model.test.ts', //   encodes simulated scans with the fixture bundle (onnxruntime, seconds)
