@@ -26,7 +26,7 @@ import type { Logger } from '../util/log.ts';
 import { FinetuneError } from './errors.ts';
 import { gate, type GateRule, type GateScores } from './gate.ts';
 import type { FromWorker, ToWorker, TrainDone, TrainRequest } from './messages.ts';
-import { loadReferenceSample, splitReference, writeTrainSample, type ReferenceSample } from './reference-sample.ts';
+import { loadReferenceSample, splitReference, writeTrainSample, type ReferenceSample } from '../model/reference-sample.ts';
 import { reencodeScans } from './reencode.ts';
 import { ReplayBuffer, type RecentData } from './replay-buffer.ts';
 import { startTrainWorker } from './start-train-worker.ts';

@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import type { Bundle } from './bundle.ts';
 import { EngineError } from './errors.ts';
-import { encodeThenDecode, inputGuard, type EngineOptions, type InferenceEngine } from './runtime.ts';
+import { encodeThenDecode, inputGuard, type EngineOptions, type InferenceEngine } from './engine.ts';
 
 const HOW_TO_ENABLE: Record<string, string> = {
   cuda: 'the installed onnxruntime-node has no CUDA provider: on a machine with CUDA 12, remove the `onnxruntime-node-install=skip` line from .npmrc and run `npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12` (docs/operations.md)',

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Bundle } from './bundle.ts';
 import { initBackend } from './backend.ts';
 import { loadLayersModel } from './io.ts';
-import { encodeThenDecode, inputGuard, type EngineOptions, type InferenceEngine } from './runtime.ts';
+import { encodeThenDecode, inputGuard, type EngineOptions, type InferenceEngine } from './engine.ts';
 
 /** An engine over already-built tfjs models (encoder x → [μ, log σ², …], decoder z → [x̂, …]). */
 export function tfjsEngineFromModels(encoder: tf.LayersModel, decoder: tf.LayersModel, dims: { T: number; C: number; latentDim: number }, version: number): InferenceEngine {

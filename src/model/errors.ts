@@ -25,3 +25,15 @@ export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[number];
 export class EngineError extends CodedError<EngineErrorCode> {
   override readonly name = 'EngineError';
 }
+
+/**
+ * Closed set of reasons a fine-tuning round or the version store fails (src/finetune). Declared here because the
+ * model's own train-sample reader (train-sample.ts) raises LS_FINETUNE_SAMPLE too; src/finetune/errors.ts re-exports.
+ */
+export const FINETUNE_ERROR_CODES = ['LS_FINETUNE_NO_WEIGHTS', 'LS_FINETUNE_WORKER', 'LS_FINETUNE_VERSIONS', 'LS_FINETUNE_SAMPLE'] as const;
+export type FinetuneErrorCode = (typeof FINETUNE_ERROR_CODES)[number];
+
+/** A round that cannot run (no tfjs weights, worker died) or a version folder that cannot be read or written. */
+export class FinetuneError extends CodedError<FinetuneErrorCode> {
+  override readonly name = 'FinetuneError';
+}

@@ -11,9 +11,9 @@
  *               the decoder happens to reconstruct them.
  *
  * Either above its threshold (config `ood`) flags the scan as not fitting. Pure functions on typed arrays; the
- * pipeline's rolling check lives in pipeline/wire-ood.ts.
+ * pipeline's rolling check lives in pipeline/fit-monitor.ts.
  */
-import { medianMad, quantiles } from '../alerts/scores.ts';
+import { medianMad, quantiles } from '../util/robust-stats.ts';
 
 /** Quantiles stored for inputs and errors. */
 export const REFERENCE_P = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];

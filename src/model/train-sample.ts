@@ -1,12 +1,12 @@
 /**
  * `train-sample.bin`: a few thousand rows of a bundle's own training input, stored in the bundle folder, so that
- * fine-tuning (its reference against forgetting, finetune/reference-sample.ts) and the model-fit reference need no
+ * fine-tuning (its reference against forgetting, model/reference-sample.ts) and the model-fit reference need no
  * training files on the machine that runs the bundle. Float32 little-endian [n][T][C] scaled model input.
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FinetuneError } from '../finetune/errors.ts';
+import { FinetuneError } from './errors.ts';
 import { mulberry32, partialShuffle } from '../util/prng.ts';
 
 /** File name of the stored sample inside a bundle folder. */

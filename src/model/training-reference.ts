@@ -1,13 +1,13 @@
 /**
  * Add a training reference (model/fit-check.ts `TrainingReference`) to an existing bundle: what
  * `loopstream models DIR --reference` runs, and how the shipped bundles got theirs (fixtures/models/README.md).
- * The pixels are the bundle's reference sample (finetune/reference-sample.ts: `train-sample.bin`, else its training
+ * The pixels are the bundle's reference sample (model/reference-sample.ts: `train-sample.bin`, else its training
  * files re-read through the bundle's own preprocessing), encoded with the bundle's ONNX model. Newly trained bundles
  * get a reference from their validation split at training time instead (model/train-bundle.ts).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadReferenceSample } from '../finetune/reference-sample.ts';
+import { loadReferenceSample } from './reference-sample.ts';
 import type { Logger } from '../util/log.ts';
 import { BUNDLE_FILES, loadBundle } from './bundle.ts';
 import { BundleError } from './errors.ts';

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadReferenceSample, readTrainSample, splitReference, TRAIN_SAMPLE_FILE, writeTrainSample } from '../../src/finetune/reference-sample.ts';
+import { loadReferenceSample, readTrainSample, splitReference, TRAIN_SAMPLE_FILE, writeTrainSample } from '../../src/model/reference-sample.ts';
 import { loadBundle, type Bundle } from '../../src/model/bundle.ts';
 import { fitScanInputState, toCanonicalInput } from '../../src/preprocess/canonical-input.ts';
 import { openScanFile } from '../../src/sources/hdf5/index.ts';

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import type { FromWorker, TrainDone, TrainFailed, TrainRequest } from '../../src/finetune/messages.ts';
 import { startTrainWorker } from '../../src/finetune/start-train-worker.ts';
 import { TrainControl } from '../../src/finetune/train-control.ts';
-import { readTrainSample } from '../../src/finetune/reference-sample.ts';
+import { readTrainSample } from '../../src/model/reference-sample.ts';
 import { loadBundle } from '../../src/model/bundle.ts';
 import { pretrainedTestBundle } from './support/small-bundle.ts';
 

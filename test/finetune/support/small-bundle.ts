@@ -22,7 +22,7 @@ import { buildVae } from '../../../src/model/vae.ts';
 import { fitPreprocess } from '../../../src/preprocess/fit.ts';
 import type { PreprocessSpec } from '../../../src/preprocess/index.ts';
 import { simulateScan, type SimOptions } from '../../../src/sim/index.ts';
-import { writeTrainSample } from '../../../src/finetune/reference-sample.ts';
+import { writeTrainSample } from '../../../src/model/reference-sample.ts';
 import { sourceHash } from '../../helpers/source-hash.ts';
 
 /** DC steps of the test bundles' loops. */

@@ -12,15 +12,15 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Bundle } from '../model/bundle.ts';
+import type { Bundle } from './bundle.ts';
 import { mulberry32, partialShuffle } from '../util/prng.ts';
 import { fitScanInputState, toCanonicalInput, type ScanInputState } from '../preprocess/canonical-input.ts';
 import { openScanFile } from '../sources/hdf5/index.ts';
 import type { Logger } from '../util/log.ts';
 
 // The sample file is part of a bundle (written at training, read here): src/model/train-sample.ts.
-export { readTrainSample, TRAIN_SAMPLE_FILE, writeTrainSample } from '../model/train-sample.ts';
-import { readTrainSample, TRAIN_SAMPLE_FILE } from '../model/train-sample.ts';
+export { readTrainSample, TRAIN_SAMPLE_FILE, writeTrainSample } from './train-sample.ts';
+import { readTrainSample, TRAIN_SAMPLE_FILE } from './train-sample.ts';
 
 /** A sample of training pixels, [n][T·C] scaled model input. */
 export interface ReferenceSample {
