@@ -3,11 +3,9 @@
  * control.ts) is fine-tuned the same way, but against the scan under the microscope: κ = ρ × the PCA-5 MSE of the
  * round's recent training pixels (the scan's own linear baseline — the number its replay summary reports as
  * pca5Mse), and the constraint counts those pixels only (the reference pixels mixed in against forgetting just
- * train). The parent's β is not inherited blindly: a pretrained bundle's β was found against its training corpus
- * (the 60-scan corpus drove it to ≈ 1, which collapsed a PTO round to one channel), so a round from it starts at the
- * controller's initial β and holds it until the scan's error first meets κ, as `loopstream train` does; a round from
- * a version that a constrained round already adapted to the scan resumes from that version's β, free to move
- * either way at once. Other bundles (the fixed schedule) keep a fixed β: the bundle's, or `finetune.beta`.
+ * train). The parent's β is not inherited blindly: a pretrained bundle's β was found against its training corpus's
+ * κ (the 60-scan corpus drove it to ≈ 1, which at a fixed β collapsed a PTO round to one channel), so a round starts
+ * at the parent's β scaled to this scan's κ (roundBeta) and adapts from there. Other bundles (the fixed schedule) keep a fixed β: the bundle's, or `finetune.beta`.
  */
 import type { Config } from '../config/schema.ts';
 import type { BetaConstraint, BetaControlState } from '../model/beta-control.ts';
@@ -61,14 +59,22 @@ export function roundBeta(config: Config, parent: BundleManifest, recent: { trai
   if (!(pca.train > 0) || !Number.isFinite(pca.train)) return { mode: 'fixed', beta: parent.beta, why: `the recent pixels' PCA-5 MSE is ${pca.train}: no target to constrain to` };
   const kappa = t.betaTarget * pca.train;
   const settings: BetaConstraint = { kappa, initial: t.betaInitial, min: t.betaMin, max: t.betaLimit, rate: t.betaRate, smoothing: t.betaSmoothing };
-  // Resume only from a version a constrained round fitted to a scan; a pretrained bundle's β belongs to its corpus.
+  // Where β starts: the parent's β scaled by κ / the parent's κ. In the β form MSE + β·KL the multiplier scales with
+  // the reconstruction target (the constrained trainings found β ≈ 2–5 × κ on three data sets: docs/model.md), so the
+  // parent's trade-off carried to this scan's target is β·κ/κ_parent — the corpus bundle's β 1.07 at κ 0.32 becomes
+  // ≈ 0.05 on PTO's κ 0.015. A parent without a κ (schedule-trained) starts at the controller's initial β. As in
+  // training, β holds until the scan's error first meets κ (the first rounds are still learning the scan); a round
+  // from a version a constrained round produced continues that round's controller (moving average, met or not).
   const resumed = parent.parent !== null && trainedConstrained(parent);
-  const state: BetaControlState | undefined = resumed ? { beta: parent.beta, constraint: 0, engaged: true } : undefined;
-  const betaStart = Math.min(settings.max, Math.max(settings.min, state?.beta ?? settings.initial));
+  const prev = (parent as BundleManifest & { finetune?: { constraint?: RoundConstraint } }).finetune?.constraint;
+  const parentKappa = (parent.training?.schedule as { kappa?: number } | undefined)?.kappa;
+  const scaled = trainedConstrained(parent) && parentKappa !== undefined && parentKappa > 0 ? parent.beta * (kappa / parentKappa) : t.betaInitial;
+  const state: BetaControlState = { beta: scaled, constraint: resumed ? (prev?.constraintEnd ?? 1) : 1, engaged: resumed ? (prev?.engagedEnd ?? false) : false };
+  const betaStart = Math.min(settings.max, Math.max(settings.min, state.beta));
   const heldOut = pca.heldOut ?? pca.train;
   return {
     mode: 'constrained',
-    constraint: { ...settings, ...(state ? { state } : {}) },
+    constraint: { ...settings, state },
     record: { mode: 'constrained', target: t.betaTarget, pca5Mse: pca.train, pca5HeldOutMse: heldOut, kappa, betaStart, resumed },
     gateTarget: { heldOutMse: t.betaTarget * heldOut },
   };
