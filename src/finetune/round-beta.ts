@@ -44,6 +44,9 @@ export function trainedConstrained(manifest: BundleManifest): boolean {
 /** Fewest recent training pixels a constrained round sets κ from: below it a PCA-5 fit says little. */
 export const MIN_CONSTRAINT_PIXELS = 32;
 
+/** Largest step down of ln β between rounds while the scan has not met κ (1 went from 5 to 16 channels on PTO in two rounds). */
+export const STEP_DOWN = 0.5;
+
 /**
  * Choose the round's β: fixed (with why) or the constraint. `recent` are the round's recent training pixels and
  * held-out pixels ([n][T·C] model input).
@@ -69,7 +72,13 @@ export function roundBeta(config: Config, parent: BundleManifest, recent: { trai
   const prev = (parent as BundleManifest & { finetune?: { constraint?: RoundConstraint } }).finetune?.constraint;
   const parentKappa = (parent.training?.schedule as { kappa?: number } | undefined)?.kappa;
   const scaled = trainedConstrained(parent) && parentKappa !== undefined && parentKappa > 0 ? parent.beta * (kappa / parentKappa) : t.betaInitial;
-  const state: BetaControlState = { beta: scaled, constraint: resumed ? (prev?.constraintEnd ?? 1) : 1, engaged: resumed ? (prev?.engagedEnd ?? false) : false };
+  // A parent round that never met κ ends held at its β: the next round lowers it by STEP_DOWN × the round's last
+  // moving average (GECO across rounds: the constraint comes first). Within a round the per-batch rate would take β
+  // to its floor while the model is still learning the scan (measured: 1.07 → 1e-4 in one PTO round, 16 channels);
+  // without any step the scan never met κ (PTO stayed at 1.5 × its PCA-5 with 5 channels; docs/finetune.md).
+  const engaged = resumed ? (prev?.engagedEnd ?? false) : false;
+  const stepDown = resumed && !engaged ? Math.exp(-STEP_DOWN * Math.min(1, Math.max(0, prev?.constraintEnd ?? 0))) : 1;
+  const state: BetaControlState = { beta: scaled * stepDown, constraint: resumed ? (prev?.constraintEnd ?? 1) : 1, engaged };
   const betaStart = Math.min(settings.max, Math.max(settings.min, state.beta));
   const heldOut = pca.heldOut ?? pca.train;
   return {

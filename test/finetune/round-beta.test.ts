@@ -1,7 +1,7 @@
 /** β of a fine-tuning round (src/finetune/round-beta.ts): fixed for schedule bundles, constrained against the scan's PCA-5 otherwise. */
 import { describe, expect, test } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
-import { roundBeta, MIN_CONSTRAINT_PIXELS } from '../../src/finetune/round-beta.ts';
+import { roundBeta, MIN_CONSTRAINT_PIXELS, STEP_DOWN } from '../../src/finetune/round-beta.ts';
 import type { BundleManifest } from '../../src/model/bundle.ts';
 import { mulberry32 } from '../../src/util/prng.ts';
 
@@ -51,6 +51,15 @@ describe('roundBeta', () => {
     if (rb.mode !== 'constrained') throw new Error('expected constrained');
     expect(rb.record.resumed).toBe(true);
     expect(rb.constraint.state).toEqual({ beta: (0.04 * rb.record.kappa) / k, constraint: -0.2, engaged: true });
+  });
+
+  test('a constrained parent round that never met κ: the next one starts lower by STEP_DOWN × its moving average, still held', () => {
+    const k = 0.8 * noise;
+    const parent = manifest({ version: 2, parent: 1, beta: 0.05, training: { command: 'finetune round 1', seed: 1, backend: 'wasm', epochs: 3, batch: 1, learningRate: 1, schedule: { mode: 'constrained', kappa: k } } });
+    (parent as unknown as { finetune: unknown }).finetune = { constraint: { constraintEnd: 0.6, engagedEnd: false } };
+    const rb = roundBeta(config(), parent, recent, d, 1);
+    if (rb.mode !== 'constrained') throw new Error('expected constrained');
+    expect(rb.constraint.state).toEqual({ beta: ((0.05 * rb.record.kappa) / k) * Math.exp(-STEP_DOWN * 0.6), constraint: 0.6, engaged: false });
   });
 
   test('fixed β: schedule bundles, finetune.beta set, betaMode fixed, too few pixels; betaMode constrained forces it on a schedule bundle', () => {
