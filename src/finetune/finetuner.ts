@@ -28,6 +28,7 @@ import { gate, type GateRule, type GateScores } from './gate.ts';
 import type { FromWorker, ToWorker, TrainDone, TrainRequest } from './messages.ts';
 import { loadReferenceSample, splitReference, writeTrainSample, type ReferenceSample } from '../model/reference-sample.ts';
 import { reencodeScans } from './reencode.ts';
+import { roundBeta } from './round-beta.ts';
 import { ReplayBuffer, type RecentData } from './replay-buffer.ts';
 import { startTrainWorker } from './start-train-worker.ts';
 import { TrainControl } from './train-control.ts';
@@ -66,6 +67,9 @@ const mean = (a: Float32Array) => {
   for (let i = 0; i < a.length; i++) s += a[i];
   return a.length ? s / a.length : Number.NaN;
 };
+
+/** The gate's numbers without the latent arrays the scores carry (they would bloat manifest and rounds.jsonl). */
+const plainScores = (s: GateScores): GateScores => ({ heldOutMse: s.heldOutMse, referenceMse: s.referenceMse, ...(s.activeChannels !== undefined ? { activeChannels: s.activeChannels } : {}) });
 
 export class Finetuner {
   private readonly buffer: ReplayBuffer;
@@ -254,8 +258,11 @@ export class Finetuner {
     const data = new Float32Array(n * this.stride);
     data.set(recent.train);
     data.set(refTrain.data, recent.nTrain * this.stride);
-    const beta = c.beta ?? parent.manifest.beta;
-    this.log.info({ round, trigger, parent: parentVersion, candidate: version, recent: recent.nTrain, heldOut: recent.nHeldOut, reference: refTrain.n, epochs: c.epochs, beta, ranges: recent.ranges }, `round ${round}: training candidate v${version} from v${parentVersion}`);
+    const rb = roundBeta(this.config, parent.manifest, recent, this.stride, c.seed + round);
+    const beta = rb.mode === 'fixed' ? rb.beta : rb.record.betaStart;
+    const rows = rb.mode === 'constrained' ? new Uint8Array(n).fill(1, 0, recent.nTrain) : undefined; // the constraint counts the scan's pixels only
+    const betaNote = rb.mode === 'fixed' ? `β ${beta} (${rb.why})` : `constrained β from ${beta.toPrecision(3)}: recent pixels' MSE ≤ κ ${rb.record.kappa.toPrecision(4)} = ${rb.record.target} × their PCA-5 ${rb.record.pca5Mse.toPrecision(4)}`;
+    this.log.info({ round, trigger, parent: parentVersion, candidate: version, recent: recent.nTrain, heldOut: recent.nHeldOut, reference: refTrain.n, epochs: c.epochs, beta, ...(rb.mode === 'constrained' ? { constraint: rb.record } : {}), ranges: recent.ranges }, `round ${round}: training candidate v${version} from v${parentVersion}, ${betaNote}`);
     this.status.setFinetuneStatus('training', `round ${round}: training on ${recent.nTrain} recent + ${refTrain.n} reference pixels (v${parentVersion} → candidate v${version})`, 0);
     let candidate: InferenceEngine | undefined;
     try {
@@ -271,6 +278,7 @@ export class Finetuner {
         batch: c.batch,
         learningRate: c.learningRate,
         beta,
+        ...(rb.mode === 'constrained' ? { constraint: { ...rb.constraint, rows: rows! } } : {}),
         seed: c.seed + round,
         maxSeconds: c.maxRoundMinutes * 60,
         backend: c.backend,
@@ -285,7 +293,14 @@ export class Finetuner {
       candidate = await createEngine(candBundle, { engine: this.config.model.engine, provider: this.config.model.provider, threads: this.config.model.threads, version });
       const cand = await this.scores(candidate, recent);
       const inc = await this.host.slot.run((engine) => this.scores(engine, recent));
-      const decision = gate(cand, inc, this.rule);
+      // Constrained rounds: active channels on the held-out recent pixels count in the gate (gate.ts GateTarget).
+      const kl = klPerLatent(cand.mu, cand.logVar, cand.n, this.initialBundle.latentDim);
+      const constraint = rb.mode === 'constrained' ? { ...rb.record, betaEnd: trained.beta, ...(trained.control ? { constraintEnd: trained.control.constraint, engagedEnd: trained.control.engaged } : {}) } : undefined;
+      if (constraint) {
+        cand.activeChannels = kl.active.length;
+        inc.activeChannels = klPerLatent(inc.mu, inc.logVar, inc.n, this.initialBundle.latentDim).active.length;
+      }
+      const decision = gate(cand, inc, this.rule, rb.mode === 'constrained' ? rb.gateTarget : undefined);
       const last = trained.history[trained.history.length - 1];
       const record: RoundRecord = {
         round,
@@ -301,10 +316,11 @@ export class Finetuner {
         referenceTrainPixels: refTrain.n,
         referenceHeldOutPixels: this.refSplit.nHeldOut,
         epochs: trained.epochsRun,
-        beta,
+        beta: trained.beta,
+        ...(constraint ? { constraint } : {}),
         learningRate: c.learningRate,
         last: last ? { loss: last.loss, mse: last.mse, kl: last.kl } : null,
-        gate: { incumbent: inc, candidate: cand, rule: this.rule, decision },
+        gate: { incumbent: plainScores(inc), candidate: plainScores(cand), rule: this.rule, decision },
         seconds: 0,
         trainSeconds: trained.seconds,
         busySeconds: trained.busySeconds,
@@ -324,12 +340,11 @@ export class Finetuner {
         this.status.setFinetuneStatus('collecting', `round ${round} rejected, v${parentVersion} stays: ${decision.reasons.join('; ')}`);
         return false;
       }
-      const kl = klPerLatent(cand.mu, cand.logVar, cand.n, this.initialBundle.latentDim);
       const manifest: FinetunedManifest = {
         ...candBundle.manifest,
         version,
         parent: parentVersion,
-        beta,
+        beta: trained.beta,
         created: record.finished,
         data: {
           description: `fine-tuned from v${parentVersion} on ${recent.nTrain} recent pixels (${recent.ranges.map((r) => `${r.scanId} seq ${r.fromSeq}–${r.toSeq}`).join(', ')}) + ${refTrain.n} reference pixels`,
@@ -348,7 +363,7 @@ export class Finetuner {
           seconds: trained.seconds,
           samplesPerSec: trained.samplesSeen / Math.max(trained.busySeconds, 1e-9),
         },
-        training: { command: `finetune round ${round}`, seed: c.seed + round, backend: trained.backend, epochs: trained.epochsRun, batch: c.batch, learningRate: c.learningRate },
+        training: { command: `finetune round ${round}`, seed: c.seed + round, backend: trained.backend, epochs: trained.epochsRun, batch: c.batch, learningRate: c.learningRate, ...(constraint ? { schedule: constraint } : {}) },
         finetune: record,
       };
       const dir = await commitVersion(this.root, staging, manifest);

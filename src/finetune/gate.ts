@@ -10,6 +10,18 @@ export interface GateScores {
   heldOutMse: number;
   /** held-out part of the bundle's training sample; null when there is none */
   referenceMse: number | null;
+  /** active latent channels (KL > 0.1 nats) on the held-out recent pixels; constrained rounds only */
+  activeChannels?: number;
+}
+
+/**
+ * Constrained rounds (docs/finetune.md §β in a round): the round trades reconstruction for fewer channels down to
+ * a target, so a candidate that meets the target on the held-out recent pixels with fewer active channels than the
+ * incumbent also passes the held-out check — when it is not better by the margin. The reference check still applies.
+ */
+export interface GateTarget {
+  /** the held-out recent pixels' target MSE: ρ × the PCA-5 fit's MSE on them */
+  heldOutMse: number;
 }
 
 /** How much better a candidate must be, and how much worse on the reference it may be (relative). */
@@ -35,7 +47,7 @@ const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1
 const num = (x: number) => (Number.isFinite(x) ? x.toPrecision(4) : String(x));
 
 /** Decide whether `candidate` replaces `incumbent` under `rule`. */
-export function gate(candidate: GateScores, incumbent: GateScores, rule: GateRule): GateDecision {
+export function gate(candidate: GateScores, incumbent: GateScores, rule: GateRule, target?: GateTarget): GateDecision {
   const reasons: string[] = [];
   let promote = true;
 
@@ -46,9 +58,13 @@ export function gate(candidate: GateScores, incumbent: GateScores, rule: GateRul
     promote = false;
     reasons.push(`held-out MSE ${num(inc)} → ${num(cand)}: not comparable (both must be finite and the incumbent's > 0): fail`);
   } else {
-    const ok = cand <= inc * (1 - rule.minImprovement);
-    if (!ok) promote = false;
-    reasons.push(`held-out MSE ${num(inc)} → ${num(cand)} (${pct(heldOutChange)}, needs ≤ ${pct(-rule.minImprovement)}): ${ok ? 'pass' : 'fail'}`);
+    const better = cand <= inc * (1 - rule.minImprovement);
+    const ca = candidate.activeChannels;
+    const ia = incumbent.activeChannels;
+    const sparser = !better && target !== undefined && ca !== undefined && ia !== undefined && ca < ia && cand <= target.heldOutMse;
+    if (!better && !sparser) promote = false;
+    const why = sparser ? `not better by the margin, but within the target ${num(target!.heldOutMse)} with ${ca} instead of ${ia} active channels` : `needs ≤ ${pct(-rule.minImprovement)}${target && ca !== undefined && ia !== undefined ? ` or ≤ ${num(target.heldOutMse)} with fewer than ${ia} active channels (candidate ${ca})` : ''}`;
+    reasons.push(`held-out MSE ${num(inc)} → ${num(cand)} (${pct(heldOutChange)}, ${why}): ${better || sparser ? 'pass' : 'fail'}`);
   }
 
   let referenceChange: number | null = null;

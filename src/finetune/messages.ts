@@ -13,6 +13,7 @@
  * Pausing and stopping do not travel as messages: the worker is busy inside a training loop, so the main thread
  * flips flags in a SharedArrayBuffer (train-control.ts) that the worker reads between batches.
  */
+import type { BetaConstraint, BetaControlState } from '../model/beta-control.ts';
 import type { EpochMetrics } from '../model/train.ts';
 
 /** One fine-tuning round for the worker. `data` is [n][T][C] scaled model input, transferred (not copied). */
@@ -30,8 +31,14 @@ export interface TrainRequest {
   epochs: number;
   batch: number;
   learningRate: number;
-  /** fixed β for the whole round (the bundle's β by default) */
+  /** fixed β for the whole round (the bundle's β by default); with `constraint`, unused (β starts at its `state`) */
   beta: number;
+  /**
+   * Constrained β (docs/finetune.md §β in a round): β adapts after every batch so that the reconstruction MSE through
+   * μ of the samples flagged in `rows` (the scan's recent pixels, not the reference mix) stays ≤ κ; `state` is where
+   * the controller starts.
+   */
+  constraint?: BetaConstraint & { state?: BetaControlState; rows: Uint8Array };
   seed: number;
   /** longest training time, s; the candidate is written with what it learned by then (0 = no limit) */
   maxSeconds: number;
@@ -91,6 +98,10 @@ export interface TrainDone {
   backend: string;
   /** true when the round was stopped before its epochs were done (stop flag or maxSeconds) */
   cut: boolean;
+  /** β the candidate ends with (the fixed β, or the controller's last value) */
+  beta: number;
+  /** constrained rounds: the controller's state at the end */
+  control?: BetaControlState;
 }
 
 /** The round failed. */

@@ -1,6 +1,6 @@
 /**
  * One fine-tuning round, as the worker runs it: load the incumbent's tfjs models, train them on the round's data
- * with a fixed β (model/train.ts), and write the candidate as a complete bundle (tfjs + ONNX) into `outDir`.
+ * with a fixed β or the constrained β controller (model/train.ts, model/beta-control.ts), and write the candidate as a complete bundle (tfjs + ONNX) into `outDir`.
  * Plain async code with no worker_threads in it, so a test can run it in-process too.
  */
 import { access } from 'node:fs/promises';
@@ -33,8 +33,9 @@ export async function trainRound(req: TrainRequest, post: (m: FromWorker) => voi
       epochs: req.epochs,
       batch: req.batch,
       learningRate: req.learningRate,
-      // A fixed β: step = max = β from the first epoch on (betaAt gives min(max, 1·step)).
+      // A fixed β: step = max = β from the first epoch on (betaAt gives min(max, 1·step)); ignored with a constraint.
       schedule: { primingEpochs: 0, step: req.beta, every: Number.MAX_SAFE_INTEGER, max: req.beta },
+      ...(req.constraint ? { constraint: req.constraint } : {}),
       seed: req.seed,
       maxSeconds: req.maxSeconds,
       shouldStop: () => control.stopped,
@@ -48,7 +49,10 @@ export async function trainRound(req: TrainRequest, post: (m: FromWorker) => voi
       },
       onEpoch: (metrics) => post({ type: 'epoch', round: req.round, metrics }),
     });
-    await saveBundle(req.outDir, vae, bundle.preprocess, { ...bundle.manifest, version: req.version, parent: bundle.manifest.version, created: new Date().toISOString() });
+    const last = result.last;
+    const beta = req.constraint ? (last?.beta ?? req.constraint.state?.beta ?? req.constraint.initial) : req.beta;
+    const betaState = req.constraint && last ? { beta, constraint: last.constraint ?? 1, engaged: last.constraintEngaged ?? false } : undefined;
+    await saveBundle(req.outDir, vae, bundle.preprocess, { ...bundle.manifest, version: req.version, parent: bundle.manifest.version, beta, created: new Date().toISOString() });
     return {
       type: 'trained',
       round: req.round,
@@ -62,6 +66,8 @@ export async function trainRound(req: TrainRequest, post: (m: FromWorker) => voi
       pausedSeconds: control.pausedSeconds,
       backend,
       cut: result.epochsRun < req.epochs,
+      beta,
+      ...(betaState ? { control: betaState } : {}),
     };
   } finally {
     vae.encoder.dispose();

@@ -36,7 +36,10 @@ export interface RoundRecord {
   referenceTrainPixels: number;
   referenceHeldOutPixels: number;
   epochs: number;
+  /** β the candidate ended with (fixed rounds: the round's β) */
   beta: number;
+  /** constrained rounds: ρ, the recent pixels' PCA-5, κ, β at start and end (round-beta.ts) */
+  constraint?: import('./round-beta.ts').RoundConstraint;
   learningRate: number;
   /** training loss/MSE/KL of the last epoch */
   last: { loss: number; mse: number; kl: number } | null;

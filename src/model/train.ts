@@ -115,9 +115,11 @@ export interface TrainOptions {
    * with the weights of the epoch with the fewest active held-out channels (then the lowest held-out KL) among those
    * whose held-out MSE ≤ the larger of `keepBelow` (default κ; the training command passes the PCA-5 fit's MSE on the
    * held-out pixels: ρ is then the margin for the gap between training and held-out pixels) and KEEP_TOLERANCE × the
-   * lowest held-out MSE so far. `state` resumes the controller.
+   * lowest held-out MSE so far. `state` resumes the controller. `rows` (one flag per sample) limits the constraint's
+   * MSE to the flagged samples: a fine-tuning round constrains the scan's own pixels, while the reference pixels mixed
+   * in against forgetting only train (a batch without flagged samples leaves β as it is).
    */
-  constraint?: BetaConstraint & { state?: BetaControlState; keepBelow?: number };
+  constraint?: BetaConstraint & { state?: BetaControlState; keepBelow?: number; rows?: Uint8Array };
   /** use the op-level forward (forward.ts: fast LSTM, matmul convs; same math and gradients); default true. The
    *  layers graph (false) cannot train the conv preset on wasm (no Conv2DBackpropFilter kernel there). */
   fast?: boolean;
@@ -180,6 +182,9 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
   let epoch = startEpoch;
   let best: { epoch: number; valMse: number; beta: number; weights: tf.Tensor[]; metrics: EpochMetrics } | undefined;
   const control = opts.constraint ? new BetaController(opts.constraint, opts.constraint.state) : undefined;
+  const rowsMask = opts.constraint?.rows;
+  if (rowsMask && rowsMask.length < n) throw new RangeError(`trainVae: constraint.rows has ${rowsMask.length} flags; expected one per sample (${n})`);
+  const weight = rowsMask ? new Float32Array(B) : undefined;
   let lowestVal = Number.POSITIVE_INFINITY;
   for (; epoch < opts.epochs; epoch++) {
     const progress = Math.max(epoch / opts.epochs, opts.maxSeconds ? (performance.now() - t0) / 1000 / opts.maxSeconds : 0);
@@ -197,6 +202,11 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       const from = b * B;
       const m = Math.min(B, n - from);
       for (let i = 0; i < m; i++) buf.set(data.subarray(idx[from + i]! * stride, idx[from + i]! * stride + stride), i * stride);
+      let flagged = m;
+      if (weight) {
+        flagged = 0;
+        for (let i = 0; i < m; i++) flagged += weight[i] = rowsMask![idx[from + i]!] ? 1 : 0;
+      }
       const xb = tf.tensor3d(buf.subarray(0, m * stride), [m, T, C]);
       let parts: tf.Scalar[] = [];
       const epsSeed = (opts.seed * 1000003 + epoch * 7919 + b) % 2147483647;
@@ -213,7 +223,12 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
           const l1 = tf.add(tf.sum(tf.abs(emb!)), tf.sum(tf.abs(demb!))).div(m) as tf.Scalar;
           parts = [tf.keep(mse), tf.keep(kl), tf.keep(l1)];
           // The constraint is on the error the product reports: reconstruction through μ (not part of the loss).
-          if (control) parts.push(tf.keep(tf.mean(tf.squaredDifference(xb, decodeTrain(vae, mu as tf.Tensor2D)[0]!)) as tf.Scalar));
+          if (control && flagged > 0) {
+            const sq = tf.squaredDifference(xb, decodeTrain(vae, mu as tf.Tensor2D)[0]!);
+            // Only the flagged samples count (all when no mask): weighted mean of the per-sample MSE.
+            const muMse = weight ? tf.sum(tf.mean(sq, [1, 2]).mul(tf.tensor1d(weight.subarray(0, m)))).div(flagged) : tf.mean(sq);
+            parts.push(tf.keep(muMse as tf.Scalar));
+          }
           return mse.add(kl.mul(betaB)).add(l1.mul(lambdaB)) as tf.Scalar;
         },
         true,
@@ -228,8 +243,8 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       count += m;
       samplesSeen += m;
       opts.onBatch?.({ epoch, batch: b, batches, loss, mse, kl, beta });
-      if (control) {
-        beta = control.update(muMse!);
+      if (control && muMse !== undefined) {
+        beta = control.update(muMse);
         lambda = lambdaFor(Math.min(beta, L1_BETA_CAP));
       }
     }

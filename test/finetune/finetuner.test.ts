@@ -3,7 +3,7 @@
  * results): a scan unlike the bundle's training data gets a lower mean error after fine-tuning; candidates that are
  * no better, or worse, are rejected; a restarted daemon continues from the latest accepted version.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -181,4 +181,51 @@ describe('a candidate that is not better is rejected', () => {
     expect(await listVersions(versionsRoot(config))).toEqual([]);
     expect(existsSync(versionsRoot(config)) && readFileSync(join(versionsRoot(config), 'rounds.jsonl'), 'utf8').includes('"accepted":false')).toBe(true);
   });
+});
+
+describe('a bundle trained with the constrained β fine-tunes constrained, against the scan\'s own PCA-5', () => {
+  test('κ = ρ × the recent pixels\' PCA-5, β starts at the bundle\'s β × κ / its κ, and manifest, rounds and summary carry κ, β and active channels', async () => {
+    // The test bundle, relabelled as a constrained training (β 0.5 at κ 0.2) — the weights stay as they are.
+    const dir = join(work, 'constrained-bundle');
+    cpSync(bundle, dir, { recursive: true });
+    const mPath = join(dir, 'manifest.json');
+    const m = JSON.parse(readFileSync(mPath, 'utf8'));
+    m.beta = 0.5;
+    m.training.schedule = { mode: 'constrained', target: 0.85, kappa: 0.2 };
+    writeFileSync(mPath, JSON.stringify(m));
+    const dataDir = join(work, 'constrained');
+    const config = Config.parse({
+      model: { bundle: dir, threads: 1 },
+      data: { dir: dataDir },
+      batch: { maxSize: 32, maxWaitMs: 5 },
+      alerts: { enabled: false },
+      server: { enabled: false },
+      finetune: { enabled: true, cpuShare: 1, batch: 32, everyPixels: 96, epochs: 2, learningRate: 2e-3, maxRounds: 2, gate: { maxReferenceWorsening: 0.35 } },
+    });
+    const summary = (await replayThroughPipeline(config, silentLogger, shiftedFile, { pace: { kind: 'max' }, finetune: true })) as FinetunedReplaySummary;
+    const rs = rounds(versionsRoot(config));
+    expect(rs.length).toBe(2);
+    const rho = config.train.betaTarget;
+    for (const r of rs) {
+      const c = r.constraint!;
+      expect(c.mode).toBe('constrained');
+      expect(c.pca5Mse).toBeGreaterThan(0);
+      expect(c.kappa).toBeCloseTo(rho * c.pca5Mse, 12);
+      expect(r.beta).toBe(c.betaEnd);
+      expect(Number.isInteger(r.gate.incumbent.activeChannels) && Number.isInteger(r.gate.candidate.activeChannels)).toBe(true);
+      // the gate's record holds numbers only (no latent arrays)
+      expect(Object.keys(r.gate.candidate).sort()).toEqual(['activeChannels', 'heldOutMse', 'referenceMse']);
+    }
+    expect(rs[0]!.constraint!.betaStart).toBeCloseTo((0.5 * rs[0]!.constraint!.kappa) / 0.2, 12);
+    expect(rs[0]!.constraint!.resumed).toBe(false);
+    const versions = await listVersions(versionsRoot(config));
+    expect(versions.length).toBeGreaterThan(0); // the scan is unlike the bundle's data: round 1 is accepted
+    for (const v of versions) {
+      expect(v.manifest.beta).toBe(v.manifest.finetune!.constraint!.betaEnd);
+      expect((v.manifest.training.schedule as { mode: string }).mode).toBe('constrained');
+    }
+    // the summary's active channels are those of the version that encoded the final maps
+    const final = versions.find((v) => v.version === summary.modelVersion);
+    expect(summary.activeChannels).toEqual(final ? final.manifest.metrics.activeChannels : m.metrics.activeChannels);
+  }, 600_000);
 });

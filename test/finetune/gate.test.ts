@@ -56,4 +56,26 @@ describe('gate', () => {
       'reference MSE 0.2000 → Infinity: not comparable (both must be finite and the incumbent\'s > 0): fail',
     ]);
   });
+
+  describe('constrained rounds: a target on the held-out pixels', () => {
+    const target = { heldOutMse: 0.9 };
+    test('a candidate not better by the margin passes when it meets the target with fewer active channels', () => {
+      const d = gate({ heldOutMse: 0.85, referenceMse: 0.2, activeChannels: 4 }, { heldOutMse: 0.8, referenceMse: 0.2, activeChannels: 9 }, rule, target);
+      expect(d.promote).toBe(true);
+      expect(d.reasons[0]).toBe('held-out MSE 0.8000 → 0.8500 (+6.2 %, not better by the margin, but within the target 0.9000 with 4 instead of 9 active channels): pass');
+    });
+    test('fails above the target, or without fewer channels; the margin alone still passes; the reference check still applies', () => {
+      const above = gate({ heldOutMse: 0.95, referenceMse: 0.2, activeChannels: 4 }, { heldOutMse: 0.8, referenceMse: 0.2, activeChannels: 9 }, rule, target);
+      expect(above.promote).toBe(false);
+      expect(above.reasons[0]).toBe('held-out MSE 0.8000 → 0.9500 (+18.7 %, needs ≤ −5.0 % or ≤ 0.9000 with fewer than 9 active channels (candidate 4)): fail');
+      expect(gate({ heldOutMse: 0.85, referenceMse: 0.2, activeChannels: 9 }, { heldOutMse: 0.8, referenceMse: 0.2, activeChannels: 9 }, rule, target).promote).toBe(false);
+      expect(gate({ heldOutMse: 0.5, referenceMse: 0.2, activeChannels: 12 }, { heldOutMse: 0.8, referenceMse: 0.2, activeChannels: 9 }, rule, target).promote).toBe(true);
+      const forgets = gate({ heldOutMse: 0.85, referenceMse: 0.3, activeChannels: 4 }, { heldOutMse: 0.8, referenceMse: 0.2, activeChannels: 9 }, rule, target);
+      expect(forgets.promote).toBe(false);
+      expect(forgets.reasons[1]).toBe('reference MSE 0.2000 → 0.3000 (+50.0 %, tolerated ≤ +10.0 %): fail');
+    });
+    test('without channel counts the target does not apply', () => {
+      expect(gate({ heldOutMse: 0.85, referenceMse: null }, { heldOutMse: 0.8, referenceMse: null }, rule, target).promote).toBe(false);
+    });
+  });
 });

@@ -81,3 +81,32 @@ test('a bundle without tfjs weights fails the round with LS_FINETUNE_NO_WEIGHTS'
     message: `bundle ${dir} has no tfjs weights (tfjs/encoder/model.json, tfjs/decoder/model.json); fine-tuning starts from them — use a bundle written by \`loopstream train\``,
   });
 });
+
+test('a constrained round: β moves from its start under the constraint on the flagged pixels, and the candidate carries the final β', async () => {
+  const run = async (name: string, kappa: number) => {
+    const out = join(work, name);
+    const { req } = await request(out, 2);
+    // the first 32 of the 64 rows stand for the scan's pixels; the rest are the reference mix
+    const rows = Uint8Array.from({ length: req.n }, (_, i) => (i < 32 ? 1 : 0));
+    const start = 0.01;
+    const w = startTrainWorker();
+    try {
+      const done = answer(w);
+      w.postMessage({ ...req, constraint: { kappa, initial: start, min: 1e-4, max: 10, rate: 0.2, smoothing: 0.5, state: { beta: start, constraint: 0, engaged: true }, rows } } satisfies TrainRequest);
+      const m = (await done) as TrainDone;
+      expect(m.type).toBe('trained');
+      expect((await loadBundle(out)).manifest.beta).toBe(m.beta);
+      return { m, start };
+    } finally {
+      await w.terminate();
+    }
+  };
+  // any reconstruction meets κ = 100: β rises every batch; none meets κ = 1e-9: β falls to its floor
+  const loose = await run('loose', 100);
+  expect(loose.m.beta).toBeGreaterThan(loose.start);
+  expect(loose.m.control).toMatchObject({ engaged: true });
+  expect(loose.m.control!.constraint).toBeLessThan(0);
+  const tight = await run('tight', 1e-9);
+  expect(tight.m.beta).toBeLessThan(tight.start);
+  expect(tight.m.control!.constraint).toBeGreaterThan(0);
+}, 600_000);

@@ -169,3 +169,29 @@ describe('resuming a constrained run', () => {
     expect(maxDiff).toBeLessThan(1e-5);
   }, 120_000);
 });
+
+describe('trainVae: the constraint counts the flagged samples only (a fine-tuning round: the scan, not the reference mix)', () => {
+  it('κ met by the flagged samples and missed by the batch as a whole: β moves only when the mask says so', async () => {
+    await initBackend();
+    const T = 32;
+    const n = 96;
+    const rnd = mulberry32(5);
+    // even samples: all zeros (any small decoder output reconstructs them within κ); odd samples: noise of variance 12
+    // in 32 steps (16 latents cannot hold it)
+    const data = new Float32Array(n * T);
+    for (let i = 1; i < n; i += 2) for (let t = 0; t < T; t++) data[i * T + t] = (rnd() * 2 - 1) * 6;
+    const rows = Uint8Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 1 : 0));
+    const opts = { epochs: 6, batch: 16, learningRate: 5e-3, schedule: { primingEpochs: 0, step: 0, every: 1, max: 0 }, seed: 1 };
+    const constraint = { ...settings, kappa: 0.5, rate: 0.1 };
+    const dims = presetDims('mlp', T, 1);
+    const whole = await trainVae(buildVae(dims, { seed: 2 }), data, n, { ...opts, constraint });
+    const flagged = await trainVae(buildVae(dims, { seed: 2 }), data, n, { ...opts, constraint: { ...constraint, rows } });
+    // the whole batch's μ error stays near the noise half's share (several units) > κ: β never leaves its start
+    expect(whole.history.every((h) => h.beta === settings.initial && h.constraint! > 0)).toBe(true);
+    // the zero samples alone meet κ: the moving average (starting at +1) turns negative, the controller engages and raises β
+    expect(flagged.history.slice(1).every((h) => h.constraint! < 0 && h.constraintEngaged)).toBe(true);
+    expect(flagged.last!.beta).toBeGreaterThan(4 * settings.initial);
+    // one flag per sample is required
+    await expect(trainVae(buildVae(dims, { seed: 2 }), data, n, { ...opts, constraint: { ...constraint, rows: rows.subarray(0, 10) } })).rejects.toThrow(/one per sample/);
+  }, 60_000);
+});
