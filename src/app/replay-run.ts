@@ -5,7 +5,6 @@
  */
 import { tap } from 'rxjs';
 import type { Config } from '../config/schema.ts';
-import { startDashboardServer } from '../server/index.ts';
 import { openScanFile, replayReader, type Pace } from '../sources/hdf5/index.ts';
 import { ScanEventCounter, type ReplaySummary } from '../sources/hdf5/replay-summary.ts';
 import type { Logger } from '../util/log.ts';
@@ -16,7 +15,6 @@ import { PipelineHub } from './hub.ts';
 import { wireAlerts } from './wire-alerts.ts';
 import { metricsAlertSink, wireMetrics } from './wire-metrics.ts';
 import { createDashboardMetrics } from '../server/metrics.ts';
-import { wireFinetune } from './wire-finetune.ts';
 import type { FinetuneSummary } from '../finetune/finetuner.ts';
 import type { ScanBaselines } from '../model/baselines.ts';
 import type { OodStatus } from '../model/fit-check.ts';
@@ -85,8 +83,10 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
   const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }), [metricsAlertSink(metrics)]);
   const offMetrics = wireMetrics(daemon, metrics);
   // Background fine-tuning (src/finetune): wired before the source runs so a stored later version is used from the start.
-  const finetune = opts.finetune || config.finetune.enabled ? await wireFinetune(daemon, hub, config, log.child({ stage: 'finetune' })) : undefined;
-  const server = opts.dashboard ? await startDashboardServer({ config, hub, logger: log.child({ stage: 'server' }), metrics }) : undefined;
+  // Fine-tuning (tfjs) and the dashboard server (Socket.IO, the page bundler) load only when asked for: a plain
+  // replay does not pay their module loading (docs/performance.md §Start-up and whole-process replay).
+  const finetune = opts.finetune || config.finetune.enabled ? await (await import('./wire-finetune.ts')).wireFinetune(daemon, hub, config, log.child({ stage: 'finetune' })) : undefined;
+  const server = opts.dashboard ? await (await import('../server/index.ts')).startDashboardServer({ config, hub, logger: log.child({ stage: 'server' }), metrics }) : undefined;
   if (server) {
     log.info({ url: server.url }, `dashboard at ${server.url}`);
     opts.onServing?.(server.url);

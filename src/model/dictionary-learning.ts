@@ -28,21 +28,28 @@ export interface DictionaryFit {
   objective: number;
 }
 
-/** k-means (k-means++ seeding, Lloyd iterations) centroids of the rows of X. */
+/**
+ * k-means (k-means++ seeding, Lloyd iterations) centroids of the rows of X. Works on plain row arrays: ml-matrix's
+ * per-element get/set in these n·k·d loops cost more than the arithmetic (same operations, same order, same result).
+ */
 export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Matrix {
   const n = X.rows;
   const d = X.columns;
+  const rows = X.to2DArray();
   const rnd = mulberry32(seed + 1);
-  const C = new Matrix(k, d);
+  const C = Array.from({ length: k }, () => new Float64Array(d));
+  const sq = (x: number[], c: Float64Array) => {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += (x[j]! - c[j]!) ** 2;
+    return s;
+  };
   const dist = new Float64Array(n).fill(Infinity);
   let pick = Math.floor(rnd() * n);
   for (let c = 0; c < k; c++) {
-    C.setRow(c, X.getRow(pick));
+    C[c]!.set(rows[pick]!);
     let total = 0;
     for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let j = 0; j < d; j++) s += (X.get(i, j) - C.get(c, j)) ** 2;
-      dist[i] = Math.min(dist[i]!, s);
+      dist[i] = Math.min(dist[i]!, sq(rows[i]!, C[c]!));
       total += dist[i]!;
     }
     let r = rnd() * total;
@@ -62,8 +69,7 @@ export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Mat
       let best = 0;
       let bestD = Infinity;
       for (let c = 0; c < k; c++) {
-        let s = 0;
-        for (let j = 0; j < d; j++) s += (X.get(i, j) - C.get(c, j)) ** 2;
+        const s = sq(rows[i]!, C[c]!);
         if (s < bestD) {
           bestD = s;
           best = c;
@@ -72,16 +78,18 @@ export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Mat
       if (assign[i] !== best) moved++;
       assign[i] = best;
     }
-    const sums = new Matrix(k, d);
+    const sums = Array.from({ length: k }, () => new Float64Array(d));
     const counts = new Float64Array(k);
     for (let i = 0; i < n; i++) {
       counts[assign[i]!]!++;
-      for (let j = 0; j < d; j++) sums.set(assign[i]!, j, sums.get(assign[i]!, j) + X.get(i, j));
+      const sum = sums[assign[i]!]!;
+      const x = rows[i]!;
+      for (let j = 0; j < d; j++) sum[j] = sum[j]! + x[j]!;
     }
-    for (let c = 0; c < k; c++) if (counts[c]! > 0) for (let j = 0; j < d; j++) C.set(c, j, sums.get(c, j) / counts[c]!);
+    for (let c = 0; c < k; c++) if (counts[c]! > 0) for (let j = 0; j < d; j++) C[c]![j] = sums[c]![j]! / counts[c]!;
     if (moved === 0 && it > 0) break;
   }
-  return C;
+  return new Matrix(C.map((c) => Array.from(c)));
 }
 
 /**
@@ -118,11 +126,11 @@ export function sparseEncodePositive(X: Matrix, dictionary: Matrix, alpha: numbe
 }
 
 function objective(X: Matrix, U: Matrix, D: Matrix, alpha: number): number {
-  const R = X.clone().sub(U.mmul(D));
+  const R = X.clone().sub(U.mmul(D)).to2DArray();
   let s = 0;
-  for (let i = 0; i < R.rows; i++) for (let j = 0; j < R.columns; j++) s += R.get(i, j) ** 2;
+  for (const row of R) for (const v of row) s += v ** 2;
   let l1 = 0;
-  for (let i = 0; i < U.rows; i++) for (let j = 0; j < U.columns; j++) l1 += Math.abs(U.get(i, j));
+  for (const row of U.to2DArray()) for (const v of row) l1 += Math.abs(v);
   return 0.5 * s + alpha * l1;
 }
 
