@@ -291,7 +291,8 @@ export async function runLive(s: E2eScenario): Promise<E2eResult> {
 
 /**
  * The user's view: `node bin/loopstream.js replay FILE --pace max` as a whole process (node start, module loading
- * through tsx, model load, replay, results file, exit), timed from spawn to exit. No dashboard.
+ * — the compiled dist/ when it matches src/, else through tsx —, model load, replay, results file, exit), timed from
+ * spawn to exit, with the process's peak RSS. No dashboard.
  */
 export async function runCliReplay(s: E2eScenario): Promise<E2eResult> {
   const { execFile } = await import('node:child_process');
@@ -307,11 +308,14 @@ export async function runCliReplay(s: E2eScenario): Promise<E2eResult> {
     const h0 = performance.now();
     await promisify(execFile)(process.execPath, [bin, '--help']);
     const startupSeconds = +((performance.now() - h0) / 1000).toFixed(3);
+    const rssReporter = fileURLToPath(new URL('./support/report-max-rss.mjs', import.meta.url));
     const t0 = performance.now();
-    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'replay', file, '--pace', 'max', '--bundle', s.bundle, '--data', join(dir, 'data'), '--summary-json', '--set', `model.threads=${s.threads}`, '--set', 'log.level=warn'], { maxBuffer: 1 << 24 });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', rssReporter, bin, 'replay', file, '--pace', 'max', '--bundle', s.bundle, '--data', join(dir, 'data'), '--summary-json', '--set', `model.threads=${s.threads}`, '--set', 'log.level=warn'], { maxBuffer: 1 << 24 });
     const wall = (performance.now() - t0) / 1000;
     const summary = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { pixels?: number; seconds?: number; encoded?: number };
-    return { scenario: s, pixels: summary.pixels ?? 0, startupSeconds, wallSeconds: +wall.toFixed(3), runSeconds: summary.seconds !== undefined ? +summary.seconds.toFixed(3) : undefined, pxPerSec: +((summary.pixels ?? 0) / wall).toFixed(1), encoded: summary.encoded, clientMessages: { snapshots: 0, deltas: 0 }, rss: { startMiB: 0, peakMiB: 0, endMiB: 0, series: [] }, load1: [load0, loadNow()[0]] };
+    // the whole process's peak RSS (getrusage), printed by the reporter at exit
+    const peakMiB = +(Number(/maxrss (\d+)/.exec(stderr)?.[1] ?? 0) / 1024).toFixed(1);
+    return { scenario: s, pixels: summary.pixels ?? 0, startupSeconds, wallSeconds: +wall.toFixed(3), runSeconds: summary.seconds !== undefined ? +summary.seconds.toFixed(3) : undefined, pxPerSec: +((summary.pixels ?? 0) / wall).toFixed(1), encoded: summary.encoded, clientMessages: { snapshots: 0, deltas: 0 }, rss: { startMiB: 0, peakMiB, endMiB: 0, series: [] }, load1: [load0, loadNow()[0]] };
   } catch (err) {
     return { scenario: s, pixels: 0, clientMessages: { snapshots: 0, deltas: 0 }, rss: { startMiB: 0, peakMiB: 0, endMiB: 0, series: [] }, load1: [load0, loadNow()[0]], error: (err as Error).message.split('\n').slice(0, 3).join(' | ') };
   } finally {

@@ -45,7 +45,7 @@ if (r.e2e) {
         'steady p50/p99 ms': x.latencySteadyMs ? `${x.latencySteadyMs.p50} / ${x.latencySteadyMs.p99}` : undefined,
         'send→maps p50/p99 ms': x.latencySplitMs ? `${x.latencySplitMs.sendToMaps.p50} / ${x.latencySplitMs.sendToMaps.p99}` : undefined,
         'maps→client p50/p99 ms': x.latencySplitMs ? `${x.latencySplitMs.mapsToClient.p50} / ${x.latencySplitMs.mapsToClient.p99}` : undefined,
-        'RSS MiB start/peak/end': x.rss.peakMiB ? `${x.rss.startMiB} / ${x.rss.peakMiB} / ${x.rss.endMiB}` : undefined,
+        'RSS MiB start/peak/end': x.rss.peakMiB ? (x.scenario.kind === 'cli' ? `– / ${x.rss.peakMiB} / –` : `${x.rss.startMiB} / ${x.rss.peakMiB} / ${x.rss.endMiB}`) : undefined,
         load: `${x.load1[0]} → ${x.load1[1]}`,
         error: x.error,
       })),

@@ -17,6 +17,7 @@ import { measureSgemm, type SgemmResult } from './sgemm.ts';
 import { benchStages } from './stages.ts';
 import { benchFinetuneRound, benchMatmulCeiling, benchTraining, benchTrainingPeer, finetuneAvailable, type MatmulCeilingRow, type TrainingRow } from './training.ts';
 import { presetDims } from '../src/model/vae.ts';
+import { loadConfig } from '../src/config/load.ts';
 
 const SECTIONS = ['sgemm', 'inference', 'peer', 'stages', 'e2e', 'training'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -179,6 +180,8 @@ if (sections.has('stages')) {
 
 // 4. end to end ---------------------------------------------------------------------------------------------------
 const e2e: E2eResult[] = [];
+/** the bundle `loopstream replay FILE` uses with no flag (config default, package-relative) */
+const DEFAULT_BUNDLE = loadConfig().model.bundle;
 if (sections.has('e2e')) {
   const edge = bundles.get('edge')!;
   const base = { bundle: edge.bundle.dir, threads: 2 };
@@ -186,6 +189,10 @@ if (sections.has('e2e')) {
     { kind: 'replay', rows: 60, cols: 60, ...base, label: 'replay 60x60 max pace (defaults)' },
     ...(quick ? [] : [{ kind: 'replay' as const, rows: 60, cols: 60, ...base, threads: 1, label: 'replay 60x60 max pace, model.threads 1' }]),
     { kind: 'cli', rows: 60, cols: 60, ...base, label: 'CLI `loopstream replay` 60x60 (whole process, no dashboard)' },
+    // the same with the default bundle (what `loopstream replay FILE` runs with no flag), 60x60 and 256x256: issue 13's
+    // whole-process targets (≤ 2 s and ≤ 300 MB at 60x60, ≤ 1 GB at 256x256)
+    { kind: 'cli', rows: 60, cols: 60, ...base, bundle: DEFAULT_BUNDLE, label: 'CLI `loopstream replay` 60x60, default bundle (whole process)' },
+    ...(quick ? [] : [{ kind: 'cli' as const, rows: 256, cols: 256, ...base, bundle: DEFAULT_BUNDLE, label: 'CLI `loopstream replay` 256x256, default bundle (whole process)' }]),
     ...(quick ? [] : [{ kind: 'replay' as const, rows: 256, cols: 256, ...base, label: 'replay 256x256 max pace (defaults)' }]),
     { kind: 'live', rows: 60, cols: 60, rate: 100, ...(quick ? { limit: 300 } : {}), ...base, label: 'live 60x60 at 100 px/s (defaults)' },
     ...(quick ? [] : [{ kind: 'live' as const, rows: 60, cols: 60, rate: 100, limit: 1500, ...base, maxDeltaHz: 30, label: 'live 60x60 at 100 px/s, server.maxDeltaHz 30' }]),
@@ -215,7 +222,7 @@ if (sections.has('e2e')) {
       'max ms': r.latencyMs?.max,
       'steady p50/p99': r.latencySteadyMs ? `${r.latencySteadyMs.p50}/${r.latencySteadyMs.p99}` : undefined,
       '→maps p50/p99': r.latencySplitMs ? `${r.latencySplitMs.sendToMaps.p50}/${r.latencySplitMs.sendToMaps.p99}` : undefined,
-      'RSS MiB start/peak/end': `${r.rss.startMiB}/${r.rss.peakMiB}/${r.rss.endMiB}`,
+      'RSS MiB start/peak/end': r.scenario.kind === 'cli' ? `–/${r.rss.peakMiB}/–` : `${r.rss.startMiB}/${r.rss.peakMiB}/${r.rss.endMiB}`,
       msgs: `${r.clientMessages.snapshots}+${r.clientMessages.deltas}`,
       load: `${r.load1[0]}→${r.load1[1]}`,
       error: r.error,
