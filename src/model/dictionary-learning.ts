@@ -99,38 +99,54 @@ export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Mat
 export function sparseEncodePositive(X: Matrix, dictionary: Matrix, alpha: number, opts: { maxIter?: number; tol?: number; warm?: Matrix } = {}): Matrix {
   const k = dictionary.rows;
   const n = X.rows;
-  const G = dictionary.mmul(dictionary.transpose());
-  const XD = X.mmul(dictionary.transpose()); // n × k
-  const U = opts.warm ? opts.warm.clone() : new Matrix(n, k);
+  // plain arrays in the coordinate loop: ml-matrix's per-element get/set cost more than the arithmetic
+  const G = dictionary.mmul(dictionary.transpose()).to2DArray();
+  const XD = X.mmul(dictionary.transpose()).to2DArray(); // n × k
+  const U = opts.warm ? opts.warm.to2DArray() : Array.from({ length: n }, () => new Array<number>(k).fill(0));
   const maxIter = opts.maxIter ?? 1000;
   const tol = opts.tol ?? 1e-10;
   const u = new Float64Array(k);
   for (let i = 0; i < n; i++) {
-    for (let c = 0; c < k; c++) u[c] = U.get(i, c);
+    const row = U[i]!;
+    const xd = XD[i]!;
+    for (let c = 0; c < k; c++) u[c] = row[c]!;
     for (let it = 0; it < maxIter; it++) {
       let maxDelta = 0;
       for (let c = 0; c < k; c++) {
-        const gcc = G.get(c, c);
+        const g = G[c]!;
+        const gcc = g[c]!;
         if (gcc <= 0) continue;
-        let r = XD.get(i, c);
-        for (let j = 0; j < k; j++) if (j !== c) r -= G.get(c, j) * u[j]!;
+        let r = xd[c]!;
+        for (let j = 0; j < k; j++) if (j !== c) r -= g[j]! * u[j]!;
         const next = Math.max(0, (r - alpha) / gcc);
         maxDelta = Math.max(maxDelta, Math.abs(next - u[c]!));
         u[c] = next;
       }
       if (maxDelta < tol) break;
     }
-    for (let c = 0; c < k; c++) U.set(i, c, u[c]!);
+    for (let c = 0; c < k; c++) row[c] = u[c]!;
   }
-  return U;
+  return new Matrix(U);
 }
 
+/** ½‖X − U·D‖² + α‖U‖₁, row by row (no n × d temporaries; the sums run in the order ml-matrix's mmul uses). */
 function objective(X: Matrix, U: Matrix, D: Matrix, alpha: number): number {
-  const R = X.clone().sub(U.mmul(D)).to2DArray();
+  const rows = X.to2DArray();
+  const codes = U.to2DArray();
+  const atoms = D.to2DArray();
+  const d = X.columns;
   let s = 0;
-  for (const row of R) for (const v of row) s += v ** 2;
   let l1 = 0;
-  for (const row of U.to2DArray()) for (const v of row) l1 += Math.abs(v);
+  for (let i = 0; i < rows.length; i++) {
+    const x = rows[i]!;
+    const u = codes[i]!;
+    for (let j = 0; j < d; j++) {
+      let r = 0;
+      for (let c = 0; c < u.length; c++) r += u[c]! * atoms[c]![j]!;
+      s += (x[j]! - r) ** 2;
+    }
+  }
+  for (const u of codes) for (const v of u) l1 += Math.abs(v);
   return 0.5 * s + alpha * l1;
 }
 
@@ -148,10 +164,11 @@ export function fitDictionary(X: Matrix, opts: DictionaryLearningOptions = {}): 
   let U = sparseEncodePositive(X, D, alpha);
   let prev = objective(X, U, D, alpha);
   let it = 0;
+  const Xt = X.transpose(); // once: the loop's XᵀU would otherwise transpose X every iteration
   for (; it < maxIter; it++) {
     // Block coordinate descent on the atoms (sklearn `_update_dict`): A = UᵀU, B = XᵀU.
     const A = U.transpose().mmul(U);
-    const B = X.transpose().mmul(U);
+    const B = Xt.mmul(U);
     for (let c = 0; c < k; c++) {
       const acc = A.get(c, c);
       if (acc > 1e-6) {
