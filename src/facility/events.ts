@@ -3,23 +3,17 @@
  * shows. Scan bookkeeping only — lifecycle, progress, model, mean error, alerts, the model-fit flag — never pixels.
  * Browser-safe: types and pure functions only (the facility page imports this file).
  */
-import type { ScanRunState, ScanSource } from '../contracts/scan-state.ts';
+import type { ScanInfo } from '../server/hub.ts';
 
 /** Kinds of stream entries. */
 export type FacilityEventType = 'daemon' | 'scan:start' | 'scan:progress' | 'scan:end' | 'scan:failed' | 'alert' | 'model';
 
-/** A scan as the facility sees it (a subset of the daemon's ScanInfo plus its mean error). */
-export interface FacilityScan {
+/**
+ * A scan as the facility sees it: the daemon's own bookkeeping fields of ScanInfo (same names and meaning; type-only
+ * import, so this file stays browser-safe) plus the scan id, its size and mean error.
+ */
+export interface FacilityScan extends Pick<ScanInfo, 'source' | 'rows' | 'cols' | 'state' | 'startedAt' | 'received' | 'encoded' | 'missing' | 'failure'> {
   scanId: string;
-  source: ScanSource;
-  rows: number;
-  cols: number;
-  state: ScanRunState;
-  startedAt: number;
-  /** pixels received (recorded) so far */
-  received: number;
-  encoded: number;
-  missing: number;
   /** rows × cols */
   expected: number;
   /** mean reconstruction error of the encoded pixels (model's scaled units); null before the first */
@@ -27,7 +21,6 @@ export interface FacilityScan {
   /** the model-fit check: flag true = the model does not fit this scan; null before the first check */
   ood: { flag: boolean; errorRatio: number | null; reasons: string[] } | null;
   alertsEnabled: boolean;
-  failure?: { code: string; message: string };
 }
 
 /** One alert event, without its pixel list. */
