@@ -42,8 +42,8 @@ export class PipelineHub implements DashboardHub {
     private readonly daemon: Daemon,
     private readonly rejects?: RejectCounts,
   ) {
-    // ended by the daemon's close, which completes both streams
-    daemon.registry.scans$.subscribe(({ ctx }) => this.events.next({ type: 'scan:change', scanId: ctx.start.scanId }));
+    // ended by the daemon's close, which completes both streams; events$ completes with them
+    daemon.registry.scans$.subscribe({ next: ({ ctx }) => this.events.next({ type: 'scan:change', scanId: ctx.start.scanId }), complete: () => this.events.complete() });
     daemon.slot.swapped$.subscribe(() => this.events.next({ type: 'model:change' }));
   }
 

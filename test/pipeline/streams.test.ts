@@ -13,6 +13,7 @@ import pino from 'pino';
 import { from, type Observable } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Config } from '../../src/config/schema.ts';
+import { PipelineHub } from '../../src/app/hub.ts';
 import { wireMetrics } from '../../src/app/wire-metrics.ts';
 import { Daemon } from '../../src/pipeline/daemon.ts';
 import { guarded } from '../../src/pipeline/fan-out.ts';
@@ -89,6 +90,7 @@ describe('pipeline streams', () => {
 
   it('a wiring that unsubscribes is told nothing more; after close every stream has completed', { timeout: 120_000 }, async () => {
     const { daemon } = await newDaemon();
+    const hub = new PipelineHub(daemon);
     const metrics = createDashboardMetrics({ defaultMetrics: false });
     const ingested = async () => (await metrics.ingestPixels.get()).values[0]?.value ?? 0;
     const off = wireMetrics(daemon, metrics);
@@ -112,13 +114,15 @@ describe('pipeline streams', () => {
       watch('registry refused$', daemon.registry.refused$),
       watch('swapped$', daemon.slot.swapped$),
       watch('verdicts$', daemon.fit.verdicts$),
+      watch('hub events$', hub.events$),
     ];
     await daemon.close();
-    expect(completed.sort()).toEqual(['encoded$', 'encoder refused$', 'ending$', 'events$', 'recordingFailed$', 'registry refused$', 'scans$', 'swapped$', 'verdicts$']);
+    expect(completed.sort()).toEqual(['encoded$', 'encoder refused$', 'ending$', 'events$', 'hub events$', 'recordingFailed$', 'registry refused$', 'scans$', 'swapped$', 'verdicts$']);
     expect(subs.every((s) => s.closed)).toBe(true);
     // a late swap (fine-tuning finishing a round during shutdown) reaches nobody
     await daemon.slot.swap(daemon.slot.engine, daemon.slot.bundle);
     daemon.registry.forget('m1');
+    hub.setAlertsOff('after close');
     expect(called).toEqual([]);
   });
 });
