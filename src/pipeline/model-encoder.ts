@@ -1,8 +1,8 @@
 /**
  * ModelEncoder: the BatchEncoder of the live pipeline. For each batch: turn every pixel into the bundle's canonical
  * model input (preprocess/canonical-input.ts), run encoder + decoder once (model/runtime via the ModelSlot), write
- * μ, log σ², error and version into each scan's maps, and announce it on `encoded$` (alerts, fit check, fine-tuning). Control items go
- * to the registry.
+ * μ, log σ², error and version into each scan's maps, and announce it on `encoded$` (alerts, fit check,
+ * fine-tuning). Control items go to the registry.
  *
  * A scan's input state (θ, resampling grid, normalisation) is fitted on its first `warmupPixels` pixels and then
  * frozen: those pixels wait here until there are enough of them (or the scan stops), then all are encoded.
@@ -35,7 +35,7 @@ export class ModelEncoder implements BatchEncoder {
   private readonly encoded = new Subject<Encoded>();
   private readonly refused = new Subject<PixelRefusal>();
   private readonly refusalsLogged = new WeakMap<ScanContext, number>();
-  /** every batch written into a scan's maps, after the write (alerts, fit check, fine-tuning, metrics) */
+  /** every batch written into a scan's maps, after the write (fit check, alerts, fine-tuning) */
   readonly encoded$: Observable<Encoded> = this.encoded.asObservable();
   /** every pixel the preprocessing refuses (the status channel publishes them) */
   readonly refused$: Observable<PixelRefusal> = this.refused.asObservable();
