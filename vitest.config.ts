@@ -29,7 +29,7 @@ const SLOW = [
   'test/model/{train,train-bundle,export-onnx,fixtures,bundle}.test.ts', // tfjs training, ONNX export, bundles on disk
   'test/model/{forward,fast-lstm}.test.ts', //   tfjs on wasm: its import and gradients alone take 5-6 s on a loaded machine
   'test/model/{baselines,dictionary-learning}.test.ts', // Python (sklearn) references
-  'test/pipeline/{fit-and-alerts,inspector-voltage}.test.ts', // the whole daemon on the fixture bundle, HDF5 files (5-14 s)
+  'test/pipeline/{fit-and-alerts,inspector-voltage,streams}.test.ts', // the whole daemon on the fixture bundle, HDF5 files (5-14 s)
   'test/preprocess/preprocess.test.ts', //       Python reference
   'test/server/start-dashboard-server.test.ts', // HTTP/Socket.IO server
   'test/sim/publish.test.ts', //                 ZeroMQ sockets

@@ -88,7 +88,7 @@ async function daemonIngest(file: string, bundle: string): Promise<Ingest> {
   const daemon = await Daemon.create(config, silentLogger, { source: 'replay', record: false });
   const hub = new PipelineHub(daemon);
   let encoded = 0;
-  daemon.onEvent((ev) => {
+  daemon.events$.subscribe((ev) => {
     if (ev.type === 'batch') encoded += ev.pixels;
   });
   const run = daemon.run(replayFile(file, { pace: { kind: 'max' }, scanId: 'stall-bench' }), { source: 'replay', file, record: false });

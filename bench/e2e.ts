@@ -219,7 +219,7 @@ export async function runLive(s: E2eScenario): Promise<E2eResult> {
     // when the maps got each pixel (ModelEncoder's listener runs right after applyBatch): splits the latency into
     // pipeline (send → maps) and dashboard (maps → client)
     const encodedAt = new Float64Array(total).fill(Number.NaN);
-    live.daemon.encoder.onEncoded((_ctx, index) => {
+    live.daemon.encoder.encoded$.subscribe(({ index }) => {
       const now = Date.now();
       for (let k = 0; k < index.length; k++) if (index[k]! < total) encodedAt[index[k]!] = now;
     });

@@ -108,7 +108,7 @@ async function run(label: string, finetune: Record<string, unknown> | undefined)
   const ft = finetune ? await wireFinetune(daemon, status, config, silentLogger) : undefined;
   const emitted = new Float64Array(rows * cols);
   const latency: number[] = [];
-  daemon.encoder.onEncoded((ctx, index) => {
+  daemon.encoder.encoded$.subscribe(({ ctx, index }) => {
     if (ctx.start.scanId !== 'bench') return;
     const now = performance.now();
     for (const i of index) latency.push(now - emitted[i]!); // raster scan: pixel index = seq

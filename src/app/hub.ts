@@ -3,13 +3,13 @@
  * Reads only: maps, scans, model info, stats; the two on-demand calls decode with the current model.
  * Notifications only mark things dirty on the server side; nothing here waits on a browser.
  */
-import { EventEmitter } from 'node:events';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Subject, type Observable } from 'rxjs';
 import type { Alert } from '../alerts/types.ts';
 import { fromCanonicalInput, scanVoltage } from '../preprocess/canonical-input.ts';
 import { unscale } from '../preprocess/scale.ts';
-import type { AlertsStatus, DashboardHub, OodStatus, FinetuneState, HubEvents, LiveStats, ModelInfo, PixelDetail, PixelSize, ScanFailure, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
+import type { AlertsStatus, DashboardHub, OodStatus, FinetuneState, HubEvent, LiveStats, ModelInfo, PixelDetail, PixelSize, ScanFailure, ScanInfo, TraversalRequest, TraversalResult } from '../server/hub.ts';
 import { scanVoltageAxis } from '../preprocess/voltage-axis.ts';
 import { parsePace, replayFile } from '../sources/hdf5/index.ts';
 import { replayRules } from '../pipeline/replay-rules.ts';
@@ -28,7 +28,9 @@ export class ReplayPathError extends CodedError<'LS_REPLAY_PATH'> {
 }
 
 export class PipelineHub implements DashboardHub {
-  private readonly emitter = new EventEmitter();
+  private readonly events = new Subject<HubEvent>();
+  /** scan, alert and model changes (the dashboard server and the facility publisher subscribe) */
+  readonly events$: Observable<HubEvent> = this.events.asObservable();
   private finetune: ModelInfo['finetune'] = { state: 'disabled', text: 'fine-tuning is off' };
   private replays = 0;
   /** replays started from the dashboard that failed, by scan id (shown on the page with their code) */
@@ -40,34 +42,26 @@ export class PipelineHub implements DashboardHub {
     private readonly daemon: Daemon,
     private readonly rejects?: RejectCounts,
   ) {
-    daemon.registry.onScan((ctx) => this.emit('scan:change', ctx.start.scanId));
-    daemon.slot.onSwap(() => this.emit('model:change'));
-  }
-
-  private emit<E extends keyof HubEvents>(event: E, ...args: Parameters<HubEvents[E]>): void {
-    this.emitter.emit(event, ...args);
-  }
-
-  on<E extends keyof HubEvents>(event: E, listener: HubEvents[E]): () => void {
-    this.emitter.on(event, listener);
-    return () => this.emitter.off(event, listener);
+    // ended by the daemon's close, which completes both streams; events$ completes with them
+    daemon.registry.scans$.subscribe({ next: ({ ctx }) => this.events.next({ type: 'scan:change', scanId: ctx.start.scanId }), complete: () => this.events.complete() });
+    daemon.slot.swapped$.subscribe(() => this.events.next({ type: 'model:change' }));
   }
 
   /** Alerts wiring calls this when an alert of the scan changes. */
   alertChanged(scanId: string): void {
-    this.emit('alert:change', scanId);
+    this.events.next({ type: 'alert:change', scanId });
   }
 
   /** The alerts wiring calls this: `undefined` when alerts run, else the reason they are off (shown as "alerts off: …"). */
   setAlertsOff(reason: string | undefined): void {
     this.alertsOff = reason;
-    this.emit('scan:change', '');
+    this.events.next({ type: 'scan:change', scanId: '' });
   }
 
   /** Fine-tuning calls this as it moves through its states. */
   setFinetuneStatus(state: FinetuneState, text: string, progress?: number): void {
     this.finetune = { state, text, ...(progress === undefined ? {} : { progress }) };
-    this.emit('model:change');
+    this.events.next({ type: 'model:change' });
   }
 
   scans(): ScanInfo[] {
@@ -289,7 +283,7 @@ export class PipelineHub implements DashboardHub {
         // the page started it and was told "started": it must learn the outcome too (not "completed · 0%")
         this.failures.set(scanId, { code, message: `replay of ${file} failed: ${err.message}`, rows, cols, file, startedAt });
         if (this.failures.size > 100) this.failures.delete(this.failures.keys().next().value as string);
-        this.emit('scan:change', scanId);
+        this.events.next({ type: 'scan:change', scanId });
       });
     return scanId;
   }

@@ -10,12 +10,14 @@
  * Opt-in (`alerts.calibrateFromScan` = N > 0): without a usable bundle reference, each scan calibrates its own from
  * its first N encoded pixels (taken as clean) and is scored from then on, those N pixels included.
  */
+import { Subscription } from 'rxjs';
 import type { AlertSink } from '../alerts/types.ts';
 import { AlertEngine, alertsToTable, closeAlertSinks, createAlertSinks, loadAlertsReference, referenceFromEncodings, type AlertsReference } from '../alerts/index.ts';
 import type { Config } from '../config/schema.ts';
 import { PIXEL_DONE } from '../maps/scan-maps.ts';
 import type { Logger } from '../util/log.ts';
 import type { Daemon } from '../pipeline/daemon.ts';
+import { guarded } from '../pipeline/fan-out.ts';
 import type { PipelineHub } from './hub.ts';
 import type { ScanContext } from '../pipeline/scan-context.ts';
 
@@ -55,11 +57,13 @@ export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, c
   const live = config.alerts.enabled && !reference && calibrateN > 0;
   if (!reference && !live) {
     // Alerts off for every scan: say why on each one (dashboard, results, summary).
-    const offScan = daemon.registry.onScan((ctx, what) => {
-      if (what === 'open') ctx.alertsStatus = { enabled: false, reason: offReason! };
-    });
+    const offScans = daemon.registry.scans$.subscribe(
+      guarded(log, 'alerts', ({ ctx, what }) => {
+        if (what === 'open') ctx.alertsStatus = { enabled: false, reason: offReason! };
+      }),
+    );
     hub?.setAlertsOff(offReason);
-    return { close: async () => offScan() };
+    return { close: async () => offScans.unsubscribe() };
   }
   hub?.setAlertsOff(undefined);
   const sinks = await createAlertSinks(config.alerts.sinks, log);
@@ -78,7 +82,11 @@ export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, c
     };
     return get;
   };
-  const offScan = daemon.registry.onScan((ctx, what) => {
+  // one Subscription for the wiring; scans$ and encoded$ deliver synchronously, so an engine has scored a batch
+  // before the next one is written and is finished (by the registry, ctx.alerts.finish) before the results file
+  const sub = new Subscription();
+  const on = <T>(fn: (value: T) => void) => guarded(log, 'alerts', fn);
+  sub.add(daemon.registry.scans$.subscribe(on(({ ctx, what }) => {
     // A finished scan's engine is reached through ctx.alerts only, so it leaves memory with its scan.
     if (what === 'close') {
       engines.delete(ctx.start.scanId);
@@ -97,8 +105,8 @@ export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, c
     } else {
       ctx.alertsStatus = { enabled: false, reason: `calibrating: alerts start after the first ${calibrateN} encoded pixels of this scan (alerts.calibrateFromScan); no usable bundle reference (${offReason})` };
     }
-  });
-  const offBatch = daemon.encoder.onEncoded((ctx, index) => {
+  })));
+  sub.add(daemon.encoder.encoded$.subscribe(on(({ ctx, index }) => {
     const engine = engines.get(ctx.start.scanId);
     if (engine) return engine().onBatch(ctx.maps, index);
     if (!live || !ctx.encodable || ctx.state !== 'running' || ctx.maps.encoded < calibrateN) return;
@@ -116,11 +124,10 @@ export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, c
     const seen: number[] = [];
     for (let i = 0; i < ctx.maps.size; i++) if (ctx.maps.state[i] === PIXEL_DONE) seen.push(i);
     started().onBatch(ctx.maps, Uint32Array.from(seen));
-  });
+  })));
   return {
     async close() {
-      offScan();
-      offBatch();
+      sub.unsubscribe();
       await closeAlertSinks(sinks);
     },
   };

@@ -104,10 +104,10 @@ export function wireFacility(hub: DashboardHub, opts: { config: Pick<Config, 'fa
       checkScans(false);
     });
   };
-  const offs = [
-    hub.on('scan:change', markDirty),
-    hub.on('model:change', () => setImmediate(() => publisher.publish(base('model')))),
-  ];
+  const notifications = hub.events$.subscribe((ev) => {
+    if (ev.type === 'scan:change') markDirty();
+    else if (ev.type === 'model:change') setImmediate(() => publisher.publish(base('model')));
+  });
   const heartbeat = () => {
     const st = hub.stats();
     publisher.publish({ ...base('daemon'), stats: { ingestPxPerSec: st.ingestPxPerSec, queueDepth: st.queueDepth, scans: known.size, ...(st.ingestHalted ? { ingestHalted: st.ingestHalted } : {}) } });
@@ -127,7 +127,7 @@ export function wireFacility(hub: DashboardHub, opts: { config: Pick<Config, 'fa
     },
     async close() {
       clearInterval(timer);
-      for (const off of offs) off();
+      notifications.unsubscribe();
       checkScans(false); // a scan that just ended is published before the goodbye
       await publisher.close();
     },

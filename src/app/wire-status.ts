@@ -4,7 +4,9 @@
  * (plausibility), `progress` (received / recorded / encoded counts, at most every PROGRESS_MS per scan), `halted`
  * (its recording failed) and `finished` (final counts). docs/protocol.md §Status channel is the prose form.
  */
+import { Subscription, filter } from 'rxjs';
 import type { FrameError } from '../protocol/errors.ts';
+import { guarded } from '../pipeline/fan-out.ts';
 import type { StatusChannel } from '../sources/zmq-status.ts';
 import type { ZmqSource } from '../sources/zmq.ts';
 import type { Daemon } from '../pipeline/daemon.ts';
@@ -44,9 +46,13 @@ export function wireStatus(daemon: Daemon, source: Pick<ZmqSource, 'rejects$' | 
   const halted = (scanId: string, failure: Partial<RecordingFailure> & { message: string }) => {
     channel.publish('halted', { scanId, ...failure, ingestHalted: Boolean(daemon.ingestHalted) });
   };
-  const subs = [source.rejects$.subscribe((e) => channel.publish('refused', frame(e))), source.warnings$.subscribe((w) => channel.publish('warning', { ...w.at, code: w.code, message: w.message }))];
-  const offs = [
-    daemon.registry.onScan((ctx, what) => {
+  // one Subscription for the whole wiring: `close` ends every subscription below
+  const sub = new Subscription();
+  const on = <T>(fn: (value: T) => void) => guarded(daemon.log, 'status channel', fn);
+  sub.add(source.rejects$.subscribe((e) => channel.publish('refused', frame(e))));
+  sub.add(source.warnings$.subscribe((w) => channel.publish('warning', { ...w.at, code: w.code, message: w.message })));
+  sub.add(
+    daemon.registry.scans$.subscribe(on(({ ctx, what }) => {
       const scanId = ctx.start.scanId;
       if (what === 'open') {
         channel.publish('accepted', { scanId, dataKind: ctx.start.kind, rows: ctx.start.grid.rows, cols: ctx.start.grid.cols, source: ctx.source, recording: ctx.recordingPath ?? null });
@@ -55,18 +61,21 @@ export function wireStatus(daemon: Daemon, source: Pick<ZmqSource, 'rejects$' | 
       lastProgress.delete(scanId);
       haltedScans.delete(scanId);
       channel.publish('finished', { scanId, status: ctx.state, ...counts(ctx), results: ctx.refused ? null : ctx.resultsPath });
-    }),
-    daemon.registry.onRefused((ctx, refusal) => channel.publish('refused', { scanId: ctx.start.scanId, ...refusal })),
-    // pixels the model's own check refuses (LS_INPUT_ALL_NONFINITE, LS_INPUT_OVERFLOW): the producer learns them too
-    daemon.encoder.onRefused((ctx, refusal) => channel.publish('refused', { scanId: ctx.start.scanId, ...refusal })),
-    daemon.registry.onRecordingFailure((ctx, failure) => {
-      // once per scan: recordingFailed is told again for every later batch of the scan
+    })),
+  );
+  sub.add(daemon.registry.refused$.subscribe(on(({ ctx, refusal }) => channel.publish('refused', { scanId: ctx.start.scanId, ...refusal }))));
+  // pixels the model's own check refuses (LS_INPUT_ALL_NONFINITE, LS_INPUT_OVERFLOW): the producer learns them too
+  sub.add(daemon.encoder.refused$.subscribe(on(({ ctx, seq, code, message }) => channel.publish('refused', { scanId: ctx.start.scanId, seq, code, message }))));
+  sub.add(
+    daemon.registry.recordingFailed$.subscribe(on(({ ctx, failure }) => {
+      // once per scan: recordingFailed$ is told again for every later batch of the scan
       if (haltedScans.has(ctx.start.scanId)) return;
       haltedScans.add(ctx.start.scanId);
       halted(ctx.start.scanId, failure);
-    }),
-    daemon.onEvent((ev) => {
-      if (ev.type !== 'batch') return;
+    })),
+  );
+  sub.add(
+    daemon.events$.pipe(filter((ev) => ev.type === 'batch')).subscribe(on((ev) => {
       const { ctx } = ev;
       const scanId = ctx.start.scanId;
       const wait = PROGRESS_MS - (performance.now() - (lastProgress.get(scanId) ?? -Infinity));
@@ -80,8 +89,8 @@ export function wireStatus(daemon: Daemon, source: Pick<ZmqSource, 'rejects$' | 
           if (ctx.state === 'running') progress(ctx);
         }, wait),
       );
-    }),
-  ];
+    })),
+  );
   function progress(ctx: ScanContext): void {
     lastProgress.set(ctx.start.scanId, performance.now());
     channel.publish('progress', { scanId: ctx.start.scanId, ...counts(ctx) });
@@ -89,8 +98,7 @@ export function wireStatus(daemon: Daemon, source: Pick<ZmqSource, 'rejects$' | 
   return {
     halted,
     close() {
-      for (const s of subs) s.unsubscribe();
-      for (const off of offs) off();
+      sub.unsubscribe();
       for (const t of trailing.values()) clearTimeout(t);
     },
   };

@@ -18,7 +18,9 @@ import { createEngine, type InferenceEngine } from '../model/runtime.ts';
 import { klPerLatent } from '../model/train.ts';
 import { mulberry32 } from '../util/prng.ts';
 import { PIXEL_DONE } from '../maps/scan-maps.ts';
-import type { EncodedListener } from '../pipeline/model-encoder.ts';
+import { Subscription, type Observable } from 'rxjs';
+import { guarded } from '../pipeline/fan-out.ts';
+import type { Encoded } from '../pipeline/model-encoder.ts';
 import type { ModelSlot } from '../pipeline/model-slot.ts';
 import type { ScanContext } from '../pipeline/scan-context.ts';
 import type { FinetuneState } from '../contracts/finetune-state.ts';
@@ -38,9 +40,9 @@ import { appendRound, commitVersion, discardStaging, latestVersion, nextVersion,
 export interface FinetuneHost {
   readonly slot: ModelSlot;
   readonly registry: { list(): ScanContext[]; writeResults(ctx: ScanContext, complete: boolean): Promise<void> };
-  readonly encoder: { onEncoded(fn: EncodedListener): () => void };
+  readonly encoder: { readonly encoded$: Observable<Encoded> };
   /** the model-fit check (pipeline/fit-monitor.ts): a scan flagged as not fitting starts a round at minPixels */
-  readonly fit?: { onChange(fn: (ctx: ScanContext, status: { flag: boolean }) => void): () => void };
+  readonly fit?: { readonly verdicts$: Observable<{ ctx: ScanContext; status: { flag: boolean } }> };
   queueDepth(): number;
 }
 
@@ -88,7 +90,6 @@ export class Finetuner {
   private lastCollectingAt = 0;
   /** scans flagged as not fitting now: while any is, a round needs only minPixels new pixels */
   private readonly notFitting = new Set<string>();
-  private readonly offFit?: () => void;
   /** set by `drain` (replay end): keep running rounds while the gate accepts them */
   private draining = false;
   /** whether the latest round was accepted */
@@ -114,14 +115,18 @@ export class Finetuner {
     this.buffer = new ReplayBuffer(c.bufferPixels, this.stride, c.holdoutFraction, c.seed);
     this.rule = { minImprovement: c.gate.minImprovement, maxReferenceWorsening: c.gate.maxReferenceWorsening };
     this.versionsUsed = [host.slot.engine.version];
-    this.unsubscribe = host.encoder.onEncoded((ctx, index) => this.onEncoded(ctx, index));
-    this.offFit = host.fit?.onChange((ctx, status) => {
+    // one Subscription for both streams: `close` ends it
+    const subs = new Subscription();
+    this.unsubscribe = () => subs.unsubscribe();
+    subs.add(host.encoder.encoded$.subscribe(guarded(log, 'fine-tuning', ({ ctx, index }) => this.onEncoded(ctx, index))));
+    const verdicts = host.fit?.verdicts$.subscribe(guarded(log, 'fine-tuning', ({ ctx, status }) => {
       if (status.flag) {
         this.notFitting.add(ctx.start.scanId);
         this.log.info({ scanId: ctx.start.scanId, minPixels: c.minPixels }, `scan ${ctx.start.scanId} does not fit the model: the next round starts after ${c.minPixels} new pixels instead of ${c.everyPixels}`);
         this.maybeStart('ood');
       } else this.notFitting.delete(ctx.start.scanId);
-    });
+    }));
+    if (verdicts) subs.add(verdicts);
     // Start the worker and its tfjs backend now, so the first round does not pay for loading them during a scan.
     this.ensureWorker();
     // The time trigger: checked every few seconds; a round starts when T minutes passed and enough pixels arrived.
@@ -529,7 +534,6 @@ export class Finetuner {
     this.closed = true;
     clearInterval(this.timer);
     this.unsubscribe();
-    this.offFit?.();
     this.control?.stop();
     await this.running?.catch(() => undefined);
     await this.worker?.terminate();

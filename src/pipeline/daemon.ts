@@ -3,12 +3,13 @@
  * through it (the live ZeroMQ socket, replays, resumed recordings). `run(events$)` wires one source through the
  * pipeline graph and resolves when the source completes. The dashboard reads it through app/hub.ts.
  */
-import { type Observable, Subject, defaultIfEmpty, lastValueFrom, takeUntil, tap } from 'rxjs';
+import { type Observable, Subject, defaultIfEmpty, filter, lastValueFrom, takeUntil, tap } from 'rxjs';
 import type { Config } from '../config/schema.ts';
 import { loadBundle } from '../model/bundle.ts';
 import { createEngine } from '../model/runtime.ts';
 import type { ScanEvent } from '../protocol/events.ts';
 import type { Logger } from '../util/log.ts';
+import { guarded } from './fan-out.ts';
 import { encodeScans } from './graph.ts';
 import type { PipelineEvent } from './items.ts';
 import { FitMonitor } from './fit-monitor.ts';
@@ -30,7 +31,9 @@ export class Daemon {
   private readonly runs = new Set<Promise<unknown>>();
   /** emits once on close: every running source is unsubscribed (its socket closed) */
   private readonly closing$ = new Subject<void>();
-  private readonly eventListeners = new Set<(ev: PipelineEvent) => void>();
+  private readonly events = new Subject<PipelineEvent>();
+  /** every pipeline event of every run (batches, scan start and end), in the order the graph emits them */
+  readonly events$: Observable<PipelineEvent> = this.events.asObservable();
   /** pixels per second over the last few seconds, updated by batches */
   private readonly rateWindow: Array<{ t: number; n: number }> = [];
 
@@ -46,12 +49,13 @@ export class Daemon {
     /** does the model fit each scan (rolling check against the bundle's training reference) */
     readonly fit: FitMonitor,
   ) {
-    registry.onRecordingFailure((ctx, failure) => {
+    registry.recordingFailed$.subscribe(({ ctx, failure }) => {
       // Only a failing disk or folder halts ingest. A fault of one scan's input (a reused id, a start that cannot be
       // stored) or EMFILE/ENFILE (too many open files for this one scan's recording) leaves that scan unrecorded and
       // every other producer going.
       if (failure.haltsIngest && !SCAN_LOCAL_ERRNOS.has(failure.errno)) this.ingestHalted ??= { ...failure, scanId: ctx.start.scanId };
     });
+    this.events$.pipe(filter((ev) => ev.type === 'batch')).subscribe((ev) => this.rateWindow.push({ t: performance.now(), n: ev.pixels }));
   }
 
   /** Load the configured bundle, open an inference engine and build the shared pipeline parts. */
@@ -63,8 +67,10 @@ export class Daemon {
     const registry = new ScanRegistry(config, slot, log, defaultPlan);
     const encoder = new ModelEncoder(slot, registry, log);
     const fit = new FitMonitor(config.ood, slot, log.child({ stage: 'fit' }));
-    encoder.onEncoded((ctx, index) => fit.onEncoded(ctx, index));
-    registry.onEnding((ctx) => fit.assess(ctx)); // the verdict over the whole scan goes into its final results
+    const fitLog = log.child({ stage: 'fit' });
+    encoder.encoded$.subscribe(guarded(fitLog, 'fit monitor', ({ ctx, index }) => fit.onEncoded(ctx, index)));
+    // the verdict over the whole scan goes into its final results (ending$ is told before they are written)
+    registry.ending$.subscribe(guarded(fitLog, 'fit monitor', (ctx) => void fit.assess(ctx)));
     return new Daemon(config, log, slot, registry, encoder, fit);
   }
 
@@ -101,12 +107,6 @@ export class Daemon {
     return n / Math.max(1, (now - this.rateWindow[0].t) / 1000);
   }
 
-  /** Told about every pipeline event of every run. */
-  onEvent(fn: (ev: PipelineEvent) => void): () => void {
-    this.eventListeners.add(fn);
-    return () => this.eventListeners.delete(fn);
-  }
-
   /** Run one source through the pipeline until it completes; `plan` says how its scans open. */
   async run(events$: Observable<ScanEvent>, plan?: OpenPlan): Promise<RunSummary> {
     const t0 = performance.now();
@@ -125,8 +125,7 @@ export class Daemon {
       encodeScans(planned, { scans: this.registry, encoder: this.encoder, batch: this.config.batch }).pipe(
         tap((ev) => {
           touched.add(ev.ctx.start.scanId);
-          if (ev.type === 'batch') this.rateWindow.push({ t: performance.now(), n: ev.pixels });
-          for (const fn of this.eventListeners) fn(ev);
+          this.events.next(ev);
         }),
         defaultIfEmpty(undefined),
       ),
@@ -141,10 +140,17 @@ export class Daemon {
     return { scans, seconds: (performance.now() - t0) / 1000 };
   }
 
-  /** Close recordings (running scans stay resumable), write results, release the engine. */
+  /**
+   * Close recordings (running scans stay resumable), write results, release the engine. Every stream (`events$`, the
+   * encoder's, the registry's, the slot's) completes once the runs have stopped: no subscriber is called after that.
+   */
   async close(): Promise<void> {
     this.closing$.next();
     await Promise.allSettled([...this.runs]);
+    this.events.complete();
+    this.encoder.close();
+    this.fit.close();
+    this.slot.close();
     await this.registry.close();
     await this.slot.engine.close();
   }

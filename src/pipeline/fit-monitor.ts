@@ -4,8 +4,9 @@
  * latest `ood.windowPixels` pixels (their model inputs and errors) with the bundle's training reference and stores
  * the verdict in `ctx.ood` — which the dashboard's scan list, /metrics, the results file and the replay summary read.
  * The first time a scan is flagged it logs one warning with the numbers and tells its listeners (fine-tuning
- * starts a round early); when it fits again (e.g. after an accepted fine-tuning round) it logs that once too.
+ * starts a round early, through `verdicts$`); when it fits again (e.g. after an accepted fine-tuning round) it logs that once too.
  */
+import { Subject, type Observable } from 'rxjs';
 import type { Config } from '../config/schema.ts';
 import { PIXEL_DONE } from '../maps/scan-maps.ts';
 import { checkFit, checkScanPixels, fitReferenceOf, type OodStatus } from '../model/fit-check.ts';
@@ -14,8 +15,11 @@ import type { Logger } from '../util/log.ts';
 import type { ModelSlot } from './model-slot.ts';
 import type { ScanContext } from './scan-context.ts';
 
-/** Told when a scan's verdict flips (flagged = the model does not fit it). */
-export type FitListener = (ctx: ScanContext, status: OodStatus) => void;
+/** A scan's verdict flipped (flagged = the model does not fit it). */
+export interface FitVerdict {
+  ctx: ScanContext;
+  status: OodStatus;
+}
 
 interface Window {
   /** ring of the latest pixel indices */
@@ -29,7 +33,9 @@ interface Window {
 
 export class FitMonitor {
   private readonly windows = new WeakMap<ScanContext, Window>();
-  private readonly listeners = new Set<FitListener>();
+  private readonly verdicts = new Subject<FitVerdict>();
+  /** every flip of a scan's verdict (fine-tuning starts a round early on a flag); completes on `close` */
+  readonly verdicts$: Observable<FitVerdict> = this.verdicts.asObservable();
 
   constructor(
     private readonly config: Config['ood'],
@@ -37,13 +43,12 @@ export class FitMonitor {
     private readonly log: Logger,
   ) {}
 
-  /** Subscribe to verdict flips; returns the unsubscribe function. */
-  onChange(fn: FitListener): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+  /** Complete `verdicts$` (daemon shutdown). */
+  close(): void {
+    this.verdicts.complete();
   }
 
-  /** Feed one encoded batch of a scan (ModelEncoder listener). */
+  /** Feed one encoded batch of a scan (a subscriber of ModelEncoder.encoded$). */
   onEncoded(ctx: ScanContext, index: Uint32Array): void {
     if (!this.config.enabled || !ctx.inputs) return;
     let w = this.windows.get(ctx);
@@ -93,6 +98,6 @@ export class FitMonitor {
     const numbers = { scanId: ctx.start.scanId, errorRatio: status.errorRatio, inputShift: status.inputShift, scanMedianError: status.scanMedianError, trainMedianError: status.trainMedianError, pixels: status.pixels, reference: status.reference, code: 'LS_MODEL_NOT_FITTING' };
     if (status.flag) this.log.warn(numbers, `the model (v${this.slot.engine.version}) does not fit scan ${ctx.start.scanId}: ${status.reasons.join('; ')}; its maps and alerts are unreliable until it is fine-tuned on this sample (docs/model.md)`);
     else this.log.info(numbers, `the model (v${this.slot.engine.version}) fits scan ${ctx.start.scanId} again: error ratio ${status.errorRatio?.toPrecision(3) ?? 'n/a'}, input shift ${status.inputShift?.toPrecision(3) ?? 'n/a'}`);
-    for (const fn of this.listeners) fn(ctx, status);
+    this.verdicts.next({ ctx, status });
   }
 }

@@ -1,12 +1,13 @@
 /**
  * ModelEncoder: the BatchEncoder of the live pipeline. For each batch: turn every pixel into the bundle's canonical
  * model input (preprocess/canonical-input.ts), run encoder + decoder once (model/runtime via the ModelSlot), write
- * μ, log σ², error and version into each scan's maps, and tell the per-pixel listeners (alerts). Control items go
- * to the registry.
+ * μ, log σ², error and version into each scan's maps, and announce it on `encoded$` (alerts, fit check,
+ * fine-tuning). Control items go to the registry.
  *
  * A scan's input state (θ, resampling grid, normalisation) is fitted on its first `warmupPixels` pixels and then
  * frozen: those pixels wait here until there are enough of them (or the scan stops), then all are encoded.
  */
+import { Subject, type Observable } from 'rxjs';
 import type { Logger } from '../util/log.ts';
 import { fitScanInputState, toCanonicalInput, type PixelLoopStats } from '../preprocess/canonical-input.ts';
 import { modelledValuesProblem } from '../preprocess/modelled-values.ts';
@@ -16,13 +17,28 @@ import type { ModelSlot } from './model-slot.ts';
 import type { ScanContext } from './scan-context.ts';
 import type { ScanRegistry } from './scan-registry.ts';
 
-/** Told after a scan's maps received a batch: `index` are the flat pixel indices just written. */
-export type EncodedListener = (ctx: ScanContext, index: Uint32Array) => void;
+/** A scan's maps received a batch: `index` are the flat pixel indices just written. */
+export interface Encoded {
+  ctx: ScanContext;
+  index: Uint32Array;
+}
+
+/** A pixel the preprocessing refused, with its code. */
+export interface PixelRefusal {
+  ctx: ScanContext;
+  seq: number;
+  code: string;
+  message: string;
+}
 
 export class ModelEncoder implements BatchEncoder {
-  private readonly listeners = new Set<EncodedListener>();
+  private readonly encoded = new Subject<Encoded>();
+  private readonly refused = new Subject<PixelRefusal>();
   private readonly refusalsLogged = new WeakMap<ScanContext, number>();
-  private readonly refusalListeners = new Set<(ctx: ScanContext, refusal: { seq: number; code: string; message: string }) => void>();
+  /** every batch written into a scan's maps, after the write (fit check, alerts, fine-tuning) */
+  readonly encoded$: Observable<Encoded> = this.encoded.asObservable();
+  /** every pixel the preprocessing refuses (the status channel publishes them) */
+  readonly refused$: Observable<PixelRefusal> = this.refused.asObservable();
   /** duration of the latest inference call, ms */
   lastBatchMs = 0;
   /** arrival-to-encoded time of the oldest pixel of the latest batch, s */
@@ -34,10 +50,10 @@ export class ModelEncoder implements BatchEncoder {
     private readonly log: Logger,
   ) {}
 
-  /** Subscribe to encoded batches (alerts, metrics); returns the unsubscribe function. */
-  onEncoded(fn: EncodedListener): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+  /** Complete `encoded$` and `refused$` (daemon shutdown). */
+  close(): void {
+    this.encoded.complete();
+    this.refused.complete();
   }
 
   async encode(items: readonly PixelItem[]): Promise<void> {
@@ -64,17 +80,11 @@ export class ModelEncoder implements BatchEncoder {
     if (ready.length) await this.encodeReady(ready);
   }
 
-  /** Told about every pixel the preprocessing refuses (the status channel publishes them). */
-  onRefused(fn: (ctx: ScanContext, refusal: { seq: number; code: string; message: string }) => void): () => void {
-    this.refusalListeners.add(fn);
-    return () => this.refusalListeners.delete(fn);
-  }
-
   /** A pixel the preprocessing refuses: counted in pixels_rejected, logged with its code (rate-limited per scan). */
   private refusePixel(item: PixelItem, code: string | undefined, message: string): void {
     const { ctx } = item;
     ctx.counters.rejected++;
-    for (const fn of this.refusalListeners) fn(ctx, { seq: item.ev.seq, code: code ?? 'LS_PREPROCESS_LAYOUT', message });
+    this.refused.next({ ctx, seq: item.ev.seq, code: code ?? 'LS_PREPROCESS_LAYOUT', message });
     const logged = (this.refusalsLogged.get(ctx) ?? 0) + 1;
     this.refusalsLogged.set(ctx, logged);
     if (logged <= 20) this.log.warn({ scanId: ctx.start.scanId, seq: item.ev.seq, code }, message);
@@ -163,7 +173,7 @@ export class ModelEncoder implements BatchEncoder {
       ctx.maps.applyBatch({ index, mu: pick(out.mu, d), logVar: pick(out.logVar, d), error, version });
       ctx.counters.encoded += ks.length;
       for (let j = 0; j < error.length; j++) ctx.counters.errorSum += error[j];
-      for (const fn of this.listeners) fn(ctx, index);
+      this.encoded.next({ ctx, index });
     }
   }
 

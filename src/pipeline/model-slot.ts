@@ -3,6 +3,7 @@
  * inference call goes through `run`, which hands it one engine for the whole call, so a batch is always
  * encoded by exactly one model version, and an engine swapped out is closed only after its last call.
  */
+import { Subject, type Observable } from 'rxjs';
 import type { Bundle } from '../model/bundle.ts';
 import type { InferenceEngine } from '../model/runtime.ts';
 
@@ -13,13 +14,15 @@ export interface ModelSlot {
   run<T>(fn: (engine: InferenceEngine, bundle: Bundle) => Promise<T>): Promise<T>;
   /** swap in a new engine/bundle; the old engine is closed once its calls in flight finish */
   swap(engine: InferenceEngine, bundle: Bundle): Promise<void>;
-  /** listeners told after each swap (dashboard, re-encoding) */
-  onSwap(fn: (slot: ModelSlot) => void): () => void;
+  /** the slot, after each swap (the dashboard's model view); completes on `close` */
+  readonly swapped$: Observable<ModelSlot>;
+  /** complete `swapped$` (daemon shutdown) */
+  close(): void;
 }
 
 /** A slot holding `engine` for `bundle`. */
 export function createModelSlot(engine: InferenceEngine, bundle: Bundle): ModelSlot {
-  const listeners = new Set<(slot: ModelSlot) => void>();
+  const swapped = new Subject<ModelSlot>();
   const inFlight = new Map<InferenceEngine, Set<Promise<unknown>>>();
   let current = { engine, bundle };
   return {
@@ -42,15 +45,15 @@ export function createModelSlot(engine: InferenceEngine, bundle: Bundle): ModelS
     async swap(next, nextBundle) {
       const old = current.engine;
       current = { engine: next, bundle: nextBundle };
-      for (const fn of listeners) fn(this);
+      swapped.next(this);
       if (old === next) return;
       await Promise.allSettled([...(inFlight.get(old) ?? [])]);
       inFlight.delete(old);
       await old.close();
     },
-    onSwap(fn) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
+    swapped$: swapped.asObservable(),
+    close() {
+      swapped.complete();
     },
   };
 }

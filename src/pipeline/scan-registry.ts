@@ -4,6 +4,7 @@
  * running scans are rewritten every `data.resultsFlushMs` while their maps change.
  */
 import { mkdirSync } from 'node:fs';
+import { Subject, type Observable } from 'rxjs';
 import { basename } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { PIXEL_DONE, ScanMaps } from '../maps/scan-maps.ts';
@@ -57,13 +58,27 @@ export interface OpenPlan {
   recordingPath?: string;
 }
 
+/** A scan opened (after its recording was created) or closed (after its final results were written, or forgotten). */
+export interface ScanChange {
+  ctx: ScanContext;
+  what: 'open' | 'close';
+}
+
 export class ScanRegistry {
   private readonly scans = new Map<string, ScanContext>();
   private readonly plans = new Map<string, OpenPlan>();
-  private readonly listeners = new Set<(ctx: ScanContext, what: 'open' | 'close') => void>();
-  private readonly failureListeners = new Set<(ctx: ScanContext, failure: RecordingFailure) => void>();
-  private readonly refusalListeners = new Set<(ctx: ScanContext, refusal: { code: string; message: string }) => void>();
-  private readonly endingListeners = new Set<(ctx: ScanContext) => void>();
+  private readonly scanChanges = new Subject<ScanChange>();
+  private readonly ending = new Subject<ScanContext>();
+  private readonly recordingFailures = new Subject<{ ctx: ScanContext; failure: RecordingFailure }>();
+  private readonly refusals = new Subject<{ ctx: ScanContext; refusal: { code: string; message: string } }>();
+  /** a scan opened, and after it closed */
+  readonly scans$: Observable<ScanChange> = this.scanChanges.asObservable();
+  /** a scan's stop arrived, before its final results write (final checks that the file should carry) */
+  readonly ending$: Observable<ScanContext> = this.ending.asObservable();
+  /** a scan's recording could not be created or written (the daemon stops receiving); again for every later batch */
+  readonly recordingFailed$: Observable<{ ctx: ScanContext; failure: RecordingFailure }> = this.recordingFailures.asObservable();
+  /** an open scan was refused (its buffers could not be allocated) */
+  readonly refused$: Observable<{ ctx: ScanContext; refusal: { code: string; message: string } }> = this.refusals.asObservable();
   private flushTimer?: NodeJS.Timeout;
   constructor(
     private readonly config: Config,
@@ -81,27 +96,9 @@ export class ScanRegistry {
     this.plans.set(scanId, plan);
   }
 
-  /** Told when a scan opens and after it closed. */
-  onScan(fn: (ctx: ScanContext, what: 'open' | 'close') => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-
-  /** Told when a scan's stop arrived, before its final results write (final checks that the file should carry). */
-  onEnding(fn: (ctx: ScanContext) => void): () => void {
-    this.endingListeners.add(fn);
-    return () => this.endingListeners.delete(fn);
-  }
-
-  /** Told when a scan's recording cannot be created or written (the daemon stops receiving). */
-  onRecordingFailure(fn: (ctx: ScanContext, failure: RecordingFailure) => void): () => void {
-    this.failureListeners.add(fn);
-    return () => this.failureListeners.delete(fn);
-  }
-
   /**
    * A recording could not be created or appended to (disk full, read-only folder, file-size limit): log it with the
-   * path and errno, mark the scan 'error', drop the broken recorder and tell the listeners. The pixels of the failed
+   * path and errno, mark the scan 'error', drop the broken recorder and announce it on `recordingFailed$`. The pixels of the failed
    * batch still go to the maps; they and every later pixel of the scan are counted in `recordingError.unrecorded`.
    */
   recordingFailed(ctx: ScanContext, err: unknown, pixels: readonly PixelEvent[]): void {
@@ -125,7 +122,7 @@ export class ScanRegistry {
     ctx.state = 'error';
     // Dropped without close(): closing would try to write the failed metadata again over the last good flush.
     ctx.recorder = undefined;
-    for (const fn of this.failureListeners) fn(ctx, ctx.recordingError);
+    this.recordingFailures.next({ ctx, failure: ctx.recordingError });
   }
 
   /**
@@ -136,7 +133,7 @@ export class ScanRegistry {
     const ctx = this.scans.get(scanId);
     if (ctx) {
       ctx.state = 'error';
-      for (const fn of this.listeners) fn(ctx, 'close');
+      this.scanChanges.next({ ctx, what: 'close' });
     }
     this.scans.delete(scanId);
     this.plans.delete(scanId);
@@ -208,7 +205,7 @@ export class ScanRegistry {
     this.scans.set(start.scanId, ctx);
     if (recordingFailure) this.recordingFailed(ctx, recordingFailure, []);
     this.log.info({ scanId: start.scanId, source: ctx.source, rows: start.grid.rows, cols: start.grid.cols, kind: start.kind, recording: recordingPath, results: ctx.resultsPath }, 'scan started');
-    for (const fn of this.listeners) fn(ctx, 'open');
+    this.scanChanges.next({ ctx, what: 'open' });
     return ctx;
   }
 
@@ -241,13 +238,7 @@ export class ScanRegistry {
       }
       ctx.recorder = undefined;
     }
-    for (const fn of this.refusalListeners) fn(ctx, ctx.refused);
-  }
-
-  /** Told when an open scan is refused (its buffers could not be allocated). */
-  onRefused(fn: (ctx: ScanContext, refusal: { code: string; message: string }) => void): () => void {
-    this.refusalListeners.add(fn);
-    return () => this.refusalListeners.delete(fn);
+    this.refusals.next({ ctx, refusal: ctx.refused });
   }
 
   /** start / gap / stop, in stream order. */
@@ -263,7 +254,7 @@ export class ScanRegistry {
     ctx.state = ctx.recordingError || ctx.refused ? 'error' : ev.header.status === 'completed' ? 'completed' : ev.header.status;
     ctx.alerts?.finish();
     this.computeBaselines(ctx);
-    for (const fn of this.endingListeners) fn(ctx);
+    this.ending.next(ctx);
     if (ctx.recorder) {
       try {
         ctx.recorder.writeStop(ev.header);
@@ -280,7 +271,7 @@ export class ScanRegistry {
       this.log.error({ scanId: ctx.start.scanId, path: ctx.resultsPath, err: (err as Error).message }, 'final results write failed');
     }
     this.log.info({ scanId: ctx.start.scanId, status: ev.header.status, received: ctx.counters.received, encoded: ctx.counters.encoded, missing: ctx.maps.missing, results: ctx.resultsPath }, 'scan finished');
-    for (const fn of this.listeners) fn(ctx, 'close');
+    this.scanChanges.next({ ctx, what: 'close' });
     this.evictFinished();
     return { type: 'scan:end', ctx };
   }
@@ -361,9 +352,13 @@ export class ScanRegistry {
     }
   }
 
-  /** Stop the flush timer and close open recordings (daemon shutdown; running scans stay resumable). */
+  /**
+   * Stop the flush timer, complete the streams (no subscriber is called after this) and close open recordings
+   * (daemon shutdown; running scans stay resumable).
+   */
   async close(): Promise<void> {
     clearInterval(this.flushTimer);
+    for (const s of [this.scanChanges, this.ending, this.recordingFailures, this.refusals] as Subject<unknown>[]) s.complete();
     for (const ctx of this.scans.values()) {
       // 'error' without a stop: a scan whose recording failed; its results say so (status, recording_error).
       if (ctx.state === 'running' || (ctx.state === 'error' && !ctx.stop)) await this.writeResults(ctx, false).catch(() => undefined);

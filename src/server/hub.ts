@@ -8,6 +8,7 @@
  * Every type here is plain data (JSON-friendly) except `MapSource`, which is the read side of `ScanMaps`.
  * The page imports these types too (through src/server/events.ts), so nothing here may import Node modules.
  */
+import type { Observable } from 'rxjs';
 import type { Alert } from '../alerts/types.ts';
 import type { MapDelta, MapSnapshot } from '../maps/scan-maps.ts';
 import type { FinetuneState } from '../contracts/finetune-state.ts';
@@ -203,14 +204,13 @@ export interface LiveStats {
 }
 
 /** Notifications from the pipeline; each only marks something dirty on the server side. */
-export interface HubEvents {
-  /** a scan started, changed state or finished (the scan list is re-read) */
-  'scan:change': (scanId: string) => void;
+export type HubEvent =
+  /** a scan started, changed state or finished (the scan list is re-read); scanId '' = every scan */
+  | { type: 'scan:change'; scanId: string }
   /** an alert of the scan opened, grew or closed (the scan's alert list is re-read) */
-  'alert:change': (scanId: string) => void;
+  | { type: 'alert:change'; scanId: string }
   /** the model version or fine-tuning status changed (`model()` is re-read) */
-  'model:change': () => void;
-}
+  | { type: 'model:change' };
 
 /** The daemon, as the dashboard server sees it. Implemented by the pipeline; see docs/dashboard.md. */
 export interface DashboardHub {
@@ -232,6 +232,6 @@ export interface DashboardHub {
   replayFiles?(): Promise<string[]>;
   /** start replaying a file by the name `replayFiles` gave (the hub confines names to its roots) → the new scan id */
   replay?(file: string): Promise<string>;
-  /** subscribe to a notification; returns the unsubscribe function */
-  on<E extends keyof HubEvents>(event: E, listener: HubEvents[E]): () => void;
+  /** the notifications, delivered synchronously as they happen (subscribers only mark things dirty) */
+  readonly events$: Observable<HubEvent>;
 }

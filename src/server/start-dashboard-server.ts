@@ -385,19 +385,11 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   // a viewer answers other viewers' relayed requests with null: only the daemon's answer counts
   if (!hub) io.on('viewer:request', (_event, _req, reply) => typeof reply === 'function' && reply(null));
 
-  const unsubscribe = hub
-    ? [
-    hub.on('scan:change', () => {
-      scansDirty = true;
-    }),
-    hub.on('alert:change', (scanId) => {
-      alertsDirty.add(scanId);
-    }),
-    hub.on('model:change', () => {
-      modelDirty = true;
-    }),
-  ]
-    : [];
+  const notifications = hub?.events$.subscribe((ev) => {
+    if (ev.type === 'scan:change') scansDirty = true;
+    else if (ev.type === 'alert:change') alertsDirty.add(ev.scanId);
+    else modelDirty = true;
+  });
 
   // Twice the rate limit, so timer jitter does not halve the update rate; each feed enforces its own interval.
   const feedTimer = setInterval(() => {
@@ -461,7 +453,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
     async close() {
       clearInterval(feedTimer);
       clearInterval(statsTimer);
-      for (const off of unsubscribe) off();
+      notifications?.unsubscribe();
       // no disconnect packet: clients see the transport close and keep reconnecting (a restarted daemon takes them back)
       await new Promise<void>((done) => {
         io.close(() => done());

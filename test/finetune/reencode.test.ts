@@ -61,7 +61,7 @@ test('a swap halfway through a scan loses no pixel and every pixel ends with the
   let liveEncoded = 0;
   let liveOnV1 = 0;
   let swapped: Promise<number> | undefined;
-  daemon.encoder.onEncoded((ctx, index) => {
+  daemon.encoder.encoded$.subscribe(({ ctx, index }) => {
     batchVersions.push(ctx.maps.version[index[0]!]!);
     for (const i of index) seen[i]++;
     liveEncoded += index.length;

@@ -27,7 +27,7 @@ export function register(program: Command): void {
     const scan = simulateScan({ rows: config.sim.rows, cols: config.sim.cols, seed: config.sim.seed, anomalies: config.sim.anomalies });
     const scanId = scan.start.scanId;
     const finished = new Promise<void>((resolve) => {
-      live.daemon.registry.onScan((ctx, what) => {
+      live.daemon.registry.scans$.subscribe(({ ctx, what }) => {
         if (what === 'close' && ctx.start.scanId === scanId) resolve();
       });
     });

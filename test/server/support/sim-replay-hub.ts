@@ -6,12 +6,12 @@
  * a linear autoencoder whose reconstruction error is high exactly where loops are noisy or sharp. Alerts are the
  * simulator's planted regions, raised once a region is fully encoded.
  */
-import { EventEmitter } from 'node:events';
+import { Subject } from 'rxjs';
 import type { Alert } from '../../../src/alerts/types.ts';
 import { ScanMaps } from '../../../src/maps/scan-maps.ts';
 import { fitPreprocess } from '../../../src/preprocess/fit.ts';
 import { fromModelOutput, type PreprocessSpec } from '../../../src/preprocess/index.ts';
-import type { DashboardHub, HubEvents, LiveStats, ModelInfo, PixelDetail, ScanInfo, TraversalRequest, TraversalResult } from '../../../src/server/hub.ts';
+import type { DashboardHub, HubEvent, LiveStats, ModelInfo, PixelDetail, ScanInfo, TraversalRequest, TraversalResult } from '../../../src/server/hub.ts';
 import { simulateScan, type SimulatedScan } from '../../../src/sim/index.ts';
 import { testAlert } from './test-hub.ts';
 
@@ -59,7 +59,8 @@ export class SimReplayHub implements DashboardHub {
   readonly inputs: Float32Array;
   scanMaps: ScanMaps;
   private readonly basis: Float32Array;
-  private readonly emitter = new EventEmitter();
+  private readonly events = new Subject<HubEvent>();
+  readonly events$ = this.events.asObservable();
   private timer: NodeJS.Timeout | undefined;
   private next = 0;
   private raised: Alert[] = [];
@@ -85,7 +86,7 @@ export class SimReplayHub implements DashboardHub {
   /** Start (or continue) encoding `batch` pixels every `tickMs`. */
   play(): void {
     if (this.timer) return;
-    this.emitter.emit('scan:change', this.scanMaps.scanId);
+    this.events.next({ type: 'scan:change', scanId: this.scanMaps.scanId });
     this.timer = setInterval(() => this.step(), this.opts.tickMs);
   }
 
@@ -105,7 +106,7 @@ export class SimReplayHub implements DashboardHub {
     const stopAt = Math.min(this.opts.stopAt ?? Number.POSITIVE_INFINITY, this.opts.failAt?.pixels ?? Number.POSITIVE_INFINITY, this.scanMaps.size);
     if (this.opts.failAt && this.next >= this.opts.failAt.pixels && !this.failed) {
       this.failed = true;
-      this.emitter.emit('scan:change', this.scanMaps.scanId);
+      this.events.next({ type: 'scan:change', scanId: this.scanMaps.scanId });
     }
     const n = Math.min(this.opts.batch, stopAt - this.next);
     if (n <= 0) return this.pause();
@@ -185,7 +186,7 @@ export class SimReplayHub implements DashboardHub {
       for (let i = 0; i < region.length; i++) if (region[i] === r.id) pixels.push(i);
       if (pixels.every((i) => this.scanMaps.state[i] === 1)) {
         this.raised.push({ ...testAlert(this.scanMaps.scanId, r.id, pixels, this.scanMaps.cols), kindHint: r.kind });
-        this.emitter.emit('alert:change', this.scanMaps.scanId);
+        this.events.next({ type: 'alert:change', scanId: this.scanMaps.scanId });
       }
     }
   }
@@ -297,10 +298,6 @@ export class SimReplayHub implements DashboardHub {
     return { ingestPxPerSec: this.pxPerSec, queueDepth: 0, lagSec: 0.05, batchLatencyMs: this.lastBatchMs, rejectedFrames: {} };
   }
 
-  on<E extends keyof HubEvents>(event: E, listener: HubEvents[E]): () => void {
-    this.emitter.on(event, listener);
-    return () => this.emitter.off(event, listener);
-  }
 }
 
 /**
@@ -309,7 +306,8 @@ export class SimReplayHub implements DashboardHub {
  */
 export class MultiReplayHub implements DashboardHub {
   readonly hubs: SimReplayHub[] = [];
-  private readonly emitter = new EventEmitter();
+  private readonly events = new Subject<HubEvent>();
+  readonly events$ = this.events.asObservable();
 
   constructor(
     first: SimReplayHub,
@@ -320,8 +318,7 @@ export class MultiReplayHub implements DashboardHub {
 
   private add(h: SimReplayHub): void {
     this.hubs.unshift(h);
-    h.on('scan:change', (id) => this.emitter.emit('scan:change', id));
-    h.on('alert:change', (id) => this.emitter.emit('alert:change', id));
+    h.events$.subscribe((ev) => this.events.next(ev));
   }
 
   private of(scanId: string): SimReplayHub | undefined {
@@ -376,10 +373,6 @@ export class MultiReplayHub implements DashboardHub {
     return h.scanMaps.scanId;
   }
 
-  on<E extends keyof HubEvents>(event: E, listener: HubEvents[E]): () => void {
-    this.emitter.on(event, listener);
-    return () => this.emitter.off(event, listener);
-  }
 
   pauseAll(): void {
     for (const h of this.hubs) h.pause();

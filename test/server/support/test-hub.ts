@@ -2,10 +2,10 @@
  * A DashboardHub over real ScanMaps for the server tests: maps filled through applyBatch, alerts and model info
  * set by the test. `pixel` and `traverse` answer from known formulas so tests can check what arrives.
  */
-import { EventEmitter } from 'node:events';
+import { Subject } from 'rxjs';
 import type { Alert } from '../../../src/alerts/types.ts';
 import type { ScanMaps } from '../../../src/maps/scan-maps.ts';
-import type { DashboardHub, HubEvents, LiveStats, ModelInfo, PixelDetail, ScanInfo, TraversalRequest, TraversalResult } from '../../../src/server/hub.ts';
+import type { DashboardHub, HubEvent, LiveStats, ModelInfo, PixelDetail, ScanInfo, TraversalRequest, TraversalResult } from '../../../src/server/hub.ts';
 
 /** Voltage axis of the test loops, V. */
 export const TEST_VOLTAGE = [16, 8, 0, -8, -16, -8, 0, 8];
@@ -14,7 +14,8 @@ export const TEST_VOLTAGE = [16, 8, 0, -8, -16, -8, 0, 8];
 export class TestHub implements DashboardHub {
   readonly all = new Map<string, ScanMaps>();
   readonly alertsOf = new Map<string, Alert[]>();
-  readonly emitter = new EventEmitter();
+  readonly events = new Subject<HubEvent>();
+  readonly events$ = this.events.asObservable();
   info: ModelInfo = {
     version: 3,
     name: 'test-bundle',
@@ -32,12 +33,12 @@ export class TestHub implements DashboardHub {
 
   add(maps: ScanMaps): void {
     this.all.set(maps.scanId, maps);
-    this.emitter.emit('scan:change', maps.scanId);
+    this.events.next({ type: 'scan:change', scanId: maps.scanId });
   }
 
   setAlerts(scanId: string, alerts: Alert[]): void {
     this.alertsOf.set(scanId, alerts);
-    this.emitter.emit('alert:change', scanId);
+    this.events.next({ type: 'alert:change', scanId });
   }
 
   scans(): ScanInfo[] {
@@ -116,10 +117,6 @@ export class TestHub implements DashboardHub {
     return `replay-${file}`;
   }
 
-  on<E extends keyof HubEvents>(event: E, listener: HubEvents[E]): () => void {
-    this.emitter.on(event, listener);
-    return () => this.emitter.off(event, listener);
-  }
 }
 
 /** An alert over `pixels` of a grid with `cols` columns. */
