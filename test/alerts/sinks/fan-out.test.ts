@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import { FanOut, fanOut } from '../../../src/alerts/sinks/fan-out.ts';
 import type { AlertDelivery, AlertEvent, AlertSink } from '../../../src/alerts/types.ts';
+import type { Logger } from '../../../src/util/log.ts';
 
 function recorder(name = 'recorder'): AlertSink & { events: AlertEvent[]; closed: number[] } {
   const events: AlertEvent[] = [];
@@ -17,7 +18,7 @@ const event = (id: number, scanId = 'scan-1'): AlertEvent => ({
   alert: { id, scanId, state: 'open', sequence: 1, reason: 'error', openedAt: 1000, updatedAt: 1000, bbox: { rowMin: 0, rowMax: 0, colMin: 0, colMax: 0 }, area: 1, strongPixels: 1, errorPixels: 1, latentPixels: 0, peakScore: 2, meanScore: 2, centroid: { row: 0, col: 0 }, merged: [], pixels: Uint32Array.of(0) },
 }) as unknown as AlertEvent;
 
-function logLines(): { log: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function logLines(): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({ write: (chunk, _enc, cb) => (lines.push(JSON.parse(String(chunk))), cb()) });
   return { log: pino({ level: 'warn' }, stream), lines };
