@@ -25,7 +25,7 @@ const SLOW = [
   'test/alerts/calibrate-user.test.ts', //       spawns the CLI on real scans
   'test/alerts/sinks.test.ts', //                ZeroMQ and HTTP sockets
   'test/alerts/alert-engine-model.test.ts', //   encodes simulated scans with the fixture bundle (onnxruntime, seconds)
-  'test/finetune/{budget,cli,finetuner,reencode,reference-sample,small-scan-cli,worker}.test.ts', // train the cached small bundle
+  'test/finetune/{budget,cli,finetuner,reencode,reference-sample,small-scan-cli,worker,worker-client}.test.ts', // train the cached small bundle
   'test/model/{train,train-bundle,export-onnx,fixtures,bundle}.test.ts', // tfjs training, ONNX export, bundles on disk
   'test/model/{forward,fast-lstm}.test.ts', //   tfjs on wasm: its import and gradients alone take 5-6 s on a loaded machine
   'test/model/{baselines,dictionary-learning}.test.ts', // Python (sklearn) references

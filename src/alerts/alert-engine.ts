@@ -14,7 +14,8 @@
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
 import { RegionLabeler } from './regions.ts';
-import { RunningMedianMad, errorZ, knnDistance, knnModel, knnZ, lofRatio, robustZ, latentModel, latentZ, mahalanobis2, ERROR_FLOOR, type KnnModel, type LatentModel } from './scores.ts';
+import { FanOut, fanOut } from './sinks/fan-out.ts';
+import { RunningMedianMad, errorZ, latentScorer, ERROR_FLOOR, type LatentScorer } from './scores.ts';
 import { FLAG_ERROR, FLAG_LATENT, type Alert, type AlertEvent, type AlertReason, type AlertSink, type BBox, type AlertsConfig, type AlertsReference } from './types.ts';
 
 /** The scan an engine watches: a ScanMaps satisfies this. */
@@ -75,10 +76,8 @@ export class AlertEngine {
   private readonly scored: Uint8Array;
   private readonly regions: RegionLabeler;
   private readonly running: RunningMedianMad;
-  private readonly latent: LatentModel | undefined;
-  private readonly knn: KnnModel | undefined;
-  private readonly lof: { kdist: number[]; median: number; mad: number; neighbours: Int32Array } | undefined;
-  private readonly latentScratch: Float64Array;
+  /** the latent score (scores.ts latentScorer picks it from the config and the reference) */
+  private readonly latent: LatentScorer;
   private readonly dim: number;
   private readonly minStrong: number;
   private waiting: number[] = [];
@@ -90,13 +89,15 @@ export class AlertEngine {
   private finished = false;
   private readonly now: () => number;
   private readonly log: Logger;
+  /** the sinks every event goes to, each isolated from the others (sinks/fan-out.ts) */
+  private readonly out: FanOut;
   readonly stats: AlertEngineStats = { pixelsScored: 0, pixelsWaiting: 0, strongPixels: 0, alertsOpened: 0, eventsSent: 0, sinkFailures: 0 };
 
   constructor(
     scan: AlertScanInfo,
     private readonly reference: AlertsReference,
     private readonly config: AlertsConfig,
-    private readonly sinks: AlertSink[] = [],
+    sinks: readonly AlertSink[] | FanOut = [],
     opts: { now?: () => number; log?: Logger } = {},
   ) {
     this.scanId = scan.scanId;
@@ -112,21 +113,11 @@ export class AlertEngine {
     this.running = new RunningMedianMad(config.reservoirSize);
     this.now = opts.now ?? Date.now;
     this.log = (opts.log ?? silentLogger).child({ scanId: scan.scanId, stage: 'alerts' });
+    this.out = sinks instanceof FanOut ? sinks : fanOut(sinks, this.log);
     this.minStrong = minStrongFor(config.minArea);
-    const knnRef = reference.latent.knn;
-    if (config.latentThreshold > 0 && reference.latent.dim === scan.latentDim) {
-      const lofReady = knnRef?.kdist !== undefined && knnRef.logLofMedian !== undefined && knnRef.logLofMad !== undefined;
-      if ((config.latentMethod === 'knn' && knnRef) || (config.latentMethod === 'lof' && knnRef && lofReady)) {
-        this.knn = knnModel(knnRef.sample, reference.latent.dim, reference.latent.mean, knnRef.scale, knnRef.k);
-        if (config.latentMethod === 'lof') this.lof = { kdist: knnRef.kdist!, median: knnRef.logLofMedian!, mad: knnRef.logLofMad!, neighbours: new Int32Array(knnRef.k) };
-      } else {
-        if (config.latentMethod !== 'mahalanobis') this.log.warn({ code: 'LS_ALERTS_REFERENCE_INVALID' }, 'alert reference has no kNN sample (recalibrate the bundle); using the Mahalanobis distance');
-        this.latent = latentModel(reference.latent.mean, reference.latent.cov, reference.latent.shrinkage);
-      }
-    } else if (config.latentThreshold > 0) {
-      this.log.warn({ referenceDim: reference.latent.dim, latentDim: scan.latentDim }, `alert reference has ${reference.latent.dim} latent dims, the scan ${scan.latentDim}; latent score off`);
-    }
-    this.latentScratch = new Float64Array(scan.latentDim + (knnRef?.k ?? 0));
+    const { scorer, note } = latentScorer(config, reference, scan.latentDim);
+    this.latent = scorer;
+    if (note) this.log.warn(note.fields, note.message);
   }
 
   /** Score the pixels of one encoded batch (flat indices) and send what changed. Returns at once. */
@@ -194,13 +185,7 @@ export class AlertEngine {
       const e = maps.error[i];
       if (!Number.isFinite(e)) continue;
       const zErr = errorZ(e, this.reference.error, scan);
-      const zLat = this.lof
-        ? latentRobustZ(lofRatio(maps.mu, i * d, this.knn!, this.lof.kdist, this.latentScratch, this.lof.neighbours), this.lof.median, this.lof.mad)
-        : this.knn
-        ? knnZ(knnDistance(maps.mu, i * d, this.knn, this.latentScratch), this.reference.latent.knn!)
-        : this.latent
-          ? latentZ(mahalanobis2(maps.mu, i * d, this.latent, this.latentScratch), this.reference.latent)
-          : Number.NaN;
+      const zLat = this.latent.z(maps.mu, i * d);
       const { ratio, flags } = thresholdRatio(zErr, zLat, cfg.errorThreshold, cfg.latentThreshold);
       const cls = ratio >= 1 ? 2 : ratio >= memberLevel ? 1 : 0;
       const was = this.scored[i] ? this.cls[i] : 0;
@@ -360,27 +345,15 @@ export class AlertEngine {
     this.lastSent.set(alert.id, { at, area: alert.area, merged: alert.merged.length, bbox: { ...alert.bbox } });
     const event: AlertEvent = { type: alert.state, alert: copyAlert(alert), at };
     this.stats.eventsSent++;
-    for (const sink of this.sinks) {
-      try {
-        const r = sink.deliver({ event });
-        if (r && typeof (r as Promise<void>).catch === 'function') {
-          (r as Promise<void>).catch((err: unknown) => this.sinkFailed(sink, err));
-        }
-      } catch (err) {
-        this.sinkFailed(sink, err);
-      }
-    }
+    this.out.deliver({ event }, this.sinkFailed);
   }
 
-  private sinkFailed(sink: AlertSink, err: unknown): void {
+  /** A sink failed with an event of this engine (the fan-out counted and logged it for the daemon). */
+  private readonly sinkFailed = (): void => {
     this.stats.sinkFailures++;
-    this.log.warn({ sink: sink.name, err }, `alert sink ${sink.name} failed; the other sinks go on`);
-  }
+  };
 }
 
-function latentRobustZ(x: number, median: number, mad: number): number {
-  return Number.isFinite(x) ? robustZ(Math.log(Math.max(x, ERROR_FLOOR)), median, mad) : Number.NaN;
-}
 
 function reasonOf(errorPixels: number, latentPixels: number): AlertReason {
   if (errorPixels > 0 && latentPixels > 0) return 'error+latent';

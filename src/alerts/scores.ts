@@ -14,7 +14,7 @@
 import { Matrix, inverse } from 'ml-matrix';
 import { shuffleInPlace, xorshift32 } from '../util/prng.ts';
 import { medianInPlace, medianMad, quantiles } from '../util/robust-stats.ts';
-import type { AlertsReference } from './types.ts';
+import type { AlertsConfig, AlertsReference } from './types.ts';
 
 // Plain order statistics live in util/ (the model's fit check uses them too); re-exported for the alerts API.
 export { medianInPlace, medianMad, quantiles };
@@ -231,6 +231,63 @@ export function lofRatio(mu: ArrayLike<number>, offset: number, model: KnnModel,
 export function knnZ(dk: number, ref: { logDkMedian: number; logDkMad: number }): number {
   if (!Number.isFinite(dk)) return Number.NaN;
   return robustZ(Math.log(Math.max(dk, ERROR_FLOOR)), ref.logDkMedian, ref.logDkMad);
+}
+
+/** Robust z of ln x (a LOF ratio) against a reference median and MAD of ln x; NaN if x is not finite. */
+export function logRobustZ(x: number, median: number, mad: number): number {
+  return Number.isFinite(x) ? robustZ(Math.log(Math.max(x, ERROR_FLOOR)), median, mad) : Number.NaN;
+}
+
+/** The latent score an alert engine uses for every pixel: z of μ at `offset` of a flat [pixels·dim] array. */
+export interface LatentScorer {
+  /** the method in use: the configured one, its fallback, or 'off' */
+  readonly method: AlertsConfig['latentMethod'] | 'off';
+  /** latent z-score of one pixel; NaN when the score is off or μ is not finite */
+  z(mu: ArrayLike<number>, offset: number): number;
+}
+
+/**
+ * The latent scorer for `config` on a scan of `latentDim` latent channels, from `reference` — the one place the
+ * method is chosen:
+ *
+ * | config.latentMethod | the reference has            | scorer                          |
+ * |---------------------|------------------------------|---------------------------------|
+ * | any, threshold ≤ 0  | —                            | off                             |
+ * | any                 | another latent dim           | off (`note` says why)           |
+ * | lof                 | a kNN sample with LOF stats  | LOF ratio z (logRobustZ)        |
+ * | knn / lof           | a kNN sample                 | kNN distance z (knnZ)           |
+ * | knn / lof           | no usable kNN sample         | Mahalanobis (`note` says why)   |
+ * | mahalanobis         | —                            | Mahalanobis d² z (latentZ)      |
+ *
+ * `note` is a warning to log once (the engine's caller loses no pixel over it).
+ */
+export function latentScorer(
+  config: Pick<AlertsConfig, 'latentMethod' | 'latentThreshold'>,
+  reference: AlertsReference,
+  latentDim: number,
+): { scorer: LatentScorer; note?: { fields: Record<string, unknown>; message: string } } {
+  const off: LatentScorer = { method: 'off', z: () => Number.NaN };
+  if (!(config.latentThreshold > 0)) return { scorer: off };
+  const ref = reference.latent;
+  if (ref.dim !== latentDim) return { scorer: off, note: { fields: { referenceDim: ref.dim, latentDim }, message: `alert reference has ${ref.dim} latent dims, the scan ${latentDim}; latent score off` } };
+  const knnRef = ref.knn;
+  const scratch = new Float64Array(latentDim + (knnRef?.k ?? 0));
+  const lofReady = knnRef?.kdist !== undefined && knnRef.logLofMedian !== undefined && knnRef.logLofMad !== undefined;
+  if (knnRef && (config.latentMethod === 'knn' || (config.latentMethod === 'lof' && lofReady))) {
+    const knn = knnModel(knnRef.sample, ref.dim, ref.mean, knnRef.scale, knnRef.k);
+    if (config.latentMethod === 'lof') {
+      const kdist = knnRef.kdist!;
+      const median = knnRef.logLofMedian!;
+      const mad = knnRef.logLofMad!;
+      const neighbours = new Int32Array(knnRef.k);
+      return { scorer: { method: 'lof', z: (mu, offset) => logRobustZ(lofRatio(mu, offset, knn, kdist, scratch, neighbours), median, mad) } };
+    }
+    return { scorer: { method: 'knn', z: (mu, offset) => knnZ(knnDistance(mu, offset, knn, scratch), knnRef) } };
+  }
+  const model = latentModel(ref.mean, ref.cov, ref.shrinkage);
+  const scorer: LatentScorer = { method: 'mahalanobis', z: (mu, offset) => latentZ(mahalanobis2(mu, offset, model, scratch), ref) };
+  if (config.latentMethod === 'mahalanobis') return { scorer };
+  return { scorer, note: { fields: { code: 'LS_ALERTS_REFERENCE_INVALID' }, message: 'alert reference has no kNN sample (recalibrate the bundle); using the Mahalanobis distance' } };
 }
 
 /** Largest kNN sample stored in a reference, and the neighbour rank used. */

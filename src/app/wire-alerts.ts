@@ -12,7 +12,7 @@
  */
 import { Subscription } from 'rxjs';
 import type { AlertSink } from '../alerts/types.ts';
-import { AlertEngine, alertsToTable, closeAlertSinks, createAlertSinks, loadAlertsReference, referenceFromEncodings, type AlertsReference } from '../alerts/index.ts';
+import { AlertEngine, alertsToTable, closeAlertSinks, createAlertSinks, fanOut, loadAlertsReference, referenceFromEncodings, type AlertsReference } from '../alerts/index.ts';
 import type { Config } from '../config/schema.ts';
 import { PIXEL_DONE } from '../maps/scan-maps.ts';
 import type { Logger } from '../util/log.ts';
@@ -68,12 +68,14 @@ export async function wireAlerts(daemon: Daemon, hub: PipelineHub | undefined, c
   hub?.setAlertsOff(undefined);
   const sinks = await createAlertSinks(config.alerts.sinks, log);
   sinks.dashboard?.on('alert', (ev) => hub?.alertChanged(ev.alert.scanId));
+  // One fan-out for the daemon: every engine's events reach every sink; a failing sink is counted and logged here.
+  const out = fanOut([...sinks.all, ...extraSinks], log);
   // Each engine holds per-pixel arrays of its grid: made at the scan's first encoded batch, like the maps, so a start
   // allocates nothing for its grid (docs/protocol.md §Rules).
   const engines = new Map<string, () => AlertEngine>();
   const start = (ctx: ScanContext, ref: AlertsReference) => {
     let engine: AlertEngine | undefined;
-    const get = () => (engine ??= new AlertEngine(ctx.maps, ref, config.alerts, [...sinks.all, ...extraSinks], { log }));
+    const get = () => (engine ??= new AlertEngine(ctx.maps, ref, config.alerts, out, { log }));
     engines.set(ctx.start.scanId, get);
     ctx.alerts = {
       list: () => engine?.alerts() ?? [],

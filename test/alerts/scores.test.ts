@@ -5,6 +5,7 @@ import {
   knnDistance,
   knnModel,
   knnZ,
+  latentScorer,
   lofRatio,
   latentModel,
   latentZ,
@@ -176,5 +177,63 @@ describe('kNN latent distance', () => {
     expect(lofZ(inSparse)).toBeLessThan(2);
     // far from both clusters: both fire
     expect(lofZ([0, 8])).toBeGreaterThan(6);
+  });
+});
+
+describe('latentScorer: the one choice of the latent score', () => {
+  const twoClusters = () => {
+    const n = 4000;
+    const g = rng(11);
+    const mu = new Float32Array(n * 2);
+    const error = new Float32Array(n).fill(0.01);
+    for (let i = 0; i < n; i++) {
+      mu[i * 2] = (i % 2 ? 5 : -5) + 0.3 * g.normal();
+      mu[i * 2 + 1] = 0.3 * g.normal();
+    }
+    return referenceFromEncodings({ error, mu, dim: 2, description: 'two clusters' });
+  };
+  const ref = twoClusters();
+  const between = [0, 0];
+
+  it('each configured method gives its own score; the same numbers as the functions it wraps', () => {
+    const r = ref.latent.knn!;
+    const knn = knnModel(r.sample, 2, ref.latent.mean, r.scale, r.k);
+    const gauss = latentModel(ref.latent.mean, ref.latent.cov, ref.latent.shrinkage);
+    const lof = latentScorer({ latentMethod: 'lof', latentThreshold: 4 }, ref, 2);
+    const kn = latentScorer({ latentMethod: 'knn', latentThreshold: 4 }, ref, 2);
+    const ma = latentScorer({ latentMethod: 'mahalanobis', latentThreshold: 4 }, ref, 2);
+    expect([lof.scorer.method, kn.scorer.method, ma.scorer.method]).toEqual(['lof', 'knn', 'mahalanobis']);
+    expect([lof.note, kn.note, ma.note]).toEqual([undefined, undefined, undefined]);
+    expect(kn.scorer.z(between, 0)).toBe(knnZ(knnDistance(between, 0, knn), r));
+    expect(ma.scorer.z(between, 0)).toBe(latentZ(mahalanobis2(between, 0, gauss), ref.latent));
+    const lofRef = robustZ(Math.log(lofRatio(between, 0, knn, r.kdist!, new Float64Array(2 + r.k), new Int32Array(r.k))), r.logLofMedian!, r.logLofMad!);
+    expect(lof.scorer.z(between, 0)).toBeCloseTo(lofRef, 12);
+    expect(lof.scorer.z(between, 0)).toBeGreaterThan(6);
+    // μ at an offset of a flat array (pixel 1 of [pixel 0, pixel 1])
+    expect(kn.scorer.z([5, 0, 0, 0], 2)).toBe(kn.scorer.z(between, 0));
+    expect(kn.scorer.z([NaN, 0], 0)).toBeNaN();
+  });
+
+  it('off when the latent threshold is 0 or the reference has another latent dim (with a note)', () => {
+    const off = latentScorer({ latentMethod: 'lof', latentThreshold: 0 }, ref, 2);
+    expect(off.scorer.method).toBe('off');
+    expect(off.note).toBeUndefined();
+    expect(off.scorer.z(between, 0)).toBeNaN();
+    const dim = latentScorer({ latentMethod: 'knn', latentThreshold: 4 }, ref, 3);
+    expect(dim.scorer.method).toBe('off');
+    expect(dim.note).toEqual({ fields: { referenceDim: 2, latentDim: 3 }, message: 'alert reference has 2 latent dims, the scan 3; latent score off' });
+  });
+
+  it('knn or lof without a usable kNN sample falls back to Mahalanobis, with a coded note', () => {
+    const noKnn = { ...ref, latent: { ...ref.latent, knn: undefined } };
+    for (const latentMethod of ['knn', 'lof'] as const) {
+      const { scorer, note } = latentScorer({ latentMethod, latentThreshold: 4 }, noKnn, 2);
+      expect(scorer.method).toBe('mahalanobis');
+      expect(note?.fields).toEqual({ code: 'LS_ALERTS_REFERENCE_INVALID' });
+    }
+    // a kNN sample without LOF statistics serves knn, not lof
+    const noLof = { ...ref, latent: { ...ref.latent, knn: { ...ref.latent.knn!, kdist: undefined } } };
+    expect(latentScorer({ latentMethod: 'knn', latentThreshold: 4 }, noLof, 2).scorer.method).toBe('knn');
+    expect(latentScorer({ latentMethod: 'lof', latentThreshold: 4 }, noLof, 2).scorer.method).toBe('mahalanobis');
   });
 });
