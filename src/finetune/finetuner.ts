@@ -15,6 +15,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Config } from '../config/schema.ts';
 import { loadBundle, type Bundle } from '../model/bundle.ts';
 import { createEngine, type InferenceEngine } from '../model/runtime.ts';
+import { encodeRows } from '../model/engine.ts';
 import { klPerLatent } from '../model/train.ts';
 import { mulberry32 } from '../util/prng.ts';
 import { PIXEL_DONE } from '../maps/scan-maps.ts';
@@ -415,8 +416,8 @@ export class Finetuner {
 
   /** Gate scores of one model: mean MSE on the held-out recent pixels and on the reference slice (+ its μ, log σ²). */
   private async scores(engine: InferenceEngine, recent: RecentData): Promise<GateScores & { mu: Float32Array; logVar: Float32Array; n: number }> {
-    const held = await engine.encodeDecode(recent.heldOut, recent.nHeldOut);
-    const ref = this.refSplit.nHeldOut > 0 ? await engine.encodeDecode(this.refSplit.heldOut, this.refSplit.nHeldOut) : undefined;
+    const held = await encodeRows(engine, recent.heldOut, recent.nHeldOut);
+    const ref = this.refSplit.nHeldOut > 0 ? await encodeRows(engine, this.refSplit.heldOut, this.refSplit.nHeldOut) : undefined;
     return { heldOutMse: mean(held.error), referenceMse: ref ? mean(ref.error) : null, mu: held.mu.slice(), logVar: held.logVar.slice(), n: recent.nHeldOut };
   }
 
@@ -500,14 +501,10 @@ export class Finetuner {
     if (missing.length && ctx.inputs) {
       const engine = await createEngine(this.initialBundle, { engine: this.config.model.engine, provider: this.config.model.provider, threads: this.config.model.threads, version: this.versionsUsed[0] });
       try {
-        const B = this.config.batch.maxSize;
-        const x = new Float32Array(B * this.stride);
-        for (let from = 0; from < missing.length; from += B) {
-          const m = Math.min(B, missing.length - from);
-          for (let k = 0; k < m; k++) x.set(ctx.inputs.subarray(missing[from + k] * this.stride, (missing[from + k] + 1) * this.stride), k * this.stride);
-          const { error } = await engine.encodeDecode(x.subarray(0, m * this.stride), m);
-          for (let k = 0; k < m; k++) before[missing[from + k]] = error[k];
-        }
+        const x = new Float32Array(missing.length * this.stride);
+        missing.forEach((i, k) => x.set(ctx.inputs!.subarray(i * this.stride, (i + 1) * this.stride), k * this.stride));
+        const { error } = await encodeRows(engine, x, missing.length, this.config.batch.maxSize);
+        missing.forEach((i, k) => (before[i] = error[k]));
       } finally {
         await engine.close();
       }
