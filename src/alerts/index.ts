@@ -13,4 +13,4 @@ export { ZmqPubSink, type ZmqPubSinkOptions } from './sinks/zmq-pub.ts';
 export { JsonlSink } from './sinks/jsonl.ts';
 export { WebhookSink, WebhookError, type WebhookSinkOptions, type WebhookStats } from './sinks/webhook.ts';
 export { bboxIoU, evaluateAlerts, type AlertQuality, type EvaluateOptions, type TruthMaps } from './evaluate.ts';
-export { calibrateAlerts, encodeScanInto, type CalibrationScan } from './calibrate.ts';
+export { checkCalibrationScans, writeCalibration, type CalibrationMaps } from './calibrate.ts';

@@ -1,14 +1,12 @@
 /**
  * Alert quality on simulated scans through a real model (docs/alerts.md §Quality): encode scans with planted
  * regions of each kind plus clean scans once, then score any number of alert configs on the same encodings.
- * Used by `loopstream alerts-eval`.
+ * Used by `loopstream alerts-eval`; the scans are encoded by the daemon's pipeline (app/calibrate.ts).
  */
 import type { Bundle } from '../model/bundle.ts';
 import { checkBundleAgainstScan } from '../model/bundle.ts';
-import type { InferenceEngine } from '../model/runtime.ts';
 import { ANOMALY_KINDS, simulateScan, type AnomalyKind, type SimulatedScan } from '../sim/index.ts';
 import { AlertEngine } from './alert-engine.ts';
-import { encodeScanInto } from './calibrate.ts';
 import { evaluateAlerts, type AlertQuality } from './evaluate.ts';
 import type { AlertsConfig, AlertsReference } from './types.ts';
 
@@ -59,30 +57,23 @@ export function qualitySeed(kind: AnomalyKind | 'clean', s: number): number {
   return kind === 'clean' ? 5000 + s : 1000 * (ANOMALY_KINDS.indexOf(kind) + 1) + s;
 }
 
-/** Simulate and encode every scan of the plan: `seeds` scans per anomaly kind (only that kind planted) and `seeds` clean ones. */
-export async function encodeQualityScans(
-  bundle: Bundle,
-  engine: InferenceEngine,
-  plan: QualityPlan,
-  onScan?: (done: number, total: number) => void,
-): Promise<EncodedScan[]> {
-  const jobs: Array<{ kind: AnomalyKind | 'clean'; seed: number }> = [];
+/**
+ * The scans of the plan: `seeds` scans per anomaly kind (only that kind planted) and `seeds` clean ones, each
+ * checked against the bundle. app/calibrate.ts encodes them through the daemon's pipeline into EncodedScans.
+ */
+export function qualityScans(bundle: Bundle, plan: QualityPlan): Array<{ kind: AnomalyKind | 'clean'; sim: SimulatedScan }> {
   const first = plan.firstSeed ?? 1;
+  const out: Array<{ kind: AnomalyKind | 'clean'; sim: SimulatedScan }> = [];
   for (let s = first; s < first + plan.seeds; s++) {
-    for (const kind of ANOMALY_KINDS) jobs.push({ kind, seed: qualitySeed(kind, s) });
-    jobs.push({ kind: 'clean', seed: qualitySeed('clean', s) });
-  }
-  const out: EncodedScan[] = [];
-  for (const job of jobs) {
-    const sim =
-      job.kind === 'clean'
-        ? simulateScan({ rows: plan.rows, cols: plan.cols, seed: job.seed })
-        : simulateScan({ rows: plan.rows, cols: plan.cols, seed: job.seed, anomalies: plan.anomalies, anomalyKinds: [job.kind] });
-    checkBundleAgainstScan(bundle, sim.start);
-    const batches: Uint32Array[] = [];
-    const maps = await encodeScanInto(engine, bundle, sim, { onBatch: (_m, idx) => batches.push(idx) });
-    out.push({ sim, kind: job.kind, error: maps.error, mu: maps.mu, latentDim: maps.latentDim, batches });
-    onScan?.(out.length, jobs.length);
+    for (const kind of [...ANOMALY_KINDS, 'clean' as const]) {
+      const seed = qualitySeed(kind, s);
+      const sim =
+        kind === 'clean'
+          ? simulateScan({ rows: plan.rows, cols: plan.cols, seed })
+          : simulateScan({ rows: plan.rows, cols: plan.cols, seed, anomalies: plan.anomalies, anomalyKinds: [kind] });
+      checkBundleAgainstScan(bundle, sim.start);
+      out.push({ kind, sim });
+    }
   }
   return out;
 }

@@ -18,7 +18,7 @@ import { createDashboardMetrics } from '../server/metrics.ts';
 import type { FinetuneSummary } from '../finetune/finetuner.ts';
 import type { ScanBaselines } from '../model/baselines.ts';
 import type { OodStatus } from '../model/fit-check.ts';
-import type { AlertsStatus } from '../pipeline/scan-context.ts';
+import { scanMeanError, type AlertsStatus } from '../pipeline/scan-context.ts';
 import type { ScanEvent } from '../protocol/events.ts';
 
 export interface PipelineReplaySummary extends ReplaySummary {
@@ -115,7 +115,7 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
       layout,
       encoded: ctx?.counters.encoded ?? 0,
       rejected: ctx?.counters.rejected ?? 0,
-      meanError: ctx && ctx.counters.encoded > 0 ? ctx.counters.errorSum / ctx.counters.encoded : null,
+      meanError: ctx ? scanMeanError(ctx.counters) : null,
       results: ctx?.resultsPath ?? '',
       alerts: ctx?.alerts?.list().length ?? 0,
       alertsStatus: ctx?.alertsStatus ?? null,

@@ -1,10 +1,11 @@
 /**
  * Re-encode already-seen pixels with a newly swapped-in model, in the background: batches of pixels whose
  * version is older than the new one go through the slot (so live batches interleave between them), and their
- * μ, log σ², error and version are written into the maps — the dashboard gets them as ordinary deltas, which
+ * μ, log σ², error and version are written into the maps (pipeline/encode-into-maps.ts, the one encode path) — the dashboard gets them as ordinary deltas, which
  * amounts to a full refresh once every pixel is done. Scans no longer running get their results file rewritten.
  */
 import { PIXEL_DONE } from '../maps/scan-maps.ts';
+import { encodeIntoMaps } from '../pipeline/encode-into-maps.ts';
 import type { ModelSlot } from '../pipeline/model-slot.ts';
 import type { ScanContext } from '../pipeline/scan-context.ts';
 
@@ -46,18 +47,11 @@ export async function reencodeScans(slot: ModelSlot, scans: readonly ScanContext
       if (opts.shouldStop?.()) return done;
       const batch = index.subarray(from, Math.min(from + opts.batchSize, index.length));
       for (let k = 0; k < batch.length; k++) x.set(inputs.subarray(batch[k] * stride, (batch[k] + 1) * stride), k * stride);
-      const out = await slot.run(async (engine) => (engine.version === opts.version ? engine.encodeDecode(x.subarray(0, batch.length * stride), batch.length) : undefined));
+      const targets = Array.from(batch, (index) => ({ ctx, index }));
+      // Only pixels still older than this version are written (nothing else should have touched them, but be exact).
+      const out = await slot.run(async (engine) => (engine.version === opts.version ? encodeIntoMaps(engine, x, targets, { accept: (t) => ctx.maps.version[t.index] < opts.version }) : undefined));
       if (!out) return done; // a newer model was swapped in; its own re-encode takes over
-      // Keep only pixels still older than this version (nothing else should have touched them, but be exact).
-      const d = ctx.maps.latentDim;
-      const keep: number[] = [];
-      for (let k = 0; k < batch.length; k++) if (ctx.maps.version[batch[k]] < opts.version) keep.push(k);
-      const pick = (src: Float32Array, w: number) => (keep.length === batch.length ? src : Float32Array.from(keep.flatMap((k) => Array.from(src.subarray(k * w, (k + 1) * w)))));
-      const idx = keep.length === batch.length ? batch : Uint32Array.from(keep, (k) => batch[k]);
-      const error = pick(out.error, 1);
-      // The scan's error sum follows the map, so its mean error is the mean of what the map shows.
-      for (let j = 0; j < idx.length; j++) ctx.counters.errorSum += error[j] - ctx.maps.error[idx[j]];
-      ctx.maps.applyBatch({ index: idx, mu: pick(out.mu, d), logVar: pick(out.logVar, d), error, version: opts.version });
+      const idx = out.written[0]?.index ?? new Uint32Array(0);
       done += idx.length;
       opts.onProgress?.(done, total);
       await yieldToIo(); // let live batches and socket I/O run between re-encode batches

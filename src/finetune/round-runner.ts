@@ -7,6 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/schema.ts';
 import { loadBundle, type Bundle } from '../model/bundle.ts';
+import { encodeRows } from '../model/engine.ts';
 import { createEngine, type InferenceEngine } from '../model/runtime.ts';
 import { klPerLatent } from '../model/train.ts';
 import { mulberry32 } from '../util/prng.ts';
@@ -249,8 +250,8 @@ export class RoundRunner {
 
   /** Gate scores of one model: mean MSE on the held-out recent pixels and on the reference slice (+ its μ, log σ²). */
   private async scores(engine: InferenceEngine, recent: RecentData): Promise<GateScores & { mu: Float32Array; logVar: Float32Array; n: number }> {
-    const held = await engine.encodeDecode(recent.heldOut, recent.nHeldOut);
-    const ref = this.refSplit.nHeldOut > 0 ? await engine.encodeDecode(this.refSplit.heldOut, this.refSplit.nHeldOut) : undefined;
+    const held = await encodeRows(engine, recent.heldOut, recent.nHeldOut);
+    const ref = this.refSplit.nHeldOut > 0 ? await encodeRows(engine, this.refSplit.heldOut, this.refSplit.nHeldOut) : undefined;
     return { heldOutMse: mean(held.error), referenceMse: ref ? mean(ref.error) : null, mu: held.mu.slice(), logVar: held.logVar.slice(), n: recent.nHeldOut };
   }
 

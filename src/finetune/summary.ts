@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/schema.ts';
 import type { Bundle } from '../model/bundle.ts';
+import { encodeRows } from '../model/engine.ts';
 import { createEngine } from '../model/runtime.ts';
 import { PIXEL_DONE } from '../maps/scan-maps.ts';
 import type { ScanContext } from '../pipeline/scan-context.ts';
@@ -57,14 +58,10 @@ export class InitialErrors {
     if (missing.length && ctx.inputs) {
       const engine = await createEngine(this.initialBundle, { engine: this.config.model.engine, provider: this.config.model.provider, threads: this.config.model.threads, version: this.versionsUsed[0] });
       try {
-        const B = this.config.batch.maxSize;
-        const x = new Float32Array(B * this.stride);
-        for (let from = 0; from < missing.length; from += B) {
-          const m = Math.min(B, missing.length - from);
-          for (let k = 0; k < m; k++) x.set(ctx.inputs.subarray(missing[from + k] * this.stride, (missing[from + k] + 1) * this.stride), k * this.stride);
-          const { error } = await engine.encodeDecode(x.subarray(0, m * this.stride), m);
-          for (let k = 0; k < m; k++) before[missing[from + k]] = error[k];
-        }
+        const x = new Float32Array(missing.length * this.stride);
+        missing.forEach((i, k) => x.set(ctx.inputs!.subarray(i * this.stride, (i + 1) * this.stride), k * this.stride));
+        const { error } = await encodeRows(engine, x, missing.length, this.config.batch.maxSize);
+        missing.forEach((i, k) => (before[i] = error[k]!));
       } finally {
         await engine.close();
       }

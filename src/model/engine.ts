@@ -51,6 +51,29 @@ export async function encodeThenDecode(
   return { mu, logVar, recon, error: perSampleMse(x, recon, n, stride) };
 }
 
+/**
+ * Encode a sample of rows that goes into no map ([n][T·C] canonical model inputs): the fine-tuning gate's held-out
+ * scores, its summary's errors under the initial model, a bundle's training reference. Runs `batchSize` rows per
+ * call (default: all at once) and returns μ, log σ² and the per-row error for all n. Maps are filled by the one
+ * encode path instead (pipeline/encode-into-maps.ts).
+ */
+export async function encodeRows(engine: InferenceEngine, x: Float32Array, n: number, batchSize = n): Promise<{ mu: Float32Array; logVar: Float32Array; error: Float32Array }> {
+  const stride = engine.T * engine.C;
+  const d = engine.latentDim;
+  const mu = new Float32Array(n * d);
+  const logVar = new Float32Array(n * d);
+  const error = new Float32Array(n);
+  const step = Math.max(1, batchSize);
+  for (let from = 0; from < n; from += step) {
+    const m = Math.min(step, n - from);
+    const out = await engine.encodeDecode(x.subarray(from * stride, (from + m) * stride), m);
+    mu.set(out.mu.subarray(0, m * d), from * d);
+    logVar.set(out.logVar.subarray(0, m * d), from * d);
+    error.set(out.error.subarray(0, m), from);
+  }
+  return { mu, logVar, error };
+}
+
 /** Per-sample mean squared error between x and y ([n][stride]) into `out` (length n). */
 export function perSampleMse(x: Float32Array, y: Float32Array, n: number, stride: number, out = new Float32Array(n)): Float32Array {
   for (let i = 0; i < n; i++) {

@@ -12,6 +12,7 @@ import type { Logger } from '../util/log.ts';
 import { BUNDLE_FILES, loadBundle } from './bundle.ts';
 import { BundleError } from './errors.ts';
 import { trainingReference, type TrainingReference } from './fit-check.ts';
+import { encodeRows } from './engine.ts';
 import { createEngine } from './runtime.ts';
 
 /** Compute the training reference of the bundle in `dir` and store it in its manifest.json; returns it. */
@@ -24,7 +25,7 @@ export async function addTrainingReference(dir: string, log: Logger, opts: { max
   const engine = await createEngine(bundle, { engine: 'onnx', provider: 'cpu', threads: 2 });
   let errors: Float32Array;
   try {
-    errors = (await engine.encodeDecode(sample.data, sample.n)).error;
+    errors = (await encodeRows(engine, sample.data, sample.n)).error;
   } finally {
     await engine.close();
   }

@@ -1,8 +1,8 @@
 /**
  * ModelEncoder: the BatchEncoder of the live pipeline. For each batch: turn every pixel into the bundle's canonical
  * model input (preprocess/canonical-input.ts), run encoder + decoder once (model/runtime via the ModelSlot), write
- * μ, log σ², error and version into each scan's maps, and announce it on `encoded$` (alerts, fit check,
- * fine-tuning). Control items go to the registry.
+ * μ, log σ², error and version into each scan's maps (encode-into-maps.ts, the one encode path), and announce it
+ * on `encoded$` (alerts, fit check, fine-tuning). Control items go to the registry.
  *
  * A scan's input state (θ, resampling grid, normalisation) is fitted on its first `warmupPixels` pixels and then
  * frozen: those pixels wait here until there are enough of them (or the scan stops), then all are encoded.
@@ -13,6 +13,7 @@ import { fitScanInputState, toCanonicalInput, type PixelLoopStats } from '../pre
 import { modelledValuesProblem } from '../preprocess/modelled-values.ts';
 import type { ControlItem, PipelineEvent, PixelItem } from './items.ts';
 import type { BatchEncoder } from './operators/encode-batches.ts';
+import { encodeIntoMaps } from './encode-into-maps.ts';
 import type { ModelSlot } from './model-slot.ts';
 import type { ScanContext } from './scan-context.ts';
 import type { ScanRegistry } from './scan-registry.ts';
@@ -138,43 +139,13 @@ export class ModelEncoder implements BatchEncoder {
         }
       }
       if (kept.length === 0) return;
-      const t0 = performance.now();
-      const raw = await engine.encodeDecode(x.subarray(0, kept.length * stride), kept.length);
-      this.lastBatchMs = performance.now() - t0;
+      const { written, nonFinite, engineMs } = await encodeIntoMaps(engine, x, kept, { storeInputs: true });
+      this.lastBatchMs = engineMs;
       // Lag from arrival (not the acquisition timestamp: replayed files carry old times, instruments other clocks).
       this.lastLagSec = (performance.now() - kept[0].receivedAt) / 1000;
-      // Last guard: whatever got through, an Inf/NaN input, embedding or error is never written into the maps.
-      const { out, good } = finiteOnly(kept, x, stride, raw, engine.latentDim);
-      for (const k of good.bad) this.refusePixel(kept[k]!, 'LS_INPUT_OVERFLOW', `scan ${kept[k]!.ctx.start.scanId} pixel seq ${kept[k]!.ev.seq}: its model input or reconstruction is not finite (values beyond float32 arithmetic); not encoded`);
-      if (good.kept.length) this.apply(good.kept, good.x, stride, out, engine.latentDim, engine.version);
+      for (const k of nonFinite) this.refusePixel(kept[k]!, 'LS_INPUT_OVERFLOW', `scan ${kept[k]!.ctx.start.scanId} pixel seq ${kept[k]!.ev.seq}: its model input or reconstruction is not finite (values beyond float32 arithmetic); not encoded`);
+      for (const { ctx, index } of written) this.encoded.next({ ctx, index });
     });
-  }
-
-  /** Write one batch's outputs into the maps of each scan it touched. */
-  private apply(kept: PixelItem[], x: Float32Array, stride: number, out: { mu: Float32Array; logVar: Float32Array; error: Float32Array }, d: number, version: number): void {
-    // Batches are usually one scan; interleaved producers give several, handled one scan at a time.
-    const byScan = new Map<ScanContext, number[]>();
-    kept.forEach((item, k) => {
-      item.ctx.inputs?.set(x.subarray(k * stride, (k + 1) * stride), item.index * stride);
-      let list = byScan.get(item.ctx);
-      if (!list) byScan.set(item.ctx, (list = []));
-      list.push(k);
-    });
-    for (const [ctx, ks] of byScan) {
-      const single = ks.length === kept.length;
-      const index = Uint32Array.from(ks, (k) => kept[k].index);
-      const pick = (src: Float32Array, width: number) => {
-        if (single) return src;
-        const dst = new Float32Array(ks.length * width);
-        ks.forEach((k, j) => dst.set(src.subarray(k * width, (k + 1) * width), j * width));
-        return dst;
-      };
-      const error = pick(out.error, 1);
-      ctx.maps.applyBatch({ index, mu: pick(out.mu, d), logVar: pick(out.logVar, d), error, version });
-      ctx.counters.encoded += ks.length;
-      for (let j = 0; j < error.length; j++) ctx.counters.errorSum += error[j];
-      this.encoded.next({ ctx, index });
-    }
   }
 
   async control(item: ControlItem): Promise<PipelineEvent | undefined> {
@@ -185,26 +156,6 @@ export class ModelEncoder implements BatchEncoder {
     }
     return this.registry.control(item);
   }
-}
-
-/** The pixels of a batch whose input, embedding and error are all finite, with their rows of x and the outputs. */
-function finiteOnly(kept: PixelItem[], x: Float32Array, stride: number, out: { mu: Float32Array; logVar: Float32Array; error: Float32Array }, d: number) {
-  const bad: number[] = [];
-  const finite = (a: Float32Array, from: number, to: number) => {
-    for (let i = from; i < to; i++) if (!Number.isFinite(a[i])) return false;
-    return true;
-  };
-  kept.forEach((_, k) => {
-    if (!(finite(x, k * stride, (k + 1) * stride) && finite(out.mu, k * d, (k + 1) * d) && finite(out.logVar, k * d, (k + 1) * d) && finite(out.error, k, k + 1))) bad.push(k);
-  });
-  if (bad.length === 0) return { out, good: { kept, x, bad } };
-  const ok = kept.map((_, k) => k).filter((k) => !bad.includes(k));
-  const pick = (src: Float32Array, w: number) => {
-    const dst = new Float32Array(ok.length * w);
-    ok.forEach((k, j) => dst.set(src.subarray(k * w, (k + 1) * w), j * w));
-    return dst;
-  };
-  return { out: { mu: pick(out.mu, d), logVar: pick(out.logVar, d), error: pick(out.error, 1) }, good: { kept: ok.map((k) => kept[k]!), x: pick(x, stride), bad } };
 }
 
 function newLoopStats(n: number): NonNullable<ScanContext['loopStats']> {

@@ -108,6 +108,14 @@ export interface ScanAlerts {
   finish(): void;
 }
 
+/**
+ * A scan's mean reconstruction error over its encoded pixels (scaled units), null before the first: the one place
+ * the formula lives. The counters follow the map (pipeline/encode-into-maps.ts), so it is the mean the map shows.
+ */
+export function scanMeanError(counters: Pick<ScanCounters, 'encoded' | 'errorSum'>): number | null {
+  return counters.encoded > 0 ? counters.errorSum / counters.encoded : null;
+}
+
 /** Fresh counters. */
 export function newCounters(): ScanCounters {
   return { received: 0, recorded: 0, encoded: 0, rejected: 0, errorSum: 0, lastSeq: -1 };

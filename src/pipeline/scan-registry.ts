@@ -19,7 +19,7 @@ import type { Logger } from '../util/log.ts';
 import type { ControlItem, PipelineEvent } from './items.ts';
 import type { ModelSlot } from './model-slot.ts';
 import type { PixelEvent } from '../protocol/events.ts';
-import { newCounters, type RecordingFailure, type ScanContext } from './scan-context.ts';
+import { newCounters, scanMeanError, type RecordingFailure, type ScanContext } from './scan-context.ts';
 
 /** Results-file attributes of the model-fit checks: baselines, out-of-distribution status, alerting (docs/formats.md). */
 export function fitAttrs(ctx: ScanContext): Record<string, string | number> {
@@ -335,7 +335,7 @@ export class ScanRegistry {
     try {
       ctx.baselines = scanBaselines(ctx.inputs, Uint32Array.from(encoded), stride, cfg);
       const b = ctx.baselines;
-      this.log.info({ scanId: ctx.start.scanId, ...b, meanError: ctx.counters.encoded ? ctx.counters.errorSum / ctx.counters.encoded : null }, `baselines: PCA-5 ${b.pca5Mse?.toPrecision(4) ?? 'n/a'}, dictionary learning ${b.dlMse?.toPrecision(4) ?? 'n/a'} (fitted on ${b.pixelsUsed} pixels in ${b.seconds.toFixed(2)} s)`);
+      this.log.info({ scanId: ctx.start.scanId, ...b, meanError: scanMeanError(ctx.counters) }, `baselines: PCA-5 ${b.pca5Mse?.toPrecision(4) ?? 'n/a'}, dictionary learning ${b.dlMse?.toPrecision(4) ?? 'n/a'} (fitted on ${b.pixelsUsed} pixels in ${b.seconds.toFixed(2)} s)`);
     } catch (err) {
       this.log.warn({ scanId: ctx.start.scanId, err: (err as Error).message }, 'baselines could not be fitted');
     }

@@ -10,6 +10,7 @@ import type { StartHeader } from '../protocol/messages.ts';
 import { CodedError } from '../util/coded-error.ts';
 import { fillNonFinite } from './fill-non-finite.ts';
 import { removeOutliers, savgolKernel, type SavgolKernel } from './savgol.ts';
+import { unscale } from './scale.ts';
 
 export { fillNonFinite } from './fill-non-finite.ts';
 export { savgolKernel, savgolFilter, removeOutliers, type SavgolKernel } from './savgol.ts';
@@ -198,13 +199,7 @@ export function toPhysicalLoop(data: Float32Array[], start: StartHeader, spec: P
  * (allocated when omitted). The time axis stays rolled, matching `spec.voltage`.
  */
 export function fromModelOutput(x: Float32Array, spec: PreprocessSpec, n = x.length / (spec.T * spec.C), out = new Float32Array(n * spec.T * spec.C)): Float32Array {
-  const C = spec.C;
-  const len = n * spec.T * C;
-  for (let i = 0; i < len; i++) {
-    const c = i % C;
-    out[i] = x[i]! * spec.std[c]! + spec.mean[c]!;
-  }
-  return out;
+  return unscale(x.subarray(0, n * spec.T * spec.C), spec.C, spec.mean, spec.std, out);
 }
 
 /** The model time-step voltages for a scan: `dcVoltage` rolled by `rollSteps` (np.roll(v, −rollSteps)). */

@@ -1,19 +1,19 @@
 /**
  * Alerts through the real model: a small simulated scan is encoded by the shipped bundle (onnxruntime, CPU), batch
- * by batch as the pipeline does, and the AlertEngine must find the planted region where the truth says it is.
+ * by batch through the daemon's pipeline (app/calibrate.ts encodeOffline), and the AlertEngine must find the planted region where the truth says it is.
  * Needs fixtures/models/edge-sim with its alerts-reference.json (`loopstream alerts-eval --calibrate`).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AlertEngine } from '../../src/alerts/alert-engine.ts';
-import { encodeScanInto } from '../../src/alerts/calibrate.ts';
 import { bboxIoU } from '../../src/alerts/evaluate.ts';
 import { ALERTS_REFERENCE_FILE, loadAlertsReference } from '../../src/alerts/reference.ts';
 import type { AlertsReference } from '../../src/alerts/types.ts';
 import { DEFAULTS } from '../../src/config/schema.ts';
 import { loadBundle, type Bundle } from '../../src/model/bundle.ts';
-import { createEngine, type InferenceEngine } from '../../src/model/runtime.ts';
+import { encodeOffline, memoryScan } from '../../src/app/calibrate.ts';
+import { silentLogger } from '../../src/util/log.ts';
 import { simulateScan } from '../../src/sim/index.ts';
 
 const BUNDLE = 'fixtures/models/edge-sim';
@@ -21,21 +21,18 @@ const present = existsSync(join(BUNDLE, 'encoder.onnx')) && existsSync(join(BUND
 
 describe.skipIf(!present)('alerts through the shipped model', () => {
   let bundle: Bundle;
-  let engine: InferenceEngine;
   let ref: AlertsReference;
   beforeAll(async () => {
     bundle = await loadBundle(BUNDLE);
-    engine = await createEngine(bundle, { engine: 'onnx', provider: 'cpu', threads: 2 });
     ref = await loadAlertsReference(BUNDLE);
-  });
-  afterAll(async () => {
-    await engine?.close();
   });
 
   async function alertsOf(sim: ReturnType<typeof simulateScan>) {
     const alerts = new AlertEngine({ scanId: sim.start.scanId, rows: sim.start.grid.rows, cols: sim.start.grid.cols, latentDim: bundle.latentDim }, ref, DEFAULTS.alerts, []);
-    const maps = await encodeScanInto(engine, bundle, sim, { onBatch: (m, idx) => alerts.onBatch(m, idx) });
-    return alerts.finish(maps);
+    // through the daemon's pipeline, as a replay: the batches in the order it encoded them
+    const [{ ctx, batches }] = await encodeOffline(DEFAULTS, silentLogger, BUNDLE, [memoryScan(sim)]);
+    for (const idx of batches) alerts.onBatch(ctx.maps, idx);
+    return alerts.finish(ctx.maps);
   }
 
   it('a planted noise-burst region is alerted over its bounding box', async () => {

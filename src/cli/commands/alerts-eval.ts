@@ -35,11 +35,10 @@ export function register(program: Command): void {
       .option('--json <file>', 'write the report(s) as JSON'),
   ).action(async (opts) => {
     // heavy modules load only when the command runs: `loopstream --help` and the other commands stay fast
-    const { calibrateAlerts } = await import('../../alerts/calibrate.ts');
-    const { encodeQualityScans, formatQualityReport, scoreQuality } = await import('../../alerts/quality.ts');
+    const { calibrateAlerts, encodeQualityScans, fileScans, memoryScan } = await import('../../app/calibrate.ts');
+    const { formatQualityReport, scoreQuality } = await import('../../alerts/quality.ts');
     const { loadAlertsReference } = await import('../../alerts/reference.ts');
     const { loadBundle } = await import('../../model/bundle.ts');
-    const { createEngine } = await import('../../model/runtime.ts');
     const config = configFromOptions(opts, opts.bundle ? { 'model.bundle': opts.bundle } : {});
     const log = loggerFor(config);
     const dir = config.model.bundle;
@@ -49,22 +48,16 @@ export function register(program: Command): void {
     if (opts.calibrate) {
       let ref;
       if (from.length) {
-        // The user's own scans: read whole (pixels copied: a reader's buffers are reused), any layout openScanFile knows.
-        const { openScanFile } = await import('../../sources/hdf5/index.ts');
-        const scans = [];
-        for (const f of from) {
-          const reader = await openScanFile(f);
-          try {
-            const pixels = [...reader.pixels()].map((px) => ({ ...px, data: px.data.map((d) => Float32Array.from(d)) }));
-            scans.push({ start: reader.start, pixels: () => pixels });
-          } finally {
-            reader.close();
-          }
+        // The user's own scans, replayed through the daemon's pipeline like `loopstream replay` (any layout openScanFile knows).
+        const files = await fileScans(config, log, from);
+        try {
+          ref = await calibrateAlerts(config, log, dir, files.scans);
+        } finally {
+          files.close();
         }
-        ref = await calibrateAlerts(dir, scans, { threads: config.model.threads });
       } else {
-        const scans = Array.from({ length: opts.calibrationScans as number }, (_, k) => simulateScan({ rows: opts.rows, cols: opts.cols, seed: 9001 + k }));
-        ref = await calibrateAlerts(dir, scans, { threads: config.model.threads });
+        const scans = Array.from({ length: opts.calibrationScans as number }, (_, k) => memoryScan(simulateScan({ rows: opts.rows, cols: opts.cols, seed: 9001 + k })));
+        ref = await calibrateAlerts(config, log, dir, scans);
       }
       const floored = ref.latent.knn?.flooredScales ?? [];
       if (floored.length) log.warn({ bundle: dir, latents: floored }, `latent channel(s) ${floored.join(', ')} are constant on the calibration pixels (a collapsed encoder); their scale was floored, so they add nothing to the latent score`);
@@ -81,11 +74,9 @@ export function register(program: Command): void {
       process.stdout.write(`quality evaluation skipped: it uses simulated sho scans, which this bundle cannot read (${(err as Error).message})\n`);
       return;
     }
-    const engine = await createEngine(bundle, { engine: config.model.engine, provider: config.model.provider, threads: config.model.threads });
     const t1 = performance.now();
     const plan = { rows: opts.rows, cols: opts.cols, seeds: opts.seeds, firstSeed: opts.firstSeed as number, anomalies: opts.anomalies };
-    const scans = await encodeQualityScans(bundle, engine, plan, (done, total) => log.debug({ done, total }, 'encoded'));
-    await engine.close();
+    const scans = await encodeQualityScans(config, log, dir, plan, (done, total) => log.debug({ done, total }, 'encoded'));
     const encodeSec = (performance.now() - t1) / 1000;
     const t2 = performance.now();
     const report = scoreQuality(scans, ref, config.alerts);

@@ -21,6 +21,7 @@ export function register(program: Command): void {
     const { startLive } = await import('../../app/live.ts');
     const { simulateScan } = await import('../../sim/index.ts');
     const { publishScan } = await import('../../sim/publish.ts');
+    const { scanMeanError } = await import('../../pipeline/scan-context.ts');
     const config = configFromOptions(opts, { 'sim.rows': opts.rows, 'sim.cols': opts.cols, 'sim.ratePxPerSec': opts.rate, 'server.port': opts.port });
     const log = loggerFor(config);
     const live = await startLive(config, log);
@@ -41,7 +42,7 @@ export function register(program: Command): void {
       sent: sent.pixels,
       encoded: ctx.counters.encoded,
       missing: ctx.maps.missing,
-      meanError: ctx.counters.encoded ? ctx.counters.errorSum / ctx.counters.encoded : null,
+      meanError: scanMeanError(ctx.counters),
       alerts: ctx.alerts?.list().length ?? 0,
       results: ctx.resultsPath,
     };
