@@ -76,4 +76,34 @@ describe('openScans', () => {
     await new Promise((r) => setImmediate(r));
     expect(show(out)).toEqual(['start a', 'pixel a#0@0', 'pixel a#1@1']);
   });
+
+  it('a source that emits a whole scan synchronously behind its start is bound completely (no recursion per event)', async () => {
+    // 200 × 200 = 40,000 pixels emitted in one synchronous burst while the start is still opening: the old
+    // concatMap drained them by recursion and overflowed the stack after ~800, silently ending the run.
+    const scans = new MemoryScans();
+    const a = scanEvents('big', 200, 200);
+    const events: ScanEvent[] = [a.start];
+    for (let seq = 0; seq < 40_000; seq++) events.push({ ...a.pixel(0), seq, row: Math.floor(seq / 200), col: seq % 200 });
+    events.push(a.stop());
+    const items = await run(scans, events);
+    expect(items.length).toBe(40_002);
+    expect(scans.get('big')!.counters).toMatchObject({ received: 40_000, lastSeq: 39_999 });
+    expect(items.at(-1)!.ev.type).toBe('stop');
+  });
+
+  it('an unsubscribe while a start is opening emits nothing after it', async () => {
+    const scans = new MemoryScans();
+    let release!: () => void;
+    scans.hold = new Promise((r) => (release = r));
+    const a = scanEvents('a', 2, 2);
+    const events = new Subject<ScanEvent>();
+    const out: PipelineItem[] = [];
+    const sub = events.pipe(openScans(scans)).subscribe((it) => out.push(it));
+    events.next(a.start);
+    events.next(a.pixel(0));
+    sub.unsubscribe();
+    release();
+    await new Promise((r) => setImmediate(r));
+    expect(out).toEqual([]);
+  });
 });
