@@ -7,9 +7,9 @@ import type { PixelEvent, ScanEvent } from '../../protocol/events.ts';
 import { FrameError, type IngestWarning } from '../../protocol/errors.ts';
 import { ScanTracker } from '../../protocol/scan-tracker.ts';
 import type { StopHeader } from '../../protocol/messages.ts';
-import { SCAN_FORMAT, SCAN_PATHS } from '../../store/scan-file.ts';
 import { FileFormatError } from '../../hdf5/errors.ts';
-import { attr, groupAt, openH5 } from '../../hdf5/h5.ts';
+import { openH5 } from '../../hdf5/h5.ts';
+import { isScanFile } from '../../hdf5/own-format.ts';
 import { findNsidMain, readNsidLayout } from './nsid.ts';
 import { readOwnLayout } from './own.ts';
 import type { ScanFileReader } from './reader.ts';
@@ -40,8 +40,7 @@ export function parsePace(s: string): Pace {
 export async function openScanFile(path: string): Promise<ScanFileReader> {
   const file = await openH5(path, 'r');
   try {
-    const root = groupAt(file, SCAN_PATHS.root);
-    if (root && attr(root, 'format') === SCAN_FORMAT) return readOwnLayout(file, path);
+    if (isScanFile(file)) return readOwnLayout(file, path);
     const sho = findShoGroup(file);
     if (sho) return readUsidShoLayout(file, path, sho);
     const main = findNsidMain(file);
