@@ -88,7 +88,17 @@ export interface ReplayOptions {
   onWarning?: (w: IngestWarning) => void;
   /** a timestamp gap longer than maxGapSeconds was skipped (seconds of the file's clock, and the seq after it) */
   onPaceSkip?: (gapSeconds: number, seq: number) => void;
+  /**
+   * Let the consumer slow the file down: while `pending()` (pixels emitted that the consumer has not finished with,
+   * as it counts them) is `max` or more, no pixel is read; the replay looks again every BACKPRESSURE_POLL_MS. Without
+   * it a `max`-pace replay reads the whole file into the consumer's queue when the consumer is slower than the disk.
+   * `max` must exceed what the consumer holds back on its own (e.g. a scan's warm-up pixels), or the replay waits forever.
+   */
+  backpressure?: { pending: () => number; max: number };
 }
+
+/** How often (ms) a replay held back by `backpressure` looks again. */
+export const BACKPRESSURE_POLL_MS = 2;
 
 /**
  * The event stream of an opened reader. Pixel i is due at i/pxPerSec (rate), at (t_i − t_0)/factor (realtime, each
@@ -159,6 +169,10 @@ export function replayReader(reader: ScanFileReader, opts: ReplayOptions): Obser
       while (i < reader.count && !subscriber.closed) {
         // A pixel is read and its due time computed once (the pacing state advances per pixel, not per look).
         if (!pending) {
+          if (opts.backpressure && opts.backpressure.pending() >= opts.backpressure.max) {
+            action.schedule(undefined, BACKPRESSURE_POLL_MS);
+            return;
+          }
           const px = reader.pixel(i);
           pending = { px, due: dueMs(px, i) };
         }
