@@ -108,10 +108,18 @@ export function writeStopAttr(file: File, stop: StopHeader): void {
   root.create_attribute('stop', JSON.stringify(stop));
 }
 
-/** Set `/scan/committed` to `rows` (creating it in a version-1 file, which then reads as version 2 data). */
-export function writeCommitted(file: File, path: string, rows: number): void {
-  if (!file.get(SCAN_PATHS.committed)) groupAt(file, SCAN_PATHS.root)!.create_dataset({ name: 'committed', data: Float64Array.of(rows), shape: [1], dtype: '<d' });
-  else needDataset(file, SCAN_PATHS.committed, path).write_slice([[0, 1]], Float64Array.of(rows));
+/**
+ * The `/scan/committed` dataset, created (holding 0) in a version-1 file that lacks it. Kept open by a writer, which
+ * advances it with `writeCommitted` after every verified batch.
+ */
+export function committedDataset(file: File, path: string): Dataset {
+  if (!file.get(SCAN_PATHS.committed)) groupAt(file, SCAN_PATHS.root)!.create_dataset({ name: 'committed', data: Float64Array.of(0), shape: [1], dtype: '<d' });
+  return needDataset(file, SCAN_PATHS.committed, path);
+}
+
+/** Set `/scan/committed` (from `committedDataset`) to `rows`: rows past it are not data. */
+export function writeCommitted(committed: Dataset, rows: number): void {
+  committed.write_slice([[0, 1]], Float64Array.of(rows));
 }
 
 /** One batch of rows in the layout's column order. */

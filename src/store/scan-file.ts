@@ -9,14 +9,15 @@ import { StartHeader, StopHeader } from '../protocol/messages.ts';
 import type { PixelEvent } from '../protocol/events.ts';
 import type { SimTruth } from '../contracts/sim-truth.ts';
 import { FileFormatError } from '../hdf5/errors.ts';
-import { h5, openH5, type File } from '../hdf5/h5.ts';
-import { ScanDatasets, completeRows, readStart, writeCommitted, writeScanLayout, writeStopAttr, type ScanRows } from '../hdf5/own-format.ts';
+import { h5, openH5, type Dataset, type File } from '../hdf5/h5.ts';
+import { ScanDatasets, committedDataset, completeRows, readStart, writeCommitted, writeScanLayout, writeStopAttr, type ScanRows } from '../hdf5/own-format.ts';
 import { Module } from 'h5wasm/node';
 import { diagnoseWriteFailure } from './write-failure.ts';
 
 /** Appends pixels of one scan to an HDF5 scan file; resumable after a crash with `reopen`. */
 export class ScanRecorder {
   private readonly ds: ScanDatasets;
+  private readonly committed: Dataset;
   private closed = false;
   private failed = false;
   /** rows written to the datasets (verified or not) */
@@ -31,6 +32,7 @@ export class ScanRecorder {
     private n: number,
   ) {
     this.ds = new ScanDatasets(file, file.filename, start);
+    this.committed = committedDataset(file, file.filename);
     this.written = n;
   }
 
@@ -87,7 +89,7 @@ export class ScanRecorder {
       const count = completeRows(ds);
       ds.cutRows(count);
       // A version-1 recording has no committed count yet: its complete rows are committed now.
-      writeCommitted(file, path, count);
+      writeCommitted(committedDataset(file, path), count);
       const recorder = new ScanRecorder(file, start, count);
       let lastSeq = -1;
       if (count > 0) {
@@ -175,7 +177,7 @@ export class ScanRecorder {
     }
     const to = this.written;
     try {
-      writeCommitted(this.file, this.path, to);
+      writeCommitted(this.committed, to);
     } catch (err) {
       throw this.writeFailed(`advancing /scan/committed failed (${(err as Error).message})`);
     }

@@ -13,6 +13,7 @@ import {
   SCAN_FORMAT_VERSION,
   ScanDatasets,
   checkReadable,
+  committedDataset,
   completeRows,
   isScanFile,
   readRowBlock,
@@ -60,7 +61,7 @@ describe('own-format: the scan layout written and read by one module', () => {
     const ds = new ScanDatasets(f, path, scan.start);
     ds.append(0, toRows(px.slice(0, 100), ds.elements));
     ds.append(100, toRows(px.slice(100), ds.elements));
-    writeCommitted(f, path, 300); // the last 20 rows written but never verified: not data
+    writeCommitted(committedDataset(f, path), 300); // the last 20 rows written but never verified: not data
     writeStopAttr(f, stop);
     writeStopAttr(f, { ...stop, status: 'aborted' }); // replaced, not duplicated
     f.close();
