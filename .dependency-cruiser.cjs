@@ -20,11 +20,13 @@ const LAYERS = [
   { folders: ['contracts'] },
   // The validated configuration: read by every stage, depends on nothing but util.
   { folders: ['config'] },
-  // Plumbing with no BEPS knowledge, one folder per library: HDF5 through h5wasm (loading, checked reads, the file
-  // errors) that store/ and sources/ share; Redis URLs that the queue, the Socket.IO adapter and the facility share.
-  { folders: ['hdf5', 'redis'] },
   // The wire format: messages, frames, the per-scan tracker. What a producer and the daemon agree on.
   { folders: ['protocol'] },
+  // Plumbing, one folder per library: HDF5 through h5wasm (loading, checked reads, the file errors) and our own
+  // scan-file layout on it (hdf5/own-format.ts: names, versions, write and read primitives) that store/ (recording)
+  // and sources/ (replay) share; Redis URLs that the queue, the Socket.IO adapter and the facility share. Above
+  // protocol because our layout stores the protocol's start and stop headers.
+  { folders: ['hdf5', 'redis'] },
   // Per-pixel preprocessing, pure functions of the data (the paper's steps).
   { folders: ['preprocess'] },
   // The per-scan maps (latent μ, error, state per pixel): what every later stage writes or reads.

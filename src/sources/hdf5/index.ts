@@ -7,9 +7,9 @@ import type { PixelEvent, ScanEvent } from '../../protocol/events.ts';
 import { FrameError, type IngestWarning } from '../../protocol/errors.ts';
 import { ScanTracker } from '../../protocol/scan-tracker.ts';
 import type { StopHeader } from '../../protocol/messages.ts';
-import { SCAN_FORMAT, SCAN_PATHS } from '../../store/scan-file.ts';
 import { FileFormatError } from '../../hdf5/errors.ts';
-import { attr, groupAt, openH5 } from '../../hdf5/h5.ts';
+import { openH5 } from '../../hdf5/h5.ts';
+import { isScanFile } from '../../hdf5/own-format.ts';
 import { findNsidMain, readNsidLayout } from './nsid.ts';
 import { readOwnLayout } from './own.ts';
 import type { ScanFileReader } from './reader.ts';
@@ -40,8 +40,7 @@ export function parsePace(s: string): Pace {
 export async function openScanFile(path: string): Promise<ScanFileReader> {
   const file = await openH5(path, 'r');
   try {
-    const root = groupAt(file, SCAN_PATHS.root);
-    if (root && attr(root, 'format') === SCAN_FORMAT) return readOwnLayout(file, path);
+    if (isScanFile(file)) return readOwnLayout(file, path);
     const sho = findShoGroup(file);
     if (sho) return readUsidShoLayout(file, path, sho);
     const main = findNsidMain(file);
@@ -89,7 +88,17 @@ export interface ReplayOptions {
   onWarning?: (w: IngestWarning) => void;
   /** a timestamp gap longer than maxGapSeconds was skipped (seconds of the file's clock, and the seq after it) */
   onPaceSkip?: (gapSeconds: number, seq: number) => void;
+  /**
+   * Let the consumer slow the file down: while `pending()` (pixels emitted that the consumer has not finished with,
+   * as it counts them) is `max` or more, no pixel is read; the replay looks again every BACKPRESSURE_POLL_MS. Without
+   * it a `max`-pace replay reads the whole file into the consumer's queue when the consumer is slower than the disk.
+   * `max` must exceed what the consumer holds back on its own (e.g. a scan's warm-up pixels), or the replay waits forever.
+   */
+  backpressure?: { pending: () => number; max: number };
 }
+
+/** How often (ms) a replay held back by `backpressure` looks again. */
+export const BACKPRESSURE_POLL_MS = 2;
 
 /**
  * The event stream of an opened reader. Pixel i is due at i/pxPerSec (rate), at (t_i − t_0)/factor (realtime, each
@@ -160,6 +169,10 @@ export function replayReader(reader: ScanFileReader, opts: ReplayOptions): Obser
       while (i < reader.count && !subscriber.closed) {
         // A pixel is read and its due time computed once (the pacing state advances per pixel, not per look).
         if (!pending) {
+          if (opts.backpressure && opts.backpressure.pending() >= opts.backpressure.max) {
+            action.schedule(undefined, BACKPRESSURE_POLL_MS);
+            return;
+          }
           const px = reader.pixel(i);
           pending = { px, due: dueMs(px, i) };
         }

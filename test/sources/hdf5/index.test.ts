@@ -173,6 +173,30 @@ describe('pacing (virtual time)', () => {
     expect(seen.map(([, k]) => k)).toEqual(['start', ...[...Array(10).keys()].map((i) => `p${i}`), 'stop']);
     expect(new Set(seen.map(([t]) => t))).toEqual(new Set([0]));
   });
+
+  it('max with backpressure: never more than `max` pixels ahead of a slow consumer, and none lost', async () => {
+    const reader = await openScanFile(path);
+    const vts = new VirtualTimeScheduler(undefined, Infinity);
+    let emitted = 0;
+    let done = 0;
+    let mostAhead = 0;
+    const seen: string[] = [];
+    // The consumer finishes one pixel every 10 ms of virtual time.
+    const consume = () => {
+      if (done < emitted) done++;
+      if (done < 10) vts.schedule(consume, 10);
+    };
+    vts.schedule(consume, 10);
+    replayReader(reader, { pace: { kind: 'max' }, scheduler: vts, backpressure: { pending: () => emitted - done, max: 3 } }).subscribe((e: ScanEvent) => {
+      if (e.type === 'pixel') mostAhead = Math.max(mostAhead, ++emitted - done);
+      seen.push(e.type === 'pixel' ? `p${e.seq}` : e.type);
+    });
+    vts.flush();
+    reader.close();
+    expect(seen).toEqual(['start', ...[...Array(10).keys()].map((i) => `p${i}`), 'stop']);
+    expect(mostAhead).toBe(3);
+    expect(vts.now()).toBeGreaterThanOrEqual(70); // it waited for the consumer: 10 pixels, 3 ahead, 10 ms each
+  });
 });
 
 describe('NSID: the real PTO file (fixtures/external)', () => {
