@@ -96,7 +96,7 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
   try {
     counter.markStart();
     const rules = replayRules(config, log.child({ stage: 'replay' }), (code) => counter.reject(code));
-    const run = await daemon.run(replayReader(reader, { pace: opts.pace, scanId: opts.scanId, ...rules }).pipe(tap((ev) => (counter.observe(ev), opts.onEvent?.(ev)))));
+    const run = await daemon.run(replayReader(reader, { pace: opts.pace, scanId: opts.scanId, ...rules, backpressure: daemon.replayBackpressure() }).pipe(tap((ev) => (counter.observe(ev), opts.onEvent?.(ev)))));
     const ctx = run.scans[0];
     // A scan smaller than everyPixels still gets a round (≥ minPixels), and rounds go on while the gate accepts them.
     finetune?.drain();
