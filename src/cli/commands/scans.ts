@@ -7,7 +7,6 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openScanFile } from '../../sources/hdf5/index.ts';
 import { FileFormatError } from '../../hdf5/errors.ts';
 import { INSTANCE_SEPARATOR, RAW_SUFFIX, RESULTS_SUFFIX, scanFilePath } from '../../store/scan-paths.ts';
 import { configFromOptions, withConfigOptions } from '../common.ts';
@@ -34,6 +33,9 @@ export interface UnfinishedScan {
 /** Every raw recording directly in `dir` without a stop message (a daemon start resumes these), oldest write first. */
 export async function listUnfinished(dir: string): Promise<UnfinishedScan[]> {
   if (!existsSync(dir)) return [];
+  // loaded here, not at the top: every `loopstream` command registers this file, and the HDF5 reader (h5wasm, rxjs)
+  // is ~0.25 s of start-up that `--help` and the other commands do not need
+  const { openScanFile } = await import('../../sources/hdf5/index.ts');
   const out: UnfinishedScan[] = [];
   for (const file of readdirSync(dir).filter((n) => n.endsWith(RAW_SUFFIX)).sort()) {
     const path = join(dir, file);
