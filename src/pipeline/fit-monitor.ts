@@ -10,7 +10,7 @@ import { Subject, type Observable } from 'rxjs';
 import type { Config } from '../config/schema.ts';
 import { PIXEL_DONE } from '../maps/scan-maps.ts';
 import { checkFit, checkScanPixels, fitReferenceOf, type OodStatus } from '../model/fit-check.ts';
-import { medianMad } from '../alerts/scores.ts';
+import { medianMad } from '../util/robust-stats.ts';
 import type { Logger } from '../util/log.ts';
 import type { ModelSlot } from './model-slot.ts';
 import type { ScanContext } from './scan-context.ts';
