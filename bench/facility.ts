@@ -1,10 +1,9 @@
 /**
- * `node --import tsx bench/facility.ts [--events 50000] [--size 256]`: the facility publisher's cost (docs/scale.md
+ * `node --import tsx bench/facility.ts [--events 50000]`: the facility publisher's cost (docs/scale.md
  * §Facility view). Starts its own redis-server on a free loopback port and measures
  * - the cost of `publish()` on the caller (what an alert event costs the ingest path: it queues, nothing more),
  *   with Redis up and with Redis down (dropped and counted);
  * - events per second reaching the stream (XADD MAXLEN ~, pipelined batches of 256);
- * - one progress tick's mean-error pass over a size × size scan's maps (on the publisher's timer, not on ingest).
  */
 import { performance } from 'node:perf_hooks';
 import { cpus, loadavg } from 'node:os';
@@ -12,14 +11,11 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { FacilityEvent } from '../src/facility/events.ts';
 import { FacilityPublisher } from '../src/facility/publisher.ts';
-import { meanError } from '../src/app/wire-facility.ts';
-import { ScanMaps } from '../src/maps/scan-maps.ts';
 import { silentLogger } from '../src/util/log.ts';
 import { startRedis } from '../test/helpers/redis.ts';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '50000' }, size: { type: 'string', default: '256' } } });
+const { values } = parseArgs({ options: { events: { type: 'string', default: '50000' } } });
 const EVENTS = Number(values.events);
-const SIZE = Number(values.size);
 
 const event = (k: number): FacilityEvent => ({
   type: 'alert',
@@ -62,16 +58,6 @@ try {
   console.log(`publish() on the caller, Redis down: ${downUs.toFixed(2)} µs/event; all ${pub.dropped - before} dropped and counted`);
   check.disconnect();
   await pub.close();
-  // the progress tick's mean-error pass
-  const maps = new ScanMaps({ type: 'start', scanId: 'm', grid: { rows: SIZE, cols: SIZE } } as never, 16);
-  maps.allocate();
-  maps.state.fill(1);
-  maps.error.fill(0.5);
-  (maps as { encoded: number }).encoded = SIZE * SIZE;
-  t0 = performance.now();
-  const reps = 50;
-  for (let k = 0; k < reps; k++) meanError(maps);
-  console.log(`mean error over a ${SIZE}×${SIZE} scan (per progress tick, facility timer): ${((performance.now() - t0) / reps).toFixed(2)} ms`);
 } finally {
   await redis.stop();
 }

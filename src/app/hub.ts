@@ -16,6 +16,7 @@ import { replayRules } from '../pipeline/replay-rules.ts';
 import type { RejectCounts } from '../sources/zmq.ts';
 import { CodedError } from '../util/coded-error.ts';
 import type { Daemon } from '../pipeline/daemon.ts';
+import { scanMeanError } from '../pipeline/scan-context.ts';
 
 const CHANNEL_UNITS: Record<string, string> = { piezoresponse: 'a.u.', resonance: 'kHz' };
 
@@ -89,6 +90,7 @@ export class PipelineHub implements DashboardHub {
         received: ctx.maps.received,
         encoded: ctx.maps.encoded,
         missing: ctx.maps.missing,
+        meanError: scanMeanError(ctx.counters),
         ...(failure ? { failure: { code: failure.code, message: failure.message } } : ctx.recordingError ? { failure: { code: 'LS_FILE_WRITE', message: `recording failed (${ctx.recordingError.errno}): ${ctx.recordingError.message}` } } : {}),
         alerts,
         ...(ood ? { ood } : {}),
@@ -98,7 +100,7 @@ export class PipelineHub implements DashboardHub {
     // a replay that failed before its scan opened still has a line in the picker, with its reason
     for (const [id, f] of this.failures) {
       if (listed.has(id)) continue;
-      scans.push({ id, source: 'replay', file: f.file, rows: f.rows, cols: f.cols, state: 'error', startedAt: f.startedAt, received: 0, encoded: 0, missing: 0, failure: { code: f.code, message: f.message } });
+      scans.push({ id, source: 'replay', file: f.file, rows: f.rows, cols: f.cols, state: 'error', startedAt: f.startedAt, received: 0, encoded: 0, missing: 0, meanError: null, failure: { code: f.code, message: f.message } });
     }
     return scans.sort((a, b) => b.startedAt - a.startedAt);
   }

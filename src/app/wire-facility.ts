@@ -7,7 +7,6 @@
 import { hostname } from 'node:os';
 import type { AlertSink } from '../alerts/types.ts';
 import type { Config } from '../config/schema.ts';
-import { PIXEL_DONE, ScanMaps } from '../maps/scan-maps.ts';
 import type { DashboardHub, ScanInfo } from '../server/hub.ts';
 import type { DashboardMetrics } from '../server/metrics.ts';
 import type { Logger } from '../util/log.ts';
@@ -19,20 +18,6 @@ export interface FacilityWiring {
   /** the name this daemon publishes under */
   daemonId: string;
   close(): Promise<void>;
-}
-
-/** Mean reconstruction error over the encoded pixels (O(pixels): called at facility.progressMs, running scans only). */
-export function meanError(maps: unknown): number | null {
-  if (!(maps instanceof ScanMaps) || !maps.allocated || maps.encoded === 0) return null;
-  const { error, state } = maps;
-  let sum = 0;
-  let n = 0;
-  for (let i = 0; i < state.length; i++) {
-    if (state[i] !== PIXEL_DONE) continue;
-    const e = error[i]!;
-    if (Number.isFinite(e)) (sum += e), n++;
-  }
-  return n > 0 ? sum / n : null;
 }
 
 /**
@@ -69,7 +54,7 @@ export function wireFacility(hub: DashboardHub, opts: { config: Pick<Config, 'fa
     encoded: s.encoded,
     missing: s.missing,
     expected: s.rows * s.cols,
-    meanError: withError ? meanError(hub.maps(s.id)) : null,
+    meanError: withError ? s.meanError : null,
     ood: s.ood ? { flag: s.ood.flag, errorRatio: s.ood.errorRatio, reasons: s.ood.reasons } : null,
     alertsEnabled: s.alerts?.enabled ?? false,
     ...(s.failure ? { failure: s.failure } : {}),

@@ -34,6 +34,8 @@ export interface ScanInfo {
   encoded: number;
   /** pixels known to be missing (sequence gaps) */
   missing: number;
+  /** mean reconstruction error of the encoded pixels (model's scaled units; pipeline/scan-context.ts scanMeanError); null before the first */
+  meanError: number | null;
   /** why the scan is in state 'error' (a replay that failed, a recording that could not be written); shown on the page */
   failure?: ScanFailure;
   /** whether alerting runs for this scan; when off the page shows "alerts off: <reason>" instead of an empty table */

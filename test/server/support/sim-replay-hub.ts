@@ -196,6 +196,7 @@ export class SimReplayHub implements DashboardHub {
     return [
       {
         id: m.scanId,
+        meanError: null, // this stand-in keeps no error sum; the facility reads it from the real hub
         source: 'replay',
         file: 'simulated.h5',
         rows: m.rows,

@@ -44,6 +44,7 @@ export class TestHub implements DashboardHub {
   scans(): ScanInfo[] {
     return [...this.all.values()].reverse().map((m) => ({
       id: m.scanId,
+      meanError: null, // this stand-in keeps no error sum; the facility reads it from the real hub
       source: 'replay',
       rows: m.rows,
       cols: m.cols,
