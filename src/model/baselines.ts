@@ -13,7 +13,7 @@
  * `evalPixels` (another seeded sample; all pixels when fewer). The summary reports the pixels used and the seconds.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { fitDictionary, sparseEncodePositive } from './dictionary-learning.ts';
+import { atomGram, encodeRowPositive, fitDictionary } from './dictionary-learning.ts';
 import { mulberry32, partialShuffle } from '../util/prng.ts';
 
 /** What every replay summary and results file reports (issue 16 item 6). */
@@ -105,49 +105,59 @@ export function fitPca(X: Matrix, k: number): PcaFit {
   return { mean, components };
 }
 
-/** Per-row MSE of X against its PCA reconstruction mean + ((X − mean)·Pᵀ)·P, averaged over rows (one row at a time:
- *  whole-matrix temporaries of ml-matrix cost more than the arithmetic here). */
-export function pcaMse(X: Matrix, fit: PcaFit): number {
-  const d = X.columns;
-  const k = fit.components.rows;
-  const P = Array.from({ length: k }, (_, c) => Float64Array.from(fit.components.getRow(c)));
-  const xc = new Float64Array(d);
-  const code = new Float64Array(k);
-  let s = 0;
-  for (let i = 0; i < X.rows; i++) {
-    const row = X.getRow(i);
-    for (let j = 0; j < d; j++) xc[j] = row[j]! - fit.mean[j]!;
-    for (let c = 0; c < k; c++) {
-      let dot = 0;
-      const pc = P[c]!;
-      for (let j = 0; j < d; j++) dot += xc[j]! * pc[j]!;
-      code[c] = dot;
-    }
-    for (let j = 0; j < d; j++) {
-      let r = xc[j]!;
-      for (let c = 0; c < k; c++) r -= code[c]! * P[c]![j]!;
-      s += r * r;
-    }
+/** Squared error of one row `x` (length d) against its PCA reconstruction mean + ((x − mean)·Pᵀ)·P; `xc` and `code`
+ *  are scratch (length d and k). */
+function pcaRowSquaredError(x: ArrayLike<number>, fit: PcaFit, P: Float64Array[], xc: Float64Array, code: Float64Array): number {
+  const d = xc.length;
+  const k = P.length;
+  for (let j = 0; j < d; j++) xc[j] = x[j]! - fit.mean[j]!;
+  for (let c = 0; c < k; c++) {
+    let dot = 0;
+    const pc = P[c]!;
+    for (let j = 0; j < d; j++) dot += xc[j]! * pc[j]!;
+    code[c] = dot;
   }
-  return s / (X.rows * d);
+  let s = 0;
+  for (let j = 0; j < d; j++) {
+    let r = xc[j]!;
+    for (let c = 0; c < k; c++) r -= code[c]! * P[c]![j]!;
+    s += r * r;
+  }
+  return s;
 }
 
-function meanSquare(R: Matrix): number {
+function componentRows(fit: PcaFit): Float64Array[] {
+  return Array.from({ length: fit.components.rows }, (_, c) => Float64Array.from(fit.components.getRow(c)));
+}
+
+/** Per-row MSE of X against its PCA reconstruction, averaged over rows (one row at a time: whole-matrix temporaries
+ *  of ml-matrix cost more than the arithmetic here). */
+export function pcaMse(X: Matrix, fit: PcaFit): number {
+  const P = componentRows(fit);
+  const xc = new Float64Array(X.columns);
+  const code = new Float64Array(P.length);
   let s = 0;
-  for (let i = 0; i < R.rows; i++) for (let j = 0; j < R.columns; j++) s += R.get(i, j) ** 2;
-  return s / (R.rows * R.columns);
+  for (let i = 0; i < X.rows; i++) s += pcaRowSquaredError(X.getRow(i), fit, P, xc, code);
+  return s / (X.rows * X.columns);
 }
 
 /** Subtract each row's own mean (the paper's preprocessing for dictionary learning). */
 function removeRowMeans(X: Matrix): Matrix {
-  const out = X.clone();
+  const out = new Matrix(X.rows, X.columns);
   for (let i = 0; i < X.rows; i++) {
-    let m = 0;
-    for (let j = 0; j < X.columns; j++) m += X.get(i, j);
-    m /= X.columns;
-    for (let j = 0; j < X.columns; j++) out.set(i, j, X.get(i, j) - m);
+    const row = X.getRow(i);
+    out.setRow(i, centreInPlace(row));
   }
   return out;
+}
+
+/** x − mean(x), in place; returns x. */
+function centreInPlace<T extends { length: number; [i: number]: number }>(x: T): T {
+  let m = 0;
+  for (let j = 0; j < x.length; j++) m += x[j]!;
+  m /= x.length;
+  for (let j = 0; j < x.length; j++) x[j] = x[j]! - m;
+  return x;
 }
 
 /**
@@ -161,14 +171,40 @@ export function scanBaselines(inputs: Float32Array, pixels: Uint32Array, stride:
   const evalIdx = sample(pixels, opts.evalPixels, opts.seed + 1);
   if (fitIdx.length <= k) return { pca5Mse: null, dlMse: null, pixelsUsed: fitIdx.length, pixelsEvaluated: 0, seconds: (performance.now() - t0) / 1000 };
   const Xfit = rowsOf(inputs, fitIdx, stride);
-  const Xeval = rowsOf(inputs, evalIdx, stride);
   const pca = fitPca(Xfit, k);
-  const pca5Mse = pcaMse(Xeval, pca);
   const alpha = opts.alpha ?? 1;
   const dl = fitDictionary(removeRowMeans(Xfit), { components: k, alpha, seed: opts.seed, maxIter: opts.dlMaxIter ?? 30 });
-  // Codes of the evaluated pixels on the fitted atoms (same α, positive), then pixel mean + codes·atoms.
-  const E = removeRowMeans(Xeval);
-  const U = sparseEncodePositive(E, dl.dictionary, alpha);
-  const dlMse = meanSquare(E.clone().sub(U.mmul(dl.dictionary)));
+  // Scored one evaluated pixel at a time, straight from `inputs` (no pixels × features copies): the PCA error, then
+  // the pixel's codes on the fitted atoms (same α, positive) and the error of pixel mean + codes·atoms.
+  const P = componentRows(pca);
+  const atoms = Array.from({ length: dl.dictionary.rows }, (_, c) => Float64Array.from(dl.dictionary.getRow(c)));
+  const G = atomGram(atoms);
+  const x = new Float64Array(stride);
+  const xc = new Float64Array(stride);
+  const code = new Float64Array(P.length);
+  const xd = new Float64Array(atoms.length);
+  const u = new Float64Array(atoms.length);
+  let pcaSum = 0;
+  let dlSum = 0;
+  for (const p of evalIdx) {
+    const base = p * stride;
+    for (let j = 0; j < stride; j++) x[j] = inputs[base + j]!;
+    pcaSum += pcaRowSquaredError(x, pca, P, xc, code);
+    centreInPlace(x);
+    for (let c = 0; c < atoms.length; c++) {
+      let dot = 0;
+      for (let j = 0; j < stride; j++) dot += x[j]! * atoms[c]![j]!;
+      xd[c] = dot;
+    }
+    u.fill(0);
+    encodeRowPositive(xd, G, alpha, u);
+    for (let j = 0; j < stride; j++) {
+      let r = 0;
+      for (let c = 0; c < atoms.length; c++) r += u[c]! * atoms[c]![j]!;
+      dlSum += (x[j]! - r) ** 2;
+    }
+  }
+  const pca5Mse = pcaSum / (evalIdx.length * stride);
+  const dlMse = dlSum / (evalIdx.length * stride);
   return { pca5Mse, dlMse, pixelsUsed: fitIdx.length, pixelsEvaluated: evalIdx.length, seconds: (performance.now() - t0) / 1000 };
 }

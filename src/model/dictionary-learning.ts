@@ -35,12 +35,15 @@ export interface DictionaryFit {
 export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Matrix {
   const n = X.rows;
   const d = X.columns;
-  const rows = X.to2DArray();
+  const rows = plainRows(X);
   const rnd = mulberry32(seed + 1);
   const C = Array.from({ length: k }, () => new Float64Array(d));
-  const sq = (x: number[], c: Float64Array) => {
+  const sq = (x: Float64Array, c: Float64Array) => {
     let s = 0;
-    for (let j = 0; j < d; j++) s += (x[j]! - c[j]!) ** 2;
+    for (let j = 0; j < d; j++) {
+      const e = x[j]! - c[j]!;
+      s += e * e;
+    }
     return s;
   };
   const dist = new Float64Array(n).fill(Infinity);
@@ -92,62 +95,89 @@ export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Mat
   return new Matrix(C.map((c) => Array.from(c)));
 }
 
+/** The rows of a matrix as plain Float64Arrays (the loops below index these; ml-matrix's per-element get/set and its
+ *  mmul temporaries cost more than the arithmetic — the baseline runs at the end of every replay). */
+function plainRows(X: Matrix): Float64Array[] {
+  return Array.from({ length: X.rows }, (_, i) => Float64Array.from(X.getRow(i)));
+}
+
+/** G = D·Dᵀ (k × k) of atoms `D` (k rows). */
+export function atomGram(D: Float64Array[]): Float64Array[] {
+  return D.map((a) => Float64Array.from(D, (b) => dot(a, b)));
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += a[j]! * b[j]!;
+  return s;
+}
+
+/**
+ * The positive sparse code of one row: argmin_u ½‖x − u·D‖² + α‖u‖₁, u ≥ 0, by coordinate descent from the codes
+ * already in `u` (updated in place), given xd = x·Dᵀ and G = D·Dᵀ.
+ */
+export function encodeRowPositive(xd: ArrayLike<number>, G: Float64Array[], alpha: number, u: Float64Array, maxIter = 1000, tol = 1e-10): void {
+  const k = u.length;
+  for (let it = 0; it < maxIter; it++) {
+    let maxDelta = 0;
+    for (let c = 0; c < k; c++) {
+      const g = G[c]!;
+      const gcc = g[c]!;
+      if (gcc <= 0) continue;
+      let r = xd[c]!;
+      for (let j = 0; j < k; j++) if (j !== c) r -= g[j]! * u[j]!;
+      const next = Math.max(0, (r - alpha) / gcc);
+      maxDelta = Math.max(maxDelta, Math.abs(next - u[c]!));
+      u[c] = next;
+    }
+    if (maxDelta < tol) break;
+  }
+}
+
+/** Codes of every row of `rows` on atoms `D` (warm-started from `U` when given; `U` is updated in place). */
+function encodeRows(rows: Float64Array[], D: Float64Array[], alpha: number, U: Float64Array[], maxIter?: number, tol?: number): void {
+  const G = atomGram(D);
+  const xd = new Float64Array(D.length);
+  for (let i = 0; i < rows.length; i++) {
+    const x = rows[i]!;
+    for (let c = 0; c < D.length; c++) xd[c] = dot(x, D[c]!);
+    encodeRowPositive(xd, G, alpha, U[i]!, maxIter, tol);
+  }
+}
+
 /**
  * Positive sparse codes of the rows of X on `dictionary`: argmin_U ½‖X − U·D‖² + α‖U‖₁, U ≥ 0, by coordinate
  * descent on G = D·Dᵀ and X·Dᵀ. `warm` starts from given codes.
  */
 export function sparseEncodePositive(X: Matrix, dictionary: Matrix, alpha: number, opts: { maxIter?: number; tol?: number; warm?: Matrix } = {}): Matrix {
   const k = dictionary.rows;
-  const n = X.rows;
-  // plain arrays in the coordinate loop: ml-matrix's per-element get/set cost more than the arithmetic
-  const G = dictionary.mmul(dictionary.transpose()).to2DArray();
-  const XD = X.mmul(dictionary.transpose()).to2DArray(); // n × k
-  const U = opts.warm ? opts.warm.to2DArray() : Array.from({ length: n }, () => new Array<number>(k).fill(0));
-  const maxIter = opts.maxIter ?? 1000;
-  const tol = opts.tol ?? 1e-10;
-  const u = new Float64Array(k);
-  for (let i = 0; i < n; i++) {
-    const row = U[i]!;
-    const xd = XD[i]!;
-    for (let c = 0; c < k; c++) u[c] = row[c]!;
-    for (let it = 0; it < maxIter; it++) {
-      let maxDelta = 0;
-      for (let c = 0; c < k; c++) {
-        const g = G[c]!;
-        const gcc = g[c]!;
-        if (gcc <= 0) continue;
-        let r = xd[c]!;
-        for (let j = 0; j < k; j++) if (j !== c) r -= g[j]! * u[j]!;
-        const next = Math.max(0, (r - alpha) / gcc);
-        maxDelta = Math.max(maxDelta, Math.abs(next - u[c]!));
-        u[c] = next;
-      }
-      if (maxDelta < tol) break;
-    }
-    for (let c = 0; c < k; c++) row[c] = u[c]!;
-  }
-  return new Matrix(U);
+  const U = opts.warm ? plainRows(opts.warm) : Array.from({ length: X.rows }, () => new Float64Array(k));
+  encodeRows(plainRows(X), plainRows(dictionary), alpha, U, opts.maxIter, opts.tol);
+  return new Matrix(U.map((u) => Array.from(u)));
 }
 
-/** ½‖X − U·D‖² + α‖U‖₁, row by row (no n × d temporaries; the sums run in the order ml-matrix's mmul uses). */
-function objective(X: Matrix, U: Matrix, D: Matrix, alpha: number): number {
-  const rows = X.to2DArray();
-  const codes = U.to2DArray();
-  const atoms = D.to2DArray();
-  const d = X.columns;
+/** ½‖X − U·D‖² + α‖U‖₁, row by row (no n × d temporaries). */
+function objective(rows: Float64Array[], U: Float64Array[], D: Float64Array[], alpha: number): number {
+  const d = D[0]!.length;
   let s = 0;
   let l1 = 0;
   for (let i = 0; i < rows.length; i++) {
     const x = rows[i]!;
-    const u = codes[i]!;
+    const u = U[i]!;
     for (let j = 0; j < d; j++) {
       let r = 0;
-      for (let c = 0; c < u.length; c++) r += u[c]! * atoms[c]![j]!;
+      for (let c = 0; c < u.length; c++) r += u[c]! * D[c]![j]!;
       s += (x[j]! - r) ** 2;
     }
+    for (let c = 0; c < u.length; c++) l1 += Math.abs(u[c]!);
   }
-  for (const u of codes) for (const v of u) l1 += Math.abs(v);
   return 0.5 * s + alpha * l1;
+}
+
+/** Scale atom `a` back onto the unit ball (‖D_k‖₂ ≤ 1). */
+function clipToUnitNorm(a: Float64Array): void {
+  const norm = Math.sqrt(dot(a, a));
+  if (norm > 1) for (let j = 0; j < a.length; j++) a[j]! /= norm;
 }
 
 /** Fit the dictionary on the rows of X (samples × features). */
@@ -156,30 +186,49 @@ export function fitDictionary(X: Matrix, opts: DictionaryLearningOptions = {}): 
   const alpha = opts.alpha ?? 1;
   const maxIter = opts.maxIter ?? 100;
   const tol = opts.tol ?? 1e-6;
-  const D = (opts.init ?? kMeansCentroids(X, k, opts.seed ?? 0)).clone();
-  for (let c = 0; c < k; c++) {
-    const norm = Math.hypot(...D.getRow(c));
-    if (norm > 1) for (let j = 0; j < D.columns; j++) D.set(c, j, D.get(c, j) / norm);
-  }
-  let U = sparseEncodePositive(X, D, alpha);
-  let prev = objective(X, U, D, alpha);
+  const rows = plainRows(X);
+  const d = X.columns;
+  const D = plainRows(opts.init ?? kMeansCentroids(X, k, opts.seed ?? 0));
+  for (const a of D) clipToUnitNorm(a);
+  const U = Array.from({ length: rows.length }, () => new Float64Array(k));
+  encodeRows(rows, D, alpha, U);
+  let prev = objective(rows, U, D, alpha);
   let it = 0;
-  const Xt = X.transpose(); // once: the loop's XᵀU would otherwise transpose X every iteration
+  const A = Array.from({ length: k }, () => new Float64Array(k));
+  const B = Array.from({ length: k }, () => new Float64Array(d)); // B[c] = column c of XᵀU
   for (; it < maxIter; it++) {
     // Block coordinate descent on the atoms (sklearn `_update_dict`): A = UᵀU, B = XᵀU.
-    const A = U.transpose().mmul(U);
-    const B = Xt.mmul(U);
-    for (let c = 0; c < k; c++) {
-      const acc = A.get(c, c);
-      if (acc > 1e-6) {
-        const ad = A.getRowVector(c).mmul(D); // 1 × d
-        for (let j = 0; j < D.columns; j++) D.set(c, j, D.get(c, j) + (B.get(j, c) - ad.get(0, j)) / acc);
+    for (const a of A) a.fill(0);
+    for (const b of B) b.fill(0);
+    for (let i = 0; i < rows.length; i++) {
+      const u = U[i]!;
+      const x = rows[i]!;
+      for (let c = 0; c < k; c++) {
+        const uc = u[c]!;
+        if (uc === 0) continue;
+        const a = A[c]!;
+        for (let e = 0; e < k; e++) a[e] += uc * u[e]!;
+        const b = B[c]!;
+        for (let j = 0; j < d; j++) b[j] += x[j]! * uc;
       }
-      const norm = Math.hypot(...D.getRow(c));
-      if (norm > 1) for (let j = 0; j < D.columns; j++) D.set(c, j, D.get(c, j) / norm);
     }
-    U = sparseEncodePositive(X, D, alpha, { warm: U });
-    const obj = objective(X, U, D, alpha);
+    for (let c = 0; c < k; c++) {
+      const acc = A[c]![c]!;
+      if (acc > 1e-6) {
+        const atom = D[c]!;
+        const ac = A[c]!;
+        const next = new Float64Array(d);
+        for (let j = 0; j < d; j++) {
+          let ad = 0; // (A_c · D)_j, with D as it stands (atoms before c already updated: block coordinate descent)
+          for (let e = 0; e < k; e++) ad += ac[e]! * D[e]![j]!;
+          next[j] = atom[j]! + (B[c]![j]! - ad) / acc;
+        }
+        atom.set(next);
+      }
+      clipToUnitNorm(D[c]!);
+    }
+    encodeRows(rows, D, alpha, U);
+    const obj = objective(rows, U, D, alpha);
     if (Math.abs(prev - obj) < tol * Math.max(1, Math.abs(prev))) {
       prev = obj;
       it++;
@@ -187,7 +236,12 @@ export function fitDictionary(X: Matrix, opts: DictionaryLearningOptions = {}): 
     }
     prev = obj;
   }
-  return { dictionary: D, codes: U, iterations: it, objective: prev };
+  return {
+    dictionary: new Matrix(D.map((a) => Array.from(a))),
+    codes: new Matrix(U.map((u) => Array.from(u))),
+    iterations: it,
+    objective: prev,
+  };
 }
 
 /** Mean squared reconstruction error per element of X ≈ U·D. */
