@@ -29,6 +29,7 @@
  */
 import type { StartHeader } from '../protocol/messages.ts';
 import { CodedError } from '../util/coded-error.ts';
+import { median } from '../util/robust-stats.ts';
 import { fillNonFinite } from './fill-non-finite.ts';
 import { HAMPEL_DEFAULTS, hampelFilter, type HampelOptions } from './hampel.ts';
 import { accumulateTheta, estimateTheta, thetaAccumulator } from './project.ts';
@@ -369,13 +370,6 @@ function physicalChannel(data: Float32Array[], c: number, state: ScanInputState,
   for (let t = 0; t < n; t++) w.rolled[t] = raw[(t + r) % n]!;
   resampleCycle(w.rolled, w.srcPhase, w.dstPhase, out);
   return true;
-}
-
-function median(values: ArrayLike<number>): number {
-  const a = Float64Array.from(values).filter(Number.isFinite).sort();
-  if (a.length === 0) return Number.NaN;
-  const h = a.length >> 1;
-  return a.length % 2 ? a[h]! : 0.5 * (a[h - 1]! + a[h]!);
 }
 
 /** (max + min) / 2: the loop's offset (spikes are gone by now, so the extremes are the loop's own). */
