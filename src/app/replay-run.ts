@@ -14,7 +14,6 @@ import { replayRules } from '../pipeline/replay-rules.ts';
 import { PipelineHub } from './hub.ts';
 import { wireAlerts } from './wire-alerts.ts';
 import { metricsAlertSink, wireMetrics } from './wire-metrics.ts';
-import { createDashboardMetrics } from '../server/metrics.ts';
 import type { FinetuneSummary } from '../finetune/finetuner.ts';
 import type { ScanBaselines } from '../model/baselines.ts';
 import type { OodStatus } from '../model/fit-check.ts';
@@ -79,9 +78,10 @@ export async function replayThroughPipeline(config: Config, log: Logger, path: s
     throw err;
   }
   const hub = new PipelineHub(daemon);
-  const metrics = createDashboardMetrics();
-  const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }), [metricsAlertSink(metrics)]);
-  const offMetrics = wireMetrics(daemon, metrics);
+  // Metrics (prom-client) serve only the dashboard's /metrics: a replay without a dashboard does not load them.
+  const metrics = opts.dashboard ? (await import('../server/metrics.ts')).createDashboardMetrics() : undefined;
+  const alerts = await wireAlerts(daemon, hub, config, log.child({ stage: 'alerts' }), metrics ? [metricsAlertSink(metrics)] : []);
+  const offMetrics = metrics ? wireMetrics(daemon, metrics) : () => undefined;
   // Background fine-tuning (src/finetune): wired before the source runs so a stored later version is used from the start.
   // Fine-tuning (tfjs) and the dashboard server (Socket.IO, the page bundler) load only when asked for: a plain
   // replay does not pay their module loading (docs/performance.md §Start-up and whole-process replay).

@@ -4,7 +4,7 @@
  * subscribers (libzmq drops at the high-water mark); sends are serialised because a zeromq.js socket allows
  * one send in flight.
  */
-import * as zmq from 'zeromq';
+import type * as zmq from 'zeromq';
 import type { Logger } from '../../util/log.ts';
 import { silentLogger } from '../../util/log.ts';
 import { alertEventToJson, type AlertDelivery, type AlertSink } from '../types.ts';
@@ -41,7 +41,9 @@ export class ZmqPubSink implements AlertSink {
 
   /** Bind a PUB socket and return the sink. */
   static async create(opts: ZmqPubSinkOptions): Promise<ZmqPubSink> {
-    const socket = new zmq.Publisher({ linger: 0 });
+    // The native addon loads only when a ZeroMQ sink is configured: a replay without one does not pay its dlopen.
+    const { Publisher } = await import('zeromq');
+    const socket = new Publisher({ linger: 0 });
     await socket.bind(opts.endpoint);
     const endpoint = socket.lastEndpoint ?? opts.endpoint;
     return new ZmqPubSink(socket, endpoint, opts.topic, opts.maxQueue ?? 10000, opts.log ?? silentLogger);
