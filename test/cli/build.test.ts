@@ -13,7 +13,7 @@ import { srcDigest } from '../../bin/src-digest.js';
 const ROOT = resolve('.');
 const dir = mkdtempSync(join(tmpdir(), 'loopstream-build-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-for (const p of ['src', 'bin', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'config']) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+for (const p of ['src', 'bin', 'scripts', 'package.json', 'tsconfig.json', 'config']) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
 symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
 
 /** `loopstream --help` from the copy: which tree ran (from the debug line) and what it printed. */
