@@ -156,6 +156,21 @@ export interface KnnModel {
   mean: Float64Array;
   /** 1 / scale per dimension */
   invScale: Float64Array;
+  /** search state shared by every copy of the model (see knnDistance) */
+  search: KnnSearchState;
+}
+
+/** What one kNN query leaves for the next: mutable, shared by reference between copies of a model. */
+interface KnnSearchState {
+  /** the k nearest of the previous query, measured first by the next one */
+  previous: Int32Array;
+  /** per sample point: the query number that last measured it, so a warm-start point is not measured twice */
+  measuredBy: Uint32Array;
+  /** [0]: the number of the latest query */
+  query: Uint32Array;
+  /** scratch: the warm-start indices, and the neighbour list when the caller wants none */
+  seeds: Int32Array;
+  order: Int32Array;
 }
 
 /** Build a kNN model from a sample (n × dim, raw μ), the mean and per-dimension scales. */
@@ -166,13 +181,19 @@ export function knnModel(sample: ArrayLike<number>, dim: number, mean: ArrayLike
   const m = Float64Array.from(mean);
   const out = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) out[i * dim + j] = (sample[i * dim + j] - m[j]) * invScale[j];
-  return { dim, k, n, sample: out, mean: m, invScale };
+  return { dim, k, n, sample: out, mean: m, invScale, search: { previous: new Int32Array(k).fill(-1), measuredBy: new Uint32Array(n), query: new Uint32Array(1), seeds: new Int32Array(k), order: new Int32Array(k) } };
 }
 
 /**
  * Euclidean distance (standardised units) from mu[offset..offset+dim) to its k-th nearest sample point, skipping
  * sample index `skip` (leave-one-out). `scratch` holds dim + k values; `neighbours` (length k), when given,
  * receives the indices of the k nearest, nearest first. NaN if μ is not finite.
+ *
+ * Exact, and fast because most sample points are abandoned after a few dimensions: a point's partial squared
+ * distance is dropped as soon as it reaches the current k-th smallest. That bound is tight from the start because
+ * the previous query's k nearest are measured first — consecutive pixels of a scan usually sit close together in
+ * latent space. Every other point is still measured, so the distance is the same as a plain scan's; only among
+ * points at exactly equal distance may another one be kept.
  */
 export function knnDistance(
   mu: ArrayLike<number>,
@@ -183,34 +204,72 @@ export function knnDistance(
   neighbours?: Int32Array,
 ): number {
   const { dim, k, n, sample } = model;
+  const { previous, measuredBy, seeds } = model.search;
   for (let j = 0; j < dim; j++) {
     const v = (mu[offset + j] - model.mean[j]) * model.invScale[j];
     if (!Number.isFinite(v)) return Number.NaN;
     scratch[j] = v;
   }
-  // the k smallest squared distances, kept sorted ascending in scratch[dim .. dim+k)
+  // the k smallest squared distances, kept sorted ascending in scratch[dim .. dim+k); their indices in `order`
   const best = dim;
   for (let t = 0; t < k; t++) scratch[best + t] = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    if (i === skip) continue;
-    let d2 = 0;
-    const base = i * dim;
-    const worst = scratch[best + k - 1];
-    for (let j = 0; j < dim && d2 < worst; j++) {
-      const d = sample[base + j] - scratch[j];
-      d2 += d * d;
-    }
-    if (d2 >= worst) continue;
-    let t = k - 1;
-    while (t > 0 && scratch[best + t - 1] > d2) {
-      scratch[best + t] = scratch[best + t - 1];
-      if (neighbours) neighbours[t] = neighbours[t - 1];
-      t--;
-    }
-    scratch[best + t] = d2;
-    if (neighbours) neighbours[t] = i;
+  const order = neighbours ?? model.search.order;
+  const counter = model.search.query;
+  if (counter[0] === 0xffffffff) {
+    measuredBy.fill(0); // the query number wraps: forget old stamps so none is mistaken for the new query's
+    counter[0] = 0;
   }
+  const query = ++counter[0]!;
+  seeds.set(previous);
+  for (let s = 0; s < k; s++) {
+    const i = seeds[s]!;
+    if (i < 0 || i >= n || i === skip || measuredBy[i] === query) continue;
+    measuredBy[i] = query;
+    insertIfNearer(scratch, best, k, order, i, partialDistance2(sample, i * dim, scratch, dim, Number.POSITIVE_INFINITY));
+  }
+  for (let i = 0; i < n; i++) {
+    if (i === skip || measuredBy[i] === query) continue;
+    const worst = scratch[best + k - 1];
+    const d2 = partialDistance2(sample, i * dim, scratch, dim, worst);
+    if (d2 < worst) insertIfNearer(scratch, best, k, order, i, d2);
+  }
+  for (let t = 0; t < k; t++) previous[t] = scratch[best + t] < Number.POSITIVE_INFINITY ? order[t]! : -1;
   return Math.sqrt(scratch[best + k - 1]);
+}
+
+/** Squared distance from sample row `base` to the query in q[0..dim), summed in dimension order; stops (returning
+ *  a value ≥ `bound`) once it reaches `bound`, checked every four dimensions. */
+function partialDistance2(sample: Float32Array, base: number, q: Float64Array, dim: number, bound: number): number {
+  let d2 = 0;
+  let j = 0;
+  for (; j + 4 <= dim && d2 < bound; j += 4) {
+    const a = sample[base + j] - q[j];
+    const b = sample[base + j + 1] - q[j + 1];
+    const c = sample[base + j + 2] - q[j + 2];
+    const e = sample[base + j + 3] - q[j + 3];
+    d2 += a * a;
+    d2 += b * b;
+    d2 += c * c;
+    d2 += e * e;
+  }
+  for (; j < dim && d2 < bound; j++) {
+    const a = sample[base + j] - q[j];
+    d2 += a * a;
+  }
+  return d2;
+}
+
+/** Insert (d2, i) into the ascending k-list at scratch[best ..] / order when it is nearer than the current k-th. */
+function insertIfNearer(scratch: Float64Array, best: number, k: number, order: Int32Array, i: number, d2: number): void {
+  if (d2 >= scratch[best + k - 1]) return;
+  let t = k - 1;
+  while (t > 0 && scratch[best + t - 1] > d2) {
+    scratch[best + t] = scratch[best + t - 1];
+    order[t] = order[t - 1];
+    t--;
+  }
+  scratch[best + t] = d2;
+  order[t] = i;
 }
 
 /**
@@ -381,7 +440,8 @@ export function referenceFromEncodings(params: {
   const logDk = Float64Array.from(heldIdx, (i) => Math.log(Math.max(knnDistance(mu, i * dim, knn, kScratch), ERROR_FLOOR)));
   const lk = medianMad(logDk);
   // each sample point's own k-distance (leave-one-out), then the held-out distribution of the density ratio
-  const kdist = Array.from({ length: knn.n }, (_, r) => knnDistance(knn.sample, r * dim, { ...knn, mean: new Float64Array(dim), invScale: new Float64Array(dim).fill(1) }, kScratch, r));
+  const standardised = { ...knn, mean: new Float64Array(dim), invScale: new Float64Array(dim).fill(1) }; // the sample is already
+  const kdist = Array.from({ length: knn.n }, (_, r) => knnDistance(knn.sample, r * dim, standardised, kScratch, r));
   const nb = new Int32Array(k);
   const logLof = Float64Array.from(heldIdx, (i) => Math.log(Math.max(lofRatio(mu, i * dim, knn, kdist, kScratch, nb), ERROR_FLOOR)));
   const ll = medianMad(logLof);

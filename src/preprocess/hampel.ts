@@ -31,12 +31,12 @@ export function hampelFilter(x: Float32Array, opts: HampelOptions = HAMPEL_DEFAU
   const w = 2 * h + 1;
   let sigmaFloor = floor;
   if (sigmaFloor === undefined) {
-    const all = Float64Array.from(x);
+    const all = new Float64Array(x);
     const med = medianInPlace(all, n);
     for (let i = 0; i < n; i++) all[i] = Math.abs(x[i]! - med);
     sigmaFloor = 1e-3 * MAD_TO_SIGMA * medianInPlace(all, n);
   }
-  const src = Float32Array.from(x); // decisions read the original values, so one replacement does not move the next window
+  const src = x.slice(); // decisions read the original values, so one replacement does not move the next window
   // The window is kept sorted as it slides (one value out, one in), so its median is its middle value and the MAD
   // — the median of the distances to that middle — is the h-th smallest of two already-sorted runs: the distances
   // to the values below the middle (nearest first) and above it. Same values as sorting each window afresh, without

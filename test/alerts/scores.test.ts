@@ -133,6 +133,33 @@ describe('kNN latent distance', () => {
     expect(knnDistance([NaN, 0], 0, s)).toBeNaN();
   });
 
+  it('equals a brute-force k-th distance over a walk of queries (warm start from the previous query), with and without leave-one-out', () => {
+    const r = rng(17).uniform;
+    for (const dim of [3, 16]) {
+      const n = 300;
+      const k = 8;
+      const sample = Array.from({ length: n * dim }, () => r() * 4 - 2);
+      const m = knnModel(sample, dim, new Array(dim).fill(0), new Array(dim).fill(1), k);
+      const q = new Array(dim).fill(0);
+      const neighbours = new Int32Array(k);
+      for (let step = 0; step < 200; step++) {
+        // a random walk, like consecutive pixels; every 50th query jumps far away
+        for (let j = 0; j < dim; j++) q[j] = step % 50 === 0 ? r() * 8 - 4 : q[j] + (r() - 0.5) * 0.3;
+        const skip = step % 3 === 0 ? Math.floor(r() * n) : -1;
+        const d2 = [];
+        for (let i = 0; i < n; i++) {
+          if (i === skip) continue;
+          let s2 = 0;
+          for (let j = 0; j < dim; j++) s2 += (m.sample[i * dim + j]! - q[j]!) ** 2; // the model keeps its sample in float32
+          d2.push([s2, i] as const);
+        }
+        d2.sort((a, b) => a[0] - b[0]);
+        expect(knnDistance(q, 0, m, undefined, skip, neighbours)).toBeCloseTo(Math.sqrt(d2[k - 1]![0]), 12);
+        expect(Array.from(neighbours)).toEqual(d2.slice(0, k).map(([, i]) => i));
+      }
+    }
+  });
+
   it('a point between two clusters: far for kNN, ordinary for one Gaussian', () => {
     const n = 4000;
     const g = rng(11);
