@@ -15,6 +15,12 @@ import type { AlertsReference } from './types.ts';
 export const ALERTS_REFERENCE_FILE = 'alerts-reference.json';
 
 const finite = z.number().finite();
+/** A long array of finite numbers, checked in one pass: zod's per-element schema cost ~30 ms on the 32,768-value
+ *  kNN sample at every start (docs/performance.md §Start-up and whole-process replay). */
+const finiteNumbers = (what: string, min = -Infinity) =>
+  z.custom<number[]>((v) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= min), {
+    message: `expected an array of finite numbers${min > -Infinity ? ` ≥ ${min}` : ''} (${what})`,
+  });
 const ReferenceSchema = z.object({
   format: z.literal(1),
   source: z.object({
@@ -42,10 +48,10 @@ const ReferenceSchema = z.object({
           k: z.number().int().positive(),
           scale: z.array(finite.positive()),
           flooredScales: z.array(z.number().int().nonnegative()).optional(),
-          sample: z.array(finite),
+          sample: finiteNumbers('the kNN sample'),
           logDkMedian: finite,
           logDkMad: finite.nonnegative(),
-          kdist: z.array(finite.nonnegative()).optional(),
+          kdist: finiteNumbers('k-th neighbour distances', 0).optional(),
           logLofMedian: finite.optional(),
           logLofMad: finite.nonnegative().optional(),
         })

@@ -83,12 +83,29 @@ export function fitPca(X: Matrix, k: number): PcaFit {
     for (let j = 0; j < d; j++) mean[j] += r[j]!;
   }
   for (let j = 0; j < d; j++) mean[j] /= n;
+  // Upper triangle of XcᵀXc, four rows at a time: each cov entry is loaded and stored once per four rows, not once
+  // per row (the accumulation was most of a fit's time).
   const cov = new Float64Array(d * d);
-  for (const r of rows) {
-    for (let j = 0; j < d; j++) r[j] -= mean[j]!;
+  for (const r of rows) for (let j = 0; j < d; j++) r[j] -= mean[j]!;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const r0 = rows[i]!;
+    const r1 = rows[i + 1]!;
+    const r2 = rows[i + 2]!;
+    const r3 = rows[i + 3]!;
+    for (let a = 0; a < d; a++) {
+      const a0 = r0[a]!;
+      const a1 = r1[a]!;
+      const a2 = r2[a]!;
+      const a3 = r3[a]!;
+      const off = a * d;
+      for (let b = a; b < d; b++) cov[off + b] += a0 * r0[b]! + a1 * r1[b]! + a2 * r2[b]! + a3 * r3[b]!;
+    }
+  }
+  for (; i < n; i++) {
+    const r = rows[i]!;
     for (let a = 0; a < d; a++) {
       const ra = r[a]!;
-      if (ra === 0) continue;
       const off = a * d;
       for (let b = a; b < d; b++) cov[off + b] += ra * r[b]!;
     }
