@@ -78,7 +78,7 @@ export function fitPca(X: Matrix, k: number): PcaFit {
   const mean = new Float64Array(d);
   const rows: Float64Array[] = [];
   for (let i = 0; i < n; i++) {
-    const r = Float64Array.from(X.getRow(i));
+    const r = new Float64Array(X.getRow(i));
     rows.push(r);
     for (let j = 0; j < d; j++) mean[j] += r[j]!;
   }
@@ -144,7 +144,7 @@ function pcaRowSquaredError(x: ArrayLike<number>, fit: PcaFit, P: Float64Array[]
 }
 
 function componentRows(fit: PcaFit): Float64Array[] {
-  return Array.from({ length: fit.components.rows }, (_, c) => Float64Array.from(fit.components.getRow(c)));
+  return Array.from({ length: fit.components.rows }, (_, c) => new Float64Array(fit.components.getRow(c)));
 }
 
 /** Per-row MSE of X against its PCA reconstruction, averaged over rows (one row at a time: whole-matrix temporaries
@@ -194,7 +194,7 @@ export function scanBaselines(inputs: Float32Array, pixels: Uint32Array, stride:
   // Scored one evaluated pixel at a time, straight from `inputs` (no pixels × features copies): the PCA error, then
   // the pixel's codes on the fitted atoms (same α, positive) and the error of pixel mean + codes·atoms.
   const P = componentRows(pca);
-  const atoms = Array.from({ length: dl.dictionary.rows }, (_, c) => Float64Array.from(dl.dictionary.getRow(c)));
+  const atoms = Array.from({ length: dl.dictionary.rows }, (_, c) => new Float64Array(dl.dictionary.getRow(c)));
   const G = atomGram(atoms);
   const x = new Float64Array(stride);
   const xc = new Float64Array(stride);
@@ -218,7 +218,8 @@ export function scanBaselines(inputs: Float32Array, pixels: Uint32Array, stride:
     for (let j = 0; j < stride; j++) {
       let r = 0;
       for (let c = 0; c < atoms.length; c++) r += u[c]! * atoms[c]![j]!;
-      dlSum += (x[j]! - r) ** 2;
+      const e = x[j]! - r;
+      dlSum += e * e;
     }
   }
   const pca5Mse = pcaSum / (evalIdx.length * stride);

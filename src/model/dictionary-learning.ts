@@ -98,7 +98,7 @@ export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Mat
 /** The rows of a matrix as plain Float64Arrays (the loops below index these; ml-matrix's per-element get/set and its
  *  mmul temporaries cost more than the arithmetic — the baseline runs at the end of every replay). */
 function plainRows(X: Matrix): Float64Array[] {
-  return Array.from({ length: X.rows }, (_, i) => Float64Array.from(X.getRow(i)));
+  return Array.from({ length: X.rows }, (_, i) => new Float64Array(X.getRow(i)));
 }
 
 /** G = D·Dᵀ (k × k) of atoms `D` (k rows). */
