@@ -22,7 +22,8 @@ import { srcDigest } from '../bin/src-digest.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const digest = srcDigest(`${root}src`);
-const BUNDLED = ['zod', 'rxjs', 'commander', 'yaml', 'ml-matrix', 'prom-client', 'cli-progress', 'd3-scale-chromatic'];
+// cli-progress stays external: bundled, its named exports (Presets) came out undefined under a dynamic import()
+const BUNDLED = ['zod', 'rxjs', 'commander', 'yaml', 'ml-matrix', 'prom-client', 'd3-scale-chromatic'];
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
 const external = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies, ...pkg.devDependencies }).filter((name) => !BUNDLED.includes(name));
 
