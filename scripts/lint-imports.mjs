@@ -31,9 +31,10 @@ export function loadImportRules(root = defaultRoot) {
  * ('src/app/live.ts'), one entry per importing file and imported file. Throws when tsc cannot run or lists nothing.
  */
 export function importEdges(root = defaultRoot) {
-  // typescript's `exports` hide bin/tsc from require.resolve: find the package, then its bin (as scripts/build.mjs)
+  // typescript's `exports` hide bin/tsc from require.resolve: find the package, then its bin. --listFilesOnly: the
+  // import graph without type checking; edges outside src/ (tests, bench) are dropped below
   const tsc = require.resolve('typescript/package.json').replace(/package\.json$/, 'bin/tsc');
-  const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--noEmit', '--explainFiles'], { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json'), '--noEmit', '--explainFiles', '--listFilesOnly'], { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (run.error) throw run.error;
   const edges = new Map();
   let imported;
