@@ -59,6 +59,7 @@ export interface EpochMetrics {
   epoch: number;
   beta: number;
   loss: number;
+  /** the loss's reconstruction term (sampled z; weighted by `constraint.weights` when given) */
   mse: number;
   kl: number;
   l1: number;
