@@ -185,6 +185,7 @@ export const TrainConfig = section(
     betaEvery: z.number().int().positive().default(5).describe('schedule mode: epochs between beta steps'),
     betaMode: z.enum(['constrained', 'schedule']).default('constrained').describe('constrained: beta adapts during training so that KL is minimised subject to the reconstruction MSE through mu <= betaTarget x the PCA-5 MSE of the training pixels (GECO; docs/model.md); schedule: the fixed schedule (primingEpochs, betaStep, betaEvery, betaMax)'),
     betaTarget: z.number().positive().max(2).default(0.85).describe('constrained mode: the reconstruction target kappa as a fraction of the training pixels\' PCA-5 MSE (< 1 asks for better than a 5-component linear model)'),
+    betaBaseline: z.enum(['auto', 'perScan', 'pooled']).default('auto').describe('constrained mode: what kappa is set from. perScan: each training scan\'s own PCA-5 (the constraint is mean(MSE / its scan\'s PCA-5) <= betaTarget, and the loss weighs each pixel\'s error by the same 1 / PCA-5); pooled: one PCA-5 over all training pixels; auto: perScan when the pixels come from two scans or more'),
     betaInitial: z.number().positive().default(1e-3).describe('constrained mode: beta until the reconstruction first meets the target, and where the control starts from'),
     betaMin: z.number().positive().default(1e-4).describe('constrained mode: smallest beta'),
     betaLimit: z.number().positive().default(10).describe('constrained mode: largest beta'),

@@ -16,7 +16,7 @@ import type { PreprocessSpec } from '../preprocess/index.ts';
 import { initBackend, type BackendChoice } from './backend.ts';
 import type { BundleManifest } from './bundle.ts';
 import { trainingReference } from './fit-check.ts';
-import { pcaBaselineMse } from './beta-control.ts';
+import { pcaBaselineMse, perScanBaseline } from './beta-control.ts';
 import { BundleError } from './errors.ts';
 import { saveBundle, saveCheckpoint, loadCheckpoint, removeCheckpoint } from './save-bundle.ts';
 import { mulberry32 } from '../util/prng.ts';
@@ -34,9 +34,11 @@ export interface TrainBundleOptions {
   schedule: BetaSchedule;
   /**
    * constrained β (model/beta-control.ts) instead of `schedule`: κ = `target` × the PCA-5 MSE of the training pixels;
-   * β starts at `initial`, stays in [min, max] and moves by `rate` (ln β per batch) on a moving average (`smoothing`)
+   * β starts at `initial`, stays in [min, max] and moves by `rate` (ln β per batch) on a moving average (`smoothing`).
+   * `baseline`: `perScan` sets κ from each scan's own PCA-5 (model/beta-control.ts perScanBaseline), `pooled` from
+   * one PCA-5 over all training pixels; `auto` (default) takes perScan when the pixels come from two scans or more.
    */
-  constraint?: { target: number; initial: number; min: number; max: number; rate: number; smoothing: number };
+  constraint?: { target: number; initial: number; min: number; max: number; rate: number; smoothing: number; baseline?: 'auto' | 'pooled' | 'perScan' };
   checkpointEvery: number;
   seed: number;
   valFraction: number;
@@ -85,8 +87,18 @@ export async function readTrainingScans(files: string[], sameLayout = true): Pro
   return scans;
 }
 
-/** Split sample indices into train/validation (seeded) and copy them into two tensors. */
-export function splitSamples(data: Float32Array, n: number, stride: number, valFraction: number, seed: number): { train: Float32Array; nTrain: number; val: Float32Array; nVal: number } {
+/**
+ * Split sample indices into train/validation (seeded) and copy them into two tensors. With `group` (each sample's
+ * scan), also each side's groups in the same order.
+ */
+export function splitSamples(
+  data: Float32Array,
+  n: number,
+  stride: number,
+  valFraction: number,
+  seed: number,
+  group?: Uint32Array,
+): { train: Float32Array; nTrain: number; val: Float32Array; nVal: number; trainGroup: Uint32Array; valGroup: Uint32Array } {
   const rnd = mulberry32(seed ^ 0x5eed);
   const nVal = valFraction > 0 ? Math.max(1, Math.round(n * valFraction)) : 0;
   const isVal = new Uint8Array(n);
@@ -100,14 +112,17 @@ export function splitSamples(data: Float32Array, n: number, stride: number, valF
   }
   const train = new Float32Array((n - nVal) * stride);
   const val = new Float32Array(nVal * stride);
+  const trainGroup = new Uint32Array(n - nVal);
+  const valGroup = new Uint32Array(nVal);
   let a = 0;
   let b = 0;
   for (let i = 0; i < n; i++) {
     const src = data.subarray(i * stride, (i + 1) * stride);
-    if (isVal[i]) val.set(src, b++ * stride);
-    else train.set(src, a++ * stride);
+    const g = group ? group[i]! : 0;
+    if (isVal[i]) (valGroup[b] = g), val.set(src, b++ * stride);
+    else (trainGroup[a] = g), train.set(src, a++ * stride);
   }
-  return { train, nTrain: n - nVal, val, nVal };
+  return { train, nTrain: n - nVal, val, nVal, trainGroup, valGroup };
 }
 
 function mean(a: Float32Array): number {
@@ -121,12 +136,16 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
   const backend = await initBackend(opts.backend ?? 'auto');
   log.info({ backend, tfjs: tf.version.tfjs }, `tfjs backend: ${backend}${backend === 'wasm' ? ' (single-threaded; install @tensorflow/tfjs-node-gpu for CUDA)' : ''}`);
   const scans = await readTrainingScans(opts.files, !opts.canonical);
-  const { spec, data, n } = opts.canonical
+  const fitted = opts.canonical
     ? fitCanonicalTraining(scans, canonicalDescriptor(opts.canonical.T, opts.canonical.channels, opts.canonical.normalisation))
-    : fitPreprocess(scans, opts.preprocess);
+    : { ...fitPreprocess(scans, opts.preprocess), perScan: scans.map((sc) => sc.pixels.length) };
+  const { spec, data, n } = fitted;
+  // each sample's scan (index into opts.files): per-scan constraint targets
+  const group = new Uint32Array(n);
+  fitted.perScan.reduce((at, rows, s) => (group.fill(s, at, at + rows), at + rows), 0);
   log.info({ samples: n, T: spec.T, C: spec.C, channels: spec.channels, thetaRad: spec.thetaRad, mean: spec.mean, std: spec.std }, 'preprocessing fitted');
   const stride = spec.T * spec.C;
-  const { train, nTrain, val, nVal } = splitSamples(data, n, stride, opts.valFraction, opts.seed);
+  const { train, nTrain, val, nVal, trainGroup, valGroup } = splitSamples(data, n, stride, opts.valFraction, opts.seed, group);
   const dims = presetDims(opts.preset, spec.T, spec.C);
   const ckptDir = join(opts.out, 'checkpoint');
   let vae = buildVae(dims, { seed: opts.seed });
@@ -155,11 +174,36 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
   // Constrained β: the target is set from the training pixels' own linear baseline (PCA-5, as every summary reports).
   // The held-out epochs are judged against the same PCA on the held-out pixels (a noisy corpus's held-out rows can
   // sit well above its training rows for any model).
-  let constraint: (NonNullable<TrainBundleOptions['constraint']> & { pca5Mse: number; pca5HeldOutMse?: number; kappa: number }) | undefined;
+  // With pixels from several scans (baseline auto or perScan) each scan gets its own PCA-5 and the constraint is on the
+  // error relative to it (weights per sample, beta-control.ts perScanBaseline): one fit pooled over very different
+  // scans is a poor target (docs/model.md §Per-scan κ).
+  type Recorded = Omit<NonNullable<TrainBundleOptions['constraint']>, 'baseline'> & { baseline: 'pooled' | 'perScan'; pca5Mse: number; pca5HeldOutMse?: number; kappa: number; pooledPca5Mse?: number; perScan?: Array<{ file: string; rows: number; pca5Mse: number; pca5HeldOutMse: number | null; weight: number; pooledFit: boolean }> };
+  let constraint: Recorded | undefined;
+  let weights: { train: Float32Array; val: Float32Array } | undefined;
   if (opts.constraint) {
-    const pca = pcaBaselineMse(train, nTrain, stride, opts.seed, 5, 2000, { data: val, n: nVal });
-    constraint = { ...opts.constraint, pca5Mse: pca.train, ...(pca.heldOut !== undefined ? { pca5HeldOutMse: pca.heldOut } : {}), kappa: opts.constraint.target * pca.train };
-    log.info({ pca5Mse: +pca.train.toPrecision(5), pca5HeldOutMse: pca.heldOut !== undefined ? +pca.heldOut.toPrecision(5) : null, target: opts.constraint.target, kappa: +constraint.kappa.toPrecision(5) }, 'constrained β: minimise KL subject to MSE ≤ κ');
+    const scansWithRows = fitted.perScan.filter((r) => r > 0).length;
+    const baseline = opts.constraint.baseline ?? 'auto';
+    const perScan = baseline === 'perScan' || (baseline === 'auto' && scansWithRows >= 2);
+    const { baseline: _chosen, ...settings } = opts.constraint;
+    if (perScan) {
+      const b = perScanBaseline({ data: train, n: nTrain, group: trainGroup }, { data: val, n: nVal, group: valGroup }, opts.files.length, stride, opts.seed);
+      weights = { train: b.weights, val: b.valWeights };
+      constraint = {
+        ...settings,
+        baseline: 'perScan',
+        pca5Mse: b.scale,
+        ...(nVal > 0 ? { pca5HeldOutMse: b.heldOutMse } : {}),
+        kappa: opts.constraint.target * b.scale,
+        pooledPca5Mse: b.pooledMse,
+        perScan: opts.files.map((f, s) => ({ file: relative(process.cwd(), resolve(f)), rows: b.rows[s]!, pca5Mse: +b.pca5[s]!.toPrecision(5), pca5HeldOutMse: Number.isFinite(b.pca5HeldOut[s]!) ? +b.pca5HeldOut[s]!.toPrecision(5) : null, weight: +(b.scale / b.pca5[s]!).toPrecision(5), pooledFit: b.pooled[s]! })),
+      };
+      const ws = b.pca5.map((p) => b.scale / p);
+      log.info({ scans: opts.files.length, pca5Scale: +b.scale.toPrecision(5), pooledPca5Mse: +b.pooledMse.toPrecision(5), pca5HeldOutMse: +b.heldOutMse.toPrecision(5), perScanPca5: [+Math.min(...b.pca5).toPrecision(3), +Math.max(...b.pca5).toPrecision(3)], weights: [+Math.min(...ws).toPrecision(3), +Math.max(...ws).toPrecision(3)], target: opts.constraint.target, kappa: +constraint.kappa.toPrecision(5) }, 'constrained β, per-scan κ: minimise KL subject to mean(MSE / its scan\'s PCA-5) ≤ ρ (weighted MSE ≤ κ)');
+    } else {
+      const pca = pcaBaselineMse(train, nTrain, stride, opts.seed, 5, 2000, { data: val, n: nVal });
+      constraint = { ...settings, baseline: 'pooled', pca5Mse: pca.train, ...(pca.heldOut !== undefined ? { pca5HeldOutMse: pca.heldOut } : {}), kappa: opts.constraint.target * pca.train };
+      log.info({ pca5Mse: +pca.train.toPrecision(5), pca5HeldOutMse: pca.heldOut !== undefined ? +pca.heldOut.toPrecision(5) : null, target: opts.constraint.target, kappa: +constraint.kappa.toPrecision(5) }, 'constrained β: minimise KL subject to MSE ≤ κ');
+    }
   }
   const lastState = history[history.length - 1];
 
@@ -219,6 +263,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
             ...(h.valMse !== undefined ? { valMse: +h.valMse.toPrecision(5) } : {}),
             ...(h.constraint !== undefined ? { constraint: +h.constraint.toPrecision(4) } : {}),
             ...(h.valKl !== undefined ? { valKl: +h.valKl.toPrecision(4), valActive: h.valActive } : {}),
+            ...(h.valWeightedMse !== undefined ? { valWeightedMse: +h.valWeightedMse.toPrecision(5) } : {}),
             seconds: +h.seconds.toFixed(1),
           })),
         },
@@ -233,13 +278,13 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     batch: opts.batch,
     learningRate: opts.learningRate,
     schedule: opts.schedule,
-    ...(constraint ? { constraint: { ...constraint, keepBelow: constraint.pca5HeldOutMse ?? constraint.pca5Mse, ...(lastState?.constraint !== undefined ? { state: { beta: lastState.beta, constraint: lastState.constraint, engaged: lastState.constraintEngaged ?? true } } : {}) } } : {}),
+    ...(constraint ? { constraint: { ...constraint, ...(weights ? { weights: weights.train } : {}), keepBelow: constraint.pca5HeldOutMse ?? constraint.pca5Mse, ...(lastState?.constraint !== undefined ? { state: { beta: lastState.beta, constraint: lastState.constraint, engaged: lastState.constraintEngaged ?? true } } : {}) } } : {}),
     seed: opts.seed,
     startEpoch,
     ...(optimizer ? { optimizer } : {}),
     maxSeconds: opts.maxMinutes > 0 ? Math.max(1, opts.maxMinutes * 60 - priorSeconds) : 0,
     // the bundle keeps the weights of the best held-out epoch at the final β, not the last epoch's
-    ...(nVal > 0 ? { validation: { data: val, n: nVal } } : {}),
+    ...(nVal > 0 ? { validation: { data: val, n: nVal, ...(weights ? { weights: weights.val } : {}) } } : {}),
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
     onEpoch: async (m, opt) => {
       history.push(m);

@@ -59,6 +59,7 @@ export interface EpochMetrics {
   epoch: number;
   beta: number;
   loss: number;
+  /** the loss's reconstruction term (sampled z; weighted by `constraint.weights` when given) */
   mse: number;
   kl: number;
   l1: number;
@@ -73,6 +74,8 @@ export interface EpochMetrics {
   /** constrained mode, with validation: KL per sample (sum over latents, nats) and active channels on the held-out samples */
   valKl?: number;
   valActive?: number;
+  /** constrained mode with per-sample weights: the weighted held-out MSE (what the keep rule compares) */
+  valWeightedMse?: number;
 }
 
 /** Progress callback payload after every batch. */
@@ -108,7 +111,7 @@ export interface TrainOptions {
    * weights of the best validation epoch among those at the final β (a higher β is a different objective, so
    * each β step starts the search afresh).
    */
-  validation?: { data: Float32Array; n: number };
+  validation?: { data: Float32Array; n: number; weights?: Float32Array };
   /**
    * Constrained β (model/beta-control.ts) instead of `schedule`: β adapts after every batch so that KL is minimised
    * subject to the batch's reconstruction MSE through μ (what inference reports) ≤ κ. With validation the run ends
@@ -117,9 +120,12 @@ export interface TrainOptions {
    * held-out pixels: ρ is then the margin for the gap between training and held-out pixels) and KEEP_TOLERANCE × the
    * lowest held-out MSE so far. `state` resumes the controller. `rows` (one flag per sample) limits the constraint's
    * MSE to the flagged samples: a fine-tuning round constrains the scan's own pixels, while the reference pixels mixed
-   * in against forgetting only train (a batch without flagged samples leaves β as it is).
+   * in against forgetting only train (a batch without flagged samples leaves β as it is). `weights` (one per sample,
+   * model/beta-control.ts perScanBaseline) weigh each sample's reconstruction error in the loss and in the
+   * constraint alike (per-scan κ for a multi-scan corpus); `validation.weights` then weigh the held-out errors the
+   * keep rule compares with `keepBelow` (the same weighted unit).
    */
-  constraint?: BetaConstraint & { state?: BetaControlState; keepBelow?: number; rows?: Uint8Array };
+  constraint?: BetaConstraint & { state?: BetaControlState; keepBelow?: number; rows?: Uint8Array; weights?: Float32Array };
   /** use the op-level forward (forward.ts: fast LSTM, matmul convs; same math and gradients); default true. The
    *  layers graph (false) cannot train the conv preset on wasm (no Conv2DBackpropFilter kernel there). */
   fast?: boolean;
@@ -147,10 +153,13 @@ export const KEEP_TOLERANCE = 1.05;
 /** Constrained mode: is epoch `a` a better one to keep than `b` (see TrainOptions.constraint)? */
 export function betterConstrained(a: EpochMetrics, b: EpochMetrics | undefined, keepBelow: number): boolean {
   if (!b) return true;
-  const okA = a.valMse! <= keepBelow;
-  const okB = b.valMse! <= keepBelow;
+  // held-out error in the constraint's unit (weighted when the run weighs its samples)
+  const va = a.valWeightedMse ?? a.valMse!;
+  const vb = b.valWeightedMse ?? b.valMse!;
+  const okA = va <= keepBelow;
+  const okB = vb <= keepBelow;
   if (okA !== okB) return okA;
-  if (!okA) return a.valMse! < b.valMse!;
+  if (!okA) return va < vb;
   if (a.valActive! !== b.valActive!) return a.valActive! < b.valActive!;
   return a.valKl! < b.valKl!;
 }
@@ -184,7 +193,13 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
   const control = opts.constraint ? new BetaController(opts.constraint, opts.constraint.state) : undefined;
   const rowsMask = opts.constraint?.rows;
   if (rowsMask && rowsMask.length < n) throw new RangeError(`trainVae: constraint.rows has ${rowsMask.length} flags; expected one per sample (${n})`);
-  const weight = rowsMask ? new Float32Array(B) : undefined;
+  const sampleWeights = opts.constraint?.weights;
+  if (sampleWeights && sampleWeights.length < n) throw new RangeError(`trainVae: constraint.weights has ${sampleWeights.length} weights; expected one per sample (${n})`);
+  const valWeights = opts.validation?.weights;
+  if (valWeights && opts.validation && valWeights.length < opts.validation.n) throw new RangeError(`trainVae: validation.weights has ${valWeights.length} weights; expected one per held-out sample (${opts.validation.n})`);
+  // per-sample weights of the constrained error: the mask (0/1) times the sample's weight
+  const weight = rowsMask || sampleWeights ? new Float32Array(B) : undefined;
+  const lossWeight = sampleWeights ? new Float32Array(B) : undefined;
   let lowestVal = Number.POSITIVE_INFINITY;
   for (; epoch < opts.epochs; epoch++) {
     const progress = Math.max(epoch / opts.epochs, opts.maxSeconds ? (performance.now() - t0) / 1000 / opts.maxSeconds : 0);
@@ -205,7 +220,13 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       let flagged = m;
       if (weight) {
         flagged = 0;
-        for (let i = 0; i < m; i++) flagged += weight[i] = rowsMask![idx[from + i]!] ? 1 : 0;
+        for (let i = 0; i < m; i++) {
+          const k = idx[from + i]!;
+          const on = !rowsMask || rowsMask[k] ? 1 : 0;
+          flagged += on;
+          weight[i] = on * (sampleWeights ? sampleWeights[k]! : 1);
+          if (lossWeight) lossWeight[i] = sampleWeights![k]!;
+        }
       }
       const xb = tf.tensor3d(buf.subarray(0, m * stride), [m, T, C]);
       let parts: tf.Scalar[] = [];
@@ -218,14 +239,15 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
           const eps = tf.randomNormal(mu!.shape, 0, 1, 'float32', epsSeed);
           const z = mu!.add(tf.exp(logVar!.mul(0.5)).mul(eps));
           const [xh, demb] = fast ? decodeTrain(vae, z as tf.Tensor2D) : (vae.decoder.apply(z, { training: true }) as tf.Tensor[]);
-          const mse = tf.mean(tf.squaredDifference(xb, xh!)) as tf.Scalar;
+          // per-sample weights (per-scan κ) weigh the loss's reconstruction term as they weigh the constraint
+          const mse = (lossWeight ? tf.mean(tf.mean(tf.squaredDifference(xb, xh!), [1, 2]).mul(tf.tensor1d(lossWeight.subarray(0, m)))) : tf.mean(tf.squaredDifference(xb, xh!))) as tf.Scalar;
           const kl = tf.mean(tf.add(1, logVar!).sub(tf.square(mu!)).sub(tf.exp(logVar!))).mul(-0.5) as tf.Scalar;
           const l1 = tf.add(tf.sum(tf.abs(emb!)), tf.sum(tf.abs(demb!))).div(m) as tf.Scalar;
           parts = [tf.keep(mse), tf.keep(kl), tf.keep(l1)];
           // The constraint is on the error the product reports: reconstruction through μ (not part of the loss).
           if (control && flagged > 0) {
             const sq = tf.squaredDifference(xb, decodeTrain(vae, mu as tf.Tensor2D)[0]!);
-            // Only the flagged samples count (all when no mask): weighted mean of the per-sample MSE.
+            // Only the flagged samples count (all when no mask), each with its weight: weighted mean of the per-sample MSE.
             const muMse = weight ? tf.sum(tf.mean(sq, [1, 2]).mul(tf.tensor1d(weight.subarray(0, m)))).div(flagged) : tf.mean(sq);
             parts.push(tf.keep(muMse as tf.Scalar));
           }
@@ -258,11 +280,18 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       metrics.valMse = v;
       let better: boolean;
       if (control) {
+        // the keep rule compares the held-out error in the constraint's unit: weighted when the samples are
+        let vk = v;
+        if (valWeights) {
+          vk = 0;
+          for (let i = 0; i < errs.length; i++) vk += (valWeights[i]! * errs[i]!) / errs.length;
+          metrics.valWeightedMse = vk;
+        }
         const { mu, logVar } = encodeAll(vae, opts.validation.data, opts.validation.n);
         const { kl, active } = klPerLatent(mu, logVar, opts.validation.n, vae.dims.latentDim);
         metrics.valKl = kl.reduce((s, k) => s + k, 0);
         metrics.valActive = active.length;
-        lowestVal = Math.min(lowestVal, v);
+        lowestVal = Math.min(lowestVal, vk);
         better = betterConstrained(metrics, best?.metrics, Math.max(opts.constraint!.keepBelow ?? control.settings.kappa, KEEP_TOLERANCE * lowestVal));
       } else {
         better = !best || best.beta !== beta || v < best.valMse;

@@ -615,7 +615,7 @@ export function scanVoltage(state: ScanInputState, d: InputDescriptor): number[]
 export function fitCanonicalTraining(
   scans: ReadonlyArray<{ start: StartHeader; pixels: Float32Array[][] }>,
   d: InputDescriptor,
-): { spec: PreprocessSpec & { input: InputDescriptor }; data: Float32Array; n: number; states: ScanInputState[] } {
+): { spec: PreprocessSpec & { input: InputDescriptor }; data: Float32Array; n: number; states: ScanInputState[]; perScan: number[] } {
   const stride = d.T * d.channels.length;
   const parts = scans.map((sc) => canonicalInputs(sc.start, sc.pixels, d));
   const n = parts.reduce((a, p) => a + p.n, 0);
@@ -638,5 +638,6 @@ export function fitCanonicalTraining(
     savgol: { ...d.clean.savgol },
     input: d,
   } satisfies PreprocessSpec & { input: InputDescriptor };
-  return { spec, data, n, states: parts.map((p) => p.state) };
+  // perScan: rows each scan contributed, in order (a multi-scan training run sets per-scan targets from them)
+  return { spec, data, n, states: parts.map((p) => p.state), perScan: parts.map((p) => p.n) };
 }

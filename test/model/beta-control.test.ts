@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/model/backend.ts';
-import { BetaController, pcaBaselineMse } from '../../src/model/beta-control.ts';
+import { BetaController, MIN_PCA_ROWS, PER_SCAN_FLOOR, pcaBaselineMse, perScanBaseline } from '../../src/model/beta-control.ts';
 import { betterConstrained, KEEP_TOLERANCE, reconstructionErrors, trainVae, type EpochMetrics } from '../../src/model/train.ts';
 import { mulberry32 } from '../../src/util/prng.ts';
 import { buildVae, presetDims } from '../../src/model/vae.ts';
@@ -79,6 +79,64 @@ describe('BetaController (constrained β)', () => {
   });
 });
 
+describe('perScanBaseline (per-scan κ for a multi-scan corpus)', () => {
+  it('each scan its own PCA-5 (its noise outside the 5 axes), weights = harmonic mean / that, averaging 1; a small scan takes the pooled fit; a noiseless one the floor', () => {
+    const d = 40;
+    const rnd = mulberry32(7);
+    const gauss = () => Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());
+    // four scans, rank 5 on the same axes plus white noise σ_s; scan 2 has fewer training rows than MIN_PCA_ROWS,
+    // scan 3 no noise (exactly rank 5)
+    const sigma = [0.1, 0.3, 0.2, 0];
+    const nTrain = [1500, 1200, MIN_PCA_ROWS - 1, 100];
+    const nVal = [300, 200, 10, 20];
+    const make = (counts: number[]) => {
+      const n = counts.reduce((a, b) => a + b, 0);
+      const data = new Float32Array(n * d);
+      const group = new Uint32Array(n);
+      let i = 0;
+      counts.forEach((c, s) => {
+        const axes = axesOf;
+        for (let k = 0; k < c; k++, i++) {
+          group[i] = s;
+          const code = Array.from({ length: 5 }, () => 3 * gauss());
+          for (let j = 0; j < d; j++) data[i * d + j] = code.reduce((a, ck, q) => a + ck * axes[q]![j]!, 0) + sigma[s]! * gauss();
+        }
+      });
+      return { data, n, group };
+    };
+    const axesOf = Array.from({ length: 5 }, () => Array.from({ length: d }, gauss));
+    const train = make(nTrain);
+    const val = make(nVal);
+    const b = perScanBaseline(train, val, 4, d, 1);
+    expect(b.rows).toEqual(nTrain);
+    expect(b.pooled).toEqual([false, false, true, false]);
+    // a scan's own fit leaves its white noise in d − 5 directions: σ²·(d − 5)/d, on its training and held-out rows
+    for (const s of [0, 1]) {
+      const expected = (sigma[s]! ** 2 * (d - 5)) / d;
+      expect(b.pca5[s]! / expected).toBeCloseTo(1, 1);
+      expect(b.pca5HeldOut[s]! / expected).toBeCloseTo(1, 1);
+    }
+    // the small scan gets the pooled fit (all training rows, as pcaBaselineMse); the noiseless one (own PCA-5 ≈ 0) the floor
+    expect(b.pca5[2]).toBe(b.pooledMse);
+    expect(b.pooledMse).toBeCloseTo(pcaBaselineMse(train.data, train.n, d, 1).train, 12);
+    expect(b.pca5[3]).toBe(PER_SCAN_FLOOR * b.pooledMse);
+    // scale: harmonic mean of the per-row PCA-5; weights average 1 over the training rows
+    const harmonic = train.n / nTrain.reduce((a, c, s) => a + c / b.pca5[s]!, 0);
+    expect(b.scale).toBeCloseTo(harmonic, 12);
+    expect(b.weights.reduce((a, w) => a + w, 0) / train.n).toBeCloseTo(1, 5);
+    for (let i = 0; i < train.n; i++) expect(b.weights[i]).toBeCloseTo(b.scale / b.pca5[train.group[i]!]!, 5);
+    for (let i = 0; i < val.n; i++) expect(b.valWeights[i]).toBeCloseTo(b.scale / b.pca5[val.group[i]!]!, 5);
+    // the held-out baseline in the weighted unit: Σ_s w_s·(held-out rows)·(its fit's held-out MSE) / held-out rows
+    expect(b.pca5HeldOut[2]).toBeGreaterThan(0);
+    const held = nVal.reduce((a, c, s) => a + (b.scale / b.pca5[s]!) * c * b.pca5HeldOut[s]!, 0) / val.n;
+    expect(b.heldOutMse).toBeCloseTo(held, 12);
+    // one scan: every weight is 1 and the target is the pooled one
+    const one = perScanBaseline({ ...train, n: nTrain[0]!, group: train.group.subarray(0, nTrain[0]) }, { ...val, n: nVal[0]!, group: val.group.subarray(0, nVal[0]) }, 1, d, 1);
+    expect(one.scale).toBeCloseTo(one.pca5[0]!, 12);
+    expect(one.weights.every((w) => Math.abs(w - 1) < 1e-6)).toBe(true);
+  });
+});
+
 describe('betterConstrained (which held-out epoch a constrained run keeps)', () => {
   const m = (valMse: number, valActive: number, valKl: number): EpochMetrics => ({ epoch: 0, beta: 0, loss: 0, mse: 0, kl: 0, l1: 0, seconds: 0, samplesPerSec: 0, valMse, valActive, valKl });
   it('prefers satisfying the constraint, then fewer active channels, then lower KL; otherwise the lower MSE', () => {
@@ -88,6 +146,10 @@ describe('betterConstrained (which held-out epoch a constrained run keeps)', () 
     expect(betterConstrained(m(0.05, 5, 3), m(0.09, 5, 2), 0.1)).toBe(false);
     expect(betterConstrained(m(0.2, 3, 1), m(0.3, 1, 1), 0.1)).toBe(true);
     expect(betterConstrained(m(0.2, 3, 1), undefined, 0.1)).toBe(true);
+    // with per-sample weights the weighted held-out MSE is what meets the bound, not the plain one
+    const w = (valMse: number, valWeightedMse: number, valActive: number): EpochMetrics => ({ ...m(valMse, valActive, 1), valWeightedMse });
+    expect(betterConstrained(w(0.5, 0.09, 6), w(0.05, 0.11, 3), 0.1)).toBe(true);
+    expect(betterConstrained(w(0.05, 0.2, 3), w(0.5, 0.15, 3), 0.1)).toBe(false);
   });
 });
 
@@ -170,20 +232,20 @@ describe('resuming a constrained run', () => {
   }, 120_000);
 });
 
-describe('trainVae: the constraint counts the flagged samples only (a fine-tuning round: the scan, not the reference mix)', () => {
+describe('trainVae: the constraint counts the flagged (or weighted) samples only (a fine-tuning round: the scan, not the reference mix; a corpus: each scan against its own PCA-5)', () => {
+  const T = 32;
+  const n = 96;
+  const rnd = mulberry32(5);
+  // even samples: all zeros (any small decoder output reconstructs them within κ); odd samples: noise of variance 12
+  // in 32 steps (16 latents cannot hold it)
+  const data = new Float32Array(n * T);
+  for (let i = 1; i < n; i += 2) for (let t = 0; t < T; t++) data[i * T + t] = (rnd() * 2 - 1) * 6;
+  const rows = Uint8Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 1 : 0));
+  const opts = { epochs: 6, batch: 16, learningRate: 5e-3, schedule: { primingEpochs: 0, step: 0, every: 1, max: 0 }, seed: 1 };
+  const constraint = { ...settings, kappa: 0.5, rate: 0.1 };
+  const dims = presetDims('mlp', T, 1);
   it('κ met by the flagged samples and missed by the batch as a whole: β moves only when the mask says so', async () => {
     await initBackend();
-    const T = 32;
-    const n = 96;
-    const rnd = mulberry32(5);
-    // even samples: all zeros (any small decoder output reconstructs them within κ); odd samples: noise of variance 12
-    // in 32 steps (16 latents cannot hold it)
-    const data = new Float32Array(n * T);
-    for (let i = 1; i < n; i += 2) for (let t = 0; t < T; t++) data[i * T + t] = (rnd() * 2 - 1) * 6;
-    const rows = Uint8Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 1 : 0));
-    const opts = { epochs: 6, batch: 16, learningRate: 5e-3, schedule: { primingEpochs: 0, step: 0, every: 1, max: 0 }, seed: 1 };
-    const constraint = { ...settings, kappa: 0.5, rate: 0.1 };
-    const dims = presetDims('mlp', T, 1);
     const whole = await trainVae(buildVae(dims, { seed: 2 }), data, n, { ...opts, constraint });
     const flagged = await trainVae(buildVae(dims, { seed: 2 }), data, n, { ...opts, constraint: { ...constraint, rows } });
     // the whole batch's μ error stays near the noise half's share (several units) > κ: β never leaves its start
@@ -193,5 +255,25 @@ describe('trainVae: the constraint counts the flagged samples only (a fine-tunin
     expect(flagged.last!.beta).toBeGreaterThan(4 * settings.initial);
     // one flag per sample is required
     await expect(trainVae(buildVae(dims, { seed: 2 }), data, n, { ...opts, constraint: { ...constraint, rows: rows.subarray(0, 10) } })).rejects.toThrow(/one per sample/);
+  }, 60_000);
+
+  it('per-sample weights (per-scan κ) weigh the loss and the constraint: weight 0 on the noise samples is the mask, in the loss too', async () => {
+    await initBackend();
+    // weights 2 on the zero samples, 0 on the noise ones (they average 1): the weighted μ error is the zero samples'
+    // (met, β rises, as with the mask) and the loss's reconstruction term leaves the noise out, unlike the mask run's
+    const weights = Float32Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 2 : 0));
+    const weighted = await trainVae(buildVae(dims, { seed: 2 }), data, n, { ...opts, constraint: { ...constraint, weights } });
+    const masked = await trainVae(buildVae(dims, { seed: 2 }), data, n, { ...opts, constraint: { ...constraint, rows } });
+    expect(weighted.history.slice(1).every((h) => h.constraint! < 0 && h.constraintEngaged)).toBe(true);
+    expect(weighted.last!.beta).toBeGreaterThan(4 * settings.initial);
+    // the loss's MSE: the noise (variance 12) is half of every batch of the masked run, none of the weighted run's
+    expect(masked.history.every((h) => h.mse > 2)).toBe(true);
+    expect(weighted.history.every((h) => h.mse < 1)).toBe(true);
+    // the held-out error the keep rule compares is weighted the same way (validation.weights)
+    const val = data.slice(0, 16 * T);
+    const vw = weights.slice(0, 16);
+    const kept = await trainVae(buildVae(dims, { seed: 2 }), data, n, { ...opts, validation: { data: val, n: 16, weights: vw }, constraint: { ...constraint, weights } });
+    for (const h of kept.history) expect(h.valWeightedMse).toBeLessThan(h.valMse! / 4);
+    await expect(trainVae(buildVae(dims, { seed: 2 }), data, n, { ...opts, constraint: { ...constraint, weights: weights.subarray(0, 10) } })).rejects.toThrow(/one per sample/);
   }, 60_000);
 });

@@ -141,5 +141,45 @@ describe('train a bundle from scan files', () => {
     const later = sched.history.filter((h) => h.epoch > best.epoch && h.valMse <= bound);
     for (const h of later) expect(h.valActive).toBeGreaterThanOrEqual(best.valActive);
     expect(manifest.beta).toBeCloseTo(best.beta, 4);
+    // one scan: the pooled target, no per-sample weights
+    expect((sched as unknown as { baseline: string }).baseline).toBe('pooled');
+    expect(sched.history.every((h) => !('valWeightedMse' in h))).toBe(true);
+  }, 300_000);
+  it('constrained β on several scans: per-scan κ (each scan its own PCA-5, weights averaging 1), the weighted held-out error in the keep rule', async () => {
+    const files = [join(dir, 'p.h5'), join(dir, 'q.h5')];
+    // two 8 × 8 scans (≈ 51 training rows each, above MIN_PCA_ROWS), the second with 3 × the noise
+    execFileSync('node', ['bin/loopstream.js', 'simulate', '--rows', '8', '--cols', '8', '--seed', '3', '--out', files[0]!, '--log-level', 'warn']);
+    execFileSync('node', ['bin/loopstream.js', 'simulate', '--rows', '8', '--cols', '8', '--seed', '4', '--out', files[1]!, '--log-level', 'warn', '--noise', '3']);
+    const constraint = { target: 0.85, initial: 1e-3, min: 1e-4, max: 10, rate: 0.05, smoothing: 0.9 };
+    const manifest = await trainBundleFromFiles(
+      {
+        files, out: join(dir, 'bundle-per-scan'), preset: 'mlp', epochs: 3, batch: 16, learningRate: 3e-3,
+        schedule: { primingEpochs: 20, step: 0.0025, every: 5, max: 0.02 }, constraint, checkpointEvery: 5, seed: 5, valFraction: 0.2, maxMinutes: 0, resume: false,
+        command: 'loopstream train p.h5 q.h5 --epochs 3',
+      },
+      silentLogger,
+    );
+    type PerScan = { rows: number; pca5Mse: number; pca5HeldOutMse: number; weight: number; pooledFit: boolean };
+    const sched = manifest.training.schedule as { baseline: string; pca5Mse: number; pooledPca5Mse: number; pca5HeldOutMse: number; kappa: number; perScan: PerScan[]; history: Array<{ valMse: number; valWeightedMse: number; valActive: number }> };
+    expect(sched.baseline).toBe('perScan');
+    expect(sched.perScan).toHaveLength(2);
+    const [p, q] = sched.perScan as [PerScan, PerScan];
+    expect(p.rows + q.rows).toBe(128 - Math.round(128 * 0.2));
+    expect(p.pooledFit || q.pooledFit).toBe(false);
+    // the noisier scan has the larger own PCA-5 and the smaller weight
+    expect(q.pca5Mse).toBeGreaterThan(p.pca5Mse);
+    expect(q.weight).toBeLessThan(p.weight);
+    // κ = ρ × the harmonic mean of the per-row PCA-5, and the weights (its ratio to each scan's) average 1
+    const harmonic = (p.rows + q.rows) / (p.rows / p.pca5Mse + q.rows / q.pca5Mse);
+    expect(sched.pca5Mse / harmonic).toBeCloseTo(1, 4);
+    expect(sched.kappa).toBeCloseTo(0.85 * sched.pca5Mse, 12);
+    expect((p.rows * p.weight + q.rows * q.weight) / (p.rows + q.rows)).toBeCloseTo(1, 4);
+    expect(p.weight).toBeCloseTo(sched.pca5Mse / p.pca5Mse, 3);
+    // the held-out epochs are judged in the weighted unit, against the per-scan fits' weighted held-out error
+    expect(sched.history).toHaveLength(3);
+    for (const h of sched.history) expect(h.valWeightedMse).toBeGreaterThan(0);
+    const best = sched.history[manifest.metrics.bestEpoch! - 1]!;
+    const bound = Math.max(sched.pca5HeldOutMse, KEEP_TOLERANCE * Math.min(...sched.history.map((h) => h.valWeightedMse)));
+    expect(best.valWeightedMse).toBeLessThanOrEqual(bound * (1 + 1e-4));
   }, 300_000);
 });
