@@ -11,6 +11,8 @@
  * - the finished file is renamed into `<results>/<name>.results.h5` (same filesystem: atomic); a job retried after
  *   its rename (the worker died before acknowledging) renames the same content onto the same name.
  * A killed worker's job is put back by BullMQ's stalled-job check once its lock (scale.lockMs) runs out.
+ * A large scan comes as pixel-range jobs and a merge job (a BullMQ flow, src/scale/ranges.ts): range jobs leave part
+ * files under `.jobs/<merge id>/parts/`, the merge rebuilds the scan from them and writes its results file.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
