@@ -129,7 +129,7 @@ async function runOnReplayDaemon(config: Config, log: Logger, path: string, opts
   if (opts.encodeRange) {
     const range = opts.encodeRange;
     daemon.registry.scans$.subscribe(({ ctx, what }) => {
-      if (what === 'open') ctx.encodeRange = range;
+      if (what === 'open') ctx.encodeRange = { ...range, skipped: 0 };
     });
   }
   const done = opts.observe?.(daemon);

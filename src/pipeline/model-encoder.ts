@@ -180,10 +180,12 @@ export class ModelEncoder implements BatchEncoder {
   }
 }
 
-/** Is this pixel one the scan encodes (all, unless a reprocessing range job set `encodeRange`)? */
+/** Is this pixel one the scan encodes (all, unless a reprocessing range job set `encodeRange`)? Counts those left out. */
 function inRange(ctx: ScanContext, index: number): boolean {
   const r = ctx.encodeRange;
-  return !r || (index >= r.from && index < r.to);
+  if (!r || (index >= r.from && index < r.to)) return true;
+  r.skipped++;
+  return false;
 }
 
 function newLoopStats(n: number): NonNullable<ScanContext['loopStats']> {

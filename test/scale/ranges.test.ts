@@ -13,12 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
-import { replayThroughPipeline } from '../../src/app/replay-run.ts';
+import { replayRange, replayThroughPipeline } from '../../src/app/replay-run.ts';
 import { h5 } from '../../src/hdf5/h5.ts';
 import { parsePace } from '../../src/sources/hdf5/index.ts';
 import { simulateScan } from '../../src/sim/index.ts';
 import { writeSimulatedScan } from '../../src/sim/write-scan-file.ts';
-import { planRanges } from '../../src/scale/ranges.ts';
+import { planRanges, rangeConfig } from '../../src/scale/ranges.ts';
 import { createLogger } from '../../src/util/log.ts';
 import { runCli, type CliProcess } from '../helpers/cli.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
@@ -104,6 +104,29 @@ describe('large scans as pixel-range jobs (BullMQ flows)', () => {
     expect(planRanges(200, 200)).toEqual([{ from: 0, to: 200 }]);
     expect(planRanges(201, 200)).toEqual([{ from: 0, to: 100 }, { from: 100, to: 201 }]);
     expect(planRanges(576, 0)).toEqual([{ from: 0, to: 576 }]);
+  });
+
+  it('a range job of a scan beyond the replay backpressure window finishes; its rows equal replay\'s bitwise', { timeout: 120_000 }, async () => {
+    // 80 x 80: more pixels outside the range than the reader lets wait for the encoder (max(4096, 4 x warm-up)); the
+    // pixels a range leaves out are not waiting (Daemon.queueDepth), or the reader would stop for good
+    const big = join(dir, 'big.h5');
+    await writeSimulatedScan(simulateScan({ rows: 80, cols: 80, seed: 3, anomalies: 0 }), big);
+    const sets = { 'model.bundle': BUNDLE, 'log.level': 'silent', 'alerts.enabled': false, 'ood.enabled': false, 'baselines.enabled': false };
+    const log = createLogger({ level: 'silent', format: 'json' });
+    const whole = await replayThroughPipeline(loadConfig(undefined, { ...sets, 'data.dir': join(dir, 'big-replay') }), log, big, { pace: parsePace('max') });
+    const want = await contents(whole.results);
+    const { part } = await replayRange(rangeConfig(loadConfig(undefined, { ...sets, 'data.dir': join(dir, 'big-range') })), log, big, { from: 5000, to: 6400 }, { pace: parsePace('max') });
+    expect(part.unmergeable).toBeNull();
+    const index = part.batches.flatMap((b) => Array.from(b.index));
+    expect(index).toHaveLength(1400);
+    expect(Math.min(...index)).toBe(5000);
+    const mu = want.embedding.split(',').map(Number);
+    const error = want.error.split(',').map(Number);
+    const d = part.mu.length / index.length;
+    index.forEach((i, k) => {
+      expect(part.error[k]).toBe(error[i]);
+      for (let j = 0; j < d; j++) expect(part.mu[k * d + j]).toBe(mu[i * d + j]);
+    });
   });
 
   it('2 workers: 3 range jobs and a merge give the results file replay writes; a re-run queues nothing', { timeout: 240_000 }, async () => {
