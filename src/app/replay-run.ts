@@ -341,6 +341,7 @@ export async function replayEncodedRanges(config: Config, log: Logger, path: str
     release: () => undefined,
     async feed(daemon) {
       const t0 = performance.now();
+      daemon.fit.wholeScanOnly = true; // the rolling checks only feed live views; the results carry the final verdict
       const startEv = { type: 'start' as const, header: first.start };
       const ctx = await daemon.registry.open(startEv);
       await daemon.encoder.control({ kind: 'control', ctx, ev: startEv });
