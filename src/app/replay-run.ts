@@ -330,11 +330,8 @@ function emptyPart(range: { from: number; to: number }, source: PipelineReplaySu
  */
 export async function replayEncodedRanges(config: Config, log: Logger, path: string, parts: readonly EncodedRange[], opts: Pick<ReplayRunOptions, 'onEvent'> = {}): Promise<PipelineReplaySummary> {
   const first = parts[0];
-  if (!first) throw new Error('replayEncodedRanges: no ranges');
-  for (const p of parts) {
-    if (p.unmergeable) throw new Error(`range ${p.from}-${p.to} cannot be merged: ${p.unmergeable}`);
-    if (p.inputStateJson !== first.inputStateJson) throw new Error(`range ${p.from}-${p.to} fitted another input state than range ${first.from}-${first.to}`);
-  }
+  const why = whyNotMergeable(parts);
+  if (!first || why) throw new Error(`the ranges cannot be merged: ${why}`);
   const summary = await runOnReplayDaemon(config, log, path, { pace: { kind: 'max' } }, {
     start: first.start,
     layout: first.layout,
@@ -357,6 +354,17 @@ export async function replayEncodedRanges(config: Config, log: Logger, path: str
     },
   });
   return summary as PipelineReplaySummary;
+}
+
+/** Why these ranges cannot be merged into replay's scan (null: they can): one unmergeable, or two that disagree. */
+export function whyNotMergeable(parts: readonly EncodedRange[]): string | null {
+  const first = parts[0];
+  if (!first) return 'no ranges';
+  for (const p of parts) {
+    if (p.unmergeable) return `range ${p.from}-${p.to}: ${p.unmergeable}`;
+    if (p.inputStateJson !== first.inputStateJson) return `range ${p.from}-${p.to} fitted another input state than range ${first.from}-${first.to}`;
+  }
+  return null;
 }
 
 /** The ranges' batches as replay encoded them: grouped by replay batch, rows in arrival order within each. */

@@ -24,6 +24,7 @@ import { ScaleError } from './errors.ts';
 import { sha256File, type ReprocessJobData, type ReprocessJobResult } from './jobs.ts';
 import { JOB_NAME, RANGE_JOB_NAME } from './queue.ts';
 import { readParts, runRangeJob as encodeRange, type RangeJobResult } from './ranges.ts';
+import { whyNotMergeable, type EncodedRange } from '../app/replay-run.ts';
 import { redactRedisUrl, redisConnection } from '../redis/redis-url.ts';
 
 export const JOBS_SUBDIR = '.jobs';
@@ -107,12 +108,19 @@ export async function runReprocessJob(config: Config, log: Logger, job: Reproces
   if (d.ranges) {
     const children = Object.values((await job.getChildrenValues?.()) ?? {}) as RangeJobResult[];
     flowStartedAt = Math.min(...children.map((c) => c.startedAt));
-    replayedWhole = children.find((c) => c.unmergeable)?.unmergeable ?? undefined;
+    let parts: EncodedRange[] = [];
+    try {
+      parts = readParts(children, d.ranges);
+      replayedWhole = whyNotMergeable(parts) ?? undefined;
+    } catch (err) {
+      // an earlier attempt of this merge finished and cleared the parts, then died before BullMQ heard of it
+      replayedWhole = `the ranges' parts cannot be read (${(err as Error).message})`;
+    }
     if (replayedWhole) {
-      jobLog.info({ file: d.file, reason: replayedWhole }, 'a range cannot be merged: the scan is replayed whole');
+      jobLog.info({ file: d.file, reason: replayedWhole }, 'the ranges cannot be merged: the scan is replayed whole');
       summary = await replayWhole();
     } else {
-      summary = await replayEncodedRanges(jobConfig, jobLog, d.file, readParts(children, d.ranges));
+      summary = await replayEncodedRanges(jobConfig, jobLog, d.file, parts);
       pixels = expected = summary.pixels;
     }
   } else {

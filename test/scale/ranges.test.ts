@@ -187,6 +187,30 @@ describe('large scans as pixel-range jobs (BullMQ flows)', () => {
     expect(await survivor.exited).toBe(0);
   });
 
+  it('a scan with a missing pixel: its ranges say so, the merge replays it whole; same results as replay', { timeout: 240_000 }, async () => {
+    const sim = simulateScan({ rows: SIZE, cols: SIZE, seed: 12, anomalies: 1 });
+    const gappy = join(dir, 'gappy.h5');
+    // seq 300 never sent: a gap, which replay marks missing between pixels (not something ranges rebuild)
+    await writeSimulatedScan({ ...sim, pixels: function* () { for (const px of sim.pixels()) if (px.seq !== 300) yield px; } }, gappy);
+    const config = loadConfig(undefined, { 'data.dir': join(dir, 'replay-gappy'), 'model.bundle': BUNDLE, 'log.level': 'silent' });
+    const want = await replayThroughPipeline(config, createLogger({ level: 'silent', format: 'json' }), gappy, { pace: parsePace('max') });
+    expect(want.missing).toBe(1);
+    const results = join(dir, 'res-d');
+    const w = worker('d');
+    await ready([w]);
+    const r = runCli(['reprocess', gappy, '--bundle', BUNDLE, '--redis', redis.url, '--results', results, '--wait', '--summary-json', '--log-level', 'warn', '--set', 'scale.queue=d', ...RANGE]);
+    procs.push(r);
+    expect(await r.exited, r.stdout.at(-1)).toBe(0);
+    const summary = lastJson(r) as { results: Array<{ results: string; ranges: number; replayedWhole?: string; missing: number }> };
+    expect(summary.results[0]).toMatchObject({ ranges: 3, missing: 1 });
+    expect(summary.results[0].replayedWhole).toMatch(/1 pixel\(s\) missing/);
+    const [got, ref] = await Promise.all([contents(summary.results[0].results), contents(want.results)]);
+    expect(Object.keys(got).sort()).toEqual(Object.keys(ref).sort());
+    for (const k of Object.keys(ref)) if (!TIMINGS.has(k)) expect(got[k], k).toBe(ref[k]);
+    w.proc.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+  });
+
   it('a file changed after it was queued: its ranges fail after the configured attempts, the scan with their code', { timeout: 240_000 }, async () => {
     const results = join(dir, 'res-c');
     const attempts = ['--set', 'scale.attempts=2', '--set', 'scale.backoffMs=100'];
