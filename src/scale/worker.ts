@@ -112,6 +112,8 @@ export async function runReprocessJob(config: Config, log: Logger, job: Reproces
     try {
       parts = readParts(children, d.ranges);
       replayedWhole = whyNotMergeable(parts) ?? undefined;
+      // fine-tuning on this worker would change the model mid-scan, which the ranges' outputs cannot follow
+      if (config.finetune.enabled) replayedWhole ??= 'fine-tuning is on (finetune.enabled) in this worker';
     } catch (err) {
       // an earlier attempt of this merge finished and cleared the parts, then died before BullMQ heard of it
       replayedWhole = `the ranges' parts cannot be read (${(err as Error).message})`;
