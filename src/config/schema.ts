@@ -269,6 +269,7 @@ export const ScaleConfig = section(
     stalledMs: z.number().int().min(200).default(30000).describe('how often workers look for jobs whose lock expired (a killed worker) and put them back in the queue'),
     maxStalled: z.number().int().min(0).default(1).describe('times a job may be put back after its worker died before it is failed (a job that kills its worker every time)'),
     progressMs: z.number().int().min(50).default(500).describe('least time between two progress reports of a running job (each is a Redis round trip)'),
+    rangePixels: z.number().int().min(0).default(16384).describe('a scan with more pixels than this is split into pixel-range jobs of at most this many pixels plus one merge job (0 = never split)'),
   },
   'archive reprocessing across workers: BullMQ on Redis (docs/scale.md)',
 );

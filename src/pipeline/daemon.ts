@@ -78,7 +78,8 @@ export class Daemon {
   queueDepth(): number {
     let n = 0;
     for (const ctx of this.registry.list()) {
-      if (ctx.state === 'running' && ctx.encodable) n += ctx.counters.received - ctx.counters.encoded - ctx.counters.rejected;
+      // pixels a reprocessing range job leaves out (encodeRange) never reach the encoder: they are not waiting
+      if (ctx.state === 'running' && ctx.encodable) n += ctx.counters.received - ctx.counters.encoded - ctx.counters.rejected - (ctx.encodeRange?.skipped ?? 0);
     }
     return n;
   }

@@ -42,11 +42,28 @@ export interface EncodeIntoMapsResult {
 export async function encodeIntoMaps(engine: InferenceEngine, x: Float32Array, targets: readonly EncodeTarget[], opts: EncodeIntoMapsOptions = {}): Promise<EncodeIntoMapsResult> {
   const n = targets.length;
   if (n === 0) return { written: [], nonFinite: [], engineMs: 0 };
-  const stride = engine.T * engine.C;
-  const d = engine.latentDim;
   const t0 = performance.now();
-  const out = await engine.encodeDecode(x.subarray(0, n * stride), n);
+  const out = await engine.encodeDecode(x.subarray(0, n * engine.T * engine.C), n);
   const engineMs = performance.now() - t0;
+  return { ...writeIntoMaps(engine, x, out, targets, opts), engineMs };
+}
+
+/** The engine's outputs for n rows: μ and log σ² [n][latentDim], reconstruction error [n]. */
+export interface EngineRows {
+  mu: Float32Array;
+  logVar: Float32Array;
+  error: Float32Array;
+}
+
+/**
+ * The writing half of `encodeIntoMaps`: rows of `x` and the engine's outputs `out` for them, written into the maps
+ * of their scans under `model.version`. Also reached on its own by a reprocessing merge job (src/scale), which
+ * writes outputs that pixel-range jobs computed with the same engine, batch by batch in the order replay encodes.
+ */
+export function writeIntoMaps(model: Pick<InferenceEngine, 'T' | 'C' | 'latentDim' | 'version'>, x: Float32Array, out: EngineRows, targets: readonly EncodeTarget[], opts: EncodeIntoMapsOptions = {}): Omit<EncodeIntoMapsResult, 'engineMs'> {
+  const n = targets.length;
+  const stride = model.T * model.C;
+  const d = model.latentDim;
   // Last guard: whatever got through, an Inf/NaN input, embedding or error is never written into the maps.
   const nonFinite: number[] = [];
   const byScan = new Map<ScanContext, number[]>();
@@ -66,7 +83,7 @@ export async function encodeIntoMaps(engine: InferenceEngine, x: Float32Array, t
   for (const [ctx, ks] of byScan) {
     const whole = ks.length === n;
     const pick = (src: Float32Array, width: number) => {
-      if (whole) return src;
+      if (whole && src.length === n * width) return src;
       const dst = new Float32Array(ks.length * width);
       ks.forEach((k, j) => dst.set(src.subarray(k * width, (k + 1) * width), j * width));
       return dst;
@@ -84,10 +101,10 @@ export async function encodeIntoMaps(engine: InferenceEngine, x: Float32Array, t
       ctx.counters.errorSum += error[j]! - (before ?? 0);
       inBatch.set(i, error[j]!);
     }
-    ctx.maps.applyBatch({ index, mu: pick(out.mu, d), logVar: pick(out.logVar, d), error, version: engine.version });
+    ctx.maps.applyBatch({ index, mu: pick(out.mu, d), logVar: pick(out.logVar, d), error, version: model.version });
     written.push({ ctx, index });
   }
-  return { written, nonFinite, engineMs };
+  return { written, nonFinite };
 }
 
 function allFinite(a: Float32Array, from: number, to: number): boolean {

@@ -48,9 +48,16 @@ export class FitMonitor {
     this.verdicts.complete();
   }
 
+  /**
+   * Only the verdict over the whole scan (`assess`), no rolling checks: set by a reprocessing merge (src/scale),
+   * where nobody watches the scan live and only the final verdict goes into the results file (assess replaces
+   * whatever the rolling checks said).
+   */
+  wholeScanOnly = false;
+
   /** Feed one encoded batch of a scan (a subscriber of ModelEncoder.encoded$). */
   onEncoded(ctx: ScanContext, index: Uint32Array): void {
-    if (!this.config.enabled || !ctx.inputs) return;
+    if (!this.config.enabled || !ctx.inputs || this.wholeScanOnly) return;
     let w = this.windows.get(ctx);
     if (!w) this.windows.set(ctx, (w = { ring: new Uint32Array(this.config.windowPixels), filled: 0, at: 0, seen: 0, sinceCheck: 0, flagged: false }));
     for (const i of index) {

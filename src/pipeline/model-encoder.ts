@@ -13,7 +13,7 @@ import { fitScanInputState, toCanonicalInput, type PixelLoopStats } from '../pre
 import { modelledValuesProblem } from '../preprocess/modelled-values.ts';
 import type { ControlItem, PipelineEvent, PixelItem } from './items.ts';
 import type { BatchEncoder } from './operators/encode-batches.ts';
-import { encodeIntoMaps } from './encode-into-maps.ts';
+import { encodeIntoMaps, writeIntoMaps, type EngineRows } from './encode-into-maps.ts';
 import type { ModelSlot } from './model-slot.ts';
 import type { ScanContext } from './scan-context.ts';
 import type { ScanRegistry } from './scan-registry.ts';
@@ -71,7 +71,7 @@ export class ModelEncoder implements BatchEncoder {
         continue;
       }
       if (ctx.inputState) {
-        ready.push(item);
+        if (inRange(ctx, item.index)) ready.push(item);
         continue;
       }
       (ctx.warmup ??= []).push(item);
@@ -113,7 +113,29 @@ export class ModelEncoder implements BatchEncoder {
       { scanId: ctx.start.scanId, thetaRad: s.thetaRad, normalisation: s.normalisation, channels: s.channels, sourceSteps: s.grid.sourceSteps, vmax: s.grid.vmax, pixels: s.fittedOnPixels },
       'model input state fitted and frozen',
     );
-    return held;
+    return held.filter((it) => inRange(ctx, it.index));
+  }
+
+  /**
+   * Write engine outputs computed elsewhere into a scan's maps and announce them, as if this encoder had just
+   * encoded them: a reprocessing merge job (src/scale) replays the batches its pixel-range jobs encoded, in the
+   * order replay encodes them, so alerts and the fit check see the same stream. `x` holds the rows' model inputs,
+   * `loop` their loop statistics (row k is pixel index[k]).
+   */
+  applyEncoded(ctx: ScanContext, x: Float32Array, out: EngineRows, index: Uint32Array, loop: NonNullable<ScanContext['loopStats']>): void {
+    const targets = Array.from(index, (i) => ({ ctx, index: i }));
+    const model = { T: this.model.bundle.T, C: this.model.bundle.C, latentDim: this.model.engine.latentDim, version: this.model.engine.version };
+    const { written, nonFinite } = writeIntoMaps(model, x, out, targets, { storeInputs: true });
+    if (nonFinite.length) throw new Error(`scan ${ctx.start.scanId}: ${nonFinite.length} of ${index.length} handed-over rows are not finite`);
+    const ls = (ctx.loopStats ??= newLoopStats(ctx.maps.rows * ctx.maps.cols));
+    index.forEach((i, k) => {
+      ls.offset[i] = loop.offset[k]!;
+      ls.height[i] = loop.height[k]!;
+      ls.coerciveDown[i] = loop.coerciveDown[k]!;
+      ls.coerciveUp[i] = loop.coerciveUp[k]!;
+      ls.imprint[i] = loop.imprint[k]!;
+    });
+    for (const w of written) this.encoded.next(w);
   }
 
   private async encodeReady(items: readonly PixelItem[]): Promise<void> {
@@ -156,6 +178,14 @@ export class ModelEncoder implements BatchEncoder {
     }
     return this.registry.control(item);
   }
+}
+
+/** Is this pixel one the scan encodes (all, unless a reprocessing range job set `encodeRange`)? Counts those left out. */
+function inRange(ctx: ScanContext, index: number): boolean {
+  const r = ctx.encodeRange;
+  if (!r || (index >= r.from && index < r.to)) return true;
+  r.skipped++;
+  return false;
 }
 
 function newLoopStats(n: number): NonNullable<ScanContext['loopStats']> {

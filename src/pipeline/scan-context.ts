@@ -58,6 +58,12 @@ export interface ScanContext {
    * on its first pixels; undefined until then. Written to the results file.
    */
   inputState?: ScanInputState;
+  /**
+   * Set by a reprocessing pixel-range job (src/scale): once the input state is frozen, only pixels with a flat index in
+   * [from, to) are preprocessed and encoded; the warm-up still sees every pixel, so the state is the one replay fits.
+   * `skipped` counts the pixels left out (they are not waiting for the encoder: Daemon.queueDepth).
+   */
+  encodeRange?: { from: number; to: number; skipped: number };
   /** pixels held until the input state is fitted (at most the bundle's warmupPixels; flushed at the scan's stop) */
   warmup?: PixelItem[];
   /** per-pixel piezoresponse loop offset and half-height (physical units), coercive biases and imprint (V); NaN until encoded */

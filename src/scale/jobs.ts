@@ -21,6 +21,12 @@ export interface ReprocessJobData {
   resultsDir: string;
   /** results file name, without folder */
   resultsName: string;
+  /** a merge job (src/scale/ranges.ts): the pixel ranges its child jobs encode, with their job ids */
+  ranges?: Array<{ from: number; to: number; id: string }>;
+  /** a range job: the flat-index pixel range it encodes */
+  range?: { from: number; to: number };
+  /** a range job: the id of its merge job (whose `.jobs/<id>/parts/` folder takes its part file) */
+  flow?: string;
 }
 
 /** What a finished job returns (stored by BullMQ as the job's return value). */
@@ -34,6 +40,10 @@ export interface ReprocessJobResult {
   meanError: number | null;
   modelVersion: number;
   seconds: number;
+  /** pixel-range jobs the scan was split into (absent: one job) */
+  ranges?: number;
+  /** a split scan the merge had to replay whole, and why (a refused, missing or repeated pixel) */
+  replayedWhole?: string;
 }
 
 /** sha256 (hex) of a file, streamed. */
