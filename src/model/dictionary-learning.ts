@@ -134,15 +134,35 @@ export function encodeRowPositive(xd: ArrayLike<number>, G: Float64Array[], alph
   }
 }
 
-/** Codes of every row of `rows` on atoms `D` (warm-started from `U` when given; `U` is updated in place). */
-function encodeRows(rows: Float64Array[], D: Float64Array[], alpha: number, U: Float64Array[], maxIter?: number, tol?: number): void {
+/**
+ * Codes of every row of `rows` on atoms `D` (warm-started from `U` when given; `U` is updated in place). Returns the
+ * objective ½‖X − U·D‖² + α‖U‖₁ at the new codes, expanded per row as ½(‖x‖² − 2u·(x·Dᵀ) + uᵀGu) + α‖u‖₁ from
+ * the products the coding step already has (`sq` holds each row's ‖x‖²): no second pass over the n × d data.
+ */
+function encodeRows(rows: Float64Array[], D: Float64Array[], alpha: number, U: Float64Array[], sq?: Float64Array, maxIter?: number, tol?: number): number {
   const G = atomGram(D);
-  const xd = new Float64Array(D.length);
+  const k = D.length;
+  const xd = new Float64Array(k);
+  let objective = 0;
   for (let i = 0; i < rows.length; i++) {
     const x = rows[i]!;
-    for (let c = 0; c < D.length; c++) xd[c] = dot(x, D[c]!);
-    encodeRowPositive(xd, G, alpha, U[i]!, maxIter, tol);
+    for (let c = 0; c < k; c++) xd[c] = dot(x, D[c]!);
+    const u = U[i]!;
+    encodeRowPositive(xd, G, alpha, u, maxIter, tol);
+    if (!sq) continue;
+    let cross = 0;
+    let quad = 0;
+    let l1 = 0;
+    for (let c = 0; c < k; c++) {
+      cross += u[c]! * xd[c]!;
+      l1 += Math.abs(u[c]!);
+      let gu = 0;
+      for (let e = 0; e < k; e++) gu += G[c]![e]! * u[e]!;
+      quad += u[c]! * gu;
+    }
+    objective += 0.5 * Math.max(0, sq[i]! - 2 * cross + quad) + alpha * l1;
   }
+  return objective;
 }
 
 /**
@@ -152,26 +172,8 @@ function encodeRows(rows: Float64Array[], D: Float64Array[], alpha: number, U: F
 export function sparseEncodePositive(X: Matrix, dictionary: Matrix, alpha: number, opts: { maxIter?: number; tol?: number; warm?: Matrix } = {}): Matrix {
   const k = dictionary.rows;
   const U = opts.warm ? plainRows(opts.warm) : Array.from({ length: X.rows }, () => new Float64Array(k));
-  encodeRows(plainRows(X), plainRows(dictionary), alpha, U, opts.maxIter, opts.tol);
+  encodeRows(plainRows(X), plainRows(dictionary), alpha, U, undefined, opts.maxIter, opts.tol);
   return new Matrix(U.map((u) => Array.from(u)));
-}
-
-/** ½‖X − U·D‖² + α‖U‖₁, row by row (no n × d temporaries). */
-function objective(rows: Float64Array[], U: Float64Array[], D: Float64Array[], alpha: number): number {
-  const d = D[0]!.length;
-  let s = 0;
-  let l1 = 0;
-  for (let i = 0; i < rows.length; i++) {
-    const x = rows[i]!;
-    const u = U[i]!;
-    for (let j = 0; j < d; j++) {
-      let r = 0;
-      for (let c = 0; c < u.length; c++) r += u[c]! * D[c]![j]!;
-      s += (x[j]! - r) ** 2;
-    }
-    for (let c = 0; c < u.length; c++) l1 += Math.abs(u[c]!);
-  }
-  return 0.5 * s + alpha * l1;
 }
 
 /** Scale atom `a` back onto the unit ball (‖D_k‖₂ ≤ 1). */
@@ -191,8 +193,8 @@ export function fitDictionary(X: Matrix, opts: DictionaryLearningOptions = {}): 
   const D = plainRows(opts.init ?? kMeansCentroids(X, k, opts.seed ?? 0));
   for (const a of D) clipToUnitNorm(a);
   const U = Array.from({ length: rows.length }, () => new Float64Array(k));
-  encodeRows(rows, D, alpha, U);
-  let prev = objective(rows, U, D, alpha);
+  const sq = Float64Array.from(rows, (x) => dot(x, x));
+  let prev = encodeRows(rows, D, alpha, U, sq);
   let it = 0;
   const A = Array.from({ length: k }, () => new Float64Array(k));
   const B = Array.from({ length: k }, () => new Float64Array(d)); // B[c] = column c of XᵀU
@@ -227,8 +229,7 @@ export function fitDictionary(X: Matrix, opts: DictionaryLearningOptions = {}): 
       }
       clipToUnitNorm(D[c]!);
     }
-    encodeRows(rows, D, alpha, U);
-    const obj = objective(rows, U, D, alpha);
+    const obj = encodeRows(rows, D, alpha, U, sq);
     if (Math.abs(prev - obj) < tol * Math.max(1, Math.abs(prev))) {
       prev = obj;
       it++;

@@ -1,6 +1,5 @@
 /** `loopstream train FILE.h5… [--preset mlp|conv|edge|paper] [--max-minutes M] --out BUNDLE_DIR`: train a β-VAE bundle from scan files. */
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { configFromOptions, loggerFor, withConfigOptions } from '../common.ts';
 
 /** The command line as typed (recorded in the bundle manifest). */
@@ -39,6 +38,8 @@ export function register(program: Command): void {
     const log = loggerFor(config);
     const t = config.train;
     const showBar = opts.progress !== false && process.stderr.isTTY;
+    // loaded here, not at the top: every command's start-up (`--help` too) would otherwise load the package
+    const { default: cliProgress } = await import('cli-progress');
     const bar = new cliProgress.SingleBar(
       { format: 'epoch {epoch}/{epochs} |{bar}| {percentage}% batch {value}/{total} loss {loss} mse {mse} kl {kl} β {beta}', stream: process.stderr, hideCursor: true },
       cliProgress.Presets.shades_classic,
