@@ -17,6 +17,19 @@ import {
 } from '../../src/alerts/scores.ts';
 import { rng } from './synthetic.ts';
 
+/** A reference from 4,000 embeddings in two tight clusters at x = ±5. */
+function twoClusters() {
+  const n = 4000;
+  const g = rng(11);
+  const mu = new Float32Array(n * 2);
+  const error = new Float32Array(n).fill(0.01);
+  for (let i = 0; i < n; i++) {
+    mu[i * 2] = (i % 2 ? 5 : -5) + 0.3 * g.normal();
+    mu[i * 2 + 1] = 0.3 * g.normal();
+  }
+  return referenceFromEncodings({ error, mu, dim: 2, description: 'two clusters' });
+}
+
 describe('robust statistics', () => {
   it('median and MAD by hand: [1, 2, 3, 4, 100] → median 3, MAD 1; NaN skipped', () => {
     expect(medianMad(Float32Array.from([100, 2, NaN, 4, 1, 3]))).toEqual({ median: 3, mad: 1 });
@@ -161,15 +174,7 @@ describe('kNN latent distance', () => {
   });
 
   it('a point between two clusters: far for kNN, ordinary for one Gaussian', () => {
-    const n = 4000;
-    const g = rng(11);
-    const mu = new Float32Array(n * 2);
-    const error = new Float32Array(n).fill(0.01);
-    for (let i = 0; i < n; i++) {
-      mu[i * 2] = (i % 2 ? 5 : -5) + 0.3 * g.normal();
-      mu[i * 2 + 1] = 0.3 * g.normal();
-    }
-    const ref = referenceFromEncodings({ error, mu, dim: 2, description: 'two clusters' });
+    const ref = twoClusters();
     const knnRef = ref.latent.knn!;
     expect(knnRef.k).toBe(8);
     expect(knnRef.sample.length).toBe(2000 * 2); // half of 4000 pixels (at most 2048)
@@ -208,17 +213,6 @@ describe('kNN latent distance', () => {
 });
 
 describe('latentScorer: the one choice of the latent score', () => {
-  const twoClusters = () => {
-    const n = 4000;
-    const g = rng(11);
-    const mu = new Float32Array(n * 2);
-    const error = new Float32Array(n).fill(0.01);
-    for (let i = 0; i < n; i++) {
-      mu[i * 2] = (i % 2 ? 5 : -5) + 0.3 * g.normal();
-      mu[i * 2 + 1] = 0.3 * g.normal();
-    }
-    return referenceFromEncodings({ error, mu, dim: 2, description: 'two clusters' });
-  };
   const ref = twoClusters();
   const between = [0, 0];
 
