@@ -3,22 +3,10 @@
  * synchronously inside `next`; a subscriber that throws is logged with its name and the others still get every value.
  * Without it, RxJS re-throws the error on a timer (shown at the end), where it would end the daemon.
  */
-import { Writable } from 'node:stream';
-import pino from 'pino';
+import { capturingLog } from '../helpers/capturing-log.ts';
 import { Subject, config as rxConfig } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { guarded } from '../../src/pipeline/fan-out.ts';
-
-function capturingLog() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l));
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, stream), lines };
-}
 
 afterEach(() => {
   vi.useRealTimers();

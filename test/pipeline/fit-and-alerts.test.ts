@@ -9,8 +9,7 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
+import { capturingLog } from '../helpers/capturing-log.ts';
 import type { Observable } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Config } from '../../src/config/schema.ts';
@@ -52,14 +51,7 @@ async function scanEvents(scanId: string, rows: number, cols: number, f0Hz: numb
 
 /** A daemon on `bundle` with alerts wired, its hub, metrics and the captured JSON log lines. */
 async function daemonFor(sets: Record<string, unknown>) {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l));
-      done();
-    },
-  });
-  const log = pino({ level: 'info' }, stream);
+  const { log, lines } = capturingLog();
   const config = Config.parse({ data: { dir: mkdtempSync(join(work, 'data-')), record: false }, model: { bundle: 'fixtures/models/edge-sim', threads: 1 }, baselines: { enabled: false }, ...sets });
   const daemon = await Daemon.create(config, log, { source: 'replay', record: false });
   const hub = new PipelineHub(daemon);

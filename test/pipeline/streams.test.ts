@@ -8,8 +8,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
+import { capturingLog } from '../helpers/capturing-log.ts';
 import { from, type Observable } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Config } from '../../src/config/schema.ts';
@@ -32,14 +31,7 @@ function scanEvents(scanId: string, rows: number, cols: number): Observable<Scan
 }
 
 async function newDaemon() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l));
-      done();
-    },
-  });
-  const log = pino({ level: 'info' }, stream);
+  const { log, lines } = capturingLog();
   // small batches, so a scan is many writes; no periodic flush, so only the final write makes the results file
   const config = Config.parse({ data: { dir: mkdtempSync(join(work, 'data-')), record: false, resultsFlushMs: 3_600_000 }, model: { bundle: 'fixtures/models/edge-sim', threads: 1 }, baselines: { enabled: false }, batch: { maxSize: 32 } });
   const daemon = await Daemon.create(config, log, { source: 'replay', record: false });

@@ -1,10 +1,8 @@
 /** The sink fan-out: every sink gets every event in order; a throwing or rejecting sink is counted, logged and isolated. */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { capturingLog } from '../../helpers/capturing-log.ts';
 import { expect, it } from 'vitest';
 import { FanOut, fanOut } from '../../../src/alerts/sinks/fan-out.ts';
 import type { AlertDelivery, AlertEvent, AlertSink } from '../../../src/alerts/types.ts';
-import type { Logger } from '../../../src/util/log.ts';
 
 function recorder(name = 'recorder'): AlertSink & { events: AlertEvent[]; closed: number[] } {
   const events: AlertEvent[] = [];
@@ -18,18 +16,12 @@ const event = (id: number, scanId = 'scan-1'): AlertEvent => ({
   alert: { id, scanId, state: 'open', sequence: 1, reason: 'error', openedAt: 1000, updatedAt: 1000, bbox: { rowMin: 0, rowMax: 0, colMin: 0, colMax: 0 }, area: 1, strongPixels: 1, errorPixels: 1, latentPixels: 0, peakScore: 2, meanScore: 2, centroid: { row: 0, col: 0 }, merged: [], pixels: Uint32Array.of(0) },
 }) as unknown as AlertEvent;
 
-function logLines(): { log: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({ write: (chunk, _enc, cb) => (lines.push(JSON.parse(String(chunk))), cb()) });
-  return { log: pino({ level: 'warn' }, stream), lines };
-}
-
 it('a sink that throws and one that rejects do not stop the others; each failure is counted per sink and logged', async () => {
   const a = recorder('a');
   const b = recorder('b');
   const throwing: AlertSink = { name: 'throws', deliver: () => { throw new Error('boom'); } };
   const rejecting: AlertSink = { name: 'rejects', deliver: () => Promise.reject(new Error('later boom')) };
-  const { log, lines } = logLines();
+  const { log, lines } = capturingLog('warn');
   const out = fanOut([a, throwing, rejecting, b], log);
   const heard: string[] = [];
   for (const id of [1, 2, 3]) out.deliver({ event: event(id) }, (sink, err) => heard.push(`${sink.name}: ${(err as Error).message}`));
