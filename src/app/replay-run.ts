@@ -17,7 +17,7 @@ import { metricsAlertSink, wireMetrics } from './wire-metrics.ts';
 import type { FinetuneSummary } from '../finetune/finetuner.ts';
 import type { ScanBaselines } from '../model/baselines.ts';
 import type { OodStatus } from '../model/fit-check.ts';
-import { scanMeanError, type AlertsStatus, type ScanContext } from '../pipeline/scan-context.ts';
+import { copyLoopStats, newLoopStats, scanMeanError, type AlertsStatus, type LoopStats, type ScanContext } from '../pipeline/scan-context.ts';
 import type { StartHeader, StopHeader } from '../protocol/messages.ts';
 import type { ScanEvent } from '../protocol/events.ts';
 
@@ -210,7 +210,7 @@ export interface EncodedRange {
   mu: Float32Array;
   logVar: Float32Array;
   error: Float32Array;
-  loop: { offset: Float32Array; height: Float32Array; coerciveDown: Float32Array; coerciveUp: Float32Array; imprint: Float32Array };
+  loop: LoopStats;
 }
 
 /**
@@ -265,7 +265,7 @@ export async function replayRange(config: Config, log: Logger, path: string, ran
           mu: new Float32Array(n * d),
           logVar: new Float32Array(n * d),
           error: new Float32Array(n),
-          loop: { offset: new Float32Array(n), height: new Float32Array(n), coerciveDown: new Float32Array(n), coerciveUp: new Float32Array(n), imprint: new Float32Array(n) },
+          loop: newLoopStats(n),
         };
         const ls = ctx.loopStats!;
         let k = 0;
@@ -280,11 +280,7 @@ export async function replayRange(config: Config, log: Logger, path: string, ran
             p.mu.set(ctx.maps.mu.subarray(i * d, (i + 1) * d), k * d);
             p.logVar.set(ctx.maps.logVar.subarray(i * d, (i + 1) * d), k * d);
             p.error[k] = ctx.maps.error[i]!;
-            p.loop.offset[k] = ls.offset[i]!;
-            p.loop.height[k] = ls.height[i]!;
-            p.loop.coerciveDown[k] = ls.coerciveDown[i]!;
-            p.loop.coerciveUp[k] = ls.coerciveUp[i]!;
-            p.loop.imprint[k] = ls.imprint[i]!;
+            copyLoopStats(ls, i, p.loop, k);
             k++;
           }
         }
@@ -318,7 +314,7 @@ function emptyPart(range: { from: number; to: number }, source: PipelineReplaySu
     mu: none,
     logVar: none,
     error: none,
-    loop: { offset: none, height: none, coerciveDown: none, coerciveUp: none, imprint: none },
+    loop: newLoopStats(0),
   };
 }
 
@@ -368,7 +364,7 @@ export function whyNotMergeable(parts: readonly EncodedRange[]): string | null {
 }
 
 /** The ranges' batches as replay encoded them: grouped by replay batch, rows in arrival order within each. */
-function* mergedBatches(parts: readonly EncodedRange[], stride: number, d: number): Generator<{ index: Uint32Array; x: Float32Array; mu: Float32Array; logVar: Float32Array; error: Float32Array; loop: EncodedRange['loop'] }> {
+function* mergedBatches(parts: readonly EncodedRange[], stride: number, d: number): Generator<{ index: Uint32Array; x: Float32Array; mu: Float32Array; logVar: Float32Array; error: Float32Array; loop: LoopStats }> {
   type Row = { part: EncodedRange; k: number; arrival: number; index: number };
   const byBatch = new Map<number, Row[]>();
   for (const part of parts) {
@@ -382,7 +378,7 @@ function* mergedBatches(parts: readonly EncodedRange[], stride: number, d: numbe
   for (const batch of [...byBatch.keys()].sort((a, b) => a - b)) {
     const rows = byBatch.get(batch)!.sort((a, b) => a.arrival - b.arrival);
     const n = rows.length;
-    const out = { index: new Uint32Array(n), x: new Float32Array(n * stride), mu: new Float32Array(n * d), logVar: new Float32Array(n * d), error: new Float32Array(n), loop: { offset: new Float32Array(n), height: new Float32Array(n), coerciveDown: new Float32Array(n), coerciveUp: new Float32Array(n), imprint: new Float32Array(n) } };
+    const out = { index: new Uint32Array(n), x: new Float32Array(n * stride), mu: new Float32Array(n * d), logVar: new Float32Array(n * d), error: new Float32Array(n), loop: newLoopStats(n) };
     rows.forEach((r, j) => {
       const { part, k } = r;
       out.index[j] = r.index;
@@ -390,7 +386,7 @@ function* mergedBatches(parts: readonly EncodedRange[], stride: number, d: numbe
       out.mu.set(part.mu.subarray(k * d, (k + 1) * d), j * d);
       out.logVar.set(part.logVar.subarray(k * d, (k + 1) * d), j * d);
       out.error[j] = part.error[k]!;
-      for (const key of Object.keys(out.loop) as Array<keyof EncodedRange['loop']>) out.loop[key][j] = part.loop[key][k]!;
+      copyLoopStats(part.loop, k, out.loop, j);
     });
     yield out;
   }

@@ -15,7 +15,7 @@ import type { ControlItem, PipelineEvent, PixelItem } from './items.ts';
 import type { BatchEncoder } from './operators/encode-batches.ts';
 import { encodeIntoMaps, writeIntoMaps, type EngineRows } from './encode-into-maps.ts';
 import type { ModelSlot } from './model-slot.ts';
-import type { ScanContext } from './scan-context.ts';
+import { copyLoopStats, newLoopStats, type LoopStats, type ScanContext } from './scan-context.ts';
 import type { ScanRegistry } from './scan-registry.ts';
 
 /** A scan's maps received a batch: `index` are the flat pixel indices just written. */
@@ -122,19 +122,13 @@ export class ModelEncoder implements BatchEncoder {
    * order replay encodes them, so alerts and the fit check see the same stream. `x` holds the rows' model inputs,
    * `loop` their loop statistics (row k is pixel index[k]).
    */
-  applyEncoded(ctx: ScanContext, x: Float32Array, out: EngineRows, index: Uint32Array, loop: NonNullable<ScanContext['loopStats']>): void {
+  applyEncoded(ctx: ScanContext, x: Float32Array, out: EngineRows, index: Uint32Array, loop: LoopStats): void {
     const targets = Array.from(index, (i) => ({ ctx, index: i }));
     const model = { T: this.model.bundle.T, C: this.model.bundle.C, latentDim: this.model.engine.latentDim, version: this.model.engine.version };
     const { written, nonFinite } = writeIntoMaps(model, x, out, targets, { storeInputs: true });
     if (nonFinite.length) throw new Error(`scan ${ctx.start.scanId}: ${nonFinite.length} of ${index.length} handed-over rows are not finite`);
     const ls = (ctx.loopStats ??= newLoopStats(ctx.maps.rows * ctx.maps.cols));
-    index.forEach((i, k) => {
-      ls.offset[i] = loop.offset[k]!;
-      ls.height[i] = loop.height[k]!;
-      ls.coerciveDown[i] = loop.coerciveDown[k]!;
-      ls.coerciveUp[i] = loop.coerciveUp[k]!;
-      ls.imprint[i] = loop.imprint[k]!;
-    });
+    index.forEach((i, k) => copyLoopStats(loop, k, ls, i));
     for (const w of written) this.encoded.next(w);
   }
 
@@ -186,9 +180,4 @@ function inRange(ctx: ScanContext, index: number): boolean {
   if (!r || (index >= r.from && index < r.to)) return true;
   r.skipped++;
   return false;
-}
-
-function newLoopStats(n: number): NonNullable<ScanContext['loopStats']> {
-  const nan = () => new Float32Array(n).fill(Number.NaN);
-  return { offset: nan(), height: nan(), coerciveDown: nan(), coerciveUp: nan(), imprint: nan() };
 }

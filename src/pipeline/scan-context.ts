@@ -67,7 +67,7 @@ export interface ScanContext {
   /** pixels held until the input state is fitted (at most the bundle's warmupPixels; flushed at the scan's stop) */
   warmup?: PixelItem[];
   /** per-pixel piezoresponse loop offset and half-height (physical units), coercive biases and imprint (V); NaN until encoded */
-  loopStats?: { offset: Float32Array; height: Float32Array; coerciveDown: Float32Array; coerciveUp: Float32Array; imprint: Float32Array };
+  loopStats?: LoopStats;
   /** maps revision last written to the results file */
   resultsRevision: number;
   /** set when the scan was refused after it opened (its maps could not be allocated): state 'error', events dropped */
@@ -136,4 +136,18 @@ export interface PixelItem {
   index: number;
   /** performance.now() when it entered the pipeline */
   receivedAt: number;
+}
+
+/** The per-pixel loop statistics a scan keeps, one column each (the results file's loop_* datasets). */
+export const LOOP_STAT_KEYS = ['offset', 'height', 'coerciveDown', 'coerciveUp', 'imprint'] as const;
+export type LoopStats = Record<(typeof LOOP_STAT_KEYS)[number], Float32Array>;
+
+/** Loop statistics for `n` pixels (or rows), NaN until written. */
+export function newLoopStats(n: number): LoopStats {
+  return Object.fromEntries(LOOP_STAT_KEYS.map((k) => [k, new Float32Array(n).fill(Number.NaN)])) as LoopStats;
+}
+
+/** Copy row `from` of `src` to row `to` of `dst`, every column. */
+export function copyLoopStats(src: LoopStats, from: number, dst: LoopStats, to: number): void {
+  for (const k of LOOP_STAT_KEYS) dst[k][to] = src[k][from]!;
 }
