@@ -13,7 +13,7 @@
  * `evalPixels` (another seeded sample; all pixels when fewer). The summary reports the pixels used and the seconds.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { atomGram, encodeRowPositive, fitDictionary } from './dictionary-learning.ts';
+import { atomGram, codeRowResidual2, fitDictionary, plainRows } from './dictionary-learning.ts';
 import { mulberry32, partialShuffle } from '../util/prng.ts';
 
 /** What every replay summary and results file reports (issue 16 item 6). */
@@ -76,12 +76,8 @@ export function fitPca(X: Matrix, k: number): PcaFit {
   const n = X.rows;
   const d = X.columns;
   const mean = new Float64Array(d);
-  const rows: Float64Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = new Float64Array(X.getRow(i));
-    rows.push(r);
-    for (let j = 0; j < d; j++) mean[j] += r[j]!;
-  }
+  const rows = plainRows(X);
+  for (const r of rows) for (let j = 0; j < d; j++) mean[j] += r[j]!;
   for (let j = 0; j < d; j++) mean[j] /= n;
   // Upper triangle of XcᵀXc, four rows at a time: each cov entry is loaded and stored once per four rows, not once
   // per row (the accumulation was most of a fit's time).
@@ -143,14 +139,10 @@ function pcaRowSquaredError(x: ArrayLike<number>, fit: PcaFit, P: Float64Array[]
   return s;
 }
 
-function componentRows(fit: PcaFit): Float64Array[] {
-  return Array.from({ length: fit.components.rows }, (_, c) => new Float64Array(fit.components.getRow(c)));
-}
-
 /** Per-row MSE of X against its PCA reconstruction, averaged over rows (one row at a time: whole-matrix temporaries
  *  of ml-matrix cost more than the arithmetic here). */
 export function pcaMse(X: Matrix, fit: PcaFit): number {
-  const P = componentRows(fit);
+  const P = plainRows(fit.components);
   const xc = new Float64Array(X.columns);
   const code = new Float64Array(P.length);
   let s = 0;
@@ -193,8 +185,8 @@ export function scanBaselines(inputs: Float32Array, pixels: Uint32Array, stride:
   const dl = fitDictionary(removeRowMeans(Xfit), { components: k, alpha, seed: opts.seed, maxIter: opts.dlMaxIter ?? 30 });
   // Scored one evaluated pixel at a time, straight from `inputs` (no pixels × features copies): the PCA error, then
   // the pixel's codes on the fitted atoms (same α, positive) and the error of pixel mean + codes·atoms.
-  const P = componentRows(pca);
-  const atoms = Array.from({ length: dl.dictionary.rows }, (_, c) => new Float64Array(dl.dictionary.getRow(c)));
+  const P = plainRows(pca.components);
+  const atoms = plainRows(dl.dictionary);
   const G = atomGram(atoms);
   const x = new Float64Array(stride);
   const xc = new Float64Array(stride);
@@ -207,20 +199,7 @@ export function scanBaselines(inputs: Float32Array, pixels: Uint32Array, stride:
     const base = p * stride;
     for (let j = 0; j < stride; j++) x[j] = inputs[base + j]!;
     pcaSum += pcaRowSquaredError(x, pca, P, xc, code);
-    centreInPlace(x);
-    for (let c = 0; c < atoms.length; c++) {
-      let dot = 0;
-      for (let j = 0; j < stride; j++) dot += x[j]! * atoms[c]![j]!;
-      xd[c] = dot;
-    }
-    u.fill(0);
-    encodeRowPositive(xd, G, alpha, u);
-    for (let j = 0; j < stride; j++) {
-      let r = 0;
-      for (let c = 0; c < atoms.length; c++) r += u[c]! * atoms[c]![j]!;
-      const e = x[j]! - r;
-      dlSum += e * e;
-    }
+    dlSum += codeRowResidual2(centreInPlace(x), atoms, G, alpha, u, xd);
   }
   const pca5Mse = pcaSum / (evalIdx.length * stride);
   const dlMse = dlSum / (evalIdx.length * stride);

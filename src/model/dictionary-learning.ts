@@ -97,7 +97,7 @@ export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Mat
 
 /** The rows of a matrix as plain Float64Arrays (the loops below index these; ml-matrix's per-element get/set and its
  *  mmul temporaries cost more than the arithmetic — the baseline runs at the end of every replay). */
-function plainRows(X: Matrix): Float64Array[] {
+export function plainRows(X: Matrix): Float64Array[] {
   return Array.from({ length: X.rows }, (_, i) => new Float64Array(X.getRow(i)));
 }
 
@@ -132,6 +132,24 @@ export function encodeRowPositive(xd: ArrayLike<number>, G: Float64Array[], alph
     }
     if (maxDelta < tol) break;
   }
+}
+
+/**
+ * Code one row `x` on fitted atoms `D` (positive, α; `G` = D·Dᵀ) into `u`, from zero, and return its squared
+ * reconstruction error ‖x − u·D‖². `xd` is scratch of the atoms' count.
+ */
+export function codeRowResidual2(x: Float64Array, D: Float64Array[], G: Float64Array[], alpha: number, u: Float64Array, xd: Float64Array): number {
+  for (let c = 0; c < D.length; c++) xd[c] = dot(x, D[c]!);
+  u.fill(0);
+  encodeRowPositive(xd, G, alpha, u);
+  let s = 0;
+  for (let j = 0; j < x.length; j++) {
+    let r = 0;
+    for (let c = 0; c < D.length; c++) r += u[c]! * D[c]![j]!;
+    const e = x[j]! - r;
+    s += e * e;
+  }
+  return s;
 }
 
 /**
