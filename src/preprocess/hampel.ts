@@ -6,7 +6,7 @@
  *
  * The window wraps around: a loop is one closed bias cycle, so its first and last steps are neighbours.
  */
-import { medianInPlace } from '../util/robust-stats.ts';
+import { medianMad } from '../util/robust-stats.ts';
 
 /** Sliding-window settings: `halfWindow` values each side (window = 2·halfWindow + 1), threshold `k` robust σ. */
 export interface HampelOptions {
@@ -30,12 +30,7 @@ export function hampelFilter(x: Float32Array, opts: HampelOptions = HAMPEL_DEFAU
   if (h < 1) return 0;
   const w = 2 * h + 1;
   let sigmaFloor = floor;
-  if (sigmaFloor === undefined) {
-    const all = new Float64Array(x);
-    const med = medianInPlace(all, n);
-    for (let i = 0; i < n; i++) all[i] = Math.abs(x[i]! - med);
-    sigmaFloor = 1e-3 * MAD_TO_SIGMA * medianInPlace(all, n);
-  }
+  if (sigmaFloor === undefined) sigmaFloor = 1e-3 * MAD_TO_SIGMA * medianMad(x).mad;
   const src = x.slice(); // decisions read the original values, so one replacement does not move the next window
   // The window is kept sorted as it slides (one value out, one in), so its median is its middle value and the MAD
   // — the median of the distances to that middle — is the h-th smallest of two already-sorted runs: the distances

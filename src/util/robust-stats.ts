@@ -90,9 +90,7 @@ export function medianMad(values: ArrayLike<number>): { median: number; mad: num
 
 /** Quantiles (linear interpolation between order statistics, numpy's default) of the finite values. */
 export function quantiles(values: ArrayLike<number>, p: readonly number[]): number[] {
-  const tmp = new Float64Array(values.length);
-  let n = 0;
-  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) tmp[n++] = values[i];
+  const [tmp, n] = finiteCopy(values);
   const v = tmp.subarray(0, n).sort();
   return p.map((q) => {
     if (n === 0) return Number.NaN;
