@@ -166,8 +166,8 @@ interface KnnSearchState {
   previous: Int32Array;
   /** per sample point: the query number that last measured it, so a warm-start point is not measured twice */
   measuredBy: Uint32Array;
-  /** [0]: the number of the latest query */
-  query: Uint32Array;
+  /** the number of the latest query (stamps in measuredBy) */
+  query: number;
   /** scratch: the warm-start indices, and the neighbour list when the caller wants none */
   seeds: Int32Array;
   order: Int32Array;
@@ -181,7 +181,7 @@ export function knnModel(sample: ArrayLike<number>, dim: number, mean: ArrayLike
   const m = Float64Array.from(mean);
   const out = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) out[i * dim + j] = (sample[i * dim + j] - m[j]) * invScale[j];
-  return { dim, k, n, sample: out, mean: m, invScale, search: { previous: new Int32Array(k).fill(-1), measuredBy: new Uint32Array(n), query: new Uint32Array(1), seeds: new Int32Array(k), order: new Int32Array(k) } };
+  return { dim, k, n, sample: out, mean: m, invScale, search: { previous: new Int32Array(k).fill(-1), measuredBy: new Uint32Array(n), query: 0, seeds: new Int32Array(k), order: new Int32Array(k) } };
 }
 
 /**
@@ -214,12 +214,12 @@ export function knnDistance(
   const best = dim;
   for (let t = 0; t < k; t++) scratch[best + t] = Number.POSITIVE_INFINITY;
   const order = neighbours ?? model.search.order;
-  const counter = model.search.query;
-  if (counter[0] === 0xffffffff) {
-    measuredBy.fill(0); // the query number wraps: forget old stamps so none is mistaken for the new query's
-    counter[0] = 0;
+  const search = model.search;
+  if (search.query === 0xffffffff) {
+    measuredBy.fill(0); // the stamps are 32-bit: forget old ones so none is mistaken for the new query's
+    search.query = 0;
   }
-  const query = ++counter[0]!;
+  const query = ++search.query;
   seeds.set(previous);
   for (let s = 0; s < k; s++) {
     const i = seeds[s]!;
