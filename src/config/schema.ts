@@ -196,6 +196,8 @@ export const TrainConfig = section(
     seed: z.number().int().default(1).describe('random seed for weights, shuffling and sampling'),
     valFraction: z.number().min(0).max(0.5).default(0.1).describe('fraction of pixels held out to measure reconstruction error'),
     maxMinutes: z.number().min(0).default(2).describe('wall-clock budget: stop at the end of the epoch that crosses it and keep the best held-out weights (0 = no limit; the beta schedule is fitted into the budget)'),
+    stepEngine: z.enum(['auto', 'onnxruntime', 'tfjs']).default('auto').describe('what runs a training step: onnxruntime (forward, backward and Adam as one ONNX graph on onnxruntime\'s native kernels; mlp only, 5-10x the tfjs wasm speed), tfjs (the tfjs backend: wasm, or tfjs-node-gpu when installed), auto (onnxruntime for mlp, tfjs for the others)'),
+    threads: z.number().int().positive().default(1).describe('onnxruntime threads of a training step (1 is the fastest on a 2-core machine: docs/performance.md)'),
   },
   'training the beta-VAE (loopstream train)',
 );

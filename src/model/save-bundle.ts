@@ -4,7 +4,8 @@ import { writeFile, readFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PreprocessSpec } from '../preprocess/index.ts';
 import { BUNDLE_FILES, writeBundleJson, type BundleManifest } from './bundle.ts';
-import { exportOnnx, ONNX_OPSET } from './export-onnx.ts';
+import { exportOnnx } from './export-onnx.ts';
+import { ONNX_OPSET } from './onnx-graph.ts';
 import { loadLayersModel, saveLayersModel } from './io.ts';
 import type { Vae } from './vae.ts';
 

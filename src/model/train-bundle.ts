@@ -20,7 +20,7 @@ import { pcaBaselineMse, perScanBaseline } from './beta-control.ts';
 import { BundleError } from './errors.ts';
 import { saveBundle, saveCheckpoint, loadCheckpoint, removeCheckpoint } from './save-bundle.ts';
 import { mulberry32 } from '../util/prng.ts';
-import { encodeAll, klPerLatent, reconstructionErrors, trainVae, type BetaSchedule, type EpochMetrics, type TrainOptions } from './train.ts';
+import { encodeAll, klPerLatent, reconstructionErrors, stepEngineFor, trainVae, type BetaSchedule, type EpochMetrics, type StepEngine, type TrainOptions } from './train.ts';
 import { buildVae, countParams, presetDims, type PresetName } from './vae.ts';
 
 /** Settings of a training run (the config's `train` section plus the command's own). */
@@ -45,6 +45,9 @@ export interface TrainBundleOptions {
   maxMinutes: number;
   resume: boolean;
   backend?: BackendChoice;
+  /** what runs the training steps, and its threads (TrainOptions.stepEngine, .threads) */
+  stepEngine?: StepEngine;
+  threads?: number;
   preprocess?: FitPreprocessOptions;
   /**
    * train on the canonical model input (preprocess/canonical-input.ts) instead of the reference preprocessing: files
@@ -171,6 +174,9 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     }
   }
   log.info({ preset: opts.preset, dims, params: countParams(vae), nTrain, nVal, epochs: opts.epochs, batch: opts.batch }, 'training');
+  const stepEngine = stepEngineFor(vae, opts.stepEngine);
+  const threads = opts.threads ?? 1;
+  log.info({ stepEngine, ...(stepEngine === 'onnxruntime' ? { threads } : { backend }) }, stepEngine === 'onnxruntime' ? `training steps on onnxruntime (one ONNX graph per step: forward, backward, Adam; ${threads} thread${threads > 1 ? 's' : ''})` : `training steps on tfjs (${backend})`);
   // Constrained β: the target is set from the training pixels' own linear baseline (PCA-5, as every summary reports).
   // The held-out epochs are judged against the same PCA on the held-out pixels (a noisy corpus's held-out rows can
   // sit well above its training rows for any model).
@@ -249,6 +255,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
         ...(opts.maxMinutes > 0 ? { maxMinutes: opts.maxMinutes } : {}),
         seed: opts.seed,
         backend,
+        stepEngine,
         epochs: lastEpoch + 1,
         batch: opts.batch,
         learningRate: opts.learningRate,
@@ -274,6 +281,8 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
   let samplesSeen = priorSamples;
   const t0 = performance.now();
   const result = await trainVae(vae, train, nTrain, {
+    stepEngine,
+    threads,
     epochs: opts.epochs,
     batch: opts.batch,
     learningRate: opts.learningRate,

@@ -10,9 +10,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32, shuffleInPlace } from '../util/prng.ts';
-import type { Vae } from './vae.ts';
+import { trainableVariables, type Vae } from './vae.ts';
 import { decodeTrain, encodeTrain } from './forward.ts';
 import { BetaController, L1_BETA_CAP, type BetaConstraint, type BetaControlState } from './beta-control.ts';
+import { createOnnxTrainStep, supportsOnnxStep, type OnnxTrainStep } from './onnx-train-step.ts';
 
 /** β schedule: 0 for `primingEpochs`, then +`step` every `every` epochs, capped at `max`. */
 export interface BetaSchedule {
@@ -129,6 +130,25 @@ export interface TrainOptions {
   /** use the op-level forward (forward.ts: fast LSTM, matmul convs; same math and gradients); default true. The
    *  layers graph (false) cannot train the conv preset on wasm (no Conv2DBackpropFilter kernel there). */
   fast?: boolean;
+  /**
+   * What runs a training step: `onnxruntime` (onnx-train-step.ts: forward, backward and Adam as one ONNX graph on
+   * onnxruntime's MLAS kernels; mlp only), `tfjs` (the op-level forward on the tfjs backend), `auto` (default:
+   * onnxruntime where the architecture has its step, else tfjs). Same loss, gradients and Adam either way.
+   */
+  stepEngine?: StepEngine;
+  /** onnxruntime intra-op threads of the step (default 1: the fastest on the 2-core bench machine, docs/performance.md) */
+  threads?: number;
+}
+
+/** Which engine runs the training steps (TrainOptions.stepEngine). */
+export type StepEngine = 'auto' | 'onnxruntime' | 'tfjs';
+
+/** The engine `trainVae` will use for this VAE and choice: 'onnxruntime' or 'tfjs'. */
+export function stepEngineFor(vae: Vae, choice: StepEngine = 'auto', fast = true): 'onnxruntime' | 'tfjs' {
+  if (choice === 'tfjs' || !fast) return 'tfjs';
+  if (supportsOnnxStep(vae)) return 'onnxruntime';
+  if (choice === 'onnxruntime') throw new RangeError(`train.stepEngine onnxruntime: the ${vae.dims.arch ?? 'lstm'} architecture has no ONNX training step (mlp only); use auto or tfjs`);
+  return 'tfjs';
 }
 
 /** Result of a training run. */
@@ -141,6 +161,8 @@ export interface TrainResult {
   seconds: number;
   /** with `validation`: the epoch whose weights the model ends with, and its validation MSE */
   best?: { epoch: number; valMse: number; beta: number };
+  /** what ran the steps */
+  stepEngine: 'onnxruntime' | 'tfjs';
 }
 
 /**
@@ -164,11 +186,6 @@ export function betterConstrained(a: EpochMetrics, b: EpochMetrics | undefined, 
   return a.valKl! < b.valKl!;
 }
 
-/** Trainable variables of encoder and decoder. */
-export function trainableVariables(vae: Vae): tf.Variable[] {
-  return [...vae.encoder.trainableWeights, ...vae.decoder.trainableWeights].map((w) => w.read() as tf.Variable);
-}
-
 /** Train `vae` on `n` samples of `data` ([n][T][C], scaled). Returns per-epoch metrics. */
 export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: TrainOptions): Promise<TrainResult> {
   const { T, C } = vae.dims;
@@ -177,6 +194,19 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
   const optimizer = opts.optimizer ?? tf.train.adam(opts.learningRate);
   const fast = opts.fast ?? true;
   const vars = trainableVariables(vae);
+  const engine = stepEngineFor(vae, opts.stepEngine, fast);
+  const onnxStep = engine === 'onnxruntime' ? await createOnnxTrainStep(vae, { learningRate: opts.learningRate, threads: opts.threads ?? 1, constrained: opts.constraint !== undefined, optimizer }) : undefined;
+  try {
+    return await trainLoop(vae, data, n, opts, optimizer, vars, onnxStep);
+  } finally {
+    await onnxStep?.release();
+  }
+}
+
+async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOptions, optimizer: tf.Optimizer, vars: tf.Variable[], onnxStep: OnnxTrainStep | undefined): Promise<TrainResult> {
+  const { T, C, latentDim: L } = vae.dims;
+  const stride = T * C;
+  const fast = opts.fast ?? true;
   const rnd = mulberry32(opts.seed);
   const idx = Uint32Array.from({ length: n }, (_, i) => i);
   const B = Math.min(opts.batch, n);
@@ -228,36 +258,19 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
           if (lossWeight) lossWeight[i] = sampleWeights![k]!;
         }
       }
-      const xb = tf.tensor3d(buf.subarray(0, m * stride), [m, T, C]);
-      let parts: tf.Scalar[] = [];
       const epsSeed = (opts.seed * 1000003 + epoch * 7919 + b) % 2147483647;
-      const betaB = beta;
-      const lambdaB = lambda;
-      const lossT = optimizer.minimize(
-        () => {
-          const [mu, logVar, emb] = fast ? encodeTrain(vae, xb) : (vae.encoder.apply(xb, { training: true }) as tf.Tensor[]);
-          const eps = tf.randomNormal(mu!.shape, 0, 1, 'float32', epsSeed);
-          const z = mu!.add(tf.exp(logVar!.mul(0.5)).mul(eps));
-          const [xh, demb] = fast ? decodeTrain(vae, z as tf.Tensor2D) : (vae.decoder.apply(z, { training: true }) as tf.Tensor[]);
-          // per-sample weights (per-scan κ) weigh the loss's reconstruction term as they weigh the constraint
-          const mse = (lossWeight ? tf.mean(tf.mean(tf.squaredDifference(xb, xh!), [1, 2]).mul(tf.tensor1d(lossWeight.subarray(0, m)))) : tf.mean(tf.squaredDifference(xb, xh!))) as tf.Scalar;
-          const kl = tf.mean(tf.add(1, logVar!).sub(tf.square(mu!)).sub(tf.exp(logVar!))).mul(-0.5) as tf.Scalar;
-          const l1 = tf.add(tf.sum(tf.abs(emb!)), tf.sum(tf.abs(demb!))).div(m) as tf.Scalar;
-          parts = [tf.keep(mse), tf.keep(kl), tf.keep(l1)];
-          // The constraint is on the error the product reports: reconstruction through μ (not part of the loss).
-          if (control && flagged > 0) {
-            const sq = tf.squaredDifference(xb, decodeTrain(vae, mu as tf.Tensor2D)[0]!);
-            // Only the flagged samples count (all when no mask), each with its weight: weighted mean of the per-sample MSE.
-            const muMse = weight ? tf.sum(tf.mean(sq, [1, 2]).mul(tf.tensor1d(weight.subarray(0, m)))).div(flagged) : tf.mean(sq);
-            parts.push(tf.keep(muMse as tf.Scalar));
-          }
-          return mse.add(kl.mul(betaB)).add(l1.mul(lambdaB)) as tf.Scalar;
-        },
-        true,
-        vars,
-      );
-      const [loss, mse, kl, l1, muMse] = [lossT!, ...parts].map((t) => t.dataSync()[0]!) as [number, number, number, number, number | undefined];
-      tf.dispose([lossT!, ...parts, xb]);
+      const { loss, mse, kl, l1, muMse } = onnxStep
+        ? await onnxStep.step({
+            x: buf,
+            m,
+            eps: tf.tidy(() => tf.randomNormal([m, L], 0, 1, 'float32', epsSeed).dataSync() as Float32Array), // the tfjs step's own noise
+            beta,
+            lambda,
+            ...(lossWeight ? { lossWeights: lossWeight } : {}),
+            ...(weight ? { constraintWeights: weight } : {}),
+            flagged,
+          })
+        : tfjsStep(vae, optimizer, vars, fast, buf.subarray(0, m * stride), m, epsSeed, beta, lambda, control !== undefined, lossWeight, weight, flagged);
       sLoss += loss * m;
       sMse += mse * m;
       sKl += kl * m;
@@ -265,12 +278,13 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       count += m;
       samplesSeen += m;
       opts.onBatch?.({ epoch, batch: b, batches, loss, mse, kl, beta });
-      if (control && muMse !== undefined) {
+      if (control && muMse !== undefined && flagged > 0) {
         beta = control.update(muMse);
         lambda = lambdaFor(Math.min(beta, L1_BETA_CAP));
       }
     }
     if (count === 0) break;
+    onnxStep?.syncToVariables(); // validation, the kept weights and onEpoch read the tfjs variables
     const seconds = (performance.now() - te) / 1000;
     const metrics: EpochMetrics = { epoch, beta, loss: sLoss / count, mse: sMse / count, kl: sKl / count, l1: sL1 / count, seconds, samplesPerSec: count / seconds, ...(control ? { constraint: control.constraint, constraintEngaged: control.engaged } : {}) };
     if (opts.validation && opts.validation.n > 0) {
@@ -302,6 +316,7 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       }
     }
     history.push(metrics);
+    if (onnxStep && opts.onEpoch) await onnxStep.syncOptimizer(optimizer); // a checkpoint saves Adam's state from it
     await opts.onEpoch?.(metrics, optimizer);
     if (opts.shouldStop?.()) {
       epoch++;
@@ -312,13 +327,47 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
       break;
     }
   }
+  if (onnxStep) await onnxStep.syncOptimizer(optimizer);
   let bestOut: TrainResult['best'];
   if (best) {
     vars.forEach((w, i) => w.assign(best!.weights[i]!));
     tf.dispose(best.weights);
     bestOut = { epoch: best.epoch, valMse: best.valMse, beta: best.beta };
   }
-  return { history, last: history[history.length - 1], optimizer, epochsRun: epoch - startEpoch, samplesSeen, seconds: (performance.now() - t0) / 1000, ...(bestOut ? { best: bestOut } : {}) };
+  return { history, last: history[history.length - 1], optimizer, epochsRun: epoch - startEpoch, samplesSeen, seconds: (performance.now() - t0) / 1000, ...(bestOut ? { best: bestOut } : {}), stepEngine: onnxStep ? 'onnxruntime' : 'tfjs' };
+}
+
+/** One Adam step on the tfjs backend (the op-level forward, or the layers graph when `fast` is false). */
+function tfjsStep(vae: Vae, optimizer: tf.Optimizer, vars: tf.Variable[], fast: boolean, x: Float32Array, m: number, epsSeed: number, beta: number, lambda: number, constrained: boolean, lossWeight: Float32Array | undefined, weight: Float32Array | undefined, flagged: number): { loss: number; mse: number; kl: number; l1: number; muMse?: number } {
+  const { T, C } = vae.dims;
+  const xb = tf.tensor3d(x, [m, T, C]);
+  let parts: tf.Scalar[] = [];
+  const lossT = optimizer.minimize(
+    () => {
+      const [mu, logVar, emb] = fast ? encodeTrain(vae, xb) : (vae.encoder.apply(xb, { training: true }) as tf.Tensor[]);
+      const eps = tf.randomNormal(mu!.shape, 0, 1, 'float32', epsSeed);
+      const z = mu!.add(tf.exp(logVar!.mul(0.5)).mul(eps));
+      const [xh, demb] = fast ? decodeTrain(vae, z as tf.Tensor2D) : (vae.decoder.apply(z, { training: true }) as tf.Tensor[]);
+      // per-sample weights (per-scan κ) weigh the loss's reconstruction term as they weigh the constraint
+      const mse = (lossWeight ? tf.mean(tf.mean(tf.squaredDifference(xb, xh!), [1, 2]).mul(tf.tensor1d(lossWeight.subarray(0, m)))) : tf.mean(tf.squaredDifference(xb, xh!))) as tf.Scalar;
+      const kl = tf.mean(tf.add(1, logVar!).sub(tf.square(mu!)).sub(tf.exp(logVar!))).mul(-0.5) as tf.Scalar;
+      const l1 = tf.add(tf.sum(tf.abs(emb!)), tf.sum(tf.abs(demb!))).div(m) as tf.Scalar;
+      parts = [tf.keep(mse), tf.keep(kl), tf.keep(l1)];
+      // The constraint is on the error the product reports: reconstruction through μ (not part of the loss).
+      if (constrained && flagged > 0) {
+        const sq = tf.squaredDifference(xb, decodeTrain(vae, mu as tf.Tensor2D)[0]!);
+        // Only the flagged samples count (all when no mask), each with its weight: weighted mean of the per-sample MSE.
+        const muMse = weight ? tf.sum(tf.mean(sq, [1, 2]).mul(tf.tensor1d(weight.subarray(0, m)))).div(flagged) : tf.mean(sq);
+        parts.push(tf.keep(muMse as tf.Scalar));
+      }
+      return mse.add(kl.mul(beta)).add(l1.mul(lambda)) as tf.Scalar;
+    },
+    true,
+    vars,
+  );
+  const [loss, mse, kl, l1, muMse] = [lossT!, ...parts].map((t) => t.dataSync()[0]!) as [number, number, number, number, number | undefined];
+  tf.dispose([lossT!, ...parts, xb]);
+  return { loss, mse, kl, l1, ...(muMse !== undefined ? { muMse } : {}) };
 }
 
 /** μ, log σ² for all samples, computed in batches. */

@@ -117,6 +117,11 @@ export function buildVae(dimsOrPreset: VaeDims | { preset: PresetName; T: number
   return { dims, encoder, decoder };
 }
 
+/** Trainable variables of encoder and decoder. */
+export function trainableVariables(vae: Vae): tf.Variable[] {
+  return [...vae.encoder.trainableWeights, ...vae.decoder.trainableWeights].map((w) => w.read() as tf.Variable);
+}
+
 /** Trainable parameter count of encoder + decoder. */
 export function countParams(vae: Vae): number {
   return vae.encoder.countParams() + vae.decoder.countParams();

@@ -2,7 +2,7 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { buildVae } from '../../src/model/vae.ts';
 import { decodeFast, encodeFast } from '../../src/model/fast-lstm.ts';
-import { trainableVariables } from '../../src/model/train.ts';
+import { trainableVariables } from '../../src/model/vae.ts';
 import { initBackend } from '../../src/model/backend.ts';
 
 function maxAbs(a: tf.Tensor, b: tf.Tensor): number {

@@ -68,6 +68,8 @@ export function register(program: Command): void {
         seed: t.seed,
         valFraction: t.valFraction,
         maxMinutes: t.maxMinutes,
+        stepEngine: t.stepEngine,
+        threads: t.threads,
         resume: opts.resume === true,
         ...(range ? { preprocess: { resonanceRangeKHz: range } } : {}),
         ...(canonical ? { canonical } : {}),

@@ -1,0 +1,337 @@
+/**
+ * One training step of the mlp β-VAE — forward, hand-derived backward and Adam — as a single ONNX graph run by
+ * onnxruntime-node (issue 15, item 2: "fused kernels"). tfjs-wasm is single-threaded in Node and its matmuls alone
+ * top out at ~0.6× PyTorch's training speed here (docs/performance.md); onnxruntime's MLAS GEMMs use every core and
+ * the CPU's widest vectors, so the step trains at PyTorch's speed or better while the model stays a tfjs model
+ * (the weights go back into its variables after every epoch; saving, export and fine-tuning are unchanged).
+ *
+ * The loss and the Adam update are exactly trainVae's (train.ts), so the two steps agree to float rounding
+ * (test/model/onnx-train-step.test.ts):
+ *   loss = Σ_i lw_i·Σ_d (x̂ − x)² / (m·D) + β·KL + λ·L1,  KL = −½·mean(1 + log σ² − μ² − σ²),
+ *   L1 = (Σ|encoder emb| + Σ|decoder emb|)/m,  z = μ + exp(½ log σ²)·ε  (ε given: trainVae draws it),
+ * plus the constraint's error through μ: Σ_i cw_i·Σ_d (dec(μ) − x)² / (flagged·D) (no gradient), and tfjs's Adam
+ * (β1 0.9, β2 0.999, ε 1e-7, bias corrections 1/(1 − β^t)).
+ *
+ * Layout: every trainable variable (trainableVariables order: encoder then decoder, kernel then bias per layer) is
+ * one slice of a flat θ [P]; Adam's moments m, v are flat too, so the update is ten elementwise ops over P instead
+ * of ten per variable, and a step feeds and fetches three [P] tensors. Gradients of a Dense layer y = xW + b:
+ * dW = xᵀ·dy and dx = dy·Wᵀ are Gemm with transA / transB (MLAS runs transposed operands natively); ReLU's gradient
+ * passes dy where the output is > 0 (tfjs's step(x) at 0 is 0, as Where(y > 0) is).
+ */
+import * as ort from 'onnxruntime-node';
+import * as tf from '@tensorflow/tfjs';
+import { archOf, trainableVariables, type Vae } from './vae.ts';
+import { GraphBuilder, intAttr, modelBytes, valueInfo } from './onnx-graph.ts';
+
+/** tfjs's Adam defaults (tf.train.adam(lr): β1, β2, and the float32 backend's epsilon). */
+export const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } as const;
+
+/** The loss terms of one step (the values trainVae's tfjs step reports). */
+export interface StepStats {
+  loss: number;
+  mse: number;
+  kl: number;
+  l1: number;
+  /** the constraint's reconstruction error through μ (only when the step was built `constrained`) */
+  muMse?: number;
+}
+
+/** One batch of a step. Weights are per sample: `lossWeights` scale the reconstruction term of the loss,
+ *  `constraintWeights` (mask × weight) the error through μ, whose mean divides by `flagged`. */
+export interface StepBatch {
+  /** [m, T·C] scaled inputs (the first m·T·C values are read) */
+  x: Float32Array;
+  m: number;
+  /** [m, L] standard-normal noise of the reparameterisation */
+  eps: Float32Array;
+  beta: number;
+  lambda: number;
+  lossWeights?: Float32Array;
+  constraintWeights?: Float32Array;
+  flagged?: number;
+}
+
+/** A compiled training step bound to one VAE's variables. */
+export interface OnnxTrainStep {
+  /** how many Adam steps have run (tfjs's `iterations`) */
+  readonly iterations: number;
+  step(batch: StepBatch): Promise<StepStats>;
+  /** write θ into the VAE's tfjs variables (before anything reads the model: validation, saving) */
+  syncToVariables(): void;
+  /** give a tf.train.adam optimizer this step's moments and iteration count (for a checkpoint) */
+  syncOptimizer(optimizer: tf.Optimizer): Promise<void>;
+  release(): Promise<void>;
+}
+
+/** Can this VAE train through the ONNX step? (only the mlp preset has a hand-derived backward) */
+export function supportsOnnxStep(vae: Vae): boolean {
+  return archOf(vae.dims) === 'mlp';
+}
+
+// hyper-parameter vector fed each step (one small input instead of nine scalar ones)
+const H = { beta: 0, lambda: 1, lr: 2, c1: 3, c2: 4, mseScale: 5, klScale: 6, l1Scale: 7, muScale: 8 } as const;
+const H_LEN = 9;
+
+interface Slot {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+}
+
+/** θ's layout: one slot per trainable variable, in trainableVariables order, named by layer and role. */
+function layoutOf(vae: Vae): Slot[] {
+  let offset = 0;
+  return trainableVariables(vae).map((v) => {
+    const size = v.shape.reduce((a, b) => a * b, 1);
+    const slot = { name: v.name, shape: [...v.shape], offset, size };
+    offset += size;
+    return slot;
+  });
+}
+
+/** The step graph. Inputs theta, m, v [P], x [N,D], eps [N,L], lw, cw [N,1], hyper [9]; outputs theta_out,
+ *  m_out, v_out [P] and stats [5] = loss, mse, kl, l1, muMse (0 when not constrained). */
+export function buildStepGraph(vae: Vae, constrained: boolean): { bytes: Uint8Array; params: number } {
+  const { T, C, latentDim: L } = vae.dims;
+  const D = T * C;
+  const hidden = [...(vae.dims.hidden ?? [])];
+  const slots = layoutOf(vae);
+  const P = slots.reduce((s, v) => s + v.size, 0);
+  const g = new GraphBuilder('step');
+  const f32 = (name: string, v: number) => g.init(name, [], Float32Array.of(v));
+  const zero = f32('zero', 0);
+  const half = f32('half', 0.5);
+  const one = f32('one', 1);
+  const two = f32('two', 2);
+  const hp = (k: keyof typeof H) => g.one('Gather', ['hyper', g.init(`h_${k}`, [], BigInt64Array.of(BigInt(H[k])), 'int64')], [intAttr('axis', 0)]);
+  const beta = hp('beta');
+  const lambda = hp('lambda');
+  const l1Scale = hp('l1Scale');
+
+  // weights: slices of θ, by layer
+  const weight = (layer: string, role: 'kernel' | 'bias') => {
+    const s = slots.find((v) => v.name.startsWith(`${layer}/`) && v.name.includes(role));
+    if (!s) throw new Error(`onnx train step: no ${role} variable for layer ${layer} (variables: ${slots.map((v) => v.name).join(', ')})`);
+    const flat = g.one('Slice', ['theta', g.ints(g.name('s0'), [s.offset]), g.ints(g.name('s1'), [s.offset + s.size]), g.ints(g.name('ax'), [0])]);
+    return s.shape.length === 1 ? flat : g.one('Reshape', [flat, g.ints(g.name('shape'), s.shape)]);
+  };
+  const W = new Map<string, { k: string; b: string }>();
+  const layers = [...hidden.map((_, i) => `enc_h${i}`), 'enc_mu', 'enc_logvar', ...hidden.map((_, i) => `dec_h${i}`), 'dec_out'];
+  for (const l of layers) W.set(l, { k: weight(l, 'kernel'), b: weight(l, 'bias') });
+  const gemm = (a: string, b: string, c?: string, transA = 0, transB = 0) => g.one('Gemm', c ? [a, b, c] : [a, b], [intAttr('transA', transA), intAttr('transB', transB)]);
+  const dense = (l: string, x: string, relu: boolean) => {
+    const y = gemm(x, W.get(l)!.k, W.get(l)!.b);
+    return relu ? g.one('Relu', [y]) : y;
+  };
+  const sumAll = (t: string) => g.one('ReduceSum', [t], [intAttr('keepdims', 0)]);
+  const sumRows = (t: string) => g.one('ReduceSum', [t, g.ints(g.name('axes'), [0])], [intAttr('keepdims', 0)]);
+
+  // forward
+  const enc: string[] = [];
+  let h = 'x';
+  for (let i = 0; i < hidden.length; i++) enc.push((h = dense(`enc_h${i}`, h, true)));
+  const emb = h;
+  const mu = dense('enc_mu', emb, false);
+  const lv = dense('enc_logvar', emb, false);
+  const std = g.one('Exp', [g.one('Mul', [lv, half])]);
+  const z = g.one('Add', [mu, g.one('Mul', [std, 'eps'])]);
+  const decode = (from: string) => {
+    const acts: string[] = [];
+    let d = from;
+    for (let i = 0; i < hidden.length; i++) acts.push((d = dense(`dec_h${i}`, d, true)));
+    return { acts, out: dense('dec_out', d, false) };
+  };
+  const dec = decode(z);
+  const diff = g.one('Sub', [dec.out, 'x']);
+  const mseScale = hp('mseScale');
+  const mse = g.one('Mul', [sumAll(g.one('Mul', [g.one('Mul', [diff, diff]), 'lw'])), mseScale]);
+  const klScale = hp('klScale');
+  const expLv = g.one('Mul', [std, std]);
+  const klSum = sumAll(g.one('Sub', [g.one('Sub', [g.one('Add', [lv, one]), g.one('Mul', [mu, mu])]), expLv]));
+  const kl = g.one('Mul', [klSum, g.one('Mul', [klScale, f32('minus_half', -0.5)])]);
+  const l1 = g.one('Mul', [g.one('Add', [sumAll(emb), sumAll(dec.acts[0]!)]), l1Scale]);
+  const loss = g.one('Add', [g.one('Add', [mse, g.one('Mul', [kl, beta])]), g.one('Mul', [l1, lambda])]);
+
+  // backward
+  const grads = new Map<string, { k: string; b: string }>();
+  const reluBack = (y: string, dy: string) => g.one('Where', [g.one('Greater', [y, zero]), dy, zero]);
+  const l1Grad = g.one('Mul', [lambda, l1Scale]); // ∂(λ·L1)/∂act = λ/m where act > 0
+  let dy = g.one('Mul', [g.one('Mul', [diff, 'lw']), g.one('Mul', [mseScale, two])]); // ∂loss/∂x̂
+  // decoder, last layer first
+  const decIn = [z, ...dec.acts];
+  for (let i = hidden.length; i >= 0; i--) {
+    const l = i === hidden.length ? 'dec_out' : `dec_h${i}`;
+    const input = decIn[i]!;
+    grads.set(l, { k: gemm(input, dy, undefined, 1, 0), b: sumRows(dy) });
+    const dx = gemm(dy, W.get(l)!.k, undefined, 0, 1);
+    if (i > 0) dy = reluBack(dec.acts[i - 1]!, i - 1 === 0 ? g.one('Add', [dx, l1Grad]) : dx);
+    else dy = dx; // ∂loss/∂z
+  }
+  const dz = dy;
+  const klGrad = g.one('Mul', [beta, klScale]);
+  const dmu = g.one('Add', [dz, g.one('Mul', [mu, klGrad])]);
+  const dlv = g.one('Add', [g.one('Mul', [g.one('Mul', [dz, g.one('Mul', [std, 'eps'])]), half]), g.one('Mul', [g.one('Sub', [expLv, one]), g.one('Mul', [klGrad, half])])]);
+  grads.set('enc_mu', { k: gemm(emb, dmu, undefined, 1, 0), b: sumRows(dmu) });
+  grads.set('enc_logvar', { k: gemm(emb, dlv, undefined, 1, 0), b: sumRows(dlv) });
+  dy = reluBack(emb, g.one('Add', [gemm(dlv, W.get('enc_logvar')!.k, gemm(dmu, W.get('enc_mu')!.k, undefined, 0, 1), 0, 1), l1Grad]));
+  for (let i = hidden.length - 1; i >= 0; i--) {
+    const l = `enc_h${i}`;
+    const input = i === 0 ? 'x' : enc[i - 1]!;
+    grads.set(l, { k: gemm(input, dy, undefined, 1, 0), b: sumRows(dy) });
+    if (i > 0) dy = reluBack(enc[i - 1]!, gemm(dy, W.get(l)!.k, undefined, 0, 1));
+  }
+
+  // flat gradient in θ's order, then Adam on the flat vectors
+  const flatG = slots.map((s) => {
+    const [layer, rest] = [s.name.slice(0, s.name.indexOf('/')), s.name.slice(s.name.indexOf('/') + 1)];
+    const gr = grads.get(layer);
+    if (!gr) throw new Error(`onnx train step: no gradient for ${s.name}`);
+    const t = rest.includes('kernel') ? gr.k : gr.b;
+    return s.shape.length === 1 ? t : g.one('Reshape', [t, g.ints(g.name('flat'), [-1])]);
+  });
+  const grad = g.one('Concat', flatG, [intAttr('axis', 0)]);
+  const b1 = f32('adam_b1', ADAM.beta1);
+  const b2 = f32('adam_b2', ADAM.beta2);
+  g.one('Add', [g.one('Mul', ['m', b1]), g.one('Mul', [grad, f32('adam_1mb1', 1 - ADAM.beta1)])], [], 'm_out');
+  g.one('Add', [g.one('Mul', ['v', b2]), g.one('Mul', [g.one('Mul', [grad, grad]), f32('adam_1mb2', 1 - ADAM.beta2)])], [], 'v_out');
+  const mHat = g.one('Mul', ['m_out', hp('c1')]);
+  const vHat = g.one('Mul', ['v_out', hp('c2')]);
+  const update = g.one('Div', [mHat, g.one('Add', [g.one('Sqrt', [vHat]), f32('adam_eps', ADAM.epsilon)])]);
+  g.one('Sub', ['theta', g.one('Mul', [update, hp('lr')])], [], 'theta_out');
+
+  // the constraint's error through μ (no gradient), then the stats vector
+  let muMse = zero;
+  if (constrained) {
+    const r = g.one('Sub', [decode(mu).out, 'x']);
+    muMse = g.one('Mul', [sumAll(g.one('Mul', [g.one('Mul', [r, r]), 'cw'])), hp('muScale')]);
+  }
+  const axes0 = g.ints('axes0', [0]);
+  g.one('Concat', [loss, mse, kl, l1, muMse].map((s) => g.one('Unsqueeze', [s, axes0])), [intAttr('axis', 0)], 'stats');
+
+  const tensor = (name: string, dims: Array<number | string>) => valueInfo(name, dims);
+  const bytes = modelBytes(
+    g,
+    'loopstream_train_step',
+    [tensor('theta', [P]), tensor('m', [P]), tensor('v', [P]), tensor('x', ['N', D]), tensor('eps', ['N', L]), tensor('lw', ['N', 1]), tensor('cw', ['N', 1]), tensor('hyper', [H_LEN])],
+    [tensor('theta_out', [P]), tensor('m_out', [P]), tensor('v_out', [P]), tensor('stats', [5])],
+    `β-VAE (mlp) training step: loss, backward and Adam on flat θ [${P}]`,
+  );
+  return { bytes, params: P };
+}
+
+/** Options of `createOnnxTrainStep`. */
+export interface OnnxStepOptions {
+  learningRate: number;
+  /** onnxruntime intra-op threads (the cores training may use) */
+  threads: number;
+  /** compute the constraint's error through μ every step */
+  constrained: boolean;
+  /** continue from this tf.train.adam's moments and iteration count (resume) */
+  optimizer?: tf.Optimizer;
+}
+
+/** Compile the step for `vae` and load θ from its variables (and Adam's state from `optimizer`, when given). */
+export async function createOnnxTrainStep(vae: Vae, opts: OnnxStepOptions): Promise<OnnxTrainStep> {
+  if (!supportsOnnxStep(vae)) throw new RangeError(`onnx train step: the ${archOf(vae.dims)} architecture has no ONNX training step (mlp only)`);
+  const { bytes, params: P } = buildStepGraph(vae, opts.constrained);
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: opts.threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
+  const vars = trainableVariables(vae);
+  const { T, C, latentDim: L } = vae.dims;
+  const D = T * C;
+  const theta = new Float32Array(P);
+  let offset = 0;
+  for (const v of vars) {
+    const d = v.dataSync() as Float32Array;
+    theta.set(d, offset);
+    offset += d.length;
+  }
+  let state: { theta: ort.Tensor; m: ort.Tensor; v: ort.Tensor } = { theta: new ort.Tensor('float32', theta, [P]), m: new ort.Tensor('float32', new Float32Array(P), [P]), v: new ort.Tensor('float32', new Float32Array(P), [P]) };
+  let iterations = 0;
+  if (opts.optimizer) {
+    const w = await opts.optimizer.getWeights();
+    if (w.length > 1) {
+      // tf.train.adam's weights: iterations, then the first moments, then the second moments, in variable order
+      iterations = (await w[0]!.tensor.data())[0]!;
+      const k = (w.length - 1) / 2;
+      if (k !== vars.length) throw new RangeError(`onnx train step: the optimizer holds moments for ${k} variables; the model has ${vars.length}`);
+      const mf = new Float32Array(P);
+      const vf = new Float32Array(P);
+      let o = 0;
+      for (let i = 0; i < k; i++) {
+        const a = (await w[1 + i]!.tensor.data()) as Float32Array;
+        mf.set(a, o);
+        vf.set((await w[1 + k + i]!.tensor.data()) as Float32Array, o);
+        o += a.length;
+      }
+      state = { ...state, m: new ort.Tensor('float32', mf, [P]), v: new ort.Tensor('float32', vf, [P]) };
+    }
+  }
+  const hyper = new Float32Array(H_LEN);
+  let onesBuf = new Float32Array(0);
+  const onesOf = (m: number) => (onesBuf.length >= m ? onesBuf : (onesBuf = new Float32Array(m).fill(1))).subarray(0, m);
+  return {
+    get iterations() {
+      return iterations;
+    },
+    async step(b) {
+      const m = b.m;
+      const t = iterations + 1;
+      hyper[H.beta] = b.beta;
+      hyper[H.lambda] = b.lambda;
+      hyper[H.lr] = opts.learningRate;
+      hyper[H.c1] = 1 / (1 - ADAM.beta1 ** t);
+      hyper[H.c2] = 1 / (1 - ADAM.beta2 ** t);
+      hyper[H.mseScale] = 1 / (m * D);
+      hyper[H.klScale] = 1 / (m * L);
+      hyper[H.l1Scale] = 1 / m;
+      hyper[H.muScale] = 1 / (Math.max(1, b.flagged ?? m) * D);
+      const out = await session.run({
+        theta: state.theta,
+        m: state.m,
+        v: state.v,
+        x: new ort.Tensor('float32', b.x.subarray(0, m * D), [m, D]),
+        eps: new ort.Tensor('float32', b.eps.subarray(0, m * L), [m, L]),
+        lw: new ort.Tensor('float32', b.lossWeights ? b.lossWeights.subarray(0, m) : onesOf(m), [m, 1]),
+        cw: new ort.Tensor('float32', b.constraintWeights ? b.constraintWeights.subarray(0, m) : onesOf(m), [m, 1]),
+        hyper: new ort.Tensor('float32', hyper, [H_LEN]),
+      });
+      state = { theta: out['theta_out'] as ort.Tensor, m: out['m_out'] as ort.Tensor, v: out['v_out'] as ort.Tensor };
+      iterations = t;
+      const s = out['stats']!.data as Float32Array;
+      return { loss: s[0]!, mse: s[1]!, kl: s[2]!, l1: s[3]!, ...(opts.constrained ? { muMse: s[4]! } : {}) };
+    },
+    syncToVariables() {
+      const th = state.theta.data as Float32Array;
+      let o = 0;
+      for (const v of vars) {
+        const n = v.size;
+        tf.tidy(() => v.assign(tf.tensor(th.subarray(o, o + n), v.shape)));
+        o += n;
+      }
+    },
+    async syncOptimizer(optimizer) {
+      const mf = state.m.data as Float32Array;
+      const vf = state.v.data as Float32Array;
+      const named: Array<{ name: string; tensor: tf.Tensor }> = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
+      const second: Array<{ name: string; tensor: tf.Tensor }> = [];
+      let o = 0;
+      for (const v of vars) {
+        const n = v.size;
+        named.push({ name: `${v.name}/m`, tensor: tf.tensor(mf.slice(o, o + n), v.shape) });
+        second.push({ name: `${v.name}/v`, tensor: tf.tensor(vf.slice(o, o + n), v.shape) });
+        o += n;
+      }
+      await optimizer.setWeights([...named, ...second]);
+      tf.dispose([...named, ...second].map((w) => w.tensor)); // setWeights made its own variables of them
+    },
+    async release() {
+      await session.release();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The ONNX training step (src/model/onnx-train-step.ts) against the tfjs step it replaces: the same run —
+ * same initial weights, shuffles and reparameterisation noise — through `trainVae` with stepEngine 'tfjs' and
+ * 'onnxruntime' must give the same losses per epoch and the same weights, in the schedule mode and in the
+ * constrained mode with per-sample weights and a row mask; and a checkpoint taken from the ONNX step resumes to
+ * the weights of an unbroken run.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/model/backend.ts';
+import { loadCheckpoint, saveCheckpoint } from '../../src/model/save-bundle.ts';
+import { stepEngineFor, trainVae, type TrainOptions } from '../../src/model/train.ts';
+import { buildVae, type Vae } from '../../src/model/vae.ts';
+
+const T = 12;
+const C = 2;
+const dims: Vae['dims'] = { arch: 'mlp', hidden: [32, 16], units: 0, blocks: 0, latentDim: 6, T, C };
+const n = 40;
+// loops with a few degrees of freedom (amplitude, phase, offset per channel) and a little structure-free noise
+const data = Float32Array.from({ length: n * T * C }, (_, k) => {
+  const i = Math.floor(k / (T * C));
+  const t = Math.floor(k / C) % T;
+  const c = k % C;
+  return (0.4 + (i % 5) * 0.2) * Math.sin((2 * Math.PI * t) / T + (i % 7) * 0.5 + c) + 0.1 * c + 0.05 * Math.sin(k * 12.9898);
+});
+
+function weightsOf(vae: Vae): Float32Array[] {
+  return [...vae.encoder.getWeights(), ...vae.decoder.getWeights()].map((w) => w.dataSync() as Float32Array);
+}
+
+function maxAbsDiff(a: Float32Array[], b: Float32Array[]): number {
+  let m = 0;
+  a.forEach((x, i) => x.forEach((v, j) => (m = Math.max(m, Math.abs(v - b[i]![j]!)))));
+  return m;
+}
+
+async function both(opts: TrainOptions) {
+  const a = buildVae(dims, { seed: 4 });
+  const b = buildVae(dims, { seed: 4 });
+  const ra = await trainVae(a, data, n, { ...opts, stepEngine: 'tfjs' });
+  const rb = await trainVae(b, data, n, { ...opts, stepEngine: 'onnxruntime' });
+  return { a, b, ra, rb };
+}
+
+describe('ONNX training step (mlp)', () => {
+  beforeAll(async () => {
+    await initBackend();
+  });
+
+  it('gives the same losses and weights as the tfjs step (β schedule)', async () => {
+    const { a, b, ra, rb } = await both({ epochs: 4, batch: 16, learningRate: 3e-3, schedule: { primingEpochs: 1, step: 0.05, every: 1, max: 0.1 }, seed: 7 });
+    expect(ra.stepEngine).toBe('tfjs');
+    expect(rb.stepEngine).toBe('onnxruntime');
+    expect(rb.history).toHaveLength(4);
+    rb.history.forEach((h, e) => {
+      const r = ra.history[e]!;
+      expect(h.beta).toBe(r.beta);
+      for (const k of ['loss', 'mse', 'kl', 'l1'] as const) expect(Math.abs(h[k] - r[k])).toBeLessThan(1e-4 * Math.max(1, Math.abs(r[k])));
+    });
+    // 12 Adam steps (3 batches × 4 epochs, the last one of 8 samples) moved the weights by far more than they differ
+    const init = weightsOf(buildVae(dims, { seed: 4 }));
+    expect(maxAbsDiff(init, weightsOf(a))).toBeGreaterThan(1e-2);
+    expect(maxAbsDiff(weightsOf(a), weightsOf(b))).toBeLessThan(2e-5);
+    expect(rb.history[3]!.loss).toBeLessThan(rb.history[0]!.loss);
+  }, 60_000);
+
+  it('constrained β with per-sample weights and a row mask: same β path, losses and weights', async () => {
+    const weights = Float32Array.from({ length: n }, (_, i) => 0.5 + (i % 3) * 0.5);
+    const rows = Uint8Array.from({ length: n }, (_, i) => (i % 4 === 0 ? 0 : 1));
+    const constraint = { kappa: 0.05, initial: 1e-3, min: 1e-4, max: 10, rate: 0.1, smoothing: 0.9, weights, rows };
+    const { a, b, ra, rb } = await both({ epochs: 5, batch: 16, learningRate: 3e-3, schedule: { primingEpochs: 0, step: 0, every: 1, max: 0 }, seed: 11, constraint });
+    rb.history.forEach((h, e) => {
+      const r = ra.history[e]!;
+      expect(Math.abs(h.beta - r.beta)).toBeLessThan(1e-6 * Math.max(1, r.beta));
+      expect(Math.abs(h.constraint! - r.constraint!)).toBeLessThan(1e-4);
+      for (const k of ['loss', 'mse', 'kl', 'l1'] as const) expect(Math.abs(h[k] - r[k])).toBeLessThan(1e-4 * Math.max(1, Math.abs(r[k])));
+    });
+    expect(maxAbsDiff(weightsOf(a), weightsOf(b))).toBeLessThan(2e-5);
+  }, 60_000);
+
+  it('a checkpoint of the ONNX step resumes to the weights of an unbroken run', async () => {
+    // a schedule as short as the shorter run, so both runs have the same β per epoch (a longer one is compressed)
+    const opts: TrainOptions = { epochs: 3, batch: 16, learningRate: 3e-3, schedule: { primingEpochs: 1, step: 0.05, every: 1, max: 0.05 }, seed: 5, stepEngine: 'onnxruntime' };
+    const straight = buildVae(dims, { seed: 8 });
+    await trainVae(straight, data, n, opts);
+    const dir = await mkdtemp(join(tmpdir(), 'ls-onnx-ckpt-'));
+    try {
+      const first = buildVae(dims, { seed: 8 });
+      const r1 = await trainVae(first, data, n, { ...opts, epochs: 2 });
+      await saveCheckpoint(dir, first, r1.optimizer, { nextEpoch: 2, history: r1.history, seconds: 0, samplesSeen: 2 * n });
+      const ck = await loadCheckpoint(dir, dims, 3e-3);
+      await trainVae(ck.vae, data, n, { ...opts, startEpoch: 2, optimizer: ck.optimizer });
+      expect(maxAbsDiff(weightsOf(straight), weightsOf(ck.vae))).toBeLessThan(1e-6);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('auto picks onnxruntime for mlp and tfjs for the LSTM; asking onnxruntime for an LSTM is a clear error', () => {
+    const mlp = buildVae(dims, { seed: 1 });
+    const lstm = buildVae({ units: 4, blocks: 0, latentDim: 4, T: 8, C: 1 }, { seed: 1 });
+    expect(stepEngineFor(mlp)).toBe('onnxruntime');
+    expect(stepEngineFor(mlp, 'tfjs')).toBe('tfjs');
+    expect(stepEngineFor(lstm)).toBe('tfjs');
+    expect(() => stepEngineFor(lstm, 'onnxruntime')).toThrow(/no ONNX training step \(mlp only\)/);
+  });
+});
