@@ -1,7 +1,8 @@
 /**
- * Training throughput on the tfjs wasm backend (what `loopstream train` and fine-tuning use on a CPU): trainVae
- * (src/model/train.ts) on random scaled data, two epochs, samples/s of the second (the first includes kernel
- * set-up). And the time of one fine-tuning round, when the project has one (src/finetune).
+ * Training throughput of trainVae (src/model/train.ts) on random scaled data, by step engine: the ONNX training step
+ * on onnxruntime (the default for mlp: src/model/onnx-train-step.ts) and the tfjs wasm backend (the LSTMs, and mlp
+ * with train.stepEngine tfjs); a few epochs, samples/s of the fastest after the first (the first includes set-up).
+ * And the time of one fine-tuning round, when the project has one (src/finetune).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.ts';
-import { trainVae } from '../src/model/train.ts';
+import { trainVae, type StepEngine } from '../src/model/train.ts';
 import { archOf, buildVae, presetDims, type PresetName } from '../src/model/vae.ts';
 import type { VaeDims } from '../src/model/bundle.ts';
 import { benchInput } from './inference.ts';
@@ -23,7 +24,10 @@ import { loadNow } from './machine.ts';
 /** One training measurement. */
 export interface TrainingRow {
   preset: PresetName;
+  /** what ran the steps: 'onnxruntime' or the tfjs backend ('wasm') */
   backend: string;
+  /** onnxruntime intra-op threads (1 for tfjs wasm, which is single-threaded in Node) */
+  threads: number;
   batch: number;
   samples: number;
   /** samples/s of the timed (second) epoch */
@@ -37,11 +41,11 @@ export interface TrainingRow {
   load1: number;
 }
 
-/** Train each preset on the wasm backend: `epochs` short epochs (default 2), samples/s of the fastest after the first. */
-export async function benchTraining(presets: Array<{ preset: PresetName; samples: number; batch: number; epochs?: number }>): Promise<TrainingRow[]> {
-  const backend = await initBackend('wasm');
+/** Train each preset with its step engine: `epochs` short epochs (default 2), samples/s of the fastest after the first. */
+export async function benchTraining(presets: Array<{ preset: PresetName; samples: number; batch: number; epochs?: number; stepEngine?: StepEngine; threads?: number }>): Promise<TrainingRow[]> {
+  const wasm = await initBackend('wasm');
   const rows: TrainingRow[] = [];
-  for (const { preset, samples, batch, epochs } of presets) {
+  for (const { preset, samples, batch, epochs, stepEngine, threads } of presets) {
     const dims = presetDims(preset, 96, 2);
     const vae = buildVae(dims, { seed: 3, fastInit: true });
     const data = benchInput(samples * dims.T * dims.C, 21);
@@ -52,9 +56,10 @@ export async function benchTraining(presets: Array<{ preset: PresetName; samples
       cpuSeconds.push((c.user + c.system) / 1e6);
       cpuMark = process.cpuUsage();
     };
-    const result = await trainVae(vae, data, samples, { onEpoch, epochs: epochs ?? 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1 });
+    const result = await trainVae(vae, data, samples, { onEpoch, epochs: epochs ?? 2, batch, learningRate: 1e-3, schedule: { primingEpochs: 1, step: 0.5, every: 1, max: 1 }, seed: 1, stepEngine: stepEngine ?? 'auto', threads: threads ?? 1 });
+    const onnx = result.stepEngine === 'onnxruntime';
     const timed = [...(result.history.length > 1 ? result.history.slice(1) : result.history)].sort((a, b) => b.samplesPerSec - a.samplesPerSec)[0]!;
-    rows.push({ preset, backend, batch, samples, samplesPerSec: +timed.samplesPerSec.toFixed(2), samplesPerCpuSec: +(samples / Math.min(...(cpuSeconds.length > 1 ? cpuSeconds.slice(1) : cpuSeconds))).toFixed(0), approxGflops: +((timed.samplesPerSec * 3 * vaeFlops(dims).total) / 1e9).toFixed(2), epochSeconds: +timed.seconds.toFixed(2), load1: loadNow()[0] });
+    rows.push({ preset, backend: onnx ? 'onnxruntime' : wasm, threads: onnx ? (threads ?? 1) : 1, batch, samples, samplesPerSec: +timed.samplesPerSec.toFixed(2), samplesPerCpuSec: +(samples / Math.min(...(cpuSeconds.length > 1 ? cpuSeconds.slice(1) : cpuSeconds))).toFixed(0), approxGflops: +((timed.samplesPerSec * 3 * vaeFlops(dims).total) / 1e9).toFixed(2), epochSeconds: +timed.seconds.toFixed(2), load1: loadNow()[0] });
     vae.encoder.dispose();
     vae.decoder.dispose();
     tf.disposeVariables();

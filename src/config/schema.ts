@@ -193,6 +193,7 @@ export const TrainConfig = section(
     betaSmoothing: z.number().min(0).max(0.999).default(0.9).describe('constrained mode: weight of the past in the moving average of the constraint, per batch'),
     betaMax: z.number().min(0).default(0.02).describe('schedule mode: largest beta reached'),
     checkpointEvery: z.number().int().positive().default(5).describe('epochs between checkpoints (weights + optimizer state, for --resume)'),
+    checkpointSeconds: z.number().min(0).default(30).describe('and at least this many seconds between checkpoints (an mlp epoch on a small scan takes well under a second: writing every 5 would take most of the run)'),
     seed: z.number().int().default(1).describe('random seed for weights, shuffling and sampling'),
     valFraction: z.number().min(0).max(0.5).default(0.1).describe('fraction of pixels held out to measure reconstruction error'),
     maxMinutes: z.number().min(0).default(2).describe('wall-clock budget: stop at the end of the epoch that crosses it and keep the best held-out weights (0 = no limit; the beta schedule is fitted into the budget)'),

@@ -68,7 +68,7 @@ export interface BundleManifest {
   created: string;
   data: { description: string; files: Array<{ path: string; sha256: string; pixels?: number }>; samples: number };
   metrics: BundleMetrics;
-  training: { command: string; seed: number; backend: string; stepEngine?: string; epochs: number; batch: number; learningRate: number; maxMinutes?: number; schedule?: unknown };
+  training: { command: string; seed: number; backend: string; stepEngine?: string; rollbacks?: unknown[]; epochs: number; batch: number; learningRate: number; maxMinutes?: number; schedule?: unknown };
   onnx?: { encoder: string; decoder: string; opset: number };
   /**
    * Training reference: model-input statistics and the reconstruction-error distribution on held-out training

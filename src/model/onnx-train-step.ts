@@ -51,10 +51,23 @@ export interface StepBatch {
   flagged?: number;
 }
 
+/** θ and Adam's state at one moment (the step's tensors are never written in place, so this holds no copy). */
+export interface StepSnapshot {
+  readonly theta: ort.Tensor;
+  readonly m: ort.Tensor;
+  readonly v: ort.Tensor;
+  readonly iterations: number;
+}
+
 /** A compiled training step bound to one VAE's variables. */
 export interface OnnxTrainStep {
   /** how many Adam steps have run (tfjs's `iterations`) */
   readonly iterations: number;
+  /** Adam's learning rate for the next steps (trainVae lowers it after a divergence) */
+  learningRate: number;
+  snapshot(): StepSnapshot;
+  /** go back to a snapshot: weights, moments and iteration count */
+  restore(s: StepSnapshot): void;
   step(batch: StepBatch): Promise<StepStats>;
   /** write θ into the VAE's tfjs variables (before anything reads the model: validation, saving) */
   syncToVariables(): void;
@@ -275,16 +288,28 @@ export async function createOnnxTrainStep(vae: Vae, opts: OnnxStepOptions): Prom
   const hyper = new Float32Array(H_LEN);
   let onesBuf = new Float32Array(0);
   const onesOf = (m: number) => (onesBuf.length >= m ? onesBuf : (onesBuf = new Float32Array(m).fill(1))).subarray(0, m);
+  let learningRate = opts.learningRate;
   return {
     get iterations() {
       return iterations;
+    },
+    get learningRate() {
+      return learningRate;
+    },
+    set learningRate(lr: number) {
+      learningRate = lr;
+    },
+    snapshot: () => ({ ...state, iterations }),
+    restore(snap) {
+      state = { theta: snap.theta, m: snap.m, v: snap.v };
+      iterations = snap.iterations;
     },
     async step(b) {
       const m = b.m;
       const t = iterations + 1;
       hyper[H.beta] = b.beta;
       hyper[H.lambda] = b.lambda;
-      hyper[H.lr] = opts.learningRate;
+      hyper[H.lr] = learningRate;
       hyper[H.c1] = 1 / (1 - ADAM.beta1 ** t);
       hyper[H.c2] = 1 / (1 - ADAM.beta2 ** t);
       hyper[H.mseScale] = 1 / (m * D);

@@ -20,7 +20,7 @@ import { pcaBaselineMse, perScanBaseline } from './beta-control.ts';
 import { BundleError } from './errors.ts';
 import { saveBundle, saveCheckpoint, loadCheckpoint, removeCheckpoint } from './save-bundle.ts';
 import { mulberry32 } from '../util/prng.ts';
-import { encodeAll, klPerLatent, reconstructionErrors, stepEngineFor, trainVae, type BetaSchedule, type EpochMetrics, type StepEngine, type TrainOptions } from './train.ts';
+import { encodeAll, klPerLatent, reconstructionErrors, stepEngineFor, trainVae, type BetaSchedule, type EpochMetrics, type Rollback, type StepEngine, type TrainOptions } from './train.ts';
 import { buildVae, countParams, presetDims, type PresetName } from './vae.ts';
 
 /** Settings of a training run (the config's `train` section plus the command's own). */
@@ -40,6 +40,8 @@ export interface TrainBundleOptions {
    */
   constraint?: { target: number; initial: number; min: number; max: number; rate: number; smoothing: number; baseline?: 'auto' | 'pooled' | 'perScan' };
   checkpointEvery: number;
+  /** and at least this many seconds since the last checkpoint (default 0): fast epochs would spend their time writing */
+  checkpointSeconds?: number;
   seed: number;
   valFraction: number;
   maxMinutes: number;
@@ -256,6 +258,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
         seed: opts.seed,
         backend,
         stepEngine,
+        ...(rollbacks.length ? { rollbacks: rollbacks.map((r) => ({ ...r, epoch: r.epoch + 1, batch: r.batch + 1, restoredEpoch: r.restoredEpoch + 1 })) } : {}),
         epochs: lastEpoch + 1,
         batch: opts.batch,
         learningRate: opts.learningRate,
@@ -280,9 +283,15 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
   };
   let samplesSeen = priorSamples;
   const t0 = performance.now();
+  let lastCheckpoint = t0;
+  const rollbacks: Rollback[] = [];
   const result = await trainVae(vae, train, nTrain, {
     stepEngine,
     threads,
+    onRollback: (r) => {
+      rollbacks.push(r);
+      log.warn({ ...r }, `training diverged at epoch ${r.epoch + 1}, batch ${r.batch + 1} (loss ${r.loss.toPrecision(3)}): back to the state after epoch ${r.restoredEpoch + 1}, learning rate halved to ${r.learningRate.toPrecision(3)}`);
+    },
     epochs: opts.epochs,
     batch: opts.batch,
     learningRate: opts.learningRate,
@@ -299,7 +308,9 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
       history.push(m);
       samplesSeen += nTrain;
       opts.onEpoch?.(m);
-      if ((m.epoch + 1) % opts.checkpointEvery === 0 && m.epoch + 1 < opts.epochs) {
+      const sinceCheckpoint = (performance.now() - lastCheckpoint) / 1000;
+      if ((m.epoch + 1) % opts.checkpointEvery === 0 && m.epoch + 1 < opts.epochs && sinceCheckpoint >= (opts.checkpointSeconds ?? 0)) {
+        lastCheckpoint = performance.now();
         const elapsed = priorSeconds + (performance.now() - t0) / 1000;
         await saveCheckpoint(ckptDir, vae, opt, { nextEpoch: m.epoch + 1, history, seconds: elapsed, samplesSeen });
         // The output folder is a usable bundle from the first checkpoint on (interim metrics on a small probe).

@@ -98,6 +98,23 @@ describe('ONNX training step (mlp)', () => {
     }
   }, 60_000);
 
+  it.each(['onnxruntime', 'tfjs'] as const)('divergence guard (%s): a learning rate that blows the loss up is rolled back and halved until training is finite again', async (stepEngine) => {
+    const vae = buildVae(dims, { seed: 4 });
+    const seen: number[] = [];
+    const r = await trainVae(vae, data, n, { epochs: 12, batch: 8, learningRate: 20, schedule: { primingEpochs: 0, step: 0.01, every: 1, max: 0.01 }, seed: 3, stepEngine, onRollback: (rb) => seen.push(rb.learningRate) });
+    expect(r.rollbacks.length).toBeGreaterThan(0);
+    expect(seen).toEqual(r.rollbacks.map((rb) => rb.learningRate));
+    // each rollback halves the rate and goes back to the last finished epoch
+    r.rollbacks.forEach((rb, i) => {
+      expect(rb.learningRate).toBeCloseTo(20 / 2 ** (i + 1), 10);
+      expect(rb.restoredEpoch).toBeLessThan(rb.epoch);
+      expect(!Number.isFinite(rb.loss) || rb.mse > 100 * 1e-3).toBe(true);
+    });
+    // what the run reports and ends with is finite
+    expect(r.history.every((h) => Number.isFinite(h.loss) && Number.isFinite(h.mse))).toBe(true);
+    expect(weightsOf(vae).every((w) => w.every(Number.isFinite))).toBe(true);
+  }, 60_000);
+
   it('auto picks onnxruntime for mlp and tfjs for the LSTM; asking onnxruntime for an LSTM is a clear error', () => {
     const mlp = buildVae(dims, { seed: 1 });
     const lstm = buildVae({ units: 4, blocks: 0, latentDim: 4, T: 8, C: 1 }, { seed: 1 });

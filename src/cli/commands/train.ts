@@ -65,6 +65,7 @@ export function register(program: Command): void {
         schedule: { primingEpochs: t.primingEpochs, step: t.betaStep, every: t.betaEvery, max: t.betaMax },
         ...(t.betaMode === 'constrained' ? { constraint: { target: t.betaTarget, initial: t.betaInitial, min: t.betaMin, max: t.betaLimit, rate: t.betaRate, smoothing: t.betaSmoothing, baseline: t.betaBaseline } } : {}),
         checkpointEvery: t.checkpointEvery,
+        checkpointSeconds: t.checkpointSeconds,
         seed: t.seed,
         valFraction: t.valFraction,
         maxMinutes: t.maxMinutes,
