@@ -82,8 +82,8 @@ export function supportsOnnxStep(vae: Vae): boolean {
 }
 
 // hyper-parameter vector fed each step (one small input instead of nine scalar ones)
-const H = { beta: 0, lambda: 1, lr: 2, c1: 3, c2: 4, mseScale: 5, klScale: 6, l1Scale: 7, muScale: 8 } as const;
-const H_LEN = 9;
+const H = { beta: 0, lambda: 1, stepSize: 2, epsHat: 3, mseScale: 4, klScale: 5, l1Scale: 6, muScale: 7 } as const;
+const H_LEN = 8;
 
 interface Slot {
   name: string;
@@ -103,7 +103,7 @@ function layoutOf(vae: Vae): Slot[] {
   });
 }
 
-/** The step graph. Inputs theta, m, v [P], x [N,D], eps [N,L], lw, cw [N,1], hyper [9]; outputs theta_out,
+/** The step graph. Inputs theta, m, v [P], x [N,D], eps [N,L], lw, cw [N,1], hyper [8]; outputs theta_out,
  *  m_out, v_out [P] and stats [5] = loss, mse, kl, l1, muMse (0 when not constrained). */
 export function buildStepGraph(vae: Vae, constrained: boolean): { bytes: Uint8Array; params: number } {
   const { T, C, latentDim: L } = vae.dims;
@@ -208,10 +208,10 @@ export function buildStepGraph(vae: Vae, constrained: boolean): { bytes: Uint8Ar
   const b2 = f32('adam_b2', ADAM.beta2);
   g.one('Add', [g.one('Mul', ['m', b1]), g.one('Mul', [grad, f32('adam_1mb1', 1 - ADAM.beta1)])], [], 'm_out');
   g.one('Add', [g.one('Mul', ['v', b2]), g.one('Mul', [g.one('Mul', [grad, grad]), f32('adam_1mb2', 1 - ADAM.beta2)])], [], 'v_out');
-  const mHat = g.one('Mul', ['m_out', hp('c1')]);
-  const vHat = g.one('Mul', ['v_out', hp('c2')]);
-  const update = g.one('Div', [mHat, g.one('Add', [g.one('Sqrt', [vHat]), f32('adam_eps', ADAM.epsilon)])]);
-  g.one('Sub', ['theta', g.one('Mul', [update, hp('lr')])], [], 'theta_out');
+  // lr·m̂/(√v̂ + ε) with m̂ = c1·m, v̂ = c2·v is (lr·c1/√c2)·m/(√v + ε/√c2): the two scalars come in with the
+  // hyper-parameters, so the update is five passes over θ instead of seven
+  const update = g.one('Div', ['m_out', g.one('Add', [g.one('Sqrt', ['v_out']), hp('epsHat')])]);
+  g.one('Sub', ['theta', g.one('Mul', [update, hp('stepSize')])], [], 'theta_out');
 
   // the constraint's error through μ (no gradient), then the stats vector
   let muMse = zero;
@@ -309,9 +309,10 @@ export async function createOnnxTrainStep(vae: Vae, opts: OnnxStepOptions): Prom
       const t = iterations + 1;
       hyper[H.beta] = b.beta;
       hyper[H.lambda] = b.lambda;
-      hyper[H.lr] = learningRate;
-      hyper[H.c1] = 1 / (1 - ADAM.beta1 ** t);
-      hyper[H.c2] = 1 / (1 - ADAM.beta2 ** t);
+      const c1 = 1 / (1 - ADAM.beta1 ** t); // Adam's bias corrections
+      const c2 = 1 / (1 - ADAM.beta2 ** t);
+      hyper[H.stepSize] = (learningRate * c1) / Math.sqrt(c2);
+      hyper[H.epsHat] = ADAM.epsilon / Math.sqrt(c2);
       hyper[H.mseScale] = 1 / (m * D);
       hyper[H.klScale] = 1 / (m * L);
       hyper[H.l1Scale] = 1 / m;
