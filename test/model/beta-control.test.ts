@@ -139,11 +139,12 @@ describe('perScanBaseline (per-scan κ for a multi-scan corpus)', () => {
 
 describe('betterConstrained (which held-out epoch a constrained run keeps)', () => {
   const m = (valMse: number, valActive: number, valKl: number): EpochMetrics => ({ epoch: 0, beta: 0, loss: 0, mse: 0, kl: 0, l1: 0, seconds: 0, samplesPerSec: 0, valMse, valActive, valKl });
-  it('prefers satisfying the constraint, then fewer active channels, then lower KL; otherwise the lower MSE', () => {
+  it('prefers satisfying the constraint, then fewer active channels, then the lower held-out MSE; otherwise the lower MSE', () => {
     expect(betterConstrained(m(0.09, 12, 5), m(0.11, 3, 1), 0.1)).toBe(true);
     expect(betterConstrained(m(0.11, 3, 1), m(0.09, 12, 5), 0.1)).toBe(false);
     expect(betterConstrained(m(0.09, 5, 9), m(0.05, 6, 2), 0.1)).toBe(true);
-    expect(betterConstrained(m(0.05, 5, 3), m(0.09, 5, 2), 0.1)).toBe(false);
+    expect(betterConstrained(m(0.05, 5, 3), m(0.09, 5, 2), 0.1)).toBe(true);
+    expect(betterConstrained(m(0.09, 5, 2), m(0.05, 5, 3), 0.1)).toBe(false);
     expect(betterConstrained(m(0.2, 3, 1), m(0.3, 1, 1), 0.1)).toBe(true);
     expect(betterConstrained(m(0.2, 3, 1), undefined, 0.1)).toBe(true);
     // with per-sample weights the weighted held-out MSE is what meets the bound, not the plain one
@@ -177,10 +178,10 @@ describe('trainVae with a constrained β', () => {
     expect(loose.res.history.every((h) => h.constraint! < 0 && typeof h.valActive === 'number')).toBe(true);
     expect(tight.res.history.every((h) => h.constraint! > 0)).toBe(true);
     expect(loose.res.last!.kl).toBeLessThan(tight.res.last!.kl);
-    // loose: every epoch satisfies κ, so the kept one has the fewest active channels (then the lowest KL)
+    // loose: every epoch satisfies κ, so the kept one has the fewest active channels (then the lowest held-out MSE)
     const fewest = Math.min(...loose.res.history.map((h) => h.valActive!));
     const cands = loose.res.history.filter((h) => h.valActive === fewest);
-    const keep = cands.reduce((a, b) => (b.valKl! < a.valKl! ? b : a));
+    const keep = cands.reduce((a, b) => (b.valMse! < a.valMse! ? b : a));
     expect(loose.res.best!.epoch).toBe(keep.epoch);
     // tight: none does, so the kept one is within KEEP_TOLERANCE of the lowest held-out MSE, and those are the
     // weights the model holds
