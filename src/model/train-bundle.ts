@@ -176,7 +176,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     }
   }
   log.info({ preset: opts.preset, dims, params: countParams(vae), nTrain, nVal, epochs: opts.epochs, batch: opts.batch }, 'training');
-  const stepEngine = stepEngineFor(vae, opts.stepEngine);
+  let stepEngine = stepEngineFor(vae, opts.stepEngine);
   const threads = opts.threads ?? 1;
   log.info({ stepEngine, ...(stepEngine === 'onnxruntime' ? { threads } : { backend }) }, stepEngine === 'onnxruntime' ? `training steps on onnxruntime (one ONNX graph per step: forward, backward, Adam; ${threads} thread${threads > 1 ? 's' : ''})` : `training steps on tfjs (${backend})`);
   // Constrained β: the target is set from the training pixels' own linear baseline (PCA-5, as every summary reports).
@@ -286,7 +286,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
   let lastCheckpoint = t0;
   const rollbacks: Rollback[] = [];
   const result = await trainVae(vae, train, nTrain, {
-    stepEngine,
+    stepEngine: opts.stepEngine ?? 'auto',
     threads,
     onRollback: (r) => {
       rollbacks.push(r);
@@ -319,6 +319,8 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
       }
     },
   });
+  if (result.stepEngineFallback) log.warn({ stepEngine: result.stepEngine }, result.stepEngineFallback);
+  stepEngine = result.stepEngine;
   const seconds = priorSeconds + result.seconds;
   if (result.best) log.info({ bestEpoch: result.best.epoch + 1, valMse: +result.best.valMse.toPrecision(5), beta: result.best.beta }, constraint ? 'kept the weights of the held-out epoch with the fewest active channels among those below PCA-5 on the held-out pixels or within 5 % of the lowest held-out MSE' : 'kept the weights of the best validation epoch at the final β');
   if (!constraint && (result.last?.beta ?? 0) === 0 && opts.schedule.max > 0) log.warn({ schedule: opts.schedule }, 'β stayed 0 for the whole run: this bundle is a plain autoencoder, not a β-VAE (raise --epochs or --max-minutes)');

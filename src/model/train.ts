@@ -192,6 +192,8 @@ export interface TrainResult {
   best?: { epoch: number; valMse: number; beta: number };
   /** what ran the steps */
   stepEngine: 'onnxruntime' | 'tfjs';
+  /** why `auto` fell back to tfjs for an architecture that has an ONNX step */
+  stepEngineFallback?: string;
 }
 
 /**
@@ -226,9 +228,19 @@ export async function trainVae(vae: Vae, data: Float32Array, n: number, opts: Tr
   const fast = opts.fast ?? true;
   const vars = trainableVariables(vae);
   const engine = stepEngineFor(vae, opts.stepEngine, fast);
-  const onnxStep = engine === 'onnxruntime' ? await createOnnxTrainStep(vae, { learningRate: opts.learningRate, threads: opts.threads ?? 1, constrained: opts.constraint !== undefined, optimizer }) : undefined;
+  let onnxStep: OnnxTrainStep | undefined;
+  let fallback: string | undefined;
+  if (engine === 'onnxruntime') {
+    try {
+      onnxStep = await createOnnxTrainStep(vae, { learningRate: opts.learningRate, threads: opts.threads ?? 1, constrained: opts.constraint !== undefined, optimizer });
+    } catch (err) {
+      if (opts.stepEngine === 'onnxruntime') throw err; // asked for by name: no silent substitute
+      fallback = `onnxruntime training step unavailable (${(err as Error).message.split('\n')[0]}); training on tfjs`; // auto: the tfjs step trains the same model
+    }
+  }
   try {
-    return await trainLoop(vae, data, n, opts, optimizer, vars, onnxStep);
+    const result = await trainLoop(vae, data, n, opts, optimizer, vars, onnxStep);
+    return fallback ? { ...result, stepEngineFallback: fallback } : result;
   } finally {
     await onnxStep?.release();
   }

@@ -115,6 +115,15 @@ describe('ONNX training step (mlp)', () => {
     expect(weightsOf(vae).every((w) => w.every(Number.isFinite))).toBe(true);
   }, 60_000);
 
+  it('auto falls back to the tfjs step, with the reason, when the onnxruntime session cannot be created; asked for by name it fails', async () => {
+    const opts: TrainOptions = { epochs: 1, batch: 16, learningRate: 1e-3, schedule: { primingEpochs: 0, step: 0.01, every: 1, max: 0.01 }, seed: 1, threads: -3 };
+    const r = await trainVae(buildVae(dims, { seed: 1 }), data, n, opts);
+    expect(r.stepEngine).toBe('tfjs');
+    expect(r.stepEngineFallback).toMatch(/onnxruntime training step unavailable \('intraOpNumThreads' is invalid: -3\); training on tfjs/);
+    expect(r.history).toHaveLength(1);
+    await expect(trainVae(buildVae(dims, { seed: 1 }), data, n, { ...opts, stepEngine: 'onnxruntime' })).rejects.toThrow(/intraOpNumThreads/);
+  }, 60_000);
+
   it('auto picks onnxruntime for mlp and tfjs for the LSTM; asking onnxruntime for an LSTM is a clear error', () => {
     const mlp = buildVae(dims, { seed: 1 });
     const lstm = buildVae({ units: 4, blocks: 0, latentDim: 4, T: 8, C: 1 }, { seed: 1 });
