@@ -13,8 +13,8 @@
  * (β1 0.9, β2 0.999, ε 1e-7, bias corrections 1/(1 − β^t)).
  *
  * Layout: every trainable variable (trainableVariables order: encoder then decoder, kernel then bias per layer) is
- * one slice of a flat θ [P]; Adam's moments m, v are flat too, so the update is ten elementwise ops over P instead
- * of ten per variable, and a step feeds and fetches three [P] tensors. Gradients of a Dense layer y = xW + b:
+ * one slice of a flat θ [P]; Adam's moments m, v are flat too, so the update is a dozen elementwise ops over P instead
+ * of a dozen per variable, and a step feeds and fetches three [P] tensors. Gradients of a Dense layer y = xW + b:
  * dW = xᵀ·dy and dx = dy·Wᵀ are Gemm with transA / transB (MLAS runs transposed operands natively); ReLU's gradient
  * passes dy where the output is > 0 (tfjs's step(x) at 0 is 0, as Where(y > 0) is).
  */
