@@ -14,11 +14,14 @@
 //   - the fine-tuning worker thread is its own entry point, `worker.js`, beside the chunk that starts it
 //     (finetune/start-train-worker.ts: new URL('./worker.js', import.meta.url)).
 // Only pure-JavaScript packages are bundled; native addons, WebAssembly packages and packages that load their own
-// files by path (lua scripts, worker files, browser clients) stay external and load from node_modules.
+// files by path (lua scripts, worker files, browser clients) stay external and load from node_modules. One exception:
+// `h5wasm/node` resolves to dist/cli/h5wasm/, the library's own files with its wasm in a file of its own instead of a
+// 4 MB string literal (scripts/h5wasm-wasm-file.mjs says why and how; if that copy cannot be made, node_modules).
 import { rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { srcDigest } from '../bin/src-digest.js';
+import { writeH5wasmWithWasmFile } from './h5wasm-wasm-file.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const digest = srcDigest(`${root}src`);
@@ -28,6 +31,15 @@ const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
 const external = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies, ...pkg.devDependencies }).filter((name) => !BUNDLED.includes(name));
 
 rmSync(`${root}dist`, { recursive: true, force: true });
+const h5wasmCopy = await writeH5wasmWithWasmFile(`${root}dist/cli/h5wasm`);
+if (h5wasmCopy !== undefined) process.stderr.write(`build: h5wasm loads from node_modules (no copy with a separate wasm file: ${h5wasmCopy})\n`);
+/** `h5wasm/node` → the copy beside the chunks (all chunks sit in dist/cli/, so one relative path fits every importer) */
+const h5wasmFromCopy = {
+  name: 'h5wasm-copy',
+  setup(b) {
+    b.onResolve({ filter: /^h5wasm\/node$/ }, () => ({ path: './h5wasm/hdf5_hl.js', external: true }));
+  },
+};
 try {
   await build({
     absWorkingDir: root,
@@ -39,6 +51,7 @@ try {
     platform: 'node',
     target: 'node20',
     external,
+    plugins: h5wasmCopy === undefined ? [h5wasmFromCopy] : [],
     keepNames: true, // error classes and log lines use constructor and function names
     sourcemap: 'linked',
     // CommonJS packages inside the bundle (rxjs, prom-client…) call require() for Node built-ins
