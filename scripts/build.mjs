@@ -18,7 +18,8 @@
 // `h5wasm/node` resolves to dist/cli/h5wasm/, the library's own files with its wasm in a file of its own instead of a
 // 4 MB string literal (scripts/h5wasm-wasm-file.mjs says why and how; if that copy cannot be made, node_modules).
 import { rmSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { srcDigest } from '../bin/src-digest.js';
 import { writeH5wasmWithWasmFile } from './h5wasm-wasm-file.mjs';
@@ -40,6 +41,18 @@ const h5wasmFromCopy = {
     b.onResolve({ filter: /^h5wasm\/node$/ }, () => ({ path: './h5wasm/hdf5_hl.js', external: true }));
   },
 };
+// zod's `z` and `z.core` namespaces re-export all 64 of its locales (`locales`), so the bundle carried every language's
+// error messages and every start parsed them. We use none of them: zod's own default, English, which its schemas
+// import directly, stays; `locales` holds only `en`.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)[\\/][^\\/]+\.js$/.test(args.importer) ? { path: fileURLToPath(new URL('../locales/en.js', pathToFileURL(args.importer))), namespace: 'zod-en' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({ contents: `export { default as en } from ${JSON.stringify(args.path)};`, resolveDir: dirname(args.path) }));
+  },
+};
 try {
   await build({
     absWorkingDir: root,
@@ -51,7 +64,7 @@ try {
     platform: 'node',
     target: 'node20',
     external,
-    plugins: h5wasmCopy === undefined ? [h5wasmFromCopy] : [],
+    plugins: [zodEnglishOnly, ...(h5wasmCopy === undefined ? [h5wasmFromCopy] : [])],
     keepNames: true, // error classes and log lines use constructor and function names
     sourcemap: 'linked',
     // CommonJS packages inside the bundle (rxjs, prom-client…) call require() for Node built-ins
