@@ -17,7 +17,7 @@
 // files by path (lua scripts, worker files, browser clients) stay external and load from node_modules. One exception:
 // `h5wasm/node` resolves to dist/cli/h5wasm/, the library's own files with its wasm in a file of its own instead of a
 // 4 MB string literal (scripts/h5wasm-wasm-file.mjs says why and how; if that copy cannot be made, node_modules).
-import { rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -53,6 +53,17 @@ const zodEnglishOnly = {
     b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({ contents: `export { default as en } from ${JSON.stringify(args.path)};`, resolveDir: dirname(args.path) }));
   },
 };
+// rxjs's exports map sends Node to its CommonJS build, which the bundle then carries whole (every operator, ~380 kB,
+// all evaluated at start: its index requires each module). Its ES2015 module build is the same code, and lets the
+// bundler keep only the operators we use.
+const rxjsModules = {
+  name: 'rxjs-esm',
+  setup(b) {
+    // 'rxjs' resolves to dist/cjs/index.js; the module build sits beside it (rxjs 7's layout; checked below)
+    const esm = fileURLToPath(new URL('../esm/index.js', import.meta.resolve('rxjs')));
+    if (existsSync(esm)) b.onResolve({ filter: /^rxjs$/ }, () => ({ path: esm }));
+  },
+};
 try {
   await build({
     absWorkingDir: root,
@@ -64,7 +75,7 @@ try {
     platform: 'node',
     target: 'node20',
     external,
-    plugins: [zodEnglishOnly, ...(h5wasmCopy === undefined ? [h5wasmFromCopy] : [])],
+    plugins: [zodEnglishOnly, rxjsModules, ...(h5wasmCopy === undefined ? [h5wasmFromCopy] : [])],
     keepNames: true, // error classes and log lines use constructor and function names
     sourcemap: 'linked',
     // CommonJS packages inside the bundle (rxjs, prom-client…) call require() for Node built-ins
