@@ -27,7 +27,9 @@ import { writeH5wasmWithWasmFile } from './h5wasm-wasm-file.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const digest = srcDigest(`${root}src`);
 // cli-progress stays external: bundled, its named exports (Presets) came out undefined under a dynamic import()
-const BUNDLED = ['zod', 'rxjs', 'commander', 'yaml', 'ml-matrix', 'prom-client', 'd3-scale-chromatic'];
+// pino is bundled (its ~30 CommonJS files were loaded one by one at every start); only its transports load worker
+// files by path (`pino.transport`, thread-stream), and loopstream uses none: pretty output is a synchronous stream.
+const BUNDLED = ['zod', 'rxjs', 'commander', 'yaml', 'ml-matrix', 'prom-client', 'd3-scale-chromatic', 'pino'];
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
 const external = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies, ...pkg.devDependencies }).filter((name) => !BUNDLED.includes(name));
 
