@@ -12,6 +12,13 @@ const HOW_TO_ENABLE: Record<string, string> = {
   webgpu: 'the installed onnxruntime-node has no WebGPU provider on this platform; use model.provider=cpu, or a platform whose onnxruntime-node build lists webgpu (docs/operations.md)',
 };
 
+// onnxruntime-node's library keeps Microsoft usage telemetry on by default: a SQLite event store under
+// ~/.cache/Microsoft/DeveloperTools/.onnxruntime, a /tmp/mat-debug-<pid>.log and upload attempts, set up with the
+// first session and flushed at exit. An edge daemon sends nothing it was not asked to, and the store cost ~0.2 s of
+// CPU per 60x60 replay (docs/performance.md §Start-up and whole-process replay). The library reads the variable when
+// its environment starts (the first session below); ORT_DISABLE_TELEMETRY=0 set by the user turns it back on.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 /** Open encoder and decoder sessions for a bundle. */
 export async function createOnnxEngine(bundle: Bundle, opts: EngineOptions): Promise<InferenceEngine> {
   const sessionOptions: ort.InferenceSession.SessionOptions = {
