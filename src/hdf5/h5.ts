@@ -193,55 +193,9 @@ export function numbers(ds: Dataset): Float64Array {
   return Float64Array.from(ds.value as unknown as ArrayLike<number | bigint>, Number);
 }
 
-/** The TypedArray h5wasm's `Dataset.slice` returns for a plain number type (its getAccessor), 64-bit integers aside. */
-function numberArrayFor(type: number, size: number, signed: boolean): (new (n: number) => Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array) | undefined {
-  if (type === Module.H5T_class_t.H5T_FLOAT.value) return size === 8 ? Float64Array : size === 4 ? Float32Array : undefined;
-  if (type !== Module.H5T_class_t.H5T_INTEGER.value) return undefined;
-  if (size === 4) return signed ? Int32Array : Uint32Array;
-  if (size === 2) return signed ? Int16Array : Uint16Array;
-  if (size === 1) return signed ? Int8Array : Uint8Array;
-  return undefined; // 64-bit integers come back as BigInt arrays: left to Dataset.slice
-}
-
-/**
- * Rows [from, to) of a dataset (all of its other dimensions), exactly what `ds.slice([[from, to]])` returns, read
- * through the same Module.get_dataset_data. Why not slice itself: it copies the rows out of the wasm heap with
- * TypedArray.prototype.slice, which V8 runs several times slower on a WebAssembly memory than `set` on a new array
- * (60 blocks of 393 kB: 84–92 ms vs 30–44 ms), and a replay copies its whole file that way (docs/performance.md
- * §Start-up and whole-process replay). Anything but plain little-endian numbers of a known size, and rows outside
- * the dataset, go through `ds.slice`.
- */
-export function sliceRows(ds: Dataset, from: number, to: number): ArrayLike<number> {
-  const meta = ds.metadata;
-  const shape = meta.shape;
-  const Arr = meta.vlen || !meta.littleEndian ? undefined : numberArrayFor(meta.type, meta.size, meta.signed);
-  if (!Arr || !shape?.length || !(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= shape[0]!)) {
-    return ds.slice([[from, to]]) as unknown as ArrayLike<number>;
-  }
-  let perRow = 1;
-  for (let i = 1; i < shape.length; i++) perRow *= shape[i]!;
-  const n = (to - from) * perRow;
-  const out = new Arr(n);
-  if (n === 0) return out;
-  const nbytes = n * meta.size;
-  const mod = Module as unknown as { _malloc(n: number): number; _free(p: number): void; HEAPU8: Uint8Array; get_dataset_data(...a: unknown[]): number };
-  const ptr = mod._malloc(nbytes);
-  if (ptr === 0) throw new Error(`${READ_FAILED}: ${ds.path} (no memory for ${nbytes} bytes)`);
-  try {
-    const count = shape.map((s, i) => BigInt(i === 0 ? to - from : s));
-    const offset = shape.map((_, i) => BigInt(i === 0 ? from : 0));
-    const strides = shape.map(() => 1n);
-    mod.get_dataset_data(ds.file_id, ds.path, count, offset, strides, BigInt(ptr));
-    new Uint8Array(out.buffer, out.byteOffset, nbytes).set(mod.HEAPU8.subarray(ptr, ptr + nbytes));
-  } finally {
-    mod._free(ptr);
-  }
-  return out;
-}
-
 /** Read rows [from, to) of a dataset as Float64 numbers, whatever the stored numeric type. */
 export function readRows(ds: Dataset, from: number, to: number): Float64Array | Float32Array {
-  const v = sliceRows(ds, from, to);
+  const v = ds.slice([[from, to]]);
   if (v instanceof Float32Array || v instanceof Float64Array) return v;
   if (ArrayBuffer.isView(v)) return Float64Array.from(v as unknown as ArrayLike<number | bigint>, Number);
   throw new Error(`dataset ${ds.path} is not numeric`);

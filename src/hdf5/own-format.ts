@@ -9,7 +9,7 @@
 import { StartHeader, StopHeader, specElements } from '../protocol/messages.ts';
 import type { SimTruth } from '../contracts/sim-truth.ts';
 import { FileFormatError } from './errors.ts';
-import { attr, checkNumeric, groupAt, needDataset, sliceRows, type Dataset, type File, type Group } from './h5.ts';
+import { attr, checkNumeric, groupAt, needDataset, type Dataset, type File, type Group } from './h5.ts';
 
 /** Value of the `/scan` `format` attribute that marks our layout. */
 export const SCAN_FORMAT = 'loopstream-scan';
@@ -312,7 +312,7 @@ export interface RowBlock {
 export function readRowBlock(ds: ScanDatasets, from: number, to: number): RowBlock {
   const rd = (d: Dataset) => {
     try {
-      return sliceRows(d, from, to);
+      return d.slice([[from, to]]) as unknown as ArrayLike<number>;
     } catch (err) {
       throw new FileFormatError('LS_FILE_UNREADABLE', `${ds.path}: reading ${d.path} rows ${from}..${to - 1} failed (${(err as Error).message}); the file is damaged`, ds.path);
     }
