@@ -15,6 +15,7 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { atomGram, codeRowResidual2, fitDictionary, plainRows } from './dictionary-learning.ts';
 import { mulberry32, partialShuffle } from '../util/prng.ts';
+import { topEigenpairs } from './top-eigenpairs.ts';
 
 /** What every replay summary and results file reports (issue 16 item 6). */
 export interface ScanBaselines {
@@ -106,14 +107,22 @@ export function fitPca(X: Matrix, k: number): PcaFit {
       for (let b = a; b < d; b++) cov[off + b] += ra * r[b]!;
     }
   }
+  for (let a = 0; a < d; a++) for (let b = a + 1; b < d; b++) cov[b * d + a] = cov[a * d + b]!;
+  const kk = Math.min(k, d, n);
+  const components = new Matrix(kk, d);
+  // The top kk eigenvectors by subspace iteration (top-eigenpairs.ts: a fraction of a full decomposition's cost,
+  // accepted only at a residual of 1e-12 of the largest eigenvalue); the full decomposition when it does not get there.
+  const top = topEigenpairs(cov, d, kk);
+  if (top) {
+    top.vectors.forEach((v, c) => components.setRow(c, v));
+    return { mean, components };
+  }
   const C = new Matrix(d, d);
-  for (let a = 0; a < d; a++) for (let b = a; b < d; b++) { C.set(a, b, cov[a * d + b]!); C.set(b, a, cov[a * d + b]!); }
+  for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) C.set(a, b, cov[a * d + b]!);
   const eig = new EigenvalueDecomposition(C, { assumeSymmetric: true });
   const values = eig.realEigenvalues;
   const order = values.map((_, i) => i).sort((i, j) => values[j]! - values[i]!);
   const V = eig.eigenvectorMatrix; // features × features, one eigenvector per column
-  const kk = Math.min(k, d, n);
-  const components = new Matrix(kk, d);
   for (let c = 0; c < kk; c++) for (let j = 0; j < d; j++) components.set(c, j, V.get(j, order[c]!));
   return { mean, components };
 }

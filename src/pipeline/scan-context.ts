@@ -70,6 +70,8 @@ export interface ScanContext {
   loopStats?: LoopStats;
   /** maps revision last written to the results file */
   resultsRevision: number;
+  /** maps revision of the last complete (final) results file that was written successfully; unset until one is */
+  finalResultsRevision?: number;
   /** set when the scan was refused after it opened (its maps could not be allocated): state 'error', events dropped */
   refused?: { code: string; message: string };
   /** set when the raw recording could not be created or written (the scan is then in state 'error') */

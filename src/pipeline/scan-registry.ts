@@ -291,7 +291,8 @@ export class ScanRegistry {
     if (ctx.refused) return; // no maps to write: the refusal is in the log and on the status channel
     // A running scan without pixels has no grid yet: nothing to flush, and flushing must not allocate it.
     if (!complete && !ctx.maps.allocated) return;
-    ctx.resultsRevision = ctx.maps.revision;
+    const revision = ctx.maps.revision;
+    ctx.resultsRevision = revision;
     await writeResultsFile(ctx.resultsPath, {
       maps: ctx.maps,
       manifest: this.model.bundle.manifest,
@@ -320,6 +321,7 @@ export class ScanRegistry {
         ...fitAttrs(ctx),
       },
     });
+    if (complete) ctx.finalResultsRevision = revision;
   }
 
   /**

@@ -1,10 +1,11 @@
 /**
  * The compiled CLI (`npm run build` → dist/) and how bin/loopstream.js chooses it: on a copy of the repository's
  * sources in a temporary folder, the build compiles, the bin runs dist/ (LOOPSTREAM_DEBUG says which), prints the
- * same `--help` as the TypeScript sources, and falls back to tsx as soon as any file under src/ changes.
+ * same `--help` as the TypeScript sources, and falls back to tsx as soon as any file under src/ changes. The build's
+ * copy of h5wasm (its wasm in a file of its own, scripts/h5wasm-wasm-file.mjs) writes and reads real HDF5 files.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,6 +34,23 @@ describe('compiled CLI', () => {
 
   it('builds dist/, runs it while src/ is unchanged, and falls back to tsx after an edit', () => {
     execFileSync(process.execPath, [join(dir, 'scripts/build.mjs')], { stdio: 'pipe' });
+    // h5wasm from the build's copy: the exact wasm bytes in a file, and a bundle that imports the copy, not node_modules
+    const wasm = readFileSync(join(dir, 'dist/cli/h5wasm/hdf5_util.wasm'));
+    expect(WebAssembly.validate(wasm)).toBe(true);
+    expect(readFileSync(join(dir, 'dist/cli/h5wasm/hdf5_util.js'), 'latin1')).not.toContain("binaryDecode('");
+    const chunks = readdirSync(join(dir, 'dist/cli')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(dir, 'dist/cli', f), 'utf8'));
+    expect(chunks.some((c) => c.includes('"./h5wasm/hdf5_hl.js"'))).toBe(true);
+    expect(chunks.some((c) => c.includes('"h5wasm/node"'))).toBe(false);
+    // …and the compiled CLI writes a scan file through it and reads it back
+    const file = join(dir, 'scan.h5');
+    const run = (args: string[]) => spawnSync(process.execPath, [join(dir, 'bin/loopstream.js'), ...args, '--log-level', 'error'], { env: { ...process.env, LOOPSTREAM_DEBUG: '1' }, encoding: 'utf8' });
+    const sim = run(['simulate', '--rows', '4', '--cols', '5', '--seed', '3', '--out', file]);
+    expect(sim.status, sim.stderr).toBe(0);
+    expect(sim.stderr).toContain('running dist/');
+    const read = run(['replay', file, '--ingest-only', '--pace', 'max', '--summary-json']);
+    expect(read.status, read.stderr).toBe(0);
+    const summary = JSON.parse(read.stdout.trim().split('\n').pop()!) as { pixels: number; missing: number; rows: number; cols: number };
+    expect(summary).toMatchObject({ pixels: 20, missing: 0, rows: 4, cols: 5 });
     const compiled = help();
     expect(compiled.ran).toBe('dist/');
     expect(compiled.text).toContain('replay');

@@ -5,6 +5,7 @@
 import type { PixelEvent } from '../../protocol/events.ts';
 import type { File } from '../../hdf5/h5.ts';
 import { ScanDatasets, checkReadable, completeRows, readRowBlock, readStart, readStop, readTruth, type RowBlock } from '../../hdf5/own-format.ts';
+import type { SimTruth } from '../../contracts/sim-truth.ts';
 import { iteratePixels, type ScanFileReader } from './reader.ts';
 
 // Rows read per HDF5 call: one slice per dataset per block instead of per pixel (~70 µs each).
@@ -14,7 +15,6 @@ const BLOCK = 256;
 export function readOwnLayout(file: File, path: string): ScanFileReader {
   const start = readStart(file, path);
   const stop = readStop(file, path);
-  const truth = readTruth(file, start, path);
   const ds = new ScanDatasets(file, path, start);
   // Text where numbers belong would be replayed as NaN or garbage: refused, naming the dataset.
   checkReadable(ds);
@@ -36,11 +36,16 @@ export function readOwnLayout(file: File, path: string): ScanFileReader {
     for (let b = 0; b < elements.length; b++) data[b] = block.buffers[b].subarray(j * elements[b], (j + 1) * elements[b]);
     return { type: 'pixel', scanId: start.scanId, seq: block.seq[j], row: block.row[j], col: block.col[j], t: block.t[j], data };
   };
+  // The truth is read when first asked for: a replay never uses it, and its datasets cost ~20 ms of cold HDF5 reads.
+  let truth: { value: SimTruth | undefined } | undefined;
   const reader: ScanFileReader = {
     layout: 'loopstream',
     path,
     start,
-    ...(truth ? { truth } : {}),
+    get truth() {
+      truth ??= { value: readTruth(file, start, path) };
+      return truth.value;
+    },
     ...(stop ? { stop } : {}),
     count,
     pixel,

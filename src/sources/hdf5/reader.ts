@@ -11,6 +11,7 @@ export interface ScanFileReader {
   layout: ScanFileLayout;
   path: string;
   start: StartHeader;
+  /** the simulator's ground truth, when the file carries one (own layout; read when first asked for, while open) */
   truth?: SimTruth;
   stop?: StopHeader;
   /** pixels stored in the file */
