@@ -2,8 +2,8 @@
  * The onnx engine: two onnxruntime-node sessions (encoder.onnx, decoder.onnx) run on batches of n pixels.
  * Execution provider and intra-op threads come from the config; an unavailable GPU provider is a clear error.
  */
-import { createRequire } from 'node:module';
 import type * as Ort from 'onnxruntime-node';
+import { ort } from './onnxruntime.ts';
 import type { Bundle } from './bundle.ts';
 import { EngineError } from './errors.ts';
 import { encodeThenDecode, inputGuard, type EngineOptions, type InferenceEngine } from './engine.ts';
@@ -13,16 +13,6 @@ const HOW_TO_ENABLE: Record<string, string> = {
   webgpu: 'the installed onnxruntime-node has no WebGPU provider on this platform; use model.provider=cpu, or a platform whose onnxruntime-node build lists webgpu (docs/operations.md)',
 };
 
-// onnxruntime-node's library keeps Microsoft usage telemetry on by default: a SQLite event store under
-// ~/.cache/Microsoft/DeveloperTools/.onnxruntime, a /tmp/mat-debug-<pid>.log and upload attempts, set up with the
-// first session and flushed at exit. An edge daemon sends nothing it was not asked to, and the store cost ~0.2 s of
-// CPU per 60x60 replay (docs/performance.md §Start-up and whole-process replay). The library reads the variable when
-// its environment starts (the first session below); ORT_DISABLE_TELEMETRY=0 set by the user turns it back on.
-process.env.ORT_DISABLE_TELEMETRY ??= '1';
-
-// onnxruntime-node is CommonJS: required as such, not imported. An ESM `import` of it makes Node scan its source and
-// onnxruntime-common's ~20 files with the CommonJS export lexer first (~15 ms of every replay's start-up).
-const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof Ort;
 
 /** Open encoder and decoder sessions for a bundle. */
 export async function createOnnxEngine(bundle: Bundle, opts: EngineOptions): Promise<InferenceEngine> {

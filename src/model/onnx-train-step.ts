@@ -18,7 +18,8 @@
  * dW = xᵀ·dy and dx = dy·Wᵀ are Gemm with transA / transB (MLAS runs transposed operands natively); ReLU's gradient
  * passes dy where the output is > 0 (tfjs's step(x) at 0 is 0, as Where(y > 0) is).
  */
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+import { ort } from './onnxruntime.ts';
 import * as tf from '@tensorflow/tfjs';
 import { archOf, trainableVariables, type Vae } from './vae.ts';
 import { GraphBuilder, intAttr, modelBytes, valueInfo } from './onnx-graph.ts';
@@ -53,9 +54,9 @@ export interface StepBatch {
 
 /** θ and Adam's state at one moment (the step's tensors are never written in place, so this holds no copy). */
 export interface StepSnapshot {
-  readonly theta: ort.Tensor;
-  readonly m: ort.Tensor;
-  readonly v: ort.Tensor;
+  readonly theta: Ort.Tensor;
+  readonly m: Ort.Tensor;
+  readonly v: Ort.Tensor;
   readonly iterations: number;
 }
 
@@ -264,7 +265,7 @@ export async function createOnnxTrainStep(vae: Vae, opts: OnnxStepOptions): Prom
     theta.set(d, offset);
     offset += d.length;
   }
-  let state: { theta: ort.Tensor; m: ort.Tensor; v: ort.Tensor } = { theta: new ort.Tensor('float32', theta, [P]), m: new ort.Tensor('float32', new Float32Array(P), [P]), v: new ort.Tensor('float32', new Float32Array(P), [P]) };
+  let state: { theta: Ort.Tensor; m: Ort.Tensor; v: Ort.Tensor } = { theta: new ort.Tensor('float32', theta, [P]), m: new ort.Tensor('float32', new Float32Array(P), [P]), v: new ort.Tensor('float32', new Float32Array(P), [P]) };
   let iterations = 0;
   if (opts.optimizer) {
     const w = await opts.optimizer.getWeights();
@@ -327,7 +328,7 @@ export async function createOnnxTrainStep(vae: Vae, opts: OnnxStepOptions): Prom
         cw: new ort.Tensor('float32', b.constraintWeights ? b.constraintWeights.subarray(0, m) : onesOf(m), [m, 1]),
         hyper: new ort.Tensor('float32', hyper, [H_LEN]),
       });
-      state = { theta: out['theta_out'] as ort.Tensor, m: out['m_out'] as ort.Tensor, v: out['v_out'] as ort.Tensor };
+      state = { theta: out['theta_out'] as Ort.Tensor, m: out['m_out'] as Ort.Tensor, v: out['v_out'] as Ort.Tensor };
       iterations = t;
       const s = out['stats']!.data as Float32Array;
       return { loss: s[0]!, mse: s[1]!, kl: s[2]!, l1: s[3]!, ...(opts.constrained ? { muMse: s[4]! } : {}) };
