@@ -158,7 +158,10 @@ export function stepEngineFor(vae: Vae, choice: StepEngine = 'auto', fast = true
  * lowest epoch error so far, has diverged (measured: the mlp on the 60-scan corpus at lr 1e-3 went from an epoch MSE
  * of 0.06 to 1e21 within one epoch — log σ² of one channel ran away — and every later epoch was NaN). The run then
  * goes back to the weights, Adam state and β controller of the last finished epoch, halves the learning rate and
- * goes on with the next epoch's shuffle; after MAX_ROLLBACKS it stops and keeps the best epoch it had.
+ * goes on with the next epoch's shuffle. A state that diverges again before an epoch finishes is dropped and the run
+ * goes one epoch further back (the 240-scan corpus diverged five times from the same epoch-36 state, at learning rates
+ * down to 3e-5: the state, not the step size, was the trouble); after MAX_ROLLBACKS rollbacks in a row it stops and
+ * keeps the best epoch it had. The last MAX_ROLLBACKS + 1 epoch-end states are kept for this.
  */
 export const DIVERGENCE_FACTOR = 100;
 /** the lowest epoch error the factor applies to (scaled units): a near-perfect fit's small batches are not a divergence */
@@ -281,7 +284,8 @@ async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOpt
   const rollbacks: Rollback[] = [];
   let lowestMse = Number.POSITIVE_INFINITY;
   const takeGood = (e: number) => ({ epoch: e, step: onnxStep?.snapshot(), weights: onnxStep ? [] : vars.map((w) => tf.keep(w.clone())), control: control?.state() });
-  let good = takeGood(startEpoch - 1);
+  const goods = [takeGood(startEpoch - 1)]; // the last epoch-end states, oldest first
+  let inARow = 0; // rollbacks since the last finished epoch
   for (; epoch < opts.epochs; epoch++) {
     const progress = Math.max(epoch / opts.epochs, opts.maxSeconds ? (performance.now() - t0) / 1000 / opts.maxSeconds : 0);
     let beta = control ? control.beta : betaForRun(epoch, progress, opts.schedule);
@@ -344,9 +348,14 @@ async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOpt
     }
     if (diverged) {
       learningRate /= 2;
+      // the state the last rollback went back to diverged again: drop it and go one epoch further back
+      if (inARow > 0 && goods.length > 1) tf.dispose(goods.pop()!.weights);
+      inARow++;
+      const good = goods[goods.length - 1]!;
       if (onnxStep) {
         onnxStep.restore(good.step!);
         onnxStep.learningRate = learningRate;
+        onnxStep.syncToVariables();
       } else {
         vars.forEach((w, i) => w.assign(good.weights[i]!));
         if (ownOptimizer) optimizer.dispose();
@@ -356,7 +365,7 @@ async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOpt
       const r: Rollback = { ...diverged, restoredEpoch: good.epoch, learningRate };
       rollbacks.push(r);
       opts.onRollback?.(r);
-      if (rollbacks.length > MAX_ROLLBACKS) {
+      if (inARow > MAX_ROLLBACKS) {
         epoch++;
         break;
       }
@@ -396,8 +405,9 @@ async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOpt
     }
     history.push(metrics);
     lowestMse = Math.min(lowestMse, metrics.mse);
-    if (!onnxStep) tf.dispose(good.weights);
-    good = takeGood(epoch);
+    inARow = 0;
+    goods.push(takeGood(epoch));
+    if (goods.length > MAX_ROLLBACKS + 1) tf.dispose(goods.shift()!.weights);
     if (onnxStep && opts.onEpoch) await onnxStep.syncOptimizer(optimizer); // a checkpoint saves Adam's state from it
     await opts.onEpoch?.(metrics, optimizer);
     if (opts.shouldStop?.()) {
@@ -409,9 +419,8 @@ async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOpt
       break;
     }
   }
-  if (!onnxStep) tf.dispose(good.weights);
+  tf.dispose(goods.flatMap((g) => g.weights));
   if (onnxStep) {
-    if (rollbacks.length && !history.length) onnxStep.syncToVariables(); // every epoch diverged: the restored start
     await onnxStep.syncOptimizer(optimizer);
   }
   let bestOut: TrainResult['best'];

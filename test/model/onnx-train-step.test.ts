@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/model/backend.ts';
 import { loadCheckpoint, saveCheckpoint } from '../../src/model/save-bundle.ts';
-import { stepEngineFor, trainVae, type TrainOptions } from '../../src/model/train.ts';
+import { DIVERGENCE_FACTOR, DIVERGENCE_FLOOR, MAX_ROLLBACKS, stepEngineFor, trainVae, type TrainOptions } from '../../src/model/train.ts';
 import { buildVae, type Vae } from '../../src/model/vae.ts';
 
 const T = 12;
@@ -98,21 +98,36 @@ describe('ONNX training step (mlp)', () => {
     }
   }, 60_000);
 
-  it.each(['onnxruntime', 'tfjs'] as const)('divergence guard (%s): a learning rate that blows the loss up is rolled back and halved until training is finite again', async (stepEngine) => {
+  it.each(['onnxruntime', 'tfjs'] as const)('divergence guard (%s): a diverging batch goes back to the last finished epoch with half the learning rate, and one epoch further back when that state diverges again', async (stepEngine) => {
     const vae = buildVae(dims, { seed: 4 });
     const seen: number[] = [];
-    const r = await trainVae(vae, data, n, { epochs: 12, batch: 8, learningRate: 20, schedule: { primingEpochs: 0, step: 0.01, every: 1, max: 0.01 }, seed: 3, stepEngine, onRollback: (rb) => seen.push(rb.learningRate) });
-    expect(r.rollbacks.length).toBeGreaterThan(0);
+    // learning rate 1 on this small model: the first epoch already diverges, later ones now and then
+    const r = await trainVae(vae, data, n, { epochs: 12, batch: 8, learningRate: 1, schedule: { primingEpochs: 0, step: 0.01, every: 1, max: 0.01 }, seed: 3, stepEngine, onRollback: (rb) => seen.push(rb.learningRate) });
+    expect(r.rollbacks.length).toBeGreaterThanOrEqual(2);
     expect(seen).toEqual(r.rollbacks.map((rb) => rb.learningRate));
-    // each rollback halves the rate and goes back to the last finished epoch
     r.rollbacks.forEach((rb, i) => {
-      expect(rb.learningRate).toBeCloseTo(20 / 2 ** (i + 1), 10);
+      expect(rb.learningRate).toBeCloseTo(1 / 2 ** (i + 1), 12); // halved at every rollback
       expect(rb.restoredEpoch).toBeLessThan(rb.epoch);
-      expect(!Number.isFinite(rb.loss) || rb.mse > 100 * 1e-3).toBe(true);
+      expect(!Number.isFinite(rb.loss) || rb.mse > DIVERGENCE_FACTOR * DIVERGENCE_FLOOR).toBe(true);
+      const prev = r.rollbacks[i - 1];
+      // a rollback right after a rollback (no epoch finished between): the state it went back to diverged again,
+      // so this one goes further back
+      if (prev && rb.epoch === prev.epoch + 1 && prev.restoredEpoch >= 0) expect(rb.restoredEpoch).toBeLessThan(prev.restoredEpoch);
     });
-    // what the run reports and ends with is finite
+    expect(r.rollbacks.some((rb, i) => i > 0 && rb.epoch === r.rollbacks[i - 1]!.epoch + 1 && r.rollbacks[i - 1]!.restoredEpoch >= 0)).toBe(true);
+    // the epochs it reports and the weights it ends with are finite
+    expect(r.history.length).toBeGreaterThan(0);
     expect(r.history.every((h) => Number.isFinite(h.loss) && Number.isFinite(h.mse))).toBe(true);
     expect(weightsOf(vae).every((w) => w.every(Number.isFinite))).toBe(true);
+  }, 60_000);
+
+  it('divergence guard: a run that diverges whatever it does stops after MAX_ROLLBACKS + 1 rollbacks in a row, on finite weights', async () => {
+    const vae = buildVae(dims, { seed: 4 });
+    const r = await trainVae(vae, data, n, { epochs: 12, batch: 8, learningRate: 20, schedule: { primingEpochs: 0, step: 0.01, every: 1, max: 0.01 }, seed: 3 });
+    expect(r.rollbacks).toHaveLength(MAX_ROLLBACKS + 1);
+    expect(r.rollbacks.every((rb) => rb.restoredEpoch === -1)).toBe(true); // no epoch finished: always the start
+    expect(r.history).toHaveLength(0);
+    expect(maxAbsDiff(weightsOf(vae), weightsOf(buildVae(dims, { seed: 4 })))).toBe(0); // the initial weights, untouched
   }, 60_000);
 
   it('auto falls back to the tfjs step, with the reason, when the onnxruntime session cannot be created; asked for by name it fails', async () => {
