@@ -17,6 +17,12 @@
 // files by path (lua scripts, worker files, browser clients) stay external and load from node_modules. One exception:
 // `h5wasm/node` resolves to dist/cli/h5wasm/, the library's own files with its wasm in a file of its own instead of a
 // 4 MB string literal (scripts/h5wasm-wasm-file.mjs says why and how; if that copy cannot be made, node_modules).
+//
+// A build whose inputs are unchanged is skipped (`--force` builds anyway): the sources (the stamp) and the build's own
+// inputs (these scripts, package.json, the lockfile: dist/.build-inputs). Why: npm runs `prepare` again on some
+// installs of the package from its own folder (the first `npx loopstream` in a fresh clone did, during CI), and a
+// rebuild deletes dist/ under any loopstream process starting at that moment (seen: ERR_MODULE_NOT_FOUND for a chunk).
+import { createHash } from 'node:crypto';
 import { existsSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -33,6 +39,14 @@ const BUNDLED = ['zod', 'rxjs', 'commander', 'yaml', 'ml-matrix', 'prom-client',
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
 const external = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies, ...pkg.devDependencies }).filter((name) => !BUNDLED.includes(name));
 
+const inputsHash = createHash('sha256');
+for (const f of ['scripts/build.mjs', 'scripts/h5wasm-wasm-file.mjs', 'package.json', 'package-lock.json']) if (existsSync(`${root}${f}`)) inputsHash.update(f).update(readFileSync(`${root}${f}`));
+const inputs = inputsHash.digest('hex');
+const upToDate = (file, want) => existsSync(`${root}dist/${file}`) && readFileSync(`${root}dist/${file}`, 'utf8').trim() === want;
+if (!process.argv.includes('--force') && upToDate('.build-stamp', digest) && upToDate('.build-inputs', inputs)) {
+  process.stderr.write('build: dist/ is up to date with src/ and the build inputs (--force rebuilds)\n');
+  process.exit(0);
+}
 rmSync(`${root}dist`, { recursive: true, force: true });
 const h5wasmCopy = await writeH5wasmWithWasmFile(`${root}dist/cli/h5wasm`);
 if (h5wasmCopy !== undefined) process.stderr.write(`build: h5wasm loads from node_modules (no copy with a separate wasm file: ${h5wasmCopy})\n`);
@@ -89,4 +103,5 @@ try {
   process.stderr.write(`build failed (${err.message}): dist/ removed, bin/loopstream.js will run the sources through tsx\n`);
   process.exit(1);
 }
+writeFileSync(`${root}dist/.build-inputs`, `${inputs}\n`);
 writeFileSync(`${root}dist/.build-stamp`, `${digest}\n`);

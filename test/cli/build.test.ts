@@ -5,7 +5,7 @@
  * copy of h5wasm (its wasm in a file of its own, scripts/h5wasm-wasm-file.mjs) writes and reads real HDF5 files.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,12 @@ describe('compiled CLI', () => {
 
   it('builds dist/, runs it while src/ is unchanged, and falls back to tsx after an edit', () => {
     execFileSync(process.execPath, [join(dir, 'scripts/build.mjs')], { stdio: 'pipe' });
+    // a second build with nothing changed leaves dist/ alone (npm may run `prepare` again under running processes)
+    const stamp = statSync(join(dir, 'dist/.build-stamp')).mtimeMs;
+    const again = spawnSync(process.execPath, [join(dir, 'scripts/build.mjs')], { encoding: 'utf8' });
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain('dist/ is up to date');
+    expect(statSync(join(dir, 'dist/.build-stamp')).mtimeMs).toBe(stamp);
     // h5wasm from the build's copy: the exact wasm bytes in a file, and a bundle that imports the copy, not node_modules
     const wasm = readFileSync(join(dir, 'dist/cli/h5wasm/hdf5_util.wasm'));
     expect(WebAssembly.validate(wasm)).toBe(true);
