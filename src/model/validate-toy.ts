@@ -41,7 +41,7 @@ export interface ToyValidationResult {
   paper: { vaeMse: number; dlMse: number };
   trainN: number;
   validationN: number;
-  vae?: { dims: VaeDims; params: number; epochs: number; seconds: number; trainMse: number; activeChannels: number[]; klPerLatent: number[] };
+  vae?: { dims: VaeDims; params: number; epochs: number; seconds: number; trainMse: number; activeChannels: number[]; klPerLatent: number[]; stepEngine: 'onnxruntime' | 'tfjs' };
   dl: { components: number; alpha: number; iterations: number; seconds: number };
   backend?: string;
 }
@@ -128,7 +128,7 @@ export async function validateToy(opts: ToyValidationOptions = {}): Promise<ToyV
     paper,
     trainN,
     validationN: valN,
-    vae: { dims, params: countParams(vae), epochs: res.history.length, seconds: res.seconds, trainMse: res.last?.mse ?? Number.NaN, activeChannels: active, klPerLatent: kl },
+    vae: { dims, params: countParams(vae), epochs: res.history.length, seconds: res.seconds, trainMse: res.last?.mse ?? Number.NaN, activeChannels: active, klPerLatent: kl, stepEngine: res.stepEngine },
     dl,
     backend,
   };
