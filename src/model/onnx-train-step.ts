@@ -82,7 +82,8 @@ export function supportsOnnxStep(vae: Vae): boolean {
   return archOf(vae.dims) === 'mlp';
 }
 
-// hyper-parameter vector fed each step (one small input instead of nine scalar ones)
+// hyper-parameter vector fed each step (one small input instead of eight scalar ones): β, λ, Adam's step size and ε
+// with the bias corrections folded in, and the 1/count scales of the loss terms (they change with the batch size)
 const H = { beta: 0, lambda: 1, stepSize: 2, epsHat: 3, mseScale: 4, klScale: 5, l1Scale: 6, muScale: 7 } as const;
 const H_LEN = 8;
 
