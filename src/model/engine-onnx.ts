@@ -13,7 +13,6 @@ const HOW_TO_ENABLE: Record<string, string> = {
   webgpu: 'the installed onnxruntime-node has no WebGPU provider on this platform; use model.provider=cpu, or a platform whose onnxruntime-node build lists webgpu (docs/operations.md)',
 };
 
-
 /** Open encoder and decoder sessions for a bundle. */
 export async function createOnnxEngine(bundle: Bundle, opts: EngineOptions): Promise<InferenceEngine> {
   const sessionOptions: Ort.InferenceSession.SessionOptions = {

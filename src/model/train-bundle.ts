@@ -304,7 +304,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
     // the bundle keeps the weights of the best held-out epoch at the final β, not the last epoch's
     ...(nVal > 0 ? { validation: { data: val, n: nVal, ...(weights ? { weights: weights.val } : {}) } } : {}),
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
-    onEpoch: async (m, opt) => {
+    onEpoch: async (m, adamState) => {
       history.push(m);
       samplesSeen += nTrain;
       opts.onEpoch?.(m);
@@ -312,7 +312,7 @@ export async function trainBundleFromFiles(opts: TrainBundleOptions, log: Logger
       if ((m.epoch + 1) % opts.checkpointEvery === 0 && m.epoch + 1 < opts.epochs && sinceCheckpoint >= (opts.checkpointSeconds ?? 0)) {
         lastCheckpoint = performance.now();
         const elapsed = priorSeconds + (performance.now() - t0) / 1000;
-        await saveCheckpoint(ckptDir, vae, opt, { nextEpoch: m.epoch + 1, history, seconds: elapsed, samplesSeen });
+        await saveCheckpoint(ckptDir, vae, await adamState(), { nextEpoch: m.epoch + 1, history, seconds: elapsed, samplesSeen });
         // The output folder is a usable bundle from the first checkpoint on (interim metrics on a small probe).
         await saveBundle(opts.out, vae, spec as PreprocessSpec, buildManifest(elapsed, 500));
         log.info({ out: opts.out, epoch: m.epoch + 1 }, 'checkpoint and interim bundle written');

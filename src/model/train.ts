@@ -13,7 +13,7 @@ import { mulberry32, shuffleInPlace } from '../util/prng.ts';
 import { trainableVariables, type Vae } from './vae.ts';
 import { decodeTrain, encodeTrain } from './forward.ts';
 import { BetaController, L1_BETA_CAP, type BetaConstraint, type BetaControlState } from './beta-control.ts';
-import { createOnnxTrainStep, supportsOnnxStep, type OnnxTrainStep } from './onnx-train-step.ts';
+import { createOnnxTrainStep, supportsOnnxStep, type OnnxTrainStep, type StepBatch, type StepStats } from './onnx-train-step.ts';
 
 /** β schedule: 0 for `primingEpochs`, then +`step` every `every` epochs, capped at `max`. */
 export interface BetaSchedule {
@@ -104,7 +104,9 @@ export interface TrainOptions {
   /** stop (after the current epoch) once this many seconds have passed; 0 = no limit */
   maxSeconds?: number;
   onBatch?: (p: BatchProgress) => void;
-  onEpoch?: (m: EpochMetrics, optimizer: tf.Optimizer) => void | Promise<void>;
+  /** after every epoch; `adamState` gives the optimizer holding Adam's state for a checkpoint (on the ONNX step its
+   *  moments are copied into it only when asked: a copy every epoch cost the short epochs of a small scan) */
+  onEpoch?: (m: EpochMetrics, adamState: () => Promise<tf.Optimizer>) => void | Promise<void>;
   /** the divergence guard went back to the last good epoch (see DIVERGENCE_FACTOR) */
   onRollback?: (r: Rollback) => void;
   /** checked between batches: stop early (e.g. a fine-tuning worker asked to quit) */
@@ -286,6 +288,10 @@ async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOpt
   const takeGood = (e: number) => ({ epoch: e, step: onnxStep?.snapshot(), weights: onnxStep ? [] : vars.map((w) => tf.keep(w.clone())), control: control?.state() });
   const goods = [takeGood(startEpoch - 1)]; // the last epoch-end states, oldest first
   let inARow = 0; // rollbacks since the last finished epoch
+  const adamState = async () => {
+    if (onnxStep) await onnxStep.syncOptimizer(optimizer);
+    return optimizer;
+  };
   for (; epoch < opts.epochs; epoch++) {
     const progress = Math.max(epoch / opts.epochs, opts.maxSeconds ? (performance.now() - t0) / 1000 / opts.maxSeconds : 0);
     let beta = control ? control.beta : betaForRun(epoch, progress, opts.schedule);
@@ -318,18 +324,8 @@ async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOpt
       // a third of an ONNX step: it draws each value through seedrandom in JS)
       const normal = mulberry32((opts.seed * 1000003 + epoch * 7919 + b) % 2147483647).normal;
       for (let i = 0; i < m * L; i++) eps[i] = normal();
-      const { loss, mse, kl, l1, muMse } = onnxStep
-        ? await onnxStep.step({
-            x: buf,
-            m,
-            eps,
-            beta,
-            lambda,
-            ...(lossWeight ? { lossWeights: lossWeight } : {}),
-            ...(weight ? { constraintWeights: weight } : {}),
-            flagged,
-          })
-        : tfjsStep(vae, optimizer, vars, fast, buf.subarray(0, m * stride), m, eps.subarray(0, m * L), beta, lambda, control !== undefined, lossWeight, weight, flagged);
+      const batch: StepBatch = { x: buf, m, eps, beta, lambda, ...(lossWeight ? { lossWeights: lossWeight } : {}), ...(weight ? { constraintWeights: weight } : {}), flagged };
+      const { loss, mse, kl, l1, muMse } = onnxStep ? await onnxStep.step(batch) : tfjsStep(vae, optimizer, vars, fast, batch, control !== undefined);
       if (!Number.isFinite(loss) || mse > DIVERGENCE_FACTOR * Math.max(lowestMse, DIVERGENCE_FLOOR)) {
         diverged = { epoch, batch: b, loss, mse };
         break;
@@ -408,8 +404,7 @@ async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOpt
     inARow = 0;
     goods.push(takeGood(epoch));
     if (goods.length > MAX_ROLLBACKS + 1) tf.dispose(goods.shift()!.weights);
-    if (onnxStep && opts.onEpoch) await onnxStep.syncOptimizer(optimizer); // a checkpoint saves Adam's state from it
-    await opts.onEpoch?.(metrics, optimizer);
+    await opts.onEpoch?.(metrics, adamState);
     if (opts.shouldStop?.()) {
       epoch++;
       break;
@@ -420,9 +415,7 @@ async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOpt
     }
   }
   tf.dispose(goods.flatMap((g) => g.weights));
-  if (onnxStep) {
-    await onnxStep.syncOptimizer(optimizer);
-  }
+  await adamState(); // the optimizer the result hands back holds the run's Adam state
   let bestOut: TrainResult['best'];
   if (best) {
     vars.forEach((w, i) => w.assign(best!.weights[i]!));
@@ -432,19 +425,21 @@ async function trainLoop(vae: Vae, data: Float32Array, n: number, opts: TrainOpt
   return { history, rollbacks, last: history[history.length - 1], optimizer, epochsRun: epoch - startEpoch, samplesSeen, seconds: (performance.now() - t0) / 1000, ...(bestOut ? { best: bestOut } : {}), stepEngine: onnxStep ? 'onnxruntime' : 'tfjs' };
 }
 
-/** One Adam step on the tfjs backend (the op-level forward, or the layers graph when `fast` is false). */
-function tfjsStep(vae: Vae, optimizer: tf.Optimizer, vars: tf.Variable[], fast: boolean, x: Float32Array, m: number, epsValues: Float32Array, beta: number, lambda: number, constrained: boolean, lossWeight: Float32Array | undefined, weight: Float32Array | undefined, flagged: number): { loss: number; mse: number; kl: number; l1: number; muMse?: number } {
-  const { T, C } = vae.dims;
-  const xb = tf.tensor3d(x, [m, T, C]);
+/** One Adam step on the tfjs backend (the op-level forward, or the layers graph when `fast` is false): the loss and
+ *  stats of onnx-train-step.ts's graph, from the same batch. */
+function tfjsStep(vae: Vae, optimizer: tf.Optimizer, vars: tf.Variable[], fast: boolean, b: StepBatch, constrained: boolean): StepStats {
+  const { T, C, latentDim: L } = vae.dims;
+  const { m, lossWeights, constraintWeights, flagged = m } = b;
+  const xb = tf.tensor3d(b.x.subarray(0, m * T * C), [m, T, C]);
   let parts: tf.Scalar[] = [];
   const lossT = optimizer.minimize(
     () => {
       const [mu, logVar, emb] = fast ? encodeTrain(vae, xb) : (vae.encoder.apply(xb, { training: true }) as tf.Tensor[]);
-      const eps = tf.tensor2d(epsValues, mu!.shape as [number, number]);
+      const eps = tf.tensor2d(b.eps.subarray(0, m * L), [m, L]);
       const z = mu!.add(tf.exp(logVar!.mul(0.5)).mul(eps));
       const [xh, demb] = fast ? decodeTrain(vae, z as tf.Tensor2D) : (vae.decoder.apply(z, { training: true }) as tf.Tensor[]);
       // per-sample weights (per-scan κ) weigh the loss's reconstruction term as they weigh the constraint
-      const mse = (lossWeight ? tf.mean(tf.mean(tf.squaredDifference(xb, xh!), [1, 2]).mul(tf.tensor1d(lossWeight.subarray(0, m)))) : tf.mean(tf.squaredDifference(xb, xh!))) as tf.Scalar;
+      const mse = (lossWeights ? tf.mean(tf.mean(tf.squaredDifference(xb, xh!), [1, 2]).mul(tf.tensor1d(lossWeights.subarray(0, m)))) : tf.mean(tf.squaredDifference(xb, xh!))) as tf.Scalar;
       const kl = tf.mean(tf.add(1, logVar!).sub(tf.square(mu!)).sub(tf.exp(logVar!))).mul(-0.5) as tf.Scalar;
       const l1 = tf.add(tf.sum(tf.abs(emb!)), tf.sum(tf.abs(demb!))).div(m) as tf.Scalar;
       parts = [tf.keep(mse), tf.keep(kl), tf.keep(l1)];
@@ -452,10 +447,10 @@ function tfjsStep(vae: Vae, optimizer: tf.Optimizer, vars: tf.Variable[], fast: 
       if (constrained && flagged > 0) {
         const sq = tf.squaredDifference(xb, decodeTrain(vae, mu as tf.Tensor2D)[0]!);
         // Only the flagged samples count (all when no mask), each with its weight: weighted mean of the per-sample MSE.
-        const muMse = weight ? tf.sum(tf.mean(sq, [1, 2]).mul(tf.tensor1d(weight.subarray(0, m)))).div(flagged) : tf.mean(sq);
+        const muMse = constraintWeights ? tf.sum(tf.mean(sq, [1, 2]).mul(tf.tensor1d(constraintWeights.subarray(0, m)))).div(flagged) : tf.mean(sq);
         parts.push(tf.keep(muMse as tf.Scalar));
       }
-      return mse.add(kl.mul(beta)).add(l1.mul(lambda)) as tf.Scalar;
+      return mse.add(kl.mul(b.beta)).add(l1.mul(b.lambda)) as tf.Scalar;
     },
     true,
     vars,
