@@ -107,7 +107,7 @@ function layoutOf(vae: Vae): Slot[] {
 
 /** The step graph. Inputs theta, m, v [P], x [N,D], eps [N,L], lw, cw [N,1], hyper [8]; outputs theta_out,
  *  m_out, v_out [P] and stats [5] = loss, mse, kl, l1, muMse (0 when not constrained). */
-export function buildStepGraph(vae: Vae, constrained: boolean): { bytes: Uint8Array; params: number } {
+function buildStepGraph(vae: Vae, constrained: boolean): { bytes: Uint8Array; slots: Slot[] } {
   const { T, C, latentDim: L } = vae.dims;
   const D = T * C;
   const hidden = [...(vae.dims.hidden ?? [])];
@@ -232,7 +232,7 @@ export function buildStepGraph(vae: Vae, constrained: boolean): { bytes: Uint8Ar
     [tensor('theta_out', [P]), tensor('m_out', [P]), tensor('v_out', [P]), tensor('stats', [5])],
     `β-VAE (mlp) training step: loss, backward and Adam on flat θ [${P}]`,
   );
-  return { bytes, params: P };
+  return { bytes, slots };
 }
 
 /** Options of `createOnnxTrainStep`. */
@@ -249,7 +249,10 @@ export interface OnnxStepOptions {
 /** Compile the step for `vae` and load θ from its variables (and Adam's state from `optimizer`, when given). */
 export async function createOnnxTrainStep(vae: Vae, opts: OnnxStepOptions): Promise<OnnxTrainStep> {
   if (!supportsOnnxStep(vae)) throw new RangeError(`onnx train step: the ${archOf(vae.dims)} architecture has no ONNX training step (mlp only)`);
-  const { bytes, params: P } = buildStepGraph(vae, opts.constrained);
+  const { bytes, slots } = buildStepGraph(vae, opts.constrained);
+  const P = slots.reduce((s, v) => s + v.size, 0);
+  /** variable i's part of a flat [P] buffer (θ, m or v), as a view */
+  const part = (flat: Float32Array, i: number) => flat.subarray(slots[i]!.offset, slots[i]!.offset + slots[i]!.size);
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: opts.threads,
     interOpNumThreads: 1,
@@ -260,12 +263,7 @@ export async function createOnnxTrainStep(vae: Vae, opts: OnnxStepOptions): Prom
   const { T, C, latentDim: L } = vae.dims;
   const D = T * C;
   const theta = new Float32Array(P);
-  let offset = 0;
-  for (const v of vars) {
-    const d = v.dataSync() as Float32Array;
-    theta.set(d, offset);
-    offset += d.length;
-  }
+  vars.forEach((v, i) => part(theta, i).set(v.dataSync() as Float32Array));
   let state: { theta: Ort.Tensor; m: Ort.Tensor; v: Ort.Tensor } = { theta: new ort.Tensor('float32', theta, [P]), m: new ort.Tensor('float32', new Float32Array(P), [P]), v: new ort.Tensor('float32', new Float32Array(P), [P]) };
   let iterations = 0;
   if (opts.optimizer) {
@@ -277,12 +275,9 @@ export async function createOnnxTrainStep(vae: Vae, opts: OnnxStepOptions): Prom
       if (k !== vars.length) throw new RangeError(`onnx train step: the optimizer holds moments for ${k} variables; the model has ${vars.length}`);
       const mf = new Float32Array(P);
       const vf = new Float32Array(P);
-      let o = 0;
       for (let i = 0; i < k; i++) {
-        const a = (await w[1 + i]!.tensor.data()) as Float32Array;
-        mf.set(a, o);
-        vf.set((await w[1 + k + i]!.tensor.data()) as Float32Array, o);
-        o += a.length;
+        part(mf, i).set((await w[1 + i]!.tensor.data()) as Float32Array);
+        part(vf, i).set((await w[1 + k + i]!.tensor.data()) as Float32Array);
       }
       state = { ...state, m: new ort.Tensor('float32', mf, [P]), v: new ort.Tensor('float32', vf, [P]) };
     }
@@ -336,27 +331,19 @@ export async function createOnnxTrainStep(vae: Vae, opts: OnnxStepOptions): Prom
     },
     syncToVariables() {
       const th = state.theta.data as Float32Array;
-      let o = 0;
-      for (const v of vars) {
-        const n = v.size;
-        tf.tidy(() => v.assign(tf.tensor(th.subarray(o, o + n), v.shape)));
-        o += n;
-      }
+      vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(part(th, i), v.shape))));
     },
     async syncOptimizer(optimizer) {
       const mf = state.m.data as Float32Array;
       const vf = state.v.data as Float32Array;
-      const named: Array<{ name: string; tensor: tf.Tensor }> = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
-      const second: Array<{ name: string; tensor: tf.Tensor }> = [];
-      let o = 0;
-      for (const v of vars) {
-        const n = v.size;
-        named.push({ name: `${v.name}/m`, tensor: tf.tensor(mf.slice(o, o + n), v.shape) });
-        second.push({ name: `${v.name}/v`, tensor: tf.tensor(vf.slice(o, o + n), v.shape) });
-        o += n;
-      }
-      await optimizer.setWeights([...named, ...second]);
-      tf.dispose([...named, ...second].map((w) => w.tensor)); // setWeights made its own variables of them
+      // tf.train.adam's layout: iterations, every variable's first moment, then every second moment
+      const weights = [
+        { name: 'iter', tensor: tf.scalar(iterations, 'int32') },
+        ...vars.map((v, i) => ({ name: `${v.name}/m`, tensor: tf.tensor(part(mf, i), v.shape) })),
+        ...vars.map((v, i) => ({ name: `${v.name}/v`, tensor: tf.tensor(part(vf, i), v.shape) })),
+      ];
+      await optimizer.setWeights(weights);
+      tf.dispose(weights.map((w) => w.tensor)); // setWeights made its own variables of them
     },
     async release() {
       await session.release();
