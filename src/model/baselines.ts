@@ -13,7 +13,8 @@
  * `evalPixels` (another seeded sample; all pixels when fewer). The summary reports the pixels used and the seconds.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { atomGram, codeRowResidual2, fitDictionary, plainRows } from './dictionary-learning.ts';
+import { atomGram, codeRowResidual2, fitDictionaryRows } from './dictionary-learning.ts';
+import { axpyAt, dotAt, pickRows, type Rows } from './rows.ts';
 import { mulberry32, partialShuffle } from '../util/prng.ts';
 import { topEigenpairs } from './top-eigenpairs.ts';
 
@@ -52,19 +53,11 @@ function sample(pool: Uint32Array, k: number, seed: number): Uint32Array {
   return partialShuffle(pool.slice(), k, mulberry32(seed)).subarray(0, k).sort();
 }
 
-function rowsOf(inputs: Float32Array, pixels: Uint32Array, stride: number): Matrix {
-  const X = new Matrix(pixels.length, stride);
-  for (let r = 0; r < pixels.length; r++) {
-    const base = pixels[r]! * stride;
-    for (let j = 0; j < stride; j++) X.set(r, j, inputs[base + j]!);
-  }
-  return X;
-}
-
-/** A fitted PCA: feature mean and the first k principal axes (rows, unit length). */
+/** A fitted PCA: feature mean and the first k principal axes (unit length), row-major k × d. */
 export interface PcaFit {
   mean: Float64Array;
-  components: Matrix;
+  axes: Float64Array;
+  k: number;
 }
 
 /**
@@ -73,49 +66,22 @@ export interface PcaFit {
  * fewer than pixels, and the SVD of the full pixel matrix was the largest single cost of a replay (~1.1 s of a
  * 60 × 60 scan; docs/performance.md §Start-up and whole-process replay).
  */
-export function fitPca(X: Matrix, k: number): PcaFit {
-  const n = X.rows;
-  const d = X.columns;
+export function fitPcaRows(X: Rows, k: number): PcaFit {
+  const { n, d } = X;
   const mean = new Float64Array(d);
-  const rows = plainRows(X);
-  for (const r of rows) for (let j = 0; j < d; j++) mean[j] += r[j]!;
+  for (let i = 0; i < n; i++) axpyAt(1, X.data, i * d, mean, 0, d);
   for (let j = 0; j < d; j++) mean[j] /= n;
-  // Upper triangle of XcᵀXc, four rows at a time: each cov entry is loaded and stored once per four rows, not once
-  // per row (the accumulation was most of a fit's time).
-  const cov = new Float64Array(d * d);
-  for (const r of rows) for (let j = 0; j < d; j++) r[j] -= mean[j]!;
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const r0 = rows[i]!;
-    const r1 = rows[i + 1]!;
-    const r2 = rows[i + 2]!;
-    const r3 = rows[i + 3]!;
-    for (let a = 0; a < d; a++) {
-      const a0 = r0[a]!;
-      const a1 = r1[a]!;
-      const a2 = r2[a]!;
-      const a3 = r3[a]!;
-      const off = a * d;
-      for (let b = a; b < d; b++) cov[off + b] += a0 * r0[b]! + a1 * r1[b]! + a2 * r2[b]! + a3 * r3[b]!;
-    }
-  }
-  for (; i < n; i++) {
-    const r = rows[i]!;
-    for (let a = 0; a < d; a++) {
-      const ra = r[a]!;
-      const off = a * d;
-      for (let b = a; b < d; b++) cov[off + b] += ra * r[b]!;
-    }
-  }
-  for (let a = 0; a < d; a++) for (let b = a + 1; b < d; b++) cov[b * d + a] = cov[a * d + b]!;
+  const Xc = X.data.slice();
+  for (let i = 0; i < n; i++) axpyAt(-1, mean, 0, Xc, i * d, d);
+  const cov = scatter(Xc, n, d);
   const kk = Math.min(k, d, n);
-  const components = new Matrix(kk, d);
+  const axes = new Float64Array(kk * d);
   // The top kk eigenvectors by subspace iteration (top-eigenpairs.ts: a fraction of a full decomposition's cost,
   // accepted only at a residual of 1e-12 of the largest eigenvalue); the full decomposition when it does not get there.
   const top = topEigenpairs(cov, d, kk);
   if (top) {
-    top.vectors.forEach((v, c) => components.setRow(c, v));
-    return { mean, components };
+    top.vectors.forEach((v, c) => axes.set(v, c * d));
+    return { mean, axes, k: kk };
   }
   const C = new Matrix(d, d);
   for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) C.set(a, b, cov[a * d + b]!);
@@ -123,59 +89,82 @@ export function fitPca(X: Matrix, k: number): PcaFit {
   const values = eig.realEigenvalues;
   const order = values.map((_, i) => i).sort((i, j) => values[j]! - values[i]!);
   const V = eig.eigenvectorMatrix; // features × features, one eigenvector per column
-  for (let c = 0; c < kk; c++) for (let j = 0; j < d; j++) components.set(c, j, V.get(j, order[c]!));
-  return { mean, components };
+  for (let c = 0; c < kk; c++) for (let j = 0; j < d; j++) axes[c * d + j] = V.get(j, order[c]!);
+  return { mean, axes, k: kk };
 }
 
-/** Squared error of one row `x` (length d) against its PCA reconstruction mean + ((x − mean)·Pᵀ)·P; `xc` and `code`
- *  are scratch (length d and k). */
-function pcaRowSquaredError(x: ArrayLike<number>, fit: PcaFit, P: Float64Array[], xc: Float64Array, code: Float64Array): number {
-  const d = xc.length;
-  const k = P.length;
-  for (let j = 0; j < d; j++) xc[j] = x[j]! - fit.mean[j]!;
-  for (let c = 0; c < k; c++) {
-    let dot = 0;
-    const pc = P[c]!;
-    for (let j = 0; j < d; j++) dot += xc[j]! * pc[j]!;
-    code[c] = dot;
+/**
+ * XcᵀXc (d × d, both triangles) of the n centred rows in Xc. The upper triangle is accumulated four rows at a time:
+ * each entry is loaded and stored once per four rows, not once per row (the accumulation is most of a fit's time).
+ */
+function scatter(Xc: Float64Array, n: number, d: number): Float64Array {
+  const cov = new Float64Array(d * d);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) scatterFour(Xc, i * d, d, cov);
+  for (; i < n; i++) {
+    const o = i * d;
+    for (let a = 0; a < d; a++) {
+      const ra = Xc[o + a]!;
+      const off = a * d;
+      for (let b = a; b < d; b++) cov[off + b] += ra * Xc[o + b]!;
+    }
   }
+  for (let a = 0; a < d; a++) for (let b = a + 1; b < d; b++) cov[b * d + a] = cov[a * d + b]!;
+  return cov;
+}
+
+/** Add the outer products of the four rows starting at Xc[o] to the upper triangle of cov. */
+function scatterFour(Xc: Float64Array, o: number, d: number, cov: Float64Array): void {
+  const o1 = o + d;
+  const o2 = o1 + d;
+  const o3 = o2 + d;
+  for (let a = 0; a < d; a++) {
+    const a0 = Xc[o + a]!;
+    const a1 = Xc[o1 + a]!;
+    const a2 = Xc[o2 + a]!;
+    const a3 = Xc[o3 + a]!;
+    const off = a * d;
+    for (let b = a; b < d; b++) cov[off + b] += a0 * Xc[o + b]! + a1 * Xc[o1 + b]! + a2 * Xc[o2 + b]! + a3 * Xc[o3 + b]!;
+  }
+}
+
+/** Squared error of the row x[xo … xo + d) against its PCA reconstruction mean + ((x − mean)·Pᵀ)·P; `xc` (length d)
+ *  and `code` (length k) are scratch. */
+function pcaRowSquaredError(x: Float64Array, xo: number, fit: PcaFit, xc: Float64Array, code: Float64Array): number {
+  const d = xc.length;
+  const { axes, k } = fit;
+  for (let j = 0; j < d; j++) xc[j] = x[xo + j]! - fit.mean[j]!;
+  for (let c = 0; c < k; c++) code[c] = dotAt(xc, 0, axes, c * d, d);
   let s = 0;
   for (let j = 0; j < d; j++) {
     let r = xc[j]!;
-    for (let c = 0; c < k; c++) r -= code[c]! * P[c]![j]!;
+    for (let c = 0; c < k; c++) r -= code[c]! * axes[c * d + j]!;
     s += r * r;
   }
   return s;
 }
 
-/** Per-row MSE of X against its PCA reconstruction, averaged over rows (one row at a time: whole-matrix temporaries
- *  of ml-matrix cost more than the arithmetic here). */
-export function pcaMse(X: Matrix, fit: PcaFit): number {
-  const P = plainRows(fit.components);
-  const xc = new Float64Array(X.columns);
-  const code = new Float64Array(P.length);
+/** Per-row MSE of the rows of X against their PCA reconstruction, averaged over rows. */
+export function pcaMseRows(X: Rows, fit: PcaFit): number {
+  const xc = new Float64Array(X.d);
+  const code = new Float64Array(fit.k);
   let s = 0;
-  for (let i = 0; i < X.rows; i++) s += pcaRowSquaredError(X.getRow(i), fit, P, xc, code);
-  return s / (X.rows * X.columns);
+  for (let i = 0; i < X.n; i++) s += pcaRowSquaredError(X.data, i * X.d, fit, xc, code);
+  return s / (X.n * X.d);
 }
 
-/** Subtract each row's own mean (the paper's preprocessing for dictionary learning). */
-function removeRowMeans(X: Matrix): Matrix {
-  const out = new Matrix(X.rows, X.columns);
-  for (let i = 0; i < X.rows; i++) {
-    const row = X.getRow(i);
-    out.setRow(i, centreInPlace(row));
-  }
-  return out;
+/** Subtract each row's own mean (the paper's preprocessing for dictionary learning), in place; returns X. */
+function removeRowMeans(X: Rows): Rows {
+  for (let i = 0; i < X.n; i++) centreAt(X.data, i * X.d, X.d);
+  return X;
 }
 
-/** x − mean(x), in place; returns x. */
-function centreInPlace<T extends { length: number; [i: number]: number }>(x: T): T {
+/** x[o … o + len) − its mean, in place. */
+function centreAt(x: Float64Array, o: number, len: number): void {
   let m = 0;
-  for (let j = 0; j < x.length; j++) m += x[j]!;
-  m /= x.length;
-  for (let j = 0; j < x.length; j++) x[j] = x[j]! - m;
-  return x;
+  for (let j = 0; j < len; j++) m += x[o + j]!;
+  m /= len;
+  for (let j = 0; j < len; j++) x[o + j] = x[o + j]! - m;
 }
 
 /**
@@ -188,27 +177,25 @@ export function scanBaselines(inputs: Float32Array, pixels: Uint32Array, stride:
   const fitIdx = sample(pixels, opts.samplePixels, opts.seed);
   const evalIdx = sample(pixels, opts.evalPixels, opts.seed + 1);
   if (fitIdx.length <= k) return { pca5Mse: null, dlMse: null, pixelsUsed: fitIdx.length, pixelsEvaluated: 0, seconds: (performance.now() - t0) / 1000 };
-  const Xfit = rowsOf(inputs, fitIdx, stride);
-  const pca = fitPca(Xfit, k);
+  const Xfit = pickRows(inputs, fitIdx, stride);
+  const pca = fitPcaRows(Xfit, k);
   const alpha = opts.alpha ?? 1;
-  const dl = fitDictionary(removeRowMeans(Xfit), { components: k, alpha, seed: opts.seed, maxIter: opts.dlMaxIter ?? 30 });
+  const dl = fitDictionaryRows(removeRowMeans(Xfit), { components: k, alpha, seed: opts.seed, maxIter: opts.dlMaxIter ?? 30 });
   // Scored one evaluated pixel at a time, straight from `inputs` (no pixels × features copies): the PCA error, then
   // the pixel's codes on the fitted atoms (same α, positive) and the error of pixel mean + codes·atoms.
-  const P = plainRows(pca.components);
-  const atoms = plainRows(dl.dictionary);
-  const G = atomGram(atoms);
+  const G = atomGram(dl.atoms, dl.k, stride);
   const x = new Float64Array(stride);
   const xc = new Float64Array(stride);
-  const code = new Float64Array(P.length);
-  const xd = new Float64Array(atoms.length);
-  const u = new Float64Array(atoms.length);
+  const code = new Float64Array(pca.k);
+  const xd = new Float64Array(dl.k);
+  const u = new Float64Array(dl.k);
   let pcaSum = 0;
   let dlSum = 0;
   for (const p of evalIdx) {
-    const base = p * stride;
-    for (let j = 0; j < stride; j++) x[j] = inputs[base + j]!;
-    pcaSum += pcaRowSquaredError(x, pca, P, xc, code);
-    dlSum += codeRowResidual2(centreInPlace(x), atoms, G, alpha, u, xd);
+    x.set(inputs.subarray(p * stride, p * stride + stride));
+    pcaSum += pcaRowSquaredError(x, 0, pca, xc, code);
+    centreAt(x, 0, stride);
+    dlSum += codeRowResidual2(x, 0, dl.atoms, dl.k, stride, G, alpha, u, xd);
   }
   const pca5Mse = pcaSum / (evalIdx.length * stride);
   const dlMse = dlSum / (evalIdx.length * stride);

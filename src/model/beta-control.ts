@@ -15,8 +15,8 @@
  * (the first version did) left a 2-minute run on a busy machine too few batches to climb back. Reconstruction worse than κ lowers
  * β (more capacity), better raises it (fewer, more informative channels). β stays in [min, max].
  */
-import { Matrix } from 'ml-matrix';
-import { fitPca, pcaMse, type PcaFit } from './baselines.ts';
+import { fitPcaRows, pcaMseRows, type PcaFit } from './baselines.ts';
+import { pickRows } from './rows.ts';
 import { mulberry32, partialShuffle } from '../util/prng.ts';
 
 /** Settings of the constrained mode (config `train.beta`). */
@@ -85,15 +85,6 @@ function clamp(v: number, lo: number, hi: number): number {
  */
 export const L1_BETA_CAP = 1;
 
-function rowsMatrix(data: Float32Array, rows: ArrayLike<number>, stride: number): Matrix {
-  const X = new Matrix(rows.length, stride);
-  for (let r = 0; r < rows.length; r++) {
-    const base = rows[r]! * stride;
-    for (let j = 0; j < stride; j++) X.set(r, j, data[base + j]!);
-  }
-  return X;
-}
-
 /**
  * PCA-5 MSE of the rows of `data` ([n][stride]), fitted and scored on a seeded sample of at most `maxRows` rows
  * (model/baselines.ts, the same PCA the replay summary reports): the linear baseline κ is set from. With `heldOut`,
@@ -103,15 +94,15 @@ export function pcaBaselineMse(data: Float32Array, n: number, stride: number, se
   const { fit, train } = sampledPcaFit(data, Uint32Array.from({ length: n }, (_, i) => i), stride, seed ^ 0xbe7a, components, maxRows);
   if (!heldOut || heldOut.n === 0) return { train };
   const vRows = Uint32Array.from({ length: Math.min(heldOut.n, maxRows) }, (_, i) => i);
-  return { train, heldOut: pcaMse(rowsMatrix(heldOut.data, vRows, stride), fit) };
+  return { train, heldOut: pcaMseRows(pickRows(heldOut.data, vRows, stride), fit) };
 }
 
 /** PCA fitted on a seeded sample of at most `maxRows` of the given rows of `data`, and its MSE on that sample. */
 function sampledPcaFit(data: Float32Array, rows: Uint32Array, stride: number, seed: number, components: number, maxRows: number): { fit: PcaFit; train: number } {
   const sample = partialShuffle(rows, maxRows, mulberry32(seed)).subarray(0, Math.min(rows.length, maxRows));
-  const X = rowsMatrix(data, sample, stride);
-  const fit = fitPca(X, components);
-  return { fit, train: pcaMse(X, fit) };
+  const X = pickRows(data, sample, stride);
+  const fit = fitPcaRows(X, components);
+  return { fit, train: pcaMseRows(X, fit) };
 }
 
 /** Fewest training rows a scan needs for its own PCA-5 fit (below it the fit says little; the scan takes the pooled one). */
@@ -185,7 +176,7 @@ export function perScanBaseline(
     pca5.push(Math.max(mse, PER_SCAN_FLOOR * pooledMse));
     pooled.push(!own);
     const vr = valRows[s]!;
-    pca5HeldOut.push(vr.length > 0 ? pcaMse(rowsMatrix(val.data, vr, stride), fit) : Number.NaN);
+    pca5HeldOut.push(vr.length > 0 ? pcaMseRows(pickRows(val.data, vr, stride), fit) : Number.NaN);
   }
   let inv = 0;
   for (let i = 0; i < train.n; i++) inv += 1 / pca5[train.group[i]!]!;

@@ -4,10 +4,12 @@
  * Minimises ½‖X − U·D‖²_F + α‖U‖₁ with codes U ≥ 0 (positive codes) and atoms ‖D_k‖₂ ≤ 1, like scikit-learn's
  * DictionaryLearning(positive_code=True): codes by coordinate descent on the Gram matrix (sklearn's lasso_cd with
  * positive=True solves the same problem), atoms by sklearn's block coordinate descent (`_update_dict`). Atoms start
- * from k-means centroids (as the paper's baseline does).
+ * from k-means centroids (as the paper's baseline does). The numerics work on flat rows (rows.ts); the Matrix
+ * functions are thin wrappers for callers that hold ml-matrix matrices.
  */
 import { Matrix } from 'ml-matrix';
 import { mulberry32 } from '../util/prng.ts';
+import { axpyAt, dotAt, rowsOf, sqDistAt, toMatrix, type Rows } from './rows.ts';
 
 /** Options of the baseline. */
 export interface DictionaryLearningOptions {
@@ -29,30 +31,20 @@ export interface DictionaryFit {
 }
 
 /**
- * k-means (k-means++ seeding, Lloyd iterations) centroids of the rows of X. Works on plain row arrays: ml-matrix's
- * per-element get/set in these n·k·d loops cost more than the arithmetic (same operations, same order, same result).
+ * k-means (k-means++ seeding, Lloyd iterations) centroids of the rows of X: k × d, row-major. Plain flat arrays
+ * (rows.ts says why); the same operations in the same order as before, so the same centroids.
  */
-export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Matrix {
-  const n = X.rows;
-  const d = X.columns;
-  const rows = plainRows(X);
+export function kMeansRows(X: Rows, k: number, seed = 0, iters = 50): Float64Array {
+  const { data, n, d } = X;
   const rnd = mulberry32(seed + 1);
-  const C = Array.from({ length: k }, () => new Float64Array(d));
-  const sq = (x: Float64Array, c: Float64Array) => {
-    let s = 0;
-    for (let j = 0; j < d; j++) {
-      const e = x[j]! - c[j]!;
-      s += e * e;
-    }
-    return s;
-  };
+  const C = new Float64Array(k * d);
   const dist = new Float64Array(n).fill(Infinity);
   let pick = Math.floor(rnd() * n);
   for (let c = 0; c < k; c++) {
-    C[c]!.set(rows[pick]!);
+    C.set(data.subarray(pick * d, pick * d + d), c * d);
     let total = 0;
     for (let i = 0; i < n; i++) {
-      dist[i] = Math.min(dist[i]!, sq(rows[i]!, C[c]!));
+      dist[i] = Math.min(dist[i]!, sqDistAt(data, i * d, C, c * d, d));
       total += dist[i]!;
     }
     let r = rnd() * total;
@@ -66,13 +58,15 @@ export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Mat
     }
   }
   const assign = new Int32Array(n);
+  const sums = new Float64Array(k * d);
+  const counts = new Float64Array(k);
   for (let it = 0; it < iters; it++) {
     let moved = 0;
     for (let i = 0; i < n; i++) {
       let best = 0;
       let bestD = Infinity;
       for (let c = 0; c < k; c++) {
-        const s = sq(rows[i]!, C[c]!);
+        const s = sqDistAt(data, i * d, C, c * d, d);
         if (s < bestD) {
           bestD = s;
           best = c;
@@ -81,102 +75,92 @@ export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Mat
       if (assign[i] !== best) moved++;
       assign[i] = best;
     }
-    const sums = Array.from({ length: k }, () => new Float64Array(d));
-    const counts = new Float64Array(k);
+    sums.fill(0);
+    counts.fill(0);
     for (let i = 0; i < n; i++) {
-      counts[assign[i]!]!++;
-      const sum = sums[assign[i]!]!;
-      const x = rows[i]!;
-      for (let j = 0; j < d; j++) sum[j] = sum[j]! + x[j]!;
+      const c = assign[i]!;
+      counts[c]!++;
+      axpyAt(1, data, i * d, sums, c * d, d);
     }
-    for (let c = 0; c < k; c++) if (counts[c]! > 0) for (let j = 0; j < d; j++) C[c]![j] = sums[c]![j]! / counts[c]!;
+    for (let c = 0; c < k; c++) if (counts[c]! > 0) for (let j = 0; j < d; j++) C[c * d + j] = sums[c * d + j]! / counts[c]!;
     if (moved === 0 && it > 0) break;
   }
-  return new Matrix(C.map((c) => Array.from(c)));
+  return C;
 }
 
-/** The rows of a matrix as plain Float64Arrays (the loops below index these; ml-matrix's per-element get/set and its
- *  mmul temporaries cost more than the arithmetic — the baseline runs at the end of every replay). */
-export function plainRows(X: Matrix): Float64Array[] {
-  return Array.from({ length: X.rows }, (_, i) => new Float64Array(X.getRow(i)));
+/** k-means centroids of the rows of an ml-matrix Matrix (kMeansRows), as a k × d Matrix. */
+export function kMeansCentroids(X: Matrix, k: number, seed = 0, iters = 50): Matrix {
+  return toMatrix(kMeansRows(rowsOf(X), k, seed, iters), k, X.columns);
 }
 
-/** G = D·Dᵀ (k × k) of atoms `D` (k rows). */
-export function atomGram(D: Float64Array[]): Float64Array[] {
-  return D.map((a) => Float64Array.from(D, (b) => dot(a, b)));
-}
-
-function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let j = 0; j < a.length; j++) s += a[j]! * b[j]!;
-  return s;
+/** G = D·Dᵀ (k × k, row-major) of the k atoms of length d in `D` (row-major). */
+export function atomGram(D: Float64Array, k: number, d: number): Float64Array {
+  const G = new Float64Array(k * k);
+  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) G[a * k + b] = dotAt(D, a * d, D, b * d, d);
+  return G;
 }
 
 /**
  * The positive sparse code of one row: argmin_u ½‖x − u·D‖² + α‖u‖₁, u ≥ 0, by coordinate descent from the codes
- * already in `u` (updated in place), given xd = x·Dᵀ and G = D·Dᵀ.
+ * already in u = U[uo … uo + k) (updated in place), given xd = x·Dᵀ and G = D·Dᵀ (k × k).
  */
-export function encodeRowPositive(xd: ArrayLike<number>, G: Float64Array[], alpha: number, u: Float64Array, maxIter = 1000, tol = 1e-10): void {
-  const k = u.length;
+function encodeRowPositive(xd: Float64Array, G: Float64Array, k: number, alpha: number, U: Float64Array, uo: number, maxIter = 1000, tol = 1e-10): void {
   for (let it = 0; it < maxIter; it++) {
     let maxDelta = 0;
     for (let c = 0; c < k; c++) {
-      const g = G[c]!;
-      const gcc = g[c]!;
+      const gcc = G[c * k + c]!;
       if (gcc <= 0) continue;
       let r = xd[c]!;
-      for (let j = 0; j < k; j++) if (j !== c) r -= g[j]! * u[j]!;
+      for (let j = 0; j < k; j++) if (j !== c) r -= G[c * k + j]! * U[uo + j]!;
       const next = Math.max(0, (r - alpha) / gcc);
-      maxDelta = Math.max(maxDelta, Math.abs(next - u[c]!));
-      u[c] = next;
+      maxDelta = Math.max(maxDelta, Math.abs(next - U[uo + c]!));
+      U[uo + c] = next;
     }
     if (maxDelta < tol) break;
   }
 }
 
 /**
- * Code one row `x` on fitted atoms `D` (positive, α; `G` = D·Dᵀ) into `u`, from zero, and return its squared
- * reconstruction error ‖x − u·D‖². `xd` is scratch of the atoms' count.
+ * Code the row x[xo … xo + d) on fitted atoms D (k × d, positive, α; G = D·Dᵀ) into u (length k), from zero, and
+ * return its squared reconstruction error ‖x − u·D‖². `xd` is scratch of length k.
  */
-export function codeRowResidual2(x: Float64Array, D: Float64Array[], G: Float64Array[], alpha: number, u: Float64Array, xd: Float64Array): number {
-  for (let c = 0; c < D.length; c++) xd[c] = dot(x, D[c]!);
+export function codeRowResidual2(x: Float64Array, xo: number, D: Float64Array, k: number, d: number, G: Float64Array, alpha: number, u: Float64Array, xd: Float64Array): number {
+  for (let c = 0; c < k; c++) xd[c] = dotAt(x, xo, D, c * d, d);
   u.fill(0);
-  encodeRowPositive(xd, G, alpha, u);
+  encodeRowPositive(xd, G, k, alpha, u, 0);
   let s = 0;
-  for (let j = 0; j < x.length; j++) {
+  for (let j = 0; j < d; j++) {
     let r = 0;
-    for (let c = 0; c < D.length; c++) r += u[c]! * D[c]![j]!;
-    const e = x[j]! - r;
+    for (let c = 0; c < k; c++) r += u[c]! * D[c * d + j]!;
+    const e = x[xo + j]! - r;
     s += e * e;
   }
   return s;
 }
 
 /**
- * Codes of every row of `rows` on atoms `D` (warm-started from `U` when given; `U` is updated in place). Returns the
+ * Codes of every row of X on the k atoms D (warm-started from the codes in U, n × k, updated in place). Returns the
  * objective ½‖X − U·D‖² + α‖U‖₁ at the new codes, expanded per row as ½(‖x‖² − 2u·(x·Dᵀ) + uᵀGu) + α‖u‖₁ from
  * the products the coding step already has (`sq` holds each row's ‖x‖²): no second pass over the n × d data.
  */
-function encodeRows(rows: Float64Array[], D: Float64Array[], alpha: number, U: Float64Array[], sq?: Float64Array, maxIter?: number, tol?: number): number {
-  const G = atomGram(D);
-  const k = D.length;
+function encodeRows(X: Rows, D: Float64Array, k: number, alpha: number, U: Float64Array, sq?: Float64Array, maxIter?: number, tol?: number): number {
+  const { data, n, d } = X;
+  const G = atomGram(D, k, d);
   const xd = new Float64Array(k);
   let objective = 0;
-  for (let i = 0; i < rows.length; i++) {
-    const x = rows[i]!;
-    for (let c = 0; c < k; c++) xd[c] = dot(x, D[c]!);
-    const u = U[i]!;
-    encodeRowPositive(xd, G, alpha, u, maxIter, tol);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < k; c++) xd[c] = dotAt(data, i * d, D, c * d, d);
+    const uo = i * k;
+    encodeRowPositive(xd, G, k, alpha, U, uo, maxIter, tol);
     if (!sq) continue;
     let cross = 0;
     let quad = 0;
     let l1 = 0;
     for (let c = 0; c < k; c++) {
-      cross += u[c]! * xd[c]!;
-      l1 += Math.abs(u[c]!);
-      let gu = 0;
-      for (let e = 0; e < k; e++) gu += G[c]![e]! * u[e]!;
-      quad += u[c]! * gu;
+      const uc = U[uo + c]!;
+      cross += uc * xd[c]!;
+      l1 += Math.abs(uc);
+      quad += uc * dotAt(G, c * k, U, uo, k);
     }
     objective += 0.5 * Math.max(0, sq[i]! - 2 * cross + quad) + alpha * l1;
   }
@@ -189,65 +173,67 @@ function encodeRows(rows: Float64Array[], D: Float64Array[], alpha: number, U: F
  */
 export function sparseEncodePositive(X: Matrix, dictionary: Matrix, alpha: number, opts: { maxIter?: number; tol?: number; warm?: Matrix } = {}): Matrix {
   const k = dictionary.rows;
-  const U = opts.warm ? plainRows(opts.warm) : Array.from({ length: X.rows }, () => new Float64Array(k));
-  encodeRows(plainRows(X), plainRows(dictionary), alpha, U, undefined, opts.maxIter, opts.tol);
-  return new Matrix(U.map((u) => Array.from(u)));
+  const U = opts.warm ? rowsOf(opts.warm).data : new Float64Array(X.rows * k);
+  encodeRows(rowsOf(X), rowsOf(dictionary).data, k, alpha, U, undefined, opts.maxIter, opts.tol);
+  return toMatrix(U, X.rows, k);
 }
 
-/** Scale atom `a` back onto the unit ball (‖D_k‖₂ ≤ 1). */
-function clipToUnitNorm(a: Float64Array): void {
-  const norm = Math.sqrt(dot(a, a));
-  if (norm > 1) for (let j = 0; j < a.length; j++) a[j]! /= norm;
+/** Scale the atom D[o … o + d) back onto the unit ball (‖D_k‖₂ ≤ 1). */
+function clipToUnitNorm(D: Float64Array, o: number, d: number): void {
+  const norm = Math.sqrt(dotAt(D, o, D, o, d));
+  if (norm > 1) for (let j = 0; j < d; j++) D[o + j]! /= norm;
 }
 
-/** Fit the dictionary on the rows of X (samples × features). */
-export function fitDictionary(X: Matrix, opts: DictionaryLearningOptions = {}): DictionaryFit {
+/** A dictionary fitted on flat rows: atoms k × d and codes n × k, row-major. */
+export interface DictionaryRowsFit {
+  atoms: Float64Array;
+  codes: Float64Array;
+  k: number;
+  iterations: number;
+  objective: number;
+}
+
+/** Fit the dictionary on the rows of X (samples × features). `opts.init` (a k × d Matrix) replaces the k-means start. */
+export function fitDictionaryRows(X: Rows, opts: DictionaryLearningOptions = {}): DictionaryRowsFit {
   const k = opts.components ?? 5;
   const alpha = opts.alpha ?? 1;
   const maxIter = opts.maxIter ?? 100;
   const tol = opts.tol ?? 1e-6;
-  const rows = plainRows(X);
-  const d = X.columns;
-  const D = plainRows(opts.init ?? kMeansCentroids(X, k, opts.seed ?? 0));
-  for (const a of D) clipToUnitNorm(a);
-  const U = Array.from({ length: rows.length }, () => new Float64Array(k));
-  const sq = Float64Array.from(rows, (x) => dot(x, x));
-  let prev = encodeRows(rows, D, alpha, U, sq);
+  const { data, n, d } = X;
+  const D = opts.init ? rowsOf(opts.init).data : kMeansRows(X, k, opts.seed ?? 0);
+  for (let c = 0; c < k; c++) clipToUnitNorm(D, c * d, d);
+  const U = new Float64Array(n * k);
+  const sq = Float64Array.from({ length: n }, (_, i) => dotAt(data, i * d, data, i * d, d));
+  let prev = encodeRows(X, D, k, alpha, U, sq);
   let it = 0;
-  const A = Array.from({ length: k }, () => new Float64Array(k));
-  const B = Array.from({ length: k }, () => new Float64Array(d)); // B[c] = column c of XᵀU
+  const A = new Float64Array(k * k); // UᵀU
+  const B = new Float64Array(k * d); // row c = column c of XᵀU
+  const next = new Float64Array(d);
   for (; it < maxIter; it++) {
     // Block coordinate descent on the atoms (sklearn `_update_dict`): A = UᵀU, B = XᵀU.
-    for (const a of A) a.fill(0);
-    for (const b of B) b.fill(0);
-    for (let i = 0; i < rows.length; i++) {
-      const u = U[i]!;
-      const x = rows[i]!;
+    A.fill(0);
+    B.fill(0);
+    for (let i = 0; i < n; i++) {
       for (let c = 0; c < k; c++) {
-        const uc = u[c]!;
+        const uc = U[i * k + c]!;
         if (uc === 0) continue;
-        const a = A[c]!;
-        for (let e = 0; e < k; e++) a[e] += uc * u[e]!;
-        const b = B[c]!;
-        for (let j = 0; j < d; j++) b[j] += x[j]! * uc;
+        for (let e = 0; e < k; e++) A[c * k + e] += uc * U[i * k + e]!;
+        axpyAt(uc, data, i * d, B, c * d, d);
       }
     }
     for (let c = 0; c < k; c++) {
-      const acc = A[c]![c]!;
+      const acc = A[c * k + c]!;
       if (acc > 1e-6) {
-        const atom = D[c]!;
-        const ac = A[c]!;
-        const next = new Float64Array(d);
         for (let j = 0; j < d; j++) {
           let ad = 0; // (A_c · D)_j, with D as it stands (atoms before c already updated: block coordinate descent)
-          for (let e = 0; e < k; e++) ad += ac[e]! * D[e]![j]!;
-          next[j] = atom[j]! + (B[c]![j]! - ad) / acc;
+          for (let e = 0; e < k; e++) ad += A[c * k + e]! * D[e * d + j]!;
+          next[j] = D[c * d + j]! + (B[c * d + j]! - ad) / acc;
         }
-        atom.set(next);
+        D.set(next, c * d);
       }
-      clipToUnitNorm(D[c]!);
+      clipToUnitNorm(D, c * d, d);
     }
-    const obj = encodeRows(rows, D, alpha, U, sq);
+    const obj = encodeRows(X, D, k, alpha, U, sq);
     if (Math.abs(prev - obj) < tol * Math.max(1, Math.abs(prev))) {
       prev = obj;
       it++;
@@ -255,12 +241,13 @@ export function fitDictionary(X: Matrix, opts: DictionaryLearningOptions = {}): 
     }
     prev = obj;
   }
-  return {
-    dictionary: new Matrix(D.map((a) => Array.from(a))),
-    codes: new Matrix(U.map((u) => Array.from(u))),
-    iterations: it,
-    objective: prev,
-  };
+  return { atoms: D, codes: U, k, iterations: it, objective: prev };
+}
+
+/** Fit the dictionary on the rows of an ml-matrix Matrix (fitDictionaryRows), atoms and codes as Matrices. */
+export function fitDictionary(X: Matrix, opts: DictionaryLearningOptions = {}): DictionaryFit {
+  const fit = fitDictionaryRows(rowsOf(X), opts);
+  return { dictionary: toMatrix(fit.atoms, fit.k, X.columns), codes: toMatrix(fit.codes, X.rows, fit.k), iterations: fit.iterations, objective: fit.objective };
 }
 
 /** Mean squared reconstruction error per element of X ≈ U·D. */

@@ -1,6 +1,6 @@
 /**
  * The k largest eigenpairs of a symmetric positive semi-definite matrix, for PCA with few components (baselines.ts
- * `fitPca`: 5 axes of a T·C × T·C covariance, 192 × 192 for the default input).
+ * `fitPcaRows`: 5 axes of a T·C × T·C covariance, 192 × 192 for the default input).
  *
  * Why not only a full decomposition: PCA-5 needs 5 of its 192 eigenvectors, and a full one (Householder
  * tridiagonalisation + QL, ml-matrix) is O(d³) work in code that runs once per replay, cold — ~110 ms of a 2 s
@@ -11,8 +11,8 @@
  * one of the k pairs; when the spectrum is too flat to get there within `maxIter` steps the function returns
  * undefined and the caller decomposes fully, so the answer never depends on whether the fast path converged.
  */
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { mulberry32 } from '../util/prng.ts';
+import { axpyAt, dotAt } from './rows.ts';
 
 export interface EigenPairs {
   /** eigenvalues, largest first */
@@ -30,41 +30,79 @@ export interface TopEigenOptions {
   extra?: number;
 }
 
-/** y = C·x for the row-major d × d matrix C. */
-function matVec(C: Float64Array, d: number, x: Float64Array, y: Float64Array): void {
-  for (let a = 0; a < d; a++) {
-    let s = 0;
-    const off = a * d;
-    for (let b = 0; b < d; b++) s += C[off + b]! * x[b]!;
-    y[a] = s;
-  }
-}
-
-function dot(x: Float64Array, y: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i]! * y[i]!;
-  return s;
+/** Y[yo …] = C·X[xo …] for the row-major d × d matrix C and vectors of length d stored at offsets of X and Y. */
+function matVec(C: Float64Array, d: number, X: Float64Array, xo: number, Y: Float64Array, yo: number): void {
+  for (let a = 0; a < d; a++) Y[yo + a] = dotAt(C, a * d, X, xo, d);
 }
 
 /**
- * Orthonormalise `vs` in place (modified Gram–Schmidt, twice: once is not enough in floating point when vectors are
- * nearly parallel, as they become while the iteration converges). Returns false if a vector vanished (rank < p).
+ * Orthonormalise the p vectors of length d stored row-major in V, in place (modified Gram–Schmidt, twice: once is not
+ * enough in floating point when vectors are nearly parallel, as they become while the iteration converges). Returns
+ * false if a vector vanished (rank < p).
  */
-function orthonormalise(vs: Float64Array[]): boolean {
+function orthonormalise(V: Float64Array, p: number, d: number): boolean {
   for (let pass = 0; pass < 2; pass++) {
-    for (let i = 0; i < vs.length; i++) {
-      const v = vs[i]!;
+    for (let i = 0; i < p; i++) {
+      const vo = i * d;
       for (let j = 0; j < i; j++) {
-        const u = vs[j]!;
-        const c = dot(v, u);
-        for (let t = 0; t < v.length; t++) v[t] -= c * u[t]!;
+        const uo = j * d;
+        axpyAt(-dotAt(V, vo, V, uo, d), V, uo, V, vo, d);
       }
-      const norm = Math.sqrt(dot(v, v));
+      const norm = Math.sqrt(dotAt(V, vo, V, vo, d));
       if (!(norm > 0)) return false;
-      for (let t = 0; t < v.length; t++) v[t] /= norm;
+      for (let t = 0; t < d; t++) V[vo + t] /= norm;
     }
   }
   return true;
+}
+
+/**
+ * Eigen-decomposition of the small symmetric p × p matrix H (row-major; destroyed) by cyclic Jacobi rotations
+ * (Golub & Van Loan, "Matrix Computations", 4th ed., §8.5): eigenvalues on return in `values`, eigenvectors in the
+ * columns of Q (row-major p × p). Rayleigh–Ritz needs one per subspace step; p is k + a few.
+ */
+function jacobiEigen(H: Float64Array, p: number, values: Float64Array, Q: Float64Array): void {
+  Q.fill(0);
+  for (let i = 0; i < p; i++) Q[i * p + i] = 1;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    let diag = 0;
+    for (let i = 0; i < p; i++) {
+      diag += H[i * p + i]! * H[i * p + i]!;
+      for (let j = i + 1; j < p; j++) off += H[i * p + j]! * H[i * p + j]!;
+    }
+    if (off <= 1e-32 * diag || off === 0) break;
+    for (let i = 0; i < p; i++) {
+      for (let j = i + 1; j < p; j++) {
+        const hij = H[i * p + j]!;
+        if (hij === 0) continue;
+        // the rotation that zeroes H[i][j]: tan θ = t, the smaller root of t² + 2τt − 1 = 0
+        const tau = (H[j * p + j]! - H[i * p + i]!) / (2 * hij);
+        const t = (tau >= 0 ? 1 : -1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
+        const c = 1 / Math.sqrt(1 + t * t);
+        const s = t * c;
+        for (let r = 0; r < p; r++) {
+          const hri = H[r * p + i]!;
+          const hrj = H[r * p + j]!;
+          H[r * p + i] = c * hri - s * hrj;
+          H[r * p + j] = s * hri + c * hrj;
+        }
+        for (let r = 0; r < p; r++) {
+          const hir = H[i * p + r]!;
+          const hjr = H[j * p + r]!;
+          H[i * p + r] = c * hir - s * hjr;
+          H[j * p + r] = s * hir + c * hjr;
+        }
+        for (let r = 0; r < p; r++) {
+          const qri = Q[r * p + i]!;
+          const qrj = Q[r * p + j]!;
+          Q[r * p + i] = c * qri - s * qrj;
+          Q[r * p + j] = s * qri + c * qrj;
+        }
+      }
+    }
+  }
+  for (let i = 0; i < p; i++) values[i] = H[i * p + i]!;
 }
 
 /**
@@ -76,60 +114,54 @@ export function topEigenpairs(C: Float64Array, d: number, k: number, opts: TopEi
   if (k < 1 || p <= k) return undefined; // nothing left to separate the k from: a full decomposition is as cheap
   const tol = opts.tol ?? 1e-12;
   const maxIter = opts.maxIter ?? 80;
-  // A fixed seeded start: the same matrix always gives the same vectors.
+  // A fixed seeded start: the same matrix always gives the same vectors. Bases are p vectors of length d, row-major.
   const rng = mulberry32(0x5eed);
-  let V: Float64Array[] = Array.from({ length: p }, () => Float64Array.from({ length: d }, () => rng() - 0.5));
-  if (!orthonormalise(V)) return undefined;
-  const W = Array.from({ length: p }, () => new Float64Array(d));
-  const H = new Matrix(p, p);
+  let V = Float64Array.from({ length: p * d }, () => rng() - 0.5);
+  if (!orthonormalise(V, p, d)) return undefined;
+  const W = new Float64Array(p * d);
+  const H = new Float64Array(p * p);
+  const Q = new Float64Array(p * p);
+  const theta = new Float64Array(p);
+  const U = new Float64Array(p * d);
+  let CU = new Float64Array(p * d);
   for (let iter = 0; iter < maxIter; iter++) {
-    for (let i = 0; i < p; i++) matVec(C, d, V[i]!, W[i]!);
-    // Rayleigh–Ritz on span(V): H = Vᵀ C V, H = Q Θ Qᵀ; Ritz vectors U = V Q with C U = W Q.
-    for (let i = 0; i < p; i++) for (let j = i; j < p; j++) H.set(i, j, dot(V[i]!, W[j]!)), H.set(j, i, H.get(i, j));
-    const eig = new EigenvalueDecomposition(H, { assumeSymmetric: true });
-    const theta = eig.realEigenvalues;
-    const Q = eig.eigenvectorMatrix;
-    const order = theta.map((_, i) => i).sort((i, j) => theta[j]! - theta[i]!);
-    const U: Float64Array[] = [];
-    const CU: Float64Array[] = [];
-    for (const c of order) {
-      const u = new Float64Array(d);
-      const cu = new Float64Array(d);
+    for (let i = 0; i < p; i++) matVec(C, d, V, i * d, W, i * d);
+    // Rayleigh–Ritz on span(V): H = Vᵀ C V, H = Q Θ Qᵀ; Ritz vectors U = V Q with C U = W Q, largest θ first.
+    for (let i = 0; i < p; i++) for (let j = i; j < p; j++) H[i * p + j] = H[j * p + i] = dotAt(V, i * d, W, j * d, d);
+    jacobiEigen(H, p, theta, Q);
+    const order = Array.from({ length: p }, (_, i) => i).sort((i, j) => theta[j]! - theta[i]!);
+    U.fill(0);
+    CU.fill(0);
+    order.forEach((c, r) => {
       for (let i = 0; i < p; i++) {
-        const q = Q.get(i, c);
-        const v = V[i]!;
-        const w = W[i]!;
-        for (let t = 0; t < d; t++) {
-          u[t] += q * v[t]!;
-          cu[t] += q * w[t]!;
-        }
+        axpyAt(Q[i * p + c]!, V, i * d, U, r * d, d);
+        axpyAt(Q[i * p + c]!, W, i * d, CU, r * d, d);
       }
-      U.push(u);
-      CU.push(cu);
-    }
+    });
     const top = theta[order[0]!]!;
     if (!(top > 0)) return undefined;
     let converged = true;
     for (let i = 0; i < k && converged; i++) {
       const th = theta[order[i]!]!;
-      const u = U[i]!;
-      const cu = CU[i]!;
       let r2 = 0;
-      for (let t = 0; t < d; t++) r2 += (cu[t]! - th * u[t]!) ** 2;
+      for (let t = 0; t < d; t++) r2 += (CU[i * d + t]! - th * U[i * d + t]!) ** 2;
       converged = Math.sqrt(r2) <= tol * top;
     }
     if (converged) {
-      const vectors = U.slice(0, k);
       // the Ritz vectors are orthonormal up to rounding; make them unit length exactly as a decomposition's are
-      for (const u of vectors) {
-        const n = Math.sqrt(dot(u, u));
+      const vectors = Array.from({ length: k }, (_, i) => {
+        const u = U.slice(i * d, i * d + d);
+        const n = Math.sqrt(dotAt(u, 0, u, 0, d));
         for (let t = 0; t < d; t++) u[t] /= n;
-      }
+        return u;
+      });
       return { values: Float64Array.from(order.slice(0, k), (c) => theta[c]!), vectors };
     }
     // next basis: C applied to the Ritz vectors, largest first (a power step on the rotated basis)
-    V = CU;
-    if (!orthonormalise(V)) return undefined;
+    const next = CU;
+    CU = V;
+    V = next;
+    if (!orthonormalise(V, p, d)) return undefined;
   }
   return undefined;
 }

@@ -1,12 +1,13 @@
 /**
  * topEigenpairs (subspace iteration for PCA's top axes) against ml-matrix's full symmetric decomposition: the same
- * eigenvalues and axes (up to sign) where it converges, and undefined — so fitPca decomposes fully — where the
+ * eigenvalues and axes (up to sign) where it converges, and undefined — so fitPcaRows decomposes fully — where the
  * spectrum is too flat to converge.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
 import { topEigenpairs } from '../../src/model/top-eigenpairs.ts';
-import { fitPca } from '../../src/model/baselines.ts';
+import { fitPcaRows } from '../../src/model/baselines.ts';
+import { rowsOf } from '../../src/model/rows.ts';
 import { mulberry32 } from '../../src/util/prng.ts';
 
 /** Covariance (row-major d × d) of n random rows built from `shapes` with the given amplitudes plus white noise. */
@@ -56,23 +57,23 @@ describe('topEigenpairs', () => {
     expect(topEigenpairs(C, d, 5, { maxIter: 30 })).toBeUndefined();
   });
 
-  it('fitPca spans the same subspace with either path (projections agree)', () => {
+  it('fitPcaRows spans the same subspace with either path (projections agree)', () => {
     const d = 40;
     const { X } = covariance(d, 300, [5, 3, 2, 1, 0.7, 0.2], 0.02, 11);
-    const fit = fitPca(X, 5);
+    const fit = fitPcaRows(rowsOf(X), 5);
     // the projector PᵀP onto the fitted axes equals the full decomposition's
     const mean = new Float64Array(d);
     for (let i = 0; i < X.rows; i++) for (let j = 0; j < d; j++) mean[j] += X.get(i, j) / X.rows;
     const C = new Float64Array(d * d);
     for (let i = 0; i < X.rows; i++) for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) C[a * d + b] += (X.get(i, a) - mean[a]!) * (X.get(i, b) - mean[b]!);
-    expect(topEigenpairs(C, d, 5)).toBeDefined(); // fitPca took the fast path
+    expect(topEigenpairs(C, d, 5)).toBeDefined(); // fitPcaRows took the fast path
     const ref = fullTop(C, d, 5);
     for (let a = 0; a < d; a++) {
       for (let b = 0; b < d; b++) {
         let p = 0;
         let q = 0;
         for (let c = 0; c < 5; c++) {
-          p += fit.components.get(c, a) * fit.components.get(c, b);
+          p += fit.axes[c * d + a]! * fit.axes[c * d + b]!;
           q += ref.vectors[c]![a]! * ref.vectors[c]![b]!;
         }
         expect(Math.abs(p - q)).toBeLessThan(1e-9);
