@@ -66,9 +66,10 @@ function swap(v: Float64Array, a: number, b: number): void {
   v[b] = t;
 }
 
-/** The finite values of `values`, copied into a scratch array; returns it and how many there are. */
-function finiteCopy(values: ArrayLike<number>): [Float64Array, number] {
-  const tmp = new Float64Array(values.length);
+/** The finite values of `values`, copied into a scratch array (`scratch` when it is long enough, else a new one);
+ *  returns it and how many there are. */
+function finiteCopy(values: ArrayLike<number>, scratch?: Float64Array): [Float64Array, number] {
+  const tmp = scratch && scratch.length >= values.length ? scratch : new Float64Array(values.length);
   let n = 0;
   for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) tmp[n++] = values[i];
   return [tmp, n];
@@ -80,9 +81,10 @@ export function median(values: ArrayLike<number>): number {
   return medianInPlace(tmp, n);
 }
 
-/** Median and unscaled MAD of values (copied; the input is not changed). NaN values are skipped. */
-export function medianMad(values: ArrayLike<number>): { median: number; mad: number } {
-  const [tmp, n] = finiteCopy(values);
+/** Median and unscaled MAD of values (copied, into `scratch` when given and long enough; the input is not changed).
+ *  NaN values are skipped. */
+export function medianMad(values: ArrayLike<number>, scratch?: Float64Array): { median: number; mad: number } {
+  const [tmp, n] = finiteCopy(values, scratch);
   const median = medianInPlace(tmp, n);
   for (let i = 0; i < n; i++) tmp[i] = Math.abs(tmp[i] - median);
   return { median, mad: medianInPlace(tmp, n) };
