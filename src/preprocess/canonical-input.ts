@@ -316,6 +316,10 @@ interface Work {
   rolled: Float32Array;
   scratch: Float32Array;
   res: Float64Array;
+  /** scratch of a median over one resampled channel (T) */
+  order: Float64Array;
+  /** the descriptor's voltage axis in the scan's volts (coercive biases) */
+  volts: number[];
 }
 
 const works = new WeakMap<ScanInputState, Work>();
@@ -333,6 +337,8 @@ function workFor(state: ScanInputState, start: StartHeader, d: InputDescriptor):
       rolled: new Float32Array(n),
       scratch: new Float32Array(n),
       res: new Float64Array(d.T),
+      order: new Float64Array(d.T),
+      volts: d.voltage.map((u) => u * state.grid.vmax),
     };
     works.set(state, w);
   }
@@ -546,16 +552,15 @@ export function toCanonicalInput(
       if (ch.name === 'piezoresponse') {
         centre = midRange(buf);
         scale = Math.max(halfHeight(buf), state.heightFloor ?? 0, 1e-30);
-      } else centre = median(buf);
+      } else centre = median(buf, w.order);
     }
     if (c === 0 && stats) {
       stats.offset = midRange(buf);
       stats.height = halfHeight(buf);
       if (stats.coercive) {
-        const volts = d.voltage.map((u) => u * state.grid.vmax);
         const half = T >> 1; // the canonical cycle falls from +Vmax for its first half, then rises
-        const down = steepestCrossing(buf, volts, 0, half, stats.offset);
-        const up = steepestCrossing(buf, volts, half, T, stats.offset);
+        const down = steepestCrossing(buf, w.volts, 0, half, stats.offset);
+        const up = steepestCrossing(buf, w.volts, half, T, stats.offset);
         stats.coercive = { down, up, imprint: (down + up) / 2 };
       }
     }

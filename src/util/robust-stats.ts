@@ -75,9 +75,10 @@ function finiteCopy(values: ArrayLike<number>, scratch?: Float64Array): [Float64
   return [tmp, n];
 }
 
-/** Median of the finite values (copied; the input is not changed); NaN when there are none. */
-export function median(values: ArrayLike<number>): number {
-  const [tmp, n] = finiteCopy(values);
+/** Median of the finite values (copied, into `scratch` when given and long enough; the input is not changed); NaN
+ *  when there are none. */
+export function median(values: ArrayLike<number>, scratch?: Float64Array): number {
+  const [tmp, n] = finiteCopy(values, scratch);
   return medianInPlace(tmp, n);
 }
 
