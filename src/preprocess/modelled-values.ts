@@ -35,28 +35,31 @@ export function modelledValuesProblem(data: readonly Float32Array[], start: Star
   let cached = plans.get(start);
   if (!cached || cached.d !== d) plans.set(start, (cached = { d, plan: sourcePlan(start, d) }));
   const { plan } = cached;
-  const where = `scan ${start.scanId} pixel${seq === undefined ? '' : ` seq ${seq}`}`;
-  const part = plan.kind === 'sho' ? ` (cycle ${plan.cycle}, field ${plan.field})` : '';
+  // the messages are built only for a refused pixel: this runs for every pixel, and almost all pass
+  const where = () => `scan ${start.scanId} pixel${seq === undefined ? '' : ` seq ${seq}`}`;
+  const part = () => (plan.kind === 'sho' ? ` (cycle ${plan.cycle}, field ${plan.field})` : '');
   for (let c = 0; c < d.channels.length; c++) {
     const bi = plan.buffer[c]!;
     if (bi < 0) continue; // a channel the scan lacks is filled by design, not refused
     // sho piezoresponse is projected from amplitude and phase: a step counts as finite when both are
-    const sources = plan.kind === 'sho' && d.channels[c] === 'piezoresponse' ? [data[bi], data[bi + 1]] : [data[bi]];
-    if (sources.some((s) => !s)) continue;
+    const two = plan.kind === 'sho' && d.channels[c] === 'piezoresponse';
+    const a = data[bi];
+    const b = two ? data[bi + 1] : a;
+    if (!a || !b) continue;
     let finite = 0;
     for (let t = 0; t < plan.steps; t++) {
-      let ok = true;
-      for (const s of sources) {
-        const v = s![plan.base + t]!;
-        if (!Number.isFinite(v)) ok = false;
-        else if (Math.abs(v) > MAX_MODELLED_MAGNITUDE) {
-          return new ModelledValuesError('LS_INPUT_OVERFLOW', `${where}: ${start.buffers[bi]?.name ?? 'a buffer'} value ${v} at step ${t}${part} is beyond ±${MAX_MODELLED_MAGNITUDE}; no physical value is, and its cleaning would overflow float32`);
-        }
+      const va = a[plan.base + t]!;
+      const vb = b[plan.base + t]!;
+      const fa = Number.isFinite(va);
+      const fb = Number.isFinite(vb);
+      if ((fa && Math.abs(va) > MAX_MODELLED_MAGNITUDE) || (fb && Math.abs(vb) > MAX_MODELLED_MAGNITUDE)) {
+        const [at, v] = fa && Math.abs(va) > MAX_MODELLED_MAGNITUDE ? [bi, va] : [two ? bi + 1 : bi, vb];
+        return new ModelledValuesError('LS_INPUT_OVERFLOW', `${where()}: ${start.buffers[at]?.name ?? 'a buffer'} value ${v} at step ${t}${part()} is beyond ±${MAX_MODELLED_MAGNITUDE}; no physical value is, and its cleaning would overflow float32`);
       }
-      if (ok) finite++;
+      if (fa && fb) finite++;
     }
     if (finite === 0) {
-      return new ModelledValuesError('LS_INPUT_ALL_NONFINITE', `${where}: the ${d.channels[c]} the model reads${part} has no finite value (all NaN/Inf: a failed fit); not encoded`);
+      return new ModelledValuesError('LS_INPUT_ALL_NONFINITE', `${where()}: the ${d.channels[c]} the model reads${part()} has no finite value (all NaN/Inf: a failed fit); not encoded`);
     }
   }
   return undefined;
