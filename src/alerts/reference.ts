@@ -78,7 +78,8 @@ export async function loadAlertsReference(bundleDir: string): Promise<AlertsRefe
   } catch (err) {
     throw new AlertsError('LS_ALERTS_REFERENCE_INVALID', `${path} is not valid JSON (${(err as Error).message})`, path);
   }
-  const parsed = ReferenceSchema.safeParse(json);
+  // jitless: parsed once per daemon, so zod's generated fast parsers would cost more than they save (config/schema.ts)
+  const parsed = ReferenceSchema.safeParse(json, { jitless: true });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new AlertsError('LS_ALERTS_REFERENCE_INVALID', `${path}: ${issue.path.join('.') || '(root)'}: ${issue.message}; expected the AlertsReference format 1 (docs/alerts.md)`, path);

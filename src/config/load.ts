@@ -54,7 +54,7 @@ export function describeIssues(issues: z.core.$ZodIssue[], input: unknown): stri
 
 /** Validate a plain object as a Config, or throw a ConfigError naming `source`. */
 export function parseConfig(input: unknown, source: string): Config {
-  const parsed = Config.safeParse(input ?? {});
+  const parsed = Config.safeParse(input ?? {}, { jitless: true }); // parsed once: no generated parsers (schema.ts DEFAULTS)
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues, input);
     throw new ConfigError(`${source}: ${problems.join('\n  ')}`, source, problems);

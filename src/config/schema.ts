@@ -324,4 +324,7 @@ export const Config = z
 export type Config = z.infer<typeof Config>;
 
 /** Every default, from the schema itself. */
-export const DEFAULTS: Config = Config.parse({});
+// jitless: zod compiles a fast parser (generated code, `new Function`) for each object schema at its first parse; the
+// config is parsed once or twice per process, so building those ~25 parsers cost more at every start than it saves
+// (docs/performance.md §Start-up and whole-process replay). Hot schemas (protocol headers) keep the fast path.
+export const DEFAULTS: Config = Config.parse({}, { jitless: true });
