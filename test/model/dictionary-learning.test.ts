@@ -57,6 +57,36 @@ print(json.dumps(lasso.coef_.tolist()))`;
     expect(nonzero).toBeGreaterThan(X.rows); // codes are not all zero: the comparison means something
   });
 
+  it('each code meets the optimality (KKT) conditions of the positive lasso, also when two atoms are the same', () => {
+    // g = G·u − (x·Dᵀ − α): g_i = 0 where u_i > 0, g_i ≥ 0 where u_i = 0 — the minimum, whichever way it is found
+    let seed = 9;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (const duplicate of [false, true]) {
+      const k = 5;
+      const d = 12;
+      const D = new Matrix(k, d);
+      for (let c = 0; c < k; c++) for (let j = 0; j < d; j++) D.set(c, j, duplicate && c === 4 ? D.get(1, j) : rnd() - 0.3);
+      const X = new Matrix(200, d);
+      for (let i = 0; i < 200; i++) for (let j = 0; j < d; j++) X.set(i, j, 3 * (rnd() - 0.2));
+      const alpha = 0.5;
+      const U = sparseEncodePositive(X, D, alpha);
+      const G = D.mmul(D.transpose());
+      const XD = X.mmul(D.transpose());
+      let active = 0;
+      for (let i = 0; i < X.rows; i++) {
+        for (let c = 0; c < k; c++) {
+          let g = -(XD.get(i, c) - alpha);
+          for (let e = 0; e < k; e++) g += G.get(c, e) * U.get(i, e);
+          if (U.get(i, c) > 0) {
+            active++;
+            expect(Math.abs(g)).toBeLessThan(duplicate ? 1e-6 : 1e-9);
+          } else expect(g).toBeGreaterThan(duplicate ? -1e-6 : -1e-9);
+        }
+      }
+      expect(active).toBeGreaterThan(X.rows); // codes are not all zero: the check means something
+    }
+  });
+
   it('a fitted dictionary reconstructs as well as sklearn DictionaryLearning from the same k-means start (within 10%)', () => {
     const py = `
 import sys, json, numpy as np
