@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { Matrix } from 'ml-matrix';
-import { fitDictionary, kMeansCentroids, reconstructionMse, sparseEncodePositive, dictionaryBaselineError } from '../../src/model/dictionary-learning.ts';
+import { fitDictionary, kMeansCentroids, kMeansRows, reconstructionMse, sparseEncodePositive, dictionaryBaselineError } from '../../src/model/dictionary-learning.ts';
+import { mulberry32 } from '../../src/util/prng.ts';
 import { randomRgb, toySpectra } from '../../src/sim/toy-rgb.ts';
 
 /** Toy spectra (docs/science.md §4), standardised per time step: n × 25. */
@@ -55,6 +56,59 @@ print(json.dumps(lasso.coef_.tolist()))`;
     }
     expect(maxDiff).toBeLessThan(1e-5);
     expect(nonzero).toBeGreaterThan(X.rows); // codes are not all zero: the comparison means something
+  });
+
+  it('k-means with bounds gives plain Lloyd iterations\' centroids, to the last bit', () => {
+    // the definition: k-means++ seeding as kMeansRows draws it, then Lloyd — assign every point to its nearest
+    // centroid, move each centroid to its points' mean — until no point moves
+    const lloyd = (X: { data: Float64Array; n: number; d: number }, k: number, seed: number) => {
+      const { data, n, d } = X;
+      const sq = (i: number, C: Float64Array, c: number) => {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += (data[i * d + j]! - C[c * d + j]!) ** 2;
+        return s;
+      };
+      const rnd = mulberry32(seed + 1);
+      const C = new Float64Array(k * d);
+      const dist = new Float64Array(n).fill(Infinity);
+      let pick = Math.floor(rnd() * n);
+      for (let c = 0; c < k; c++) {
+        C.set(data.subarray(pick * d, pick * d + d), c * d);
+        let total = 0;
+        for (let i = 0; i < n; i++) total += dist[i] = Math.min(dist[i]!, sq(i, C, c));
+        let r = rnd() * total;
+        pick = n - 1;
+        for (let i = 0; i < n; i++) if ((r -= dist[i]!) <= 0) { pick = i; break; }
+      }
+      const assign = new Int32Array(n);
+      for (let it = 0; it < 50; it++) {
+        let moved = 0;
+        for (let i = 0; i < n; i++) {
+          let best = 0;
+          for (let c = 1; c < k; c++) if (sq(i, C, c) < sq(i, C, best)) best = c;
+          if (assign[i] !== best) moved++;
+          assign[i] = best;
+        }
+        const sums = new Float64Array(k * d);
+        const counts = new Float64Array(k);
+        for (let i = 0; i < n; i++) {
+          counts[assign[i]!]!++;
+          for (let j = 0; j < d; j++) sums[assign[i]! * d + j] = sums[assign[i]! * d + j]! + data[i * d + j]!;
+        }
+        for (let c = 0; c < k; c++) if (counts[c]! > 0) for (let j = 0; j < d; j++) C[c * d + j] = sums[c * d + j]! / counts[c]!;
+        if (moved === 0 && it > 0) break;
+      }
+      return C;
+    };
+    const rnd = mulberry32(77);
+    for (let trial = 0; trial < 30; trial++) {
+      const n = 40 + Math.floor(rnd() * 300);
+      const d = 2 + Math.floor(rnd() * 20);
+      // clustered points (a few well separated blobs and noise), so bounds skip most distances after the first passes
+      const centres = Array.from({ length: 6 }, () => Float64Array.from({ length: d }, () => 10 * rnd()));
+      const X = { data: Float64Array.from({ length: n * d }, (_, q) => centres[Math.floor(q / d) % 6]![q % d]! + rnd()), n, d };
+      for (const k of [1, 2, 5, 8]) expect(Array.from(kMeansRows(X, k, trial))).toEqual(Array.from(lloyd(X, k, trial)));
+    }
   });
 
   it('each code meets the optimality (KKT) conditions of the positive lasso, also when two atoms are the same', () => {
