@@ -30,8 +30,10 @@ export function hampelFilter(x: Float32Array, opts: HampelOptions = HAMPEL_DEFAU
   if (h < 1) return 0;
   const w = 2 * h + 1;
   const len = n + 2 * h;
-  if (ring.length < len) ring = new Float64Array(len);
-  if (win.length !== w) win = new Float64Array(w);
+  if (ringScratch.length < len) ringScratch = new Float64Array(len);
+  if (winScratch.length !== w) winScratch = new Float64Array(w);
+  const ring = ringScratch;
+  const win = winScratch;
   let sigmaFloor = floor;
   if (sigmaFloor === undefined) sigmaFloor = 1e-3 * MAD_TO_SIGMA * medianMad(x, ring).mad;
   // The original values with the loop's wrap-around laid out flat: ring[i + h] = x[i], so the window of value i is
@@ -45,10 +47,34 @@ export function hampelFilter(x: Float32Array, opts: HampelOptions = HAMPEL_DEFAU
   for (let j = 0; j < w; j++) win[j] = ring[j]!;
   win.sort();
   const k = opts.k;
+  const floorBound = k * sigmaFloor;
   let replaced = 0;
   for (let i = 0; i < n; i++) {
-    if (i > 0) slide(win, ring[i - 1]!, ring[i + 2 * h]!);
+    if (i > 0) {
+      // one value out, one in; the scan for the outgoing value and the shift stay in this loop (the common case)
+      const out = ring[i - 1]!;
+      const into = ring[i + 2 * h]!;
+      let at = 0;
+      while (at < w && win[at] !== out) at++;
+      if (at === w || into !== into) resort(win, at, into);
+      else if (into >= out) {
+        while (at + 1 < w && win[at + 1]! < into) {
+          win[at] = win[at + 1]!;
+          at++;
+        }
+        win[at] = into;
+      } else {
+        while (at > 0 && win[at - 1]! > into) {
+          win[at] = win[at - 1]!;
+          at--;
+        }
+        win[at] = into;
+      }
+    }
     const med = win[h]!;
+    const dev = Math.abs(ring[i + h]! - med);
+    // within k times the floor a value is never a spike, whatever the window's MAD: k·max(σ_MAD, floor) ≥ k·floor
+    if (dev <= floorBound) continue;
     let below = h - 1;
     let above = h + 1;
     let mad = 0;
@@ -66,7 +92,7 @@ export function hampelFilter(x: Float32Array, opts: HampelOptions = HAMPEL_DEFAU
       }
     }
     const sigma = Math.max(MAD_TO_SIGMA * mad, sigmaFloor);
-    if (Math.abs(ring[i + h]! - med) > k * sigma) {
+    if (dev > k * sigma) {
       x[i] = med;
       replaced++;
     }
@@ -77,35 +103,15 @@ export function hampelFilter(x: Float32Array, opts: HampelOptions = HAMPEL_DEFAU
 // Scratch of the filter, grown on demand and reused: it runs on every channel of every pixel, and two fresh arrays per
 // call were a good part of its cost (allocation, then garbage collection). Safe to share: the filter is synchronous
 // and never re-entered.
-let ring = new Float64Array(0);
-let win = new Float64Array(0);
+let ringScratch = new Float64Array(0);
+let winScratch = new Float64Array(0);
 
-/** Replace one occurrence of `out` in the sorted array `win` by `into`, keeping it sorted. */
-function slide(win: Float64Array, out: number, into: number): void {
-  let at = -1;
-  for (let i = 0; i < win.length; i++) {
-    if (win[i] === out) {
-      at = i;
-      break;
-    }
-  }
-  if (at < 0 || Number.isNaN(into)) {
-    // a NaN leaves or enters (callers fill non-finite values first, so only direct callers meet this): re-sort
-    if (at < 0) at = Math.max(0, win.findIndex(Number.isNaN));
-    win[at] = into;
-    win.sort();
-    return;
-  }
-  if (into >= out) {
-    while (at + 1 < win.length && win[at + 1]! < into) {
-      win[at] = win[at + 1]!;
-      at++;
-    }
-  } else {
-    while (at > 0 && win[at - 1]! > into) {
-      win[at] = win[at - 1]!;
-      at--;
-    }
-  }
-  win[at] = into;
+/**
+ * The slide's rare case: the outgoing value is not in the window (a NaN left: NaN !== NaN) or a NaN enters (callers
+ * fill non-finite values first, so only direct callers meet this). Put `into` at `at` (or where a NaN sits) and
+ * re-sort.
+ */
+function resort(win: Float64Array, at: number, into: number): void {
+  win[at < win.length ? at : Math.max(0, win.findIndex(Number.isNaN))] = into;
+  win.sort();
 }
