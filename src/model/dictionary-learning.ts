@@ -31,11 +31,8 @@ export interface DictionaryFit {
   objective: number;
 }
 
-/**
- * k-means (k-means++ seeding, Lloyd iterations) centroids of the rows of X: k × d, row-major, on plain flat arrays
- * (rows.ts says why).
- */
-export function kMeansRows(X: Rows, k: number, seed = 0, iters = 50): Float64Array {
+/** k-means++ seeding (Arthur & Vassilvitskii, 2007) from mulberry32(seed + 1): k rows of X as starting centroids. */
+export function kMeansPlusPlus(X: Rows, k: number, seed = 0): Float64Array {
   const { data, n, d } = X;
   const rnd = mulberry32(seed + 1);
   const C = new Float64Array(k * d);
@@ -58,6 +55,16 @@ export function kMeansRows(X: Rows, k: number, seed = 0, iters = 50): Float64Arr
       }
     }
   }
+  return C;
+}
+
+/**
+ * k-means (k-means++ seeding, Lloyd iterations) centroids of the rows of X: k × d, row-major, on plain flat arrays
+ * (rows.ts says why).
+ */
+export function kMeansRows(X: Rows, k: number, seed = 0, iters = 50): Float64Array {
+  const { data, n, d } = X;
+  const C = kMeansPlusPlus(X, k, seed);
   // Lloyd iterations with Hamerly's bounds (G. Hamerly, "Making k-means even faster", SIAM SDM 2010): per point an
   // upper bound on the distance to its centroid and a lower bound on the distance to any other; a point whose upper
   // bound is below both the lower bound and half the distance from its centroid to the nearest other one cannot

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { Matrix } from 'ml-matrix';
-import { fitDictionary, kMeansCentroids, kMeansRows, reconstructionMse, sparseEncodePositive, dictionaryBaselineError } from '../../src/model/dictionary-learning.ts';
+import { fitDictionary, kMeansCentroids, kMeansPlusPlus, kMeansRows, reconstructionMse, sparseEncodePositive, dictionaryBaselineError } from '../../src/model/dictionary-learning.ts';
 import { mulberry32 } from '../../src/util/prng.ts';
 import { randomRgb, toySpectra } from '../../src/sim/toy-rgb.ts';
 
@@ -59,8 +59,8 @@ print(json.dumps(lasso.coef_.tolist()))`;
   });
 
   it('k-means with bounds gives plain Lloyd iterations\' centroids, to the last bit', () => {
-    // the definition: k-means++ seeding as kMeansRows draws it, then Lloyd — assign every point to its nearest
-    // centroid, move each centroid to its points' mean — until no point moves
+    // the definition: from the same k-means++ seeds, Lloyd — assign every point to its nearest centroid, move each
+    // centroid to its points' mean — until no point moves
     const lloyd = (X: { data: Float64Array; n: number; d: number }, k: number, seed: number) => {
       const { data, n, d } = X;
       const sq = (i: number, C: Float64Array, c: number) => {
@@ -68,18 +68,7 @@ print(json.dumps(lasso.coef_.tolist()))`;
         for (let j = 0; j < d; j++) s += (data[i * d + j]! - C[c * d + j]!) ** 2;
         return s;
       };
-      const rnd = mulberry32(seed + 1);
-      const C = new Float64Array(k * d);
-      const dist = new Float64Array(n).fill(Infinity);
-      let pick = Math.floor(rnd() * n);
-      for (let c = 0; c < k; c++) {
-        C.set(data.subarray(pick * d, pick * d + d), c * d);
-        let total = 0;
-        for (let i = 0; i < n; i++) total += dist[i] = Math.min(dist[i]!, sq(i, C, c));
-        let r = rnd() * total;
-        pick = n - 1;
-        for (let i = 0; i < n; i++) if ((r -= dist[i]!) <= 0) { pick = i; break; }
-      }
+      const C = kMeansPlusPlus(X, k, seed);
       const assign = new Int32Array(n);
       for (let it = 0; it < 50; it++) {
         let moved = 0;
