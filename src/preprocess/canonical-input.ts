@@ -320,6 +320,8 @@ interface Work {
   order: Float64Array;
   /** the descriptor's voltage axis in the scan's volts (coercive biases) */
   volts: number[];
+  /** offset and half-height of the channel in `res` (loopExtent) */
+  extent: { offset: number; height: number };
 }
 
 const works = new WeakMap<ScanInputState, Work>();
@@ -339,6 +341,7 @@ function workFor(state: ScanInputState, start: StartHeader, d: InputDescriptor):
       res: new Float64Array(d.T),
       order: new Float64Array(d.T),
       volts: d.voltage.map((u) => u * state.grid.vmax),
+      extent: { offset: Number.NaN, height: Number.NaN },
     };
     works.set(state, w);
   }
@@ -378,25 +381,19 @@ function physicalChannel(data: Float32Array[], c: number, state: ScanInputState,
   return true;
 }
 
-/** (max + min) / 2: the loop's offset (spikes are gone by now, so the extremes are the loop's own). */
-function midRange(x: Float64Array): number {
+/**
+ * The loop's offset, (max + min) / 2, and half-height, (max − min) / 2, into `into` — one pass over its extremes
+ * (spikes are gone by now, so the extremes are the loop's own).
+ */
+function loopExtent(x: Float64Array, into: { offset: number; height: number }): void {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of x) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  return (hi + lo) / 2;
-}
-
-function halfHeight(x: Float64Array): number {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of x) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  return (hi - lo) / 2;
+  into.offset = (hi + lo) / 2;
+  into.height = (hi - lo) / 2;
 }
 
 /**
@@ -446,7 +443,8 @@ export function fitScanInputState(start: StartHeader, pixels: Iterable<Float32Ar
       physicalChannel(px, c, state, d, w, buf);
       if (!Number.isFinite(buf[0]!)) continue;
       for (const v of buf) values.push(v);
-      heights.push(halfHeight(buf));
+      loopExtent(buf, w.extent);
+      heights.push(w.extent.height);
       const m = median(buf);
       for (const v of buf) centred.push(Math.abs(v - m));
     }
@@ -548,15 +546,16 @@ export function toCanonicalInput(
     }
     let centre = ch.centre;
     let scale = ch.scale;
-    if (state.normalisation === 'pixel') {
-      if (ch.name === 'piezoresponse') {
-        centre = midRange(buf);
-        scale = Math.max(halfHeight(buf), state.heightFloor ?? 0, 1e-30);
-      } else centre = median(buf, w.order);
-    }
+    const { extent } = w;
+    const pixelPiezo = state.normalisation === 'pixel' && ch.name === 'piezoresponse';
+    if (pixelPiezo || (c === 0 && stats)) loopExtent(buf, extent);
+    if (pixelPiezo) {
+      centre = extent.offset;
+      scale = Math.max(extent.height, state.heightFloor ?? 0, 1e-30);
+    } else if (state.normalisation === 'pixel') centre = median(buf, w.order);
     if (c === 0 && stats) {
-      stats.offset = midRange(buf);
-      stats.height = halfHeight(buf);
+      stats.offset = extent.offset;
+      stats.height = extent.height;
       if (stats.coercive) {
         const half = T >> 1; // the canonical cycle falls from +Vmax for its first half, then rises
         const down = steepestCrossing(buf, w.volts, 0, half, stats.offset);
