@@ -4,9 +4,9 @@
  * Minimises ½‖X − U·D‖²_F + α‖U‖₁ with codes U ≥ 0 (positive codes) and atoms ‖D_k‖₂ ≤ 1, like scikit-learn's
  * DictionaryLearning(positive_code=True): each row's codes solved exactly by an active-set method on the Gram matrix
  * (sklearn's lasso_cd with positive=True approaches the same minimum by coordinate descent), atoms by sklearn's block
- * coordinate descent (`_update_dict`). Atoms start
- * from k-means centroids (as the paper's baseline does). The numerics work on flat rows (rows.ts); the Matrix
- * functions are thin wrappers for callers that hold ml-matrix matrices.
+ * coordinate descent (`_update_dict`). Atoms start from k-means centroids (as the paper's baseline does). The
+ * numerics work on flat rows (rows.ts); the Matrix functions are thin wrappers for callers that hold ml-matrix
+ * matrices.
  */
 import { Matrix } from 'ml-matrix';
 import { mulberry32 } from '../util/prng.ts';
@@ -165,8 +165,8 @@ function encodeRowPositive(xd: Float64Array, G: Float64Array, k: number, alpha: 
   if (!activeSetPositive(xd, G, k, alpha, U, uo)) coordinateDescentPositive(xd, G, k, alpha, U, uo, maxIter, tol);
 }
 
-// Scratch of the active-set solver (k values each; k × k for the factor), grown on demand and reused: it runs for every
-// row of every coding pass. Safe to share: the solver is synchronous and never re-entered.
+// Scratch of the active-set solver (the free set, u and z: k values each; k × k for the factor), grown on demand and
+// reused: it runs for every row of every coding pass. Safe to share: the solver is synchronous and never re-entered.
 let setScratch = new Int32Array(0);
 let vecScratch = new Float64Array(0);
 let facScratch = new Float64Array(0);
@@ -175,27 +175,26 @@ let facScratch = new Float64Array(0);
 function activeSetPositive(xd: Float64Array, G: Float64Array, k: number, alpha: number, U: Float64Array, uo: number): boolean {
   if (setScratch.length < k) {
     setScratch = new Int32Array(k);
-    vecScratch = new Float64Array(3 * k);
+    vecScratch = new Float64Array(2 * k);
     facScratch = new Float64Array(k * k);
   }
   const free = setScratch; // 1: u_i is free (may be > 0), 0: held at 0
   const u = vecScratch.subarray(0, k);
   const z = vecScratch.subarray(k, 2 * k);
-  const w = vecScratch.subarray(2 * k, 3 * k);
   free.fill(0, 0, k);
   u.fill(0);
   let scale = 0;
   for (let i = 0; i < k; i++) scale = Math.max(scale, Math.abs(xd[i]! - alpha), G[i * k + i]!);
   const tol = 1e-13 * Math.max(scale, 1e-300);
   for (let outer = 0; outer < 4 * k + 4; outer++) {
-    // w = b − G·u, the negative gradient; optimal when no held coordinate would decrease the objective by moving up
+    // the negative gradient b − G·u; optimal when no held coordinate would decrease the objective by moving up
     let best = -1;
     let bestW = tol;
     for (let i = 0; i < k; i++) {
+      if (free[i]) continue;
       let g = xd[i]! - alpha;
       for (let j = 0; j < k; j++) g -= G[i * k + j]! * u[j]!;
-      w[i] = g;
-      if (!free[i] && g > bestW) {
+      if (g > bestW) {
         bestW = g;
         best = i;
       }

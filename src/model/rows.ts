@@ -36,9 +36,7 @@ export function pickRows(data: Float32Array, rows: ArrayLike<number>, d: number)
 
 /** An ml-matrix Matrix of the n × d values of `data` (row-major), copied. */
 export function toMatrix(data: Float64Array, n: number, d: number): Matrix {
-  const M = new Matrix(n, d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) M.set(i, j, data[i * d + j]!);
-  return M;
+  return Matrix.from1DArray(n, d, data);
 }
 
 /** Σ a[ao + j] · b[bo + j] over j < len. */

@@ -71,7 +71,7 @@ function jacobiEigen(H: Float64Array, p: number, values: Float64Array, Q: Float6
       diag += H[i * p + i]! * H[i * p + i]!;
       for (let j = i + 1; j < p; j++) off += H[i * p + j]! * H[i * p + j]!;
     }
-    if (off <= 1e-32 * diag || off === 0) break;
+    if (off <= 1e-32 * diag) break;
     for (let i = 0; i < p; i++) {
       for (let j = i + 1; j < p; j++) {
         const hij = H[i * p + j]!;
